@@ -1,0 +1,132 @@
+# lwm2m-gateway - one hand-written Makefile.
+#   make                  build build/lwm2m-gateway (and the test server)
+#   make check            all tests; last line "N passed, N failed"
+#   make demo             demo: simulated sensors + local test LwM2M server
+#   make bench            benchmarks, lines "BENCH <metric> <value> <unit>"
+#   make fuzz             each libFuzzer target for FUZZ_SECONDS
+#   make install DESTDIR= PREFIX=
+#   SANITIZE=address,undefined  build with sanitizers (into build-san/)
+# Targets that need Debian packages install the missing ones first
+# (tools/install-deps.sh), unless NO_DEPS=1.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+FUZZ_SECONDS ?= 20
+PKG_CONFIG ?= pkg-config
+
+PKGS := libcoap-3-gnutls libconfig libcjson libcbor expat libsystemd
+
+ifeq ($(SANITIZE),)
+BUILD ?= build
+SAN_FLAGS :=
+else
+BUILD ?= build-san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+GW_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) \
+            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+GW_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
+
+LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c lwm2m/*.c mapping/*.c adapters/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libgw.a
+BIN := $(BUILD)/lwm2m-gateway
+
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+SERVER_SRC := $(wildcard tests/server/*.c)
+SERVER_BIN := $(BUILD)/lwm2m-test-server
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+
+.PHONY: all deps check unit integration demo bench fuzz install clean format
+
+all: $(BIN) $(SERVER_BIN)
+
+deps:
+	@[ -n "$(NO_DEPS)" ] || sh tools/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GW_CFLAGS) $(CFLAGS) -DGW_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/gateway/main.o $(LIB)
+	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/gwtest.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GW_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(GW_LIBS)
+
+# The test server shares no code with the gateway: only libcoap and cJSON.
+$(SERVER_BIN): $(SERVER_SRC) $(wildcard tests/server/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(CFLAGS) \
+	  $(shell $(PKG_CONFIG) --cflags libcoap-3-gnutls libcjson) -o $@ $(SERVER_SRC) \
+	  $(shell $(PKG_CONFIG) --libs libcoap-3-gnutls libcjson)
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(GW_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(GW_LIBS)
+
+check: deps
+	$(MAKE) all $(UNIT_BIN)
+	@sh tests/run_tests.sh $(BUILD)
+
+unit: deps
+	$(MAKE) $(UNIT_BIN)
+	@sh tests/run_tests.sh $(BUILD) unit
+
+integration: deps
+	$(MAKE) all
+	@sh tests/run_tests.sh $(BUILD) integration
+
+demo: deps
+	$(MAKE) all
+	@sh tests/demo.sh $(BUILD)
+
+bench: deps
+	$(MAKE) all $(BENCH_BIN)
+	@sh tests/bench/run.sh $(BUILD)
+
+# libFuzzer needs clang; the library is rebuilt with clang and coverage.
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(GW_LIBS)
+
+fuzz: deps
+	$(MAKE) $(FUZZ_BIN)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/lwm2m-gateway/objects \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lwm2m-gateway
+	install -m 644 systemd/lwm2m-gateway.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 644 examples/*.conf $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples/
+	[ -e $(DESTDIR)/etc/lwm2m-gateway/gateway.conf ] || \
+	  install -m 640 examples/gateway.conf $(DESTDIR)/etc/lwm2m-gateway/gateway.conf
+
+clean:
+	rm -rf build build-san build-fuzz
+
+format:
+	clang-format -i $(wildcard */*.c */*.h adapters/*/*.c adapters/*/*.h tests/*/*.c tests/*/*/*.c)
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/gateway/main.d

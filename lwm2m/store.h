@@ -1,0 +1,100 @@
+/*
+ * lwm2m/store.h - the resource store: per virtual client, object instances
+ * holding typed resource values and Write-Attributes.
+ *
+ * Memory is what limits a gateway carrying 10,000 virtual clients, so the
+ * store keeps per client only a sorted array of instances and, per instance,
+ * a sorted array of compact resource slots. Object definitions live in the
+ * shared registry; strings and opaque values are interned (refcounted) in the
+ * store, so a fleet configured from one template shares "Acme", "Cel", ...
+ *
+ * gw_store_set is the single entry point for new values; every change calls
+ * the store's change hook once (observe engine, MQTT mirror).
+ */
+#ifndef GW_LWM2M_STORE_H
+#define GW_LWM2M_STORE_H
+
+#include "registry.h"
+#include "value.h"
+
+typedef struct gw_store gw_store_t;
+typedef struct gw_sclient gw_sclient_t; /* one virtual client's tree */
+
+/* Write-Attributes of one path (LwM2M 1.1 5.1.2). */
+enum {
+    GW_ATTR_PMIN = 1 << 0,
+    GW_ATTR_PMAX = 1 << 1,
+    GW_ATTR_GT = 1 << 2,
+    GW_ATTR_LT = 1 << 3,
+    GW_ATTR_ST = 1 << 4,
+    GW_ATTR_EPMIN = 1 << 5,
+    GW_ATTR_EPMAX = 1 << 6,
+};
+typedef struct gw_attrs {
+    uint8_t set; /* GW_ATTR_* present */
+    int32_t pmin, pmax, epmin, epmax;
+    double gt, lt, st;
+} gw_attrs_t;
+
+/* Called after a value changed (or was set to an equal value: `changed`
+ * says which). value is borrowed for the duration of the call. */
+typedef void (*gw_store_hook_fn)(void *ctx, gw_sclient_t *c, const gw_path_t *path,
+                                 const gw_value_t *value, bool changed);
+
+/* reg is borrowed and must outlive the store. */
+int gw_store_new(const gw_registry_t *reg, gw_store_t **out);
+/* All clients must have been freed. */
+void gw_store_free(gw_store_t **s);
+void gw_store_set_hook(gw_store_t *s, gw_store_hook_fn fn, void *ctx);
+const gw_registry_t *gw_store_registry(const gw_store_t *s);
+
+/* A client with no instances. app is an opaque pointer for the owner
+ * (the LwM2M virtual client). */
+int gw_store_client_new(gw_store_t *s, void *app, gw_sclient_t **out);
+void gw_store_client_free(gw_store_t *s, gw_sclient_t **c);
+void *gw_store_client_app(const gw_sclient_t *c);
+
+/* Instances. create: 0, -EEXIST, -ENOENT (object not in the registry),
+ * -EPERM (single-instance object that already has an instance), -ENOMEM. */
+int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid);
+int gw_store_instance_delete(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid);
+bool gw_store_instance_exists(const gw_sclient_t *c, uint16_t oid, uint16_t iid);
+bool gw_store_object_exists(const gw_sclient_t *c, uint16_t oid);
+/* Lowest free instance id of oid (for Create without an id). */
+uint16_t gw_store_instance_free_id(const gw_sclient_t *c, uint16_t oid);
+size_t gw_store_instance_count(const gw_sclient_t *c);
+/* The i-th instance in (oid, iid) order; 0 or -ENOENT past the end. */
+int gw_store_instance_at(const gw_sclient_t *c, size_t i, uint16_t *out_oid, uint16_t *out_iid);
+
+/* Set a value. path has 3 levels (single resource) or 4 (resource instance
+ * of a multiple resource); the instance must exist (-ENOENT), the resource
+ * must be defined (-ENOENT) and v->type must equal its type (-EINVAL).
+ * Strings/opaque are copied (interned). ts_ms: wall-clock time of the
+ * reading, 0 for now. Fires the hook. */
+int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *v,
+                 int64_t ts_ms);
+/* Remove a resource or resource instance value (-ENOENT if absent). path
+ * with 3 levels on a multiple resource removes all its instances. */
+int gw_store_unset(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path);
+/* Borrowed view of a value; valid until the next change of that resource. */
+int gw_store_get(const gw_sclient_t *c, const gw_path_t *path, gw_value_t *out,
+                 int64_t *out_ts_ms);
+/* True if a resource (any instance of it for 3-level paths) has a value. */
+bool gw_store_has(const gw_sclient_t *c, const gw_path_t *path);
+
+/* All values at or below path (0..4 levels), sorted by path. *out is
+ * allocated (free() it); values borrow the store's strings, valid until the
+ * next change. Returns 0 (possibly n = 0 when the instance holds nothing),
+ * -ENOENT when the object/instance/resource does not exist, -ENOMEM. */
+int gw_store_read(const gw_sclient_t *c, const gw_path_t *path, gw_record_t **out, size_t *out_n);
+
+/* Attributes attached to exactly this path (1..3 levels; 4 allowed too).
+ * set replaces the whole set; attrs->set == 0 removes it. */
+int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_attrs_t *a);
+/* 0 and *out filled, or -ENOENT when none is stored on that exact path. */
+int gw_store_attrs_get(const gw_sclient_t *c, const gw_path_t *path, gw_attrs_t *out);
+
+/* Bytes of heap this client uses in the store (for the RSS bench). */
+size_t gw_store_client_bytes(const gw_sclient_t *c);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * mapping/config.h - the gateway's configuration file (libconfig syntax),
+ * parsed and validated against the object registry.
+ *
+ * Every problem is reported as "file:line: what is wrong, what is expected"
+ * through the diag callback; loading never stops at the first error, so
+ * `--check` shows them all at once. Unknown keys are errors (with the nearest
+ * valid key suggested), never ignored.
+ *
+ * The returned gw_config_t owns all its strings and arrays.
+ */
+#ifndef GW_MAPPING_CONFIG_H
+#define GW_MAPPING_CONFIG_H
+
+#include "../lwm2m/registry.h"
+#include "../lwm2m/value.h"
+
+typedef enum { GW_SEC_NOSEC = 0, GW_SEC_PSK } gw_security_t;
+
+typedef struct gw_config_server {
+    char *uri;                    /* coap://host:port or coaps://host:port */
+    int32_t lifetime;             /* seconds, default 300 */
+    gw_security_t security;       /* "nosec" (default) or "psk" */
+    char *psk_identity;           /* pattern, "{endpoint}" expands; default "{endpoint}" */
+    uint8_t psk_key[64];
+    size_t psk_key_len;           /* key given as hex in the file */
+    int32_t registrations_per_second; /* 0 = no pacing; default 50 */
+    uint16_t short_server_id;     /* default 1 + index */
+    int32_t default_pmin, default_pmax; /* /1/x/2 and /1/x/3, default 0 and 0 (none) */
+    char *binding;                /* default "U" */
+    int line;
+} gw_config_server_t;
+
+/* One initial resource value of a static device. Strings/opaque bytes are
+ * owned by the config. */
+typedef struct gw_config_resource {
+    gw_path_t path;               /* 3 or 4 levels, checked against the registry */
+    gw_value_t value;             /* converted to the resource's declared type */
+    int line;
+} gw_config_resource_t;
+
+typedef struct gw_config_device {
+    char *endpoint;
+    char *adapter;                /* "static" for now */
+    char *manufacturer, *model, *serial, *firmware; /* /3/0/0..3; NULL when absent */
+    char *psk_identity;           /* per-client override, NULL when absent */
+    uint8_t psk_key[64];
+    size_t psk_key_len;           /* 0 when no per-client key */
+    gw_config_resource_t *resources;
+    size_t n_resources;
+    int line;
+} gw_config_device_t;
+
+typedef struct gw_config {
+    char *file;                   /* path as given */
+    char *name;                   /* gateway endpoint name, default hostname */
+    char *state_dir;              /* default "/var/lib/lwm2m-gateway" */
+    char *objects_dir;            /* default "/etc/lwm2m-gateway/objects"; missing dir is fine */
+    gw_config_server_t *servers;
+    size_t n_servers;
+    gw_config_device_t *devices;
+    size_t n_devices;
+} gw_config_t;
+
+/* Parse and validate file. Extra object definitions from objects_dir are
+ * loaded into reg before device resources are checked. Returns 0 with *out
+ * set, or -EINVAL after reporting every error through diag (*out NULL),
+ * or -ENOENT / -EIO when the file cannot be read (also reported). */
+int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *diag_ctx,
+                   gw_config_t **out);
+void gw_config_free(gw_config_t **c);
+
+/* Parse a hex key ("000102..."), at most max bytes. 0 or -EINVAL. */
+int gw_config_parse_hex(const char *hex, uint8_t *out, size_t max, size_t *out_len);
+
+#endif
