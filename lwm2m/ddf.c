@@ -564,7 +564,8 @@ static void end_object(struct ddf *p)
     gw_objdef_t *def = calloc(1, sizeof *def);
     if (!def)
         goto nomem;
-    qsort(o->res, o->n_res, sizeof *o->res, cmp_res);
+    if (o->n_res > 1)
+        qsort(o->res, o->n_res, sizeof *o->res, cmp_res);
     *def = (gw_objdef_t){
         .id = o->id,
         .multiple = o->multiple,
@@ -803,7 +804,8 @@ int gw_registry_load_dir(gw_registry_t *r, const char *dir, gw_diag_fn diag, voi
     }
     /* Sorted so that, when two files define one object id, which one wins
      * does not depend on directory order. */
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 0; i < n; i++) {
         struct stat st;
         if (stat(names[i], &st) == 0 && S_ISDIR(st.st_mode))
