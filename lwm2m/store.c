@@ -1,0 +1,851 @@
+/*
+ * lwm2m/store.c - the resource store (see store.h).
+ *
+ * Memory layout, chosen for 10,000 virtual clients at well under 1 KiB each:
+ *
+ *   gw_sclient  (40 bytes)   app, sorted instance array, attribute array
+ *   gw_inst     (16 bytes)   oid, iid, slot count/capacity, slot array
+ *   gw_slot     (20 bytes)   rid, riid, type, 48-bit ms timestamp, 8-byte value
+ *
+ * Strings and opaque values are pointers to blobs interned in the store
+ * (intern.c), so equal texts across the fleet are held once. Attributes are
+ * rare and live in a separate per-client array that exists only when used.
+ *
+ * Lookups are binary searches over (oid,iid) and (rid,riid) keys; inserts
+ * memmove. Both arrays start exactly sized and grow by half their size: a
+ * virtual client is populated once and then mostly updated in place, so a
+ * doubling policy would mostly buy wasted capacity (a 10-value /3/0 would sit
+ * in a 16-slot array); x1.5 keeps that slack small while reallocations stay
+ * logarithmic in the count.
+ *
+ * Both arrays stay sorted in gw_path_cmp order (a single resource's 3-level
+ * path sorts like its (rid, GW_ID_NONE) key, and a resource is either single
+ * or multiple), so gw_store_read emits records already sorted.
+ */
+#include "store.h"
+
+#include "store_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* 48-bit signed milliseconds cover +-4,400 years around the epoch and save
+ * 2 bytes per slot over an int64, which with the 4-byte-aligned value below
+ * brings the slot from 24 to 20 bytes. */
+#define TS_MAX ((int64_t)1 << 47)
+
+struct gw_slot {
+    uint16_t rid;
+    uint16_t riid; /* GW_ID_NONE for a single resource */
+    uint8_t type;  /* gw_type_t; kept here so reads need no registry lookup */
+    uint8_t pad;
+    uint16_t ts_hi;  /* bits 47..32 of the timestamp (sign in bit 15) */
+    uint32_t ts_lo;  /* bits 31..0 */
+    uint32_t val[2]; /* 8 bytes of value; see slot_raw */
+};
+_Static_assert(sizeof(struct gw_slot) == 20, "slot layout drifted");
+_Static_assert(sizeof(struct gw_blob *) <= 8, "blob pointer must fit the value field");
+
+struct gw_inst {
+    uint16_t oid, iid;
+    uint16_t n, cap; /* 65,535 values per instance is far above any object */
+    struct gw_slot *slots;
+};
+
+struct gw_attr_ent {
+    gw_path_t path;
+    gw_attrs_t a;
+};
+
+struct gw_sclient {
+    void *app;
+    struct gw_inst *inst;
+    struct gw_attr_ent *attrs;
+    uint32_t n_inst, cap_inst;
+    uint16_t n_attrs, cap_attrs;
+};
+
+struct gw_store {
+    const gw_registry_t *reg;
+    gw_store_hook_fn hook;
+    void *hook_ctx;
+    struct gw_intern strings;
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static uint32_t key2(uint16_t a, uint16_t b)
+{
+    return (uint32_t)a << 16 | b;
+}
+
+static bool type_is_bytes(uint8_t t)
+{
+    return t == GW_TYPE_STRING || t == GW_TYPE_OPAQUE || t == GW_TYPE_CORELNK;
+}
+
+static size_t grow_cap(size_t cap, size_t max)
+{
+    size_t n = cap + cap / 2;
+    if (n <= cap)
+        n = cap + 1;
+    return n > max ? max : n;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t slot_raw(const struct gw_slot *s)
+{
+    uint64_t r;
+    memcpy(&r, s->val, sizeof(r));
+    return r;
+}
+
+static void slot_set_raw(struct gw_slot *s, uint64_t r)
+{
+    memcpy(s->val, &r, sizeof(r));
+}
+
+static struct gw_blob *slot_blob(const struct gw_slot *s)
+{
+    struct gw_blob *b;
+    uint64_t r = slot_raw(s);
+    memcpy(&b, &r, sizeof(b));
+    return b;
+}
+
+static int64_t slot_ts(const struct gw_slot *s)
+{
+    return (int64_t)(int16_t)s->ts_hi * ((int64_t)1 << 32) + s->ts_lo;
+}
+
+static void slot_set_ts(struct gw_slot *s, int64_t ts)
+{
+    uint64_t u = (uint64_t)ts;
+    s->ts_hi = (uint16_t)(u >> 32);
+    s->ts_lo = (uint32_t)u;
+}
+
+/* The 8 value bytes a slot stores for v (blob already interned for bytes
+ * types). Booleans are normalised to 0/1 so that raw equality is value
+ * equality for every type except floats' signed zero. */
+static uint64_t value_raw(const gw_value_t *v, struct gw_blob *blob)
+{
+    uint64_t r = 0;
+    switch (v->type) {
+    case GW_TYPE_INTEGER:
+    case GW_TYPE_TIME:
+        r = (uint64_t)v->v.i;
+        break;
+    case GW_TYPE_UNSIGNED:
+        r = v->v.u;
+        break;
+    case GW_TYPE_FLOAT:
+        memcpy(&r, &v->v.f, sizeof(r));
+        break;
+    case GW_TYPE_BOOLEAN:
+        r = v->v.b ? 1 : 0;
+        break;
+    case GW_TYPE_OBJLNK:
+        r = key2(v->v.objlnk.oid, v->v.objlnk.iid);
+        break;
+    default: /* bytes types */
+        memcpy(&r, &blob, sizeof(blob));
+        break;
+    }
+    return r;
+}
+
+static void slot_value(const struct gw_slot *s, gw_value_t *out)
+{
+    uint64_t r = slot_raw(s);
+    memset(out, 0, sizeof(*out));
+    out->type = (gw_type_t)s->type;
+    switch (s->type) {
+    case GW_TYPE_INTEGER:
+    case GW_TYPE_TIME:
+        out->v.i = (int64_t)r;
+        break;
+    case GW_TYPE_UNSIGNED:
+        out->v.u = r;
+        break;
+    case GW_TYPE_FLOAT:
+        memcpy(&out->v.f, &r, sizeof(r));
+        break;
+    case GW_TYPE_BOOLEAN:
+        out->v.b = r != 0;
+        break;
+    case GW_TYPE_OBJLNK:
+        out->v.objlnk.oid = (uint16_t)(r >> 16);
+        out->v.objlnk.iid = (uint16_t)r;
+        break;
+    default: {
+        const struct gw_blob *b = slot_blob(s);
+        out->v.bytes.ptr = b->data;
+        out->v.bytes.len = b->len;
+        break;
+    }
+    }
+}
+
+/* Equal for the change hook: bit patterns, except that -0.0 == 0.0 (a
+ * sensor flipping between them has not changed). Two NaNs with the same
+ * payload count as equal so a stuck NaN reading does not notify forever. */
+static bool raw_equal(uint8_t type, uint64_t a, uint64_t b)
+{
+    if (a == b)
+        return true;
+    if (type == GW_TYPE_FLOAT) {
+        const uint64_t mag = ~((uint64_t)1 << 63);
+        return (a & mag) == 0 && (b & mag) == 0;
+    }
+    return false;
+}
+
+/* ---- sorted arrays --------------------------------------------------------- */
+
+static size_t inst_lower_bound(const gw_sclient_t *c, uint32_t key)
+{
+    size_t lo = 0, hi = c->n_inst;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key2(c->inst[mid].oid, c->inst[mid].iid) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct gw_inst *inst_find(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    size_t i = inst_lower_bound(c, key2(oid, iid));
+    if (i < c->n_inst && c->inst[i].oid == oid && c->inst[i].iid == iid)
+        return &c->inst[i];
+    return NULL;
+}
+
+static size_t slot_lower_bound(const struct gw_inst *in, uint32_t key)
+{
+    size_t lo = 0, hi = in->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key2(in->slots[mid].rid, in->slots[mid].riid) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static struct gw_slot *slot_find(const struct gw_inst *in, uint16_t rid, uint16_t riid)
+{
+    size_t i = slot_lower_bound(in, key2(rid, riid));
+    if (i < in->n && in->slots[i].rid == rid && in->slots[i].riid == riid)
+        return &in->slots[i];
+    return NULL;
+}
+
+/* [*out_b, *out_e) = the slots of resource rid (all its instances). */
+static void slot_range(const struct gw_inst *in, uint16_t rid, size_t *out_b, size_t *out_e)
+{
+    size_t b = slot_lower_bound(in, key2(rid, 0)), e = b;
+    while (e < in->n && in->slots[e].rid == rid)
+        e++;
+    *out_b = b;
+    *out_e = e;
+}
+
+static void inst_release(gw_store_t *s, struct gw_inst *in)
+{
+    for (size_t i = 0; i < in->n; i++)
+        if (type_is_bytes(in->slots[i].type))
+            gw_intern_put(&s->strings, slot_blob(&in->slots[i]));
+    free(in->slots);
+    in->slots = NULL;
+    in->n = in->cap = 0;
+}
+
+/* Same order as gw_path_cmp (value.h); kept local so the store links
+ * without value.c. */
+static int path_order(const gw_path_t *a, const gw_path_t *b)
+{
+    uint8_t n = a->len < b->len ? a->len : b->len;
+    for (uint8_t i = 0; i < n; i++)
+        if (a->id[i] != b->id[i])
+            return a->id[i] < b->id[i] ? -1 : 1;
+    return a->len == b->len ? 0 : (a->len < b->len ? -1 : 1);
+}
+
+static size_t attr_lower_bound(const gw_sclient_t *c, const gw_path_t *p)
+{
+    size_t lo = 0, hi = c->n_attrs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (path_order(&c->attrs[mid].path, p) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Like gw_path_make (value.h): the length is the number of leading ids
+ * that are not GW_ID_NONE. Local so the store links without value.c. */
+static gw_path_t path_make(uint16_t oid, uint16_t iid, uint16_t rid, uint16_t riid)
+{
+    gw_path_t p = {{oid, iid, rid, riid}, 0};
+    while (p.len < 4 && p.id[p.len] != GW_ID_NONE)
+        p.len++;
+    for (uint8_t i = p.len; i < 4; i++)
+        p.id[i] = GW_ID_NONE;
+    return p;
+}
+
+static bool path_has_prefix(const gw_path_t *p, const gw_path_t *prefix)
+{
+    if (p->len < prefix->len)
+        return false;
+    for (uint8_t i = 0; i < prefix->len; i++)
+        if (p->id[i] != prefix->id[i])
+            return false;
+    return true;
+}
+
+/* Only the first len ids of a path mean anything; attribute keys are
+ * compared whole, so the unused ones are cleared. */
+static gw_path_t path_clean(const gw_path_t *p)
+{
+    gw_path_t r = {{GW_ID_NONE, GW_ID_NONE, GW_ID_NONE, GW_ID_NONE}, p->len};
+    for (uint8_t i = 0; i < p->len && i < 4; i++)
+        r.id[i] = p->id[i];
+    return r;
+}
+
+/* ---- store ----------------------------------------------------------------- */
+
+int gw_store_new(const gw_registry_t *reg, gw_store_t **out)
+{
+    if (!reg || !out)
+        return -EINVAL;
+    gw_store_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->reg = reg;
+    if (gw_intern_init(&s->strings) < 0) {
+        free(s);
+        return -ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void gw_store_free(gw_store_t **ps)
+{
+    if (!ps || !*ps)
+        return;
+    gw_intern_fini(&(*ps)->strings);
+    free(*ps);
+    *ps = NULL;
+}
+
+void gw_store_set_hook(gw_store_t *s, gw_store_hook_fn fn, void *ctx)
+{
+    s->hook = fn;
+    s->hook_ctx = ctx;
+}
+
+const gw_registry_t *gw_store_registry(const gw_store_t *s)
+{
+    return s->reg;
+}
+
+/* ---- clients --------------------------------------------------------------- */
+
+int gw_store_client_new(gw_store_t *s, void *app, gw_sclient_t **out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    gw_sclient_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    c->app = app;
+    *out = c;
+    return 0;
+}
+
+void gw_store_client_free(gw_store_t *s, gw_sclient_t **pc)
+{
+    if (!pc || !*pc)
+        return;
+    gw_sclient_t *c = *pc;
+    for (size_t i = 0; i < c->n_inst; i++)
+        inst_release(s, &c->inst[i]);
+    free(c->inst);
+    free(c->attrs);
+    free(c);
+    *pc = NULL;
+}
+
+void *gw_store_client_app(const gw_sclient_t *c)
+{
+    return c->app;
+}
+
+/*
+ * Structure (client, instance, slot and attribute arrays) is counted as the
+ * heap chunks glibc really hands out for them, capacity included. Interned
+ * blobs are shared, so each client is charged blob size / reference count
+ * for every reference it holds: summed over all clients this is the heap
+ * the blobs use, and a fleet sharing "Acme" costs each client ~nothing for
+ * it while a client-unique serial number is charged in full. The intern
+ * table's bucket array (one pointer per distinct string) is a store-wide
+ * cost and is not charged to anybody.
+ */
+size_t gw_store_client_bytes(const gw_sclient_t *c)
+{
+    size_t n = gw_store_heap_chunk(sizeof(*c));
+    if (c->inst)
+        n += gw_store_heap_chunk(c->cap_inst * sizeof(*c->inst));
+    if (c->attrs)
+        n += gw_store_heap_chunk(c->cap_attrs * sizeof(*c->attrs));
+    for (size_t i = 0; i < c->n_inst; i++) {
+        const struct gw_inst *in = &c->inst[i];
+        if (in->slots)
+            n += gw_store_heap_chunk(in->cap * sizeof(*in->slots));
+        for (size_t j = 0; j < in->n; j++) {
+            if (!type_is_bytes(in->slots[j].type))
+                continue;
+            const struct gw_blob *b = slot_blob(&in->slots[j]);
+            n += (gw_blob_heap_bytes(b) + b->refs / 2) / b->refs;
+        }
+    }
+    return n;
+}
+
+/* ---- instances ------------------------------------------------------------- */
+
+int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    if (!s || !c || oid == GW_ID_NONE || iid == GW_ID_NONE)
+        return -EINVAL;
+    const gw_objdef_t *od = gw_registry_find(s->reg, oid);
+    if (!od)
+        return -ENOENT;
+    size_t pos = inst_lower_bound(c, key2(oid, iid));
+    if (pos < c->n_inst && c->inst[pos].oid == oid && c->inst[pos].iid == iid)
+        return -EEXIST;
+    if (!od->multiple && gw_store_object_exists(c, oid))
+        return -EPERM;
+    if (c->n_inst == c->cap_inst) {
+        size_t cap = grow_cap(c->cap_inst, UINT32_MAX);
+        if (cap == c->cap_inst)
+            return -ENOMEM;
+        struct gw_inst *ni = realloc(c->inst, cap * sizeof(*ni));
+        if (!ni)
+            return -ENOMEM;
+        c->inst = ni;
+        c->cap_inst = (uint32_t)cap;
+    }
+    memmove(&c->inst[pos + 1], &c->inst[pos], (c->n_inst - pos) * sizeof(*c->inst));
+    c->inst[pos] = (struct gw_inst){.oid = oid, .iid = iid};
+    c->n_inst++;
+    return 0;
+}
+
+static void attrs_remove_below(gw_sclient_t *c, const gw_path_t *prefix)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < c->n_attrs; r++)
+        if (!path_has_prefix(&c->attrs[r].path, prefix))
+            c->attrs[w++] = c->attrs[r];
+    c->n_attrs = (uint16_t)w;
+    if (w == 0) {
+        free(c->attrs);
+        c->attrs = NULL;
+        c->cap_attrs = 0;
+    }
+}
+
+int gw_store_instance_delete(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    if (!s || !c)
+        return -EINVAL;
+    struct gw_inst *in = inst_find(c, oid, iid);
+    if (!in)
+        return -ENOENT;
+    size_t pos = (size_t)(in - c->inst);
+    inst_release(s, in);
+    memmove(&c->inst[pos], &c->inst[pos + 1], (c->n_inst - pos - 1) * sizeof(*c->inst));
+    c->n_inst--;
+    if (c->n_inst == 0) {
+        free(c->inst);
+        c->inst = NULL;
+        c->cap_inst = 0;
+    }
+    gw_path_t prefix = path_make(oid, iid, GW_ID_NONE, GW_ID_NONE);
+    if (c->n_attrs)
+        attrs_remove_below(c, &prefix);
+    return 0;
+}
+
+bool gw_store_instance_exists(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    return inst_find(c, oid, iid) != NULL;
+}
+
+bool gw_store_object_exists(const gw_sclient_t *c, uint16_t oid)
+{
+    size_t i = inst_lower_bound(c, key2(oid, 0));
+    return i < c->n_inst && c->inst[i].oid == oid;
+}
+
+uint16_t gw_store_instance_free_id(const gw_sclient_t *c, uint16_t oid)
+{
+    uint16_t want = 0;
+    for (size_t i = inst_lower_bound(c, key2(oid, 0)); i < c->n_inst && c->inst[i].oid == oid;
+         i++) {
+        if (c->inst[i].iid != want)
+            break;
+        want++;
+    }
+    return want; /* GW_ID_NONE when 0..65534 are all taken */
+}
+
+size_t gw_store_instance_count(const gw_sclient_t *c)
+{
+    return c->n_inst;
+}
+
+int gw_store_instance_at(const gw_sclient_t *c, size_t i, uint16_t *out_oid, uint16_t *out_iid)
+{
+    if (i >= c->n_inst)
+        return -ENOENT;
+    if (out_oid)
+        *out_oid = c->inst[i].oid;
+    if (out_iid)
+        *out_iid = c->inst[i].iid;
+    return 0;
+}
+
+/* ---- values ---------------------------------------------------------------- */
+
+static int slot_insert(struct gw_inst *in, size_t pos, struct gw_slot **out)
+{
+    if (in->n == in->cap) {
+        size_t cap = grow_cap(in->cap, UINT16_MAX);
+        if (cap == in->cap)
+            return -ENOMEM;
+        struct gw_slot *ns = realloc(in->slots, cap * sizeof(*ns));
+        if (!ns)
+            return -ENOMEM;
+        in->slots = ns;
+        in->cap = (uint16_t)cap;
+    }
+    memmove(&in->slots[pos + 1], &in->slots[pos], (in->n - pos) * sizeof(*in->slots));
+    in->n++;
+    *out = &in->slots[pos];
+    return 0;
+}
+
+/*
+ * Also -EINVAL for a timestamp outside the 48-bit range (+-4,400 years) and
+ * for a bytes value with a NULL pointer and a non-zero length; -EOVERFLOW
+ * when a string is longer than 4 GiB.
+ */
+int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *v,
+                 int64_t ts_ms)
+{
+    if (!s || !c || !path || !v || (path->len != 3 && path->len != 4))
+        return -EINVAL;
+    uint16_t oid = path->id[0], iid = path->id[1], rid = path->id[2];
+    uint16_t riid = path->len == 4 ? path->id[3] : GW_ID_NONE;
+    struct gw_inst *in = inst_find(c, oid, iid);
+    if (!in)
+        return -ENOENT;
+    const gw_objdef_t *od = gw_registry_find(s->reg, oid);
+    const gw_resdef_t *rd = od ? gw_objdef_find_res(od, rid) : NULL;
+    if (!rd)
+        return -ENOENT;
+    if (rd->multiple != (path->len == 4) || (rd->multiple && riid == GW_ID_NONE))
+        return -EINVAL;
+    if (v->type == GW_TYPE_NONE || (uint8_t)v->type != rd->type)
+        return -EINVAL;
+    if (type_is_bytes(v->type) && !v->v.bytes.ptr && v->v.bytes.len)
+        return -EINVAL;
+    if (ts_ms == 0)
+        ts_ms = now_ms();
+    if (ts_ms >= TS_MAX || ts_ms < -TS_MAX)
+        return -EINVAL;
+
+    struct gw_blob *blob = NULL;
+    if (type_is_bytes(v->type)) {
+        int rc = gw_intern_get(&s->strings, v->v.bytes.ptr, v->v.bytes.len, &blob);
+        if (rc < 0)
+            return rc;
+    }
+    uint64_t raw = value_raw(v, blob);
+
+    bool changed;
+    size_t pos = slot_lower_bound(in, key2(rid, riid));
+    struct gw_slot *sl;
+    if (pos < in->n && in->slots[pos].rid == rid && in->slots[pos].riid == riid) {
+        sl = &in->slots[pos];
+        uint64_t old = slot_raw(sl);
+        changed = !raw_equal(sl->type, old, raw);
+        /* Same text means same blob: the reference taken above is the one
+         * dropped here, so an unchanged string costs no allocation. */
+        if (type_is_bytes(sl->type))
+            gw_intern_put(&s->strings, slot_blob(sl));
+    } else {
+        int rc = slot_insert(in, pos, &sl);
+        if (rc < 0) {
+            gw_intern_put(&s->strings, blob);
+            return rc;
+        }
+        sl->rid = rid;
+        sl->riid = riid;
+        sl->pad = 0;
+        changed = true;
+    }
+    sl->type = (uint8_t)v->type;
+    slot_set_raw(sl, raw);
+    slot_set_ts(sl, ts_ms);
+
+    if (s->hook) {
+        gw_path_t hp = path_make(oid, iid, rid, riid);
+        gw_value_t hv;
+        slot_value(sl, &hv);
+        s->hook(s->hook_ctx, c, &hp, &hv, changed);
+    }
+    return 0;
+}
+
+int gw_store_unset(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path)
+{
+    if (!s || !c || !path || (path->len != 3 && path->len != 4))
+        return -EINVAL;
+    struct gw_inst *in = inst_find(c, path->id[0], path->id[1]);
+    if (!in)
+        return -ENOENT;
+    size_t b, e;
+    if (path->len == 4) {
+        b = slot_lower_bound(in, key2(path->id[2], path->id[3]));
+        e = b < in->n && in->slots[b].rid == path->id[2] && in->slots[b].riid == path->id[3]
+                ? b + 1
+                : b;
+    } else {
+        slot_range(in, path->id[2], &b, &e);
+    }
+    if (b == e)
+        return -ENOENT;
+    for (size_t i = b; i < e; i++)
+        if (type_is_bytes(in->slots[i].type))
+            gw_intern_put(&s->strings, slot_blob(&in->slots[i]));
+    memmove(&in->slots[b], &in->slots[e], (in->n - e) * sizeof(*in->slots));
+    in->n = (uint16_t)(in->n - (e - b));
+    if (in->n == 0) {
+        free(in->slots);
+        in->slots = NULL;
+        in->cap = 0;
+    }
+    return 0;
+}
+
+/*
+ * -EINVAL for a path that is not 3 or 4 levels, and for a 3-level path to a
+ * multiple resource that has instances (one value cannot stand for them:
+ * use a 4-level path or gw_store_read). -ENOENT when nothing is stored.
+ */
+int gw_store_get(const gw_sclient_t *c, const gw_path_t *path, gw_value_t *out,
+                 int64_t *out_ts_ms)
+{
+    if (!c || !path || !out || (path->len != 3 && path->len != 4))
+        return -EINVAL;
+    const struct gw_inst *in = inst_find(c, path->id[0], path->id[1]);
+    if (!in)
+        return -ENOENT;
+    uint16_t riid = path->len == 4 ? path->id[3] : GW_ID_NONE;
+    const struct gw_slot *sl = slot_find(in, path->id[2], riid);
+    if (!sl) {
+        if (path->len == 3) {
+            size_t b, e;
+            slot_range(in, path->id[2], &b, &e);
+            if (b != e)
+                return -EINVAL;
+        }
+        return -ENOENT;
+    }
+    slot_value(sl, out);
+    if (out_ts_ms)
+        *out_ts_ms = slot_ts(sl);
+    return 0;
+}
+
+bool gw_store_has(const gw_sclient_t *c, const gw_path_t *path)
+{
+    if (!c || !path || (path->len != 3 && path->len != 4))
+        return false;
+    const struct gw_inst *in = inst_find(c, path->id[0], path->id[1]);
+    if (!in)
+        return false;
+    if (path->len == 4)
+        return slot_find(in, path->id[2], path->id[3]) != NULL;
+    size_t b, e;
+    slot_range(in, path->id[2], &b, &e);
+    return b != e;
+}
+
+/* The instances [*out_b, *out_e) that path (0..4 levels) covers. */
+static int read_instances(const gw_sclient_t *c, const gw_path_t *p, size_t *out_b, size_t *out_e)
+{
+    if (p->len == 0) {
+        *out_b = 0;
+        *out_e = c->n_inst;
+        return 0;
+    }
+    size_t b = inst_lower_bound(c, key2(p->id[0], p->len >= 2 ? p->id[1] : 0)), e = b;
+    if (p->len == 1) {
+        while (e < c->n_inst && c->inst[e].oid == p->id[0])
+            e++;
+    } else if (b < c->n_inst && c->inst[b].oid == p->id[0] && c->inst[b].iid == p->id[1]) {
+        e = b + 1;
+    }
+    if (b == e)
+        return -ENOENT;
+    *out_b = b;
+    *out_e = e;
+    return 0;
+}
+
+/* The slots of in that path covers. */
+static void read_slots(const struct gw_inst *in, const gw_path_t *p, size_t *out_b, size_t *out_e)
+{
+    if (p->len <= 2) {
+        *out_b = 0;
+        *out_e = in->n;
+    } else if (p->len == 3) {
+        slot_range(in, p->id[2], out_b, out_e);
+    } else {
+        size_t b = slot_lower_bound(in, key2(p->id[2], p->id[3]));
+        *out_b = b;
+        *out_e = b < in->n && in->slots[b].rid == p->id[2] && in->slots[b].riid == p->id[3]
+                     ? b + 1
+                     : b;
+    }
+}
+
+/*
+ * Records carry has_time = false: a Read answers with current values, and
+ * the per-value timestamps are there for Send / 5518 through gw_store_get.
+ */
+int gw_store_read(const gw_sclient_t *c, const gw_path_t *path, gw_record_t **out, size_t *out_n)
+{
+    if (!c || !path || !out || !out_n || path->len > 4)
+        return -EINVAL;
+    *out = NULL;
+    *out_n = 0;
+    size_t ib, ie, n = 0;
+    int rc = read_instances(c, path, &ib, &ie);
+    if (rc < 0)
+        return rc;
+    for (size_t i = ib; i < ie; i++) {
+        size_t b, e;
+        read_slots(&c->inst[i], path, &b, &e);
+        n += e - b;
+    }
+    if (n == 0)
+        return path->len >= 3 ? -ENOENT : 0;
+    gw_record_t *r = calloc(n, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = ib; i < ie; i++) {
+        const struct gw_inst *in = &c->inst[i];
+        size_t b, e;
+        read_slots(in, path, &b, &e);
+        for (size_t j = b; j < e; j++, k++) {
+            const struct gw_slot *sl = &in->slots[j];
+            r[k].path = path_make(in->oid, in->iid, sl->rid, sl->riid);
+            slot_value(sl, &r[k].value);
+        }
+    }
+    *out = r;
+    *out_n = n;
+    return 0;
+}
+
+/* ---- attributes ------------------------------------------------------------ */
+
+/*
+ * Besides the header's codes: -EINVAL for a 0-level or >4-level path,
+ * -ENOENT when the object is unknown, the instance (2+ levels) does not
+ * exist, the resource (3+ levels) is not defined, or a 4-level path names a
+ * single resource. Removing attributes that are not there is a success.
+ */
+int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_attrs_t *a)
+{
+    if (!s || !c || !path || !a || path->len < 1 || path->len > 4)
+        return -EINVAL;
+    const gw_objdef_t *od = gw_registry_find(s->reg, path->id[0]);
+    if (!od)
+        return -ENOENT;
+    if (path->len >= 2 && !inst_find(c, path->id[0], path->id[1]))
+        return -ENOENT;
+    if (path->len >= 3) {
+        const gw_resdef_t *rd = gw_objdef_find_res(od, path->id[2]);
+        if (!rd || (path->len == 4 && (!rd->multiple || path->id[3] == GW_ID_NONE)))
+            return -ENOENT;
+    }
+    gw_path_t p = path_clean(path);
+    size_t pos = attr_lower_bound(c, &p);
+    bool found = pos < c->n_attrs && path_order(&c->attrs[pos].path, &p) == 0;
+    if (a->set == 0) {
+        if (found) {
+            memmove(&c->attrs[pos], &c->attrs[pos + 1],
+                    (c->n_attrs - pos - 1) * sizeof(*c->attrs));
+            if (--c->n_attrs == 0) {
+                free(c->attrs);
+                c->attrs = NULL;
+                c->cap_attrs = 0;
+            }
+        }
+        return 0;
+    }
+    if (!found) {
+        if (c->n_attrs == c->cap_attrs) {
+            size_t cap = grow_cap(c->cap_attrs, UINT16_MAX);
+            if (cap == c->cap_attrs)
+                return -ENOMEM;
+            struct gw_attr_ent *na = realloc(c->attrs, cap * sizeof(*na));
+            if (!na)
+                return -ENOMEM;
+            c->attrs = na;
+            c->cap_attrs = (uint16_t)cap;
+        }
+        memmove(&c->attrs[pos + 1], &c->attrs[pos], (c->n_attrs - pos) * sizeof(*c->attrs));
+        c->n_attrs++;
+        c->attrs[pos].path = p;
+    }
+    c->attrs[pos].a = *a;
+    return 0;
+}
+
+int gw_store_attrs_get(const gw_sclient_t *c, const gw_path_t *path, gw_attrs_t *out)
+{
+    if (!c || !path || !out || path->len > 4)
+        return -EINVAL;
+    gw_path_t p = path_clean(path);
+    size_t pos = attr_lower_bound(c, &p);
+    if (pos >= c->n_attrs || path_order(&c->attrs[pos].path, &p) != 0)
+        return -ENOENT;
+    *out = c->attrs[pos].a;
+    return 0;
+}

@@ -1,0 +1,840 @@
+/* Unit tests for lwm2m/store.c and lwm2m/intern.c. */
+#include "gwtest.h"
+
+#include "lwm2m/store.h"
+#include "lwm2m/store_internal.h"
+
+#include <errno.h>
+#include <time.h>
+
+static gw_registry_t *reg;
+static gw_store_t *st;
+
+static void setup(void)
+{
+    reg = NULL;
+    st = NULL;
+    CHECK_EQ_INT(gw_registry_new(&reg), 0);
+    CHECK_EQ_INT(gw_store_new(reg, &st), 0);
+}
+
+static void teardown(void)
+{
+    gw_store_free(&st);
+    CHECK(st == NULL);
+    gw_registry_free(&reg);
+}
+
+static gw_path_t P3(uint16_t o, uint16_t i, uint16_t r)
+{
+    gw_path_t p = {{o, i, r, GW_ID_NONE}, 3};
+    return p;
+}
+
+static gw_path_t P4(uint16_t o, uint16_t i, uint16_t r, uint16_t ri)
+{
+    gw_path_t p = {{o, i, r, ri}, 4};
+    return p;
+}
+
+static gw_path_t PN(uint8_t len, uint16_t o, uint16_t i, uint16_t r, uint16_t ri)
+{
+    gw_path_t p = {{o, i, r, ri}, len};
+    return p;
+}
+
+static gw_value_t vint(int64_t i)
+{
+    gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = i};
+    return v;
+}
+
+static gw_value_t vflt(double f)
+{
+    gw_value_t v = {.type = GW_TYPE_FLOAT, .v.f = f};
+    return v;
+}
+
+static gw_value_t vstr(const char *s)
+{
+    gw_value_t v = {.type = GW_TYPE_STRING};
+    v.v.bytes.ptr = (const uint8_t *)s;
+    v.v.bytes.len = strlen(s);
+    return v;
+}
+
+static int set(gw_sclient_t *c, gw_path_t p, gw_value_t v)
+{
+    return gw_store_set(st, c, &p, &v, 1000);
+}
+
+GW_TEST(test_instances)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    int app;
+    CHECK_EQ_INT(gw_store_client_new(st, &app, &c), 0);
+    CHECK(gw_store_client_app(c) == &app);
+    CHECK(gw_store_registry(st) == reg);
+    CHECK_EQ_INT(gw_store_instance_count(c), 0);
+    CHECK_EQ_INT(gw_store_instance_free_id(c, 3303), 0);
+
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 1), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 1, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 3), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), -EEXIST);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), -EEXIST);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 1), -EPERM);
+    CHECK(gw_registry_find(reg, 65000) == NULL);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 65000, 0), -ENOENT);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, GW_ID_NONE), -EINVAL);
+
+    CHECK(gw_store_instance_exists(c, 3303, 1));
+    CHECK(!gw_store_instance_exists(c, 3303, 2));
+    CHECK(gw_store_object_exists(c, 1));
+    CHECK(!gw_store_object_exists(c, 3304));
+    CHECK(!gw_store_object_exists(c, 2));
+    CHECK_EQ_INT(gw_store_instance_free_id(c, 3303), 2);
+    CHECK_EQ_INT(gw_store_instance_free_id(c, 3304), 0);
+
+    static const uint16_t want[][2] = {{1, 0}, {3, 0}, {3303, 0}, {3303, 1}, {3303, 3}};
+    CHECK_EQ_INT(gw_store_instance_count(c), 5);
+    for (size_t i = 0; i < 5; i++) {
+        uint16_t o = 0, n = 0;
+        CHECK_EQ_INT(gw_store_instance_at(c, i, &o, &n), 0);
+        CHECK_EQ_INT(o, want[i][0]);
+        CHECK_EQ_INT(n, want[i][1]);
+    }
+    CHECK_EQ_INT(gw_store_instance_at(c, 5, NULL, NULL), -ENOENT);
+
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3303, 0), -ENOENT);
+    CHECK_EQ_INT(gw_store_instance_free_id(c, 3303), 0);
+    CHECK_EQ_INT(gw_store_instance_count(c), 4);
+    /* Deleting the single instance of /3 allows a new one. */
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 1), 0);
+    for (size_t i = 0; i < 4; i++) {
+        uint16_t o, n;
+        CHECK_EQ_INT(gw_store_instance_at(c, 0, &o, &n), 0);
+        CHECK_EQ_INT(gw_store_instance_delete(st, c, o, n), 0);
+    }
+    CHECK_EQ_INT(gw_store_instance_count(c), 0);
+    gw_store_client_free(st, &c);
+    CHECK(c == NULL);
+    teardown();
+}
+
+GW_TEST(test_types)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 1, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 5, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 25, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+
+    gw_value_t v, out;
+    int64_t ts = 0;
+    /* STRING /3/0/0 */
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vstr("Acme")), 0);
+    CHECK_EQ_INT(gw_store_get(c, &(gw_path_t){{3, 0, 0, GW_ID_NONE}, 3}, &out, &ts), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_STRING);
+    CHECK_EQ_MEM(out.v.bytes.ptr, out.v.bytes.len, "Acme", 4);
+    CHECK_EQ_INT(ts, 1000);
+    /* INTEGER /3/0/9 (negative too) */
+    CHECK_EQ_INT(set(c, P3(3, 0, 9), vint(-7)), 0);
+    gw_path_t p = P3(3, 0, 9);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_INTEGER);
+    CHECK_EQ_INT(out.v.i, -7);
+    /* UNSIGNED /1/0/11, full 64-bit range */
+    v = (gw_value_t){.type = GW_TYPE_UNSIGNED, .v.u = UINT64_MAX};
+    CHECK_EQ_INT(set(c, P3(1, 0, 11), v), 0);
+    p = P3(1, 0, 11);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_UNSIGNED);
+    CHECK(out.v.u == UINT64_MAX);
+    /* FLOAT /3303/0/5700 */
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(21.5)), 0);
+    p = P3(3303, 0, 5700);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_FLOAT);
+    CHECK(out.v.f == 21.5);
+    /* BOOLEAN /1/0/6 */
+    v = (gw_value_t){.type = GW_TYPE_BOOLEAN, .v.b = true};
+    CHECK_EQ_INT(set(c, P3(1, 0, 6), v), 0);
+    p = P3(1, 0, 6);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_BOOLEAN);
+    CHECK(out.v.b == true);
+    /* OPAQUE /5/0/0 with embedded NULs */
+    static const uint8_t blob[] = {0, 1, 0, 0xff, 0x80};
+    v = (gw_value_t){.type = GW_TYPE_OPAQUE};
+    v.v.bytes.ptr = blob;
+    v.v.bytes.len = sizeof(blob);
+    CHECK_EQ_INT(set(c, P3(5, 0, 0), v), 0);
+    p = P3(5, 0, 0);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_OPAQUE);
+    CHECK_EQ_MEM(out.v.bytes.ptr, out.v.bytes.len, blob, sizeof(blob));
+    CHECK(out.v.bytes.ptr != blob); /* copied */
+    /* Empty opaque is a value too. */
+    v.v.bytes.ptr = NULL;
+    v.v.bytes.len = 0;
+    CHECK_EQ_INT(set(c, P3(5, 0, 0), v), 0);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.v.bytes.len, 0);
+    /* TIME /3/0/13 */
+    v = (gw_value_t){.type = GW_TYPE_TIME, .v.i = 1700000000};
+    CHECK_EQ_INT(set(c, P3(3, 0, 13), v), 0);
+    p = P3(3, 0, 13);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_TIME);
+    CHECK_EQ_INT(out.v.i, 1700000000);
+    /* OBJLNK /1/0/10 */
+    v = (gw_value_t){.type = GW_TYPE_OBJLNK, .v.objlnk = {11, 65535}};
+    CHECK_EQ_INT(set(c, P3(1, 0, 10), v), 0);
+    p = P3(1, 0, 10);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_OBJLNK);
+    CHECK_EQ_INT(out.v.objlnk.oid, 11);
+    CHECK_EQ_INT(out.v.objlnk.iid, 65535);
+    /* CORELNK /25/0/3 */
+    v = vstr("</3303/0>,</3304/0>");
+    v.type = GW_TYPE_CORELNK;
+    CHECK_EQ_INT(set(c, P3(25, 0, 3), v), 0);
+    p = P3(25, 0, 3);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.type, GW_TYPE_CORELNK);
+    CHECK_EQ_MEM(out.v.bytes.ptr, out.v.bytes.len, "</3303/0>,</3304/0>", 19);
+
+    /* A string replaced by a different one and read back. */
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vstr("Other Corp")), 0);
+    p = P3(3, 0, 0);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_MEM(out.v.bytes.ptr, out.v.bytes.len, "Other Corp", 10);
+
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_errors)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    gw_value_t out;
+
+    /* Instance missing, resource undefined. */
+    CHECK_EQ_INT(set(c, P3(3303, 1, 5700), vflt(1)), -ENOENT);
+    CHECK_EQ_INT(set(c, P3(3304, 0, 5700), vflt(1)), -ENOENT);
+    CHECK_EQ_INT(set(c, P3(3, 0, 999), vint(1)), -ENOENT);
+    /* Type mismatch, in both directions and for near types. */
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vint(21)), -EINVAL);
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vint(1)), -EINVAL);
+    CHECK_EQ_INT(set(c, P3(3, 0, 9), vflt(1)), -EINVAL);
+    gw_value_t t = {.type = GW_TYPE_TIME, .v.i = 5};
+    CHECK_EQ_INT(set(c, P3(3, 0, 9), t), -EINVAL);
+    /* Execute resource holds no value. */
+    gw_value_t none = {.type = GW_TYPE_NONE};
+    CHECK_EQ_INT(set(c, P3(3, 0, 4), none), -EINVAL);
+    CHECK_EQ_INT(set(c, P3(3, 0, 4), vint(1)), -EINVAL);
+    /* Path shape. */
+    CHECK_EQ_INT(set(c, PN(2, 3, 0, 0, 0), vint(1)), -EINVAL);
+    CHECK_EQ_INT(set(c, PN(5, 3, 0, 9, 0), vint(1)), -EINVAL);
+    CHECK_EQ_INT(set(c, P4(3, 0, 9, 0), vint(1)), -EINVAL);    /* single as 4 */
+    CHECK_EQ_INT(set(c, P3(3, 0, 11), vint(1)), -EINVAL);      /* multiple as 3 */
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, GW_ID_NONE), vint(1)), -EINVAL);
+    /* Bytes with NULL pointer and a length. */
+    gw_value_t bad = {.type = GW_TYPE_STRING};
+    bad.v.bytes.len = 3;
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), bad), -EINVAL);
+    /* Timestamp out of the 48-bit range. */
+    gw_path_t p = P3(3, 0, 9);
+    gw_value_t v = vint(1);
+    CHECK_EQ_INT(gw_store_set(st, c, &p, &v, INT64_MAX), -EINVAL);
+    CHECK_EQ_INT(gw_store_set(st, c, &p, &v, INT64_MIN), -EINVAL);
+    /* Nothing got stored by the failures. */
+    gw_record_t *r = NULL;
+    size_t n = 99;
+    gw_path_t root = {{0}, 0};
+    CHECK_EQ_INT(gw_store_read(c, &root, &r, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    free(r);
+    /* get on unset / bad paths. */
+    p = P3(3, 0, 9);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), -ENOENT);
+    p = PN(2, 3, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), -EINVAL);
+    p = P3(3, 7, 9);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), -ENOENT);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_multiple_and_unset)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, 1), vint(5)), 0);
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, 0), vint(0)), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 9), vint(80)), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 10), vint(1024)), 0);
+
+    gw_value_t out;
+    gw_path_t p = P4(3, 0, 11, 1);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.v.i, 5);
+    p = P4(3, 0, 11, 0);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.v.i, 0);
+    p = P4(3, 0, 11, 2);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), -ENOENT);
+    p = P3(3, 0, 11);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), -EINVAL); /* needs a 4-level path */
+
+    p = P3(3, 0, 11);
+    CHECK(gw_store_has(c, &p));
+    p = P4(3, 0, 11, 1);
+    CHECK(gw_store_has(c, &p));
+    p = P4(3, 0, 11, 7);
+    CHECK(!gw_store_has(c, &p));
+    p = P3(3, 0, 0);
+    CHECK(!gw_store_has(c, &p));
+    p = P3(3, 1, 9);
+    CHECK(!gw_store_has(c, &p));
+    p = PN(2, 3, 0, 0, 0);
+    CHECK(!gw_store_has(c, &p));
+
+    /* Unset one resource instance, then the whole multiple resource. */
+    p = P4(3, 0, 11, 1);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), 0);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), -ENOENT);
+    p = P3(3, 0, 11);
+    CHECK(gw_store_has(c, &p));
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, 3), vint(3)), 0);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), 0);
+    CHECK(!gw_store_has(c, &p));
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), -ENOENT);
+    /* Neighbours untouched. */
+    p = P3(3, 0, 9);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.v.i, 80);
+    p = P3(3, 0, 10);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, NULL), 0);
+    CHECK_EQ_INT(out.v.i, 1024);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), 0);
+    p = P3(3, 0, 9);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), 0);
+    CHECK(!gw_store_has(c, &p));
+    /* Bad shapes and missing instance. */
+    p = PN(2, 3, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), -EINVAL);
+    p = P3(3, 4, 9);
+    CHECK_EQ_INT(gw_store_unset(st, c, &p), -ENOENT);
+    /* The instance still exists and reads empty. */
+    gw_record_t *r = NULL;
+    size_t n = 9;
+    p = PN(2, 3, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_read(c, &p, &r, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    free(r);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+static int rec_order(const gw_path_t *a, const gw_path_t *b)
+{
+    uint8_t n = a->len < b->len ? a->len : b->len;
+    for (uint8_t i = 0; i < n; i++)
+        if (a->id[i] != b->id[i])
+            return a->id[i] < b->id[i] ? -1 : 1;
+    return a->len == b->len ? 0 : (a->len < b->len ? -1 : 1);
+}
+
+/* Reads path and compares the paths of the result with want[0..nwant). */
+static void check_read(gw_sclient_t *c, gw_path_t p, const gw_path_t *want, size_t nwant)
+{
+    gw_record_t *r = NULL;
+    size_t n = 0;
+    CHECK_EQ_INT(gw_store_read(c, &p, &r, &n), 0);
+    CHECK_EQ_INT(n, nwant);
+    for (size_t i = 0; i < n && i < nwant; i++) {
+        CHECK(rec_order(&r[i].path, &want[i]) == 0);
+        CHECK(!r[i].has_time);
+        if (i)
+            CHECK(rec_order(&r[i - 1].path, &r[i].path) < 0);
+    }
+    free(r);
+}
+
+GW_TEST(test_read_levels)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    /* Created and filled out of order on purpose. */
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 1), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3304, 0), 0); /* stays empty */
+    CHECK_EQ_INT(set(c, P3(3303, 1, 5701), vstr("Cel")), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 1, 5700), vflt(3.5)), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(20)), 0);
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, 2), vint(2)), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 9), vint(80)), 0);
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, 0), vint(0)), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vstr("Acme")), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 13), ((gw_value_t){.type = GW_TYPE_TIME, .v.i = 9})), 0);
+
+    const gw_path_t all[] = {P3(3, 0, 0),       P3(3, 0, 9),       P4(3, 0, 11, 0),
+                             P4(3, 0, 11, 2),   P3(3, 0, 13),      P3(3303, 0, 5700),
+                             P3(3303, 1, 5700), P3(3303, 1, 5701)};
+    check_read(c, PN(0, 0, 0, 0, 0), all, 8);
+    check_read(c, PN(1, 3, 0, 0, 0), all, 5);
+    check_read(c, PN(2, 3, 0, 0, 0), all, 5);
+    check_read(c, PN(3, 3, 0, 11, 0), all + 2, 2);
+    check_read(c, P4(3, 0, 11, 2), all + 3, 1);
+    check_read(c, PN(1, 3303, 0, 0, 0), all + 5, 3);
+    check_read(c, PN(2, 3303, 1, 0, 0), all + 6, 2);
+    check_read(c, P3(3303, 1, 5701), all + 7, 1);
+    check_read(c, PN(1, 3304, 0, 0, 0), NULL, 0); /* instance exists, no values */
+    check_read(c, PN(2, 3304, 0, 0, 0), NULL, 0);
+
+    /* Values come through the read. */
+    gw_record_t *r = NULL;
+    size_t n = 0;
+    gw_path_t p = P3(3303, 1, 5701);
+    CHECK_EQ_INT(gw_store_read(c, &p, &r, &n), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK_EQ_INT(r[0].value.type, GW_TYPE_STRING);
+        CHECK_EQ_MEM(r[0].value.v.bytes.ptr, r[0].value.v.bytes.len, "Cel", 3);
+    }
+    free(r);
+
+    /* Not there. */
+    gw_path_t missing[] = {PN(1, 3305, 0, 0, 0), PN(1, 1, 0, 0, 0), PN(2, 3303, 2, 0, 0),
+                           P3(3303, 0, 5701) /* defined, unset */, P3(3303, 0, 9999),
+                           P4(3, 0, 11, 1), P3(3304, 0, 5700)};
+    for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+        r = (gw_record_t *)&n;
+        n = 5;
+        CHECK_EQ_INT(gw_store_read(c, &missing[i], &r, &n), -ENOENT);
+        CHECK(r == NULL);
+        CHECK_EQ_INT(n, 0);
+    }
+    p = PN(5, 3, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_read(c, &p, &r, &n), -EINVAL);
+
+    /* An empty client reads empty at the root, -ENOENT below it. */
+    gw_sclient_t *e = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &e), 0);
+    check_read(e, PN(0, 0, 0, 0, 0), NULL, 0);
+    p = PN(1, 3, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_read(e, &p, &r, &n), -ENOENT);
+    gw_store_client_free(st, &e);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+struct hook_log {
+    int calls;
+    bool changed;
+    gw_path_t path;
+    gw_value_t value;
+    char text[32];
+    gw_sclient_t *client;
+};
+
+static void hook(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value,
+                 bool changed)
+{
+    struct hook_log *l = ctx;
+    l->calls++;
+    l->changed = changed;
+    l->path = *path;
+    l->value = *value;
+    l->client = c;
+    l->text[0] = 0;
+    if (value->type == GW_TYPE_STRING && value->v.bytes.len < sizeof(l->text)) {
+        memcpy(l->text, value->v.bytes.ptr, value->v.bytes.len);
+        l->text[value->v.bytes.len] = 0;
+    }
+}
+
+/* Sets and returns the changed flag the hook saw (-1 when not called). */
+static int set_changed(struct hook_log *l, gw_sclient_t *c, gw_path_t p, gw_value_t v)
+{
+    int before = l->calls;
+    if (set(c, p, v) != 0 || l->calls != before + 1)
+        return -1;
+    return l->changed ? 1 : 0;
+}
+
+GW_TEST(test_hook)
+{
+    setup();
+    struct hook_log l = {0};
+    gw_store_set_hook(st, hook, &l);
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(20.5)), 1);
+    CHECK(l.client == c);
+    CHECK(rec_order(&l.path, &(gw_path_t){{3303, 0, 5700, GW_ID_NONE}, 3}) == 0);
+    CHECK(l.value.type == GW_TYPE_FLOAT && l.value.v.f == 20.5);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(20.5)), 0);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(20.25)), 1);
+    /* Signed zeros are equal, NaN with the same bits is "unchanged". */
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(0.0)), 1);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(-0.0)), 0);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(0.0)), 0);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(NAN)), 1);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(NAN)), 0);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3303, 0, 5700), vflt(1e-300)), 1);
+
+    /* Strings compare by bytes, not by the caller's pointer. */
+    char a[] = "Acme", b[] = "Acme";
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 0), vstr(a)), 1);
+    CHECK_EQ_STR(l.text, "Acme");
+    CHECK(l.value.v.bytes.ptr != (const uint8_t *)a); /* the store's copy */
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 0), vstr(b)), 0);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 0), vstr("Acmf")), 1);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 0), vstr("")), 1);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 0), vstr("")), 0);
+
+    /* Multiple resources: the hook sees the 4-level path. */
+    CHECK_EQ_INT(set_changed(&l, c, P4(3, 0, 11, 1), vint(3)), 1);
+    CHECK(rec_order(&l.path, &(gw_path_t){{3, 0, 11, 1}, 4}) == 0);
+    CHECK_EQ_INT(set_changed(&l, c, P4(3, 0, 11, 1), vint(3)), 0);
+    CHECK_EQ_INT(set_changed(&l, c, P4(3, 0, 11, 0), vint(3)), 1);
+
+    /* Booleans and object links. */
+    gw_value_t t = {.type = GW_TYPE_TIME, .v.i = 100};
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 13), t), 1);
+    CHECK_EQ_INT(set_changed(&l, c, P3(3, 0, 13), t), 0);
+
+    /* A failed set does not call the hook. */
+    int calls = l.calls;
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vint(1)), -EINVAL);
+    CHECK_EQ_INT(l.calls, calls);
+
+    /* A hook may be removed. */
+    gw_store_set_hook(st, NULL, NULL);
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vstr("x")), 0);
+    CHECK_EQ_INT(l.calls, calls);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_timestamps)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    gw_path_t p = P3(3303, 0, 5700);
+    gw_value_t v = vflt(1), out;
+    int64_t ts = 0;
+    static const int64_t stamps[] = {1, -1, 1700000000123LL, -86400000LL, ((int64_t)1 << 47) - 1,
+                                     -((int64_t)1 << 47)};
+    for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+        CHECK_EQ_INT(gw_store_set(st, c, &p, &v, stamps[i]), 0);
+        CHECK_EQ_INT(gw_store_get(c, &p, &out, &ts), 0);
+        CHECK_EQ_INT(ts, stamps[i]);
+    }
+    CHECK_EQ_INT(gw_store_set(st, c, &p, &v, (int64_t)1 << 47), -EINVAL);
+    /* 0 means now. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    CHECK_EQ_INT(gw_store_set(st, c, &p, &v, 0), 0);
+    CHECK_EQ_INT(gw_store_get(c, &p, &out, &ts), 0);
+    CHECK(ts >= now_ms && ts < now_ms + 5000);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+/* The shape of a typical virtual client (see tests/bench/bench_store.c). */
+static void fill_client(gw_sclient_t *c, unsigned serial)
+{
+    char sn[24];
+    snprintf(sn, sizeof(sn), "SN-%08u", serial);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 1, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3304, 0), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 0), vint(1)), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 1), vint(300)), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 2), vint(1)), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 3), vint(60)), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 6), ((gw_value_t){.type = GW_TYPE_BOOLEAN, .v.b = false})), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 7), vstr("U")), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 0), vstr("Acme Sensors")), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 1), vstr("TH-100")), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 2), vstr(sn)), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 3), vstr("1.4.2")), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 9), vint(87)), 0);
+    CHECK_EQ_INT(set(c, P4(3, 0, 11, 0), vint(0)), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 13), ((gw_value_t){.type = GW_TYPE_TIME, .v.i = 1700000000})),
+                 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 16), vstr("U")), 0);
+    CHECK_EQ_INT(set(c, P3(3, 0, 17), vstr("thermo-hygrometer")), 0);
+    static const uint16_t ipso[] = {3303, 3304};
+    for (size_t i = 0; i < 2; i++) {
+        CHECK_EQ_INT(set(c, P3(ipso[i], 0, 5700), vflt(20.0 + serial % 10)), 0);
+        CHECK_EQ_INT(set(c, P3(ipso[i], 0, 5701), vstr(i ? "%RH" : "Cel")), 0);
+        CHECK_EQ_INT(set(c, P3(ipso[i], 0, 5601), vflt(-5)), 0);
+        CHECK_EQ_INT(set(c, P3(ipso[i], 0, 5602), vflt(35)), 0);
+    }
+}
+
+GW_TEST(test_interning_shared)
+{
+    setup();
+    enum { N = 1000 };
+    gw_sclient_t **cs = calloc(N, sizeof(*cs));
+    CHECK(cs != NULL);
+    if (!cs) {
+        teardown();
+        return;
+    }
+    size_t first = 0, last = 0;
+    for (unsigned i = 0; i < N; i++) {
+        CHECK_EQ_INT(gw_store_client_new(st, NULL, &cs[i]), 0);
+        fill_client(cs[i], i);
+        if (i == 0)
+            first = gw_store_client_bytes(cs[0]);
+    }
+    last = gw_store_client_bytes(cs[N - 1]);
+    /* Sharing can only make clients cheaper; every later client costs the
+     * same structure plus its own serial number. */
+    CHECK(last <= first);
+    CHECK(gw_store_client_bytes(cs[0]) == last);
+    CHECK(gw_store_client_bytes(cs[N / 2]) == last);
+    CHECK(last < 1024);
+    fprintf(stderr, "  client bytes: alone %zu, in a fleet of %d %zu\n", first, N, last);
+
+    /* Same text, same storage. */
+    gw_path_t p = P3(3, 0, 0);
+    gw_value_t a, b;
+    CHECK_EQ_INT(gw_store_get(cs[1], &p, &a, NULL), 0);
+    CHECK_EQ_INT(gw_store_get(cs[N - 1], &p, &b, NULL), 0);
+    CHECK(a.v.bytes.ptr == b.v.bytes.ptr);
+    p = P3(3, 0, 2);
+    CHECK_EQ_INT(gw_store_get(cs[1], &p, &a, NULL), 0);
+    CHECK_EQ_INT(gw_store_get(cs[2], &p, &b, NULL), 0);
+    CHECK(a.v.bytes.ptr != b.v.bytes.ptr);
+    CHECK_EQ_MEM(a.v.bytes.ptr, a.v.bytes.len, "SN-00000001", 11);
+
+    /* Changing one client's string leaves the others alone. */
+    CHECK_EQ_INT(set(cs[1], P3(3, 0, 0), vstr("Renamed")), 0);
+    p = P3(3, 0, 0);
+    CHECK_EQ_INT(gw_store_get(cs[2], &p, &b, NULL), 0);
+    CHECK_EQ_MEM(b.v.bytes.ptr, b.v.bytes.len, "Acme Sensors", 12);
+
+    /* Freeing all but one keeps the survivor's strings valid. */
+    for (unsigned i = 1; i < N; i++)
+        gw_store_client_free(st, &cs[i]);
+    CHECK_EQ_INT(gw_store_get(cs[0], &p, &b, NULL), 0);
+    CHECK_EQ_MEM(b.v.bytes.ptr, b.v.bytes.len, "Acme Sensors", 12);
+    CHECK_EQ_INT(gw_store_client_bytes(cs[0]), first);
+    gw_store_client_free(st, &cs[0]);
+    free(cs);
+    teardown();
+}
+
+GW_TEST(test_client_bytes)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    size_t empty = gw_store_client_bytes(c);
+    CHECK(empty > 0 && empty <= 64);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    size_t one = gw_store_client_bytes(c);
+    CHECK(one > empty);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(1)), 0);
+    size_t val = gw_store_client_bytes(c);
+    CHECK(val > one);
+    /* Updating in place allocates nothing. */
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(2)), 0);
+    CHECK_EQ_INT(gw_store_client_bytes(c), val);
+    /* An unshared string is charged in full. */
+    char big[200];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = 0;
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5701), vstr(big)), 0);
+    CHECK(gw_store_client_bytes(c) >= val + 199);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_client_bytes(c), empty);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_attrs)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    size_t before = gw_store_client_bytes(c);
+
+    gw_attrs_t a = {.set = GW_ATTR_PMIN | GW_ATTR_GT, .pmin = 10, .gt = 25.5}, out;
+    gw_path_t res = P3(3303, 0, 5700), inst = PN(2, 3303, 0, 0, 0), obj = PN(1, 3303, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &a), 0);
+    CHECK(gw_store_client_bytes(c) > before);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), 0);
+    CHECK_EQ_INT(out.set, GW_ATTR_PMIN | GW_ATTR_GT);
+    CHECK_EQ_INT(out.pmin, 10);
+    CHECK(out.gt == 25.5);
+    /* Attributes are per exact path. */
+    CHECK_EQ_INT(gw_store_attrs_get(c, &inst, &out), -ENOENT);
+    gw_attrs_t b = {.set = GW_ATTR_PMAX, .pmax = 300};
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &obj, &b), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &inst, &(gw_attrs_t){.set = GW_ATTR_ST, .st = 0.5}),
+                 0);
+    gw_path_t ri = P4(3, 0, 11, 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &ri, &(gw_attrs_t){.set = GW_ATTR_EPMIN, .epmin = 1}),
+                 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &out), 0);
+    CHECK_EQ_INT(out.pmax, 300);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &inst, &out), 0);
+    CHECK(out.st == 0.5);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &ri, &out), 0);
+    CHECK_EQ_INT(out.epmin, 1);
+    /* Unused trailing ids of the caller's path do not matter. */
+    gw_path_t inst_noise = PN(2, 3303, 0, 77, 88);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &inst_noise, &out), 0);
+    /* Replace: the whole set. */
+    gw_attrs_t r2 = {.set = GW_ATTR_LT, .lt = -1};
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &r2), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), 0);
+    CHECK_EQ_INT(out.set, GW_ATTR_LT);
+    CHECK(out.lt == -1);
+    /* Remove. */
+    gw_attrs_t none = {0};
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &out), 0);
+    /* Bad targets. */
+    gw_path_t bad[] = {PN(1, 65000, 0, 0, 0), PN(2, 3303, 5, 0, 0), P3(3303, 0, 9999),
+                       P4(3303, 0, 5700, 0)};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_EQ_INT(gw_store_attrs_set(st, c, &bad[i], &a), -ENOENT);
+    gw_path_t root = PN(0, 0, 0, 0, 0), five = PN(5, 3, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &root, &a), -EINVAL);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &five, &a), -EINVAL);
+    /* Deleting an instance drops the attributes below it, not the object's. */
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &a), 0);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &inst, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, &ri, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &obj, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &ri, &none), 0);
+    CHECK_EQ_INT(gw_store_client_bytes(c) <= before, 1); /* the attribute array went */
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_many_values_order)
+{
+    /* Inserts in scrambled order end up sorted (exercises growth + memmove). */
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    enum { N = 500 };
+    for (unsigned i = 0; i < N; i++) {
+        uint16_t riid = (uint16_t)((i * 7919u) % N);
+        CHECK_EQ_INT(set(c, P4(3, 0, 11, riid), vint(riid)), 0);
+    }
+    for (unsigned i = 0; i < 40; i++)
+        CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, (uint16_t)((i * 13u) % 40)), 0);
+    CHECK_EQ_INT(gw_store_instance_free_id(c, 3303), 40);
+    gw_record_t *r = NULL;
+    size_t n = 0;
+    gw_path_t p = PN(3, 3, 0, 11, 0);
+    CHECK_EQ_INT(gw_store_read(c, &p, &r, &n), 0);
+    CHECK_EQ_INT(n, N);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(r[i].path.id[3], i);
+        CHECK_EQ_INT(r[i].value.v.i, (int64_t)i);
+    }
+    free(r);
+    for (size_t i = 0; i < 40; i++) {
+        uint16_t o, n2;
+        CHECK_EQ_INT(gw_store_instance_at(c, i + 1, &o, &n2), 0);
+        CHECK_EQ_INT(o, 3303);
+        CHECK_EQ_INT(n2, i);
+    }
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_siphash_vectors)
+{
+    /* Test vectors from the SipHash paper (Aumasson & Bernstein, 2012, appendix A)
+     * and its reference vectors: key 00..0f, message 00..(n-1). */
+    uint8_t kb[16], m[15];
+    for (int i = 0; i < 16; i++)
+        kb[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++)
+        m[i] = (uint8_t)i;
+    uint64_t key[2] = {0, 0};
+    for (int i = 0; i < 8; i++) {
+        key[0] |= (uint64_t)kb[i] << (8 * i);
+        key[1] |= (uint64_t)kb[8 + i] << (8 * i);
+    }
+    CHECK(gw_intern_siphash(key, m, 15) == 0xa129ca6149be45e5ULL);
+    CHECK(gw_intern_siphash(key, m, 0) == 0x726fdb47dd0e0e31ULL);
+}
+
+GW_TEST(test_intern_table)
+{
+    struct gw_intern t;
+    CHECK_EQ_INT(gw_intern_init(&t), 0);
+    enum { N = 5000 };
+    struct gw_blob **b = calloc(N, sizeof(*b));
+    char buf[32];
+    for (int i = 0; i < N && b; i++) {
+        int l = snprintf(buf, sizeof(buf), "s%d", i);
+        CHECK_EQ_INT(gw_intern_get(&t, (const uint8_t *)buf, (size_t)l, &b[i]), 0);
+    }
+    CHECK_EQ_INT(t.count, N);
+    CHECK(t.n_buckets >= N); /* grew */
+    for (int i = 0; i < N && b; i++) {
+        struct gw_blob *again;
+        int l = snprintf(buf, sizeof(buf), "s%d", i);
+        CHECK_EQ_INT(gw_intern_get(&t, (const uint8_t *)buf, (size_t)l, &again), 0);
+        CHECK(again == b[i]);
+        CHECK_EQ_INT(again->refs, 2);
+        gw_intern_put(&t, again);
+    }
+    for (int i = 0; i < N && b; i += 2)
+        gw_intern_put(&t, b[i]);
+    CHECK_EQ_INT(t.count, N / 2);
+    gw_intern_fini(&t); /* frees what is left */
+    free(b);
+}
+
+GW_TEST_MAIN(test_instances, test_types, test_errors, test_multiple_and_unset, test_read_levels,
+             test_hook, test_timestamps, test_interning_shared, test_client_bytes, test_attrs,
+             test_many_values_order, test_siphash_vectors, test_intern_table)
