@@ -1,0 +1,170 @@
+/*
+ * gateway/main.c - lwm2m-gateway: command line, start-up and shutdown.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "gateway.h"
+#include "log.h"
+
+#ifndef GW_VERSION
+#define GW_VERSION "0.0.0"
+#endif
+#define DEFAULT_CONFIG "/etc/lwm2m-gateway/gateway.conf"
+
+struct app {
+    gw_loop_t *loop;
+    gw_gateway_t *gw;
+    bool stopping;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: lwm2m-gateway [-c FILE] [--check] [--server URI] [--log-level LEVEL]\n"
+            "                     [--version] [--help]\n"
+            "Exposes non-IP sensors as virtual LwM2M clients to an LwM2M server.\n\n"
+            "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
+            "      --check            validate the configuration, print every error, exit\n"
+            "      --server URI       replace the first server's URI (coap://host:port)\n"
+            "  -l, --log-level LEVEL  err, warning, notice, info (default) or debug\n"
+            "  -V, --version          print the version and exit\n"
+            "  -h, --help             this help\n");
+}
+
+/* Diagnostics of --check and start-up: "file:line: message" on stderr. */
+static void diag_print(void *ctx, const char *file, int line, const char *msg)
+{
+    int *count = ctx;
+    (*count)++;
+    if (line > 0)
+        fprintf(stderr, "%s:%d: %s\n", file, line, msg);
+    else
+        fprintf(stderr, "%s: %s\n", file, msg);
+}
+
+static void raise_nofile(void)
+{
+    /* Every virtual client owns a UDP socket per server. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            gw_warn("cannot raise the open-file limit: %s", strerror(errno));
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        gw_debug("open-file limit: %llu", (unsigned long long)rl.rlim_cur);
+}
+
+static void on_shutdown_done(void *ctx)
+{
+    struct app *a = ctx;
+    gw_loop_stop(a->loop);
+}
+
+static void on_signal(void *ctx, int signo)
+{
+    struct app *a = ctx;
+    if (signo == SIGHUP) {
+        gw_notice("SIGHUP received: live configuration reload is not available in this version; "
+                  "restart the daemon to apply changes");
+        return;
+    }
+    if (a->stopping) {
+        gw_notice("second %s: exiting without waiting for de-registrations", strsignal(signo));
+        gw_loop_stop(a->loop);
+        return;
+    }
+    a->stopping = true;
+    gw_notice("%s received: de-registering and exiting", strsignal(signo));
+    if (gw_gateway_shutdown(a->gw, on_shutdown_done, a) < 0)
+        gw_loop_stop(a->loop);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+        {"server", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'l'},
+        {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config_file = DEFAULT_CONFIG, *server = NULL;
+    bool check = false;
+    int c, errors = 0, rc = 1;
+    gw_registry_t *reg = NULL;
+    gw_config_t *cfg = NULL;
+    struct app a = {0};
+
+    while ((c = getopt_long(argc, argv, "c:l:Vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_file = optarg; break;
+        case 'C': check = true; break;
+        case 's': server = optarg; break;
+        case 'l': {
+            int lvl = gw_log_parse_level(optarg);
+            if (lvl < 0) {
+                fprintf(stderr, "lwm2m-gateway: unknown log level \"%s\", expected err, warning, "
+                                "notice, info or debug\n", optarg);
+                return 2;
+            }
+            gw_log_set_level(lvl);
+            break;
+        }
+        case 'V': printf("lwm2m-gateway %s\n", GW_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lwm2m-gateway: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    if (gw_registry_new(&reg) < 0) {
+        fprintf(stderr, "lwm2m-gateway: out of memory\n");
+        return 1;
+    }
+    if (gw_config_load(config_file, reg, diag_print, &errors, &cfg) < 0 || !cfg) {
+        if (check)
+            fprintf(stderr, "%s: %d error%s\n", config_file, errors, errors == 1 ? "" : "s");
+        else
+            gw_err("%s: configuration has %d error%s; not starting", config_file, errors,
+                   errors == 1 ? "" : "s");
+        goto out;
+    }
+    if (check) {
+        printf("%s: OK, %zu server%s, %zu device%s\n", config_file, cfg->n_servers,
+               cfg->n_servers == 1 ? "" : "s", cfg->n_devices, cfg->n_devices == 1 ? "" : "s");
+        rc = 0;
+        goto out;
+    }
+
+    raise_nofile();
+    signal(SIGPIPE, SIG_IGN);
+    if (gw_loop_new(&a.loop) < 0 || gw_loop_watch_signals(a.loop, on_signal, &a) < 0) {
+        gw_err("cannot set up the event loop");
+        goto out;
+    }
+    if (gw_gateway_new(cfg, reg, a.loop, server, &a.gw) < 0 || gw_gateway_start(a.gw) < 0) {
+        gw_err("cannot start the gateway");
+        goto out;
+    }
+    gw_notice("lwm2m-gateway %s running with %s", GW_VERSION, config_file);
+    if (gw_loop_run(a.loop) < 0)
+        gw_err("event loop failed: %s", strerror(errno));
+    else
+        rc = 0;
+    gw_notice("lwm2m-gateway stopped");
+out:
+    gw_gateway_free(&a.gw);
+    gw_loop_free(&a.loop);
+    gw_config_free(&cfg);
+    gw_registry_free(&reg);
+    return rc;
+}

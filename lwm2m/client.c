@@ -1,0 +1,575 @@
+/*
+ * lwm2m/client.c - the LwM2M client engine: one libcoap context carrying
+ * every virtual client, wired into the gateway loop through libcoap's epoll
+ * fd, and the virtual clients' lifecycle.
+ *
+ * Requests a server sends to a virtual client arrive on that client's own
+ * session; one "unknown resource" handler per method serves them all and
+ * finds the client from the session's app data, so no resource tree exists
+ * per client (that would cost kilobytes each at 10,000 clients).
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "../gateway/log.h"
+#include "lwm2m_internal.h"
+
+static uint64_t hash_str(const char *s)
+{
+    /* FNV-1a: endpoint names are short and not attacker-chosen (config). */
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+uint32_t gw_lwm2m_random(gw_lwm2m_t *m)
+{
+    /* xorshift64*: jitter only, not security. */
+    uint64_t x = m->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    m->rng = x;
+    return (uint32_t)((x * 2685821657736338717ull) >> 32);
+}
+
+struct gw_vclient *gw_lwm2m_find(const gw_lwm2m_t *m, const char *endpoint)
+{
+    if (!m->n_buckets)
+        return NULL;
+    struct gw_vclient *vc = m->buckets[hash_str(endpoint) & (m->n_buckets - 1)];
+    for (; vc; vc = vc->hnext)
+        if (strcmp(vc->endpoint, endpoint) == 0)
+            return vc;
+    return NULL;
+}
+
+static int grow_buckets(gw_lwm2m_t *m)
+{
+    size_t n = m->n_buckets ? m->n_buckets * 2 : 64;
+    struct gw_vclient **b = calloc(n, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        struct gw_vclient *vc = m->buckets[i], *next;
+        for (; vc; vc = next) {
+            next = vc->hnext;
+            size_t k = hash_str(vc->endpoint) & (n - 1);
+            vc->hnext = b[k];
+            b[k] = vc;
+        }
+    }
+    free(m->buckets);
+    m->buckets = b;
+    m->n_buckets = n;
+    return 0;
+}
+
+/* ---- libcoap callbacks ---- */
+
+static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *sent,
+                                   const coap_pdu_t *received, const coap_mid_t mid)
+{
+    (void)sent;
+    (void)mid;
+    struct gw_reg *r = coap_session_get_app_data(session);
+    if (!r)
+        return COAP_RESPONSE_OK;
+    return gw_reg_on_response(r, received);
+}
+
+static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+                    const coap_mid_t mid)
+{
+    (void)mid;
+    struct gw_reg *r = coap_session_get_app_data(session);
+    if (!r)
+        return;
+    /* Only our own requests matter; a NACK for a response we sent (CON
+     * notification in a later issue) is not a registration failure. */
+    if (!sent || coap_pdu_get_code(sent) <= COAP_REQUEST_CODE_IPATCH)
+        gw_reg_on_nack(r, reason);
+}
+
+static int on_event(coap_session_t *session, const coap_event_t event)
+{
+    struct gw_reg *r = session ? coap_session_get_app_data(session) : NULL;
+    if (!r)
+        return 0;
+    switch (event) {
+    case COAP_EVENT_DTLS_ERROR:
+        gw_warn("%s: DTLS handshake with %s failed (check psk_identity and psk_key)",
+                r->vc->endpoint, r->srv->uri);
+        break;
+    case COAP_EVENT_DTLS_CLOSED:
+        gw_info("%s: DTLS session with %s closed", r->vc->endpoint, r->srv->uri);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static void on_coap_fd(void *ctx, uint32_t events)
+{
+    (void)events;
+    gw_lwm2m_t *m = ctx;
+    coap_io_process(m->ctx, COAP_IO_NO_WAIT);
+}
+
+static int64_t coap_prepare(void *ctx)
+{
+    gw_lwm2m_t *m = ctx;
+    coap_tick_t now;
+    coap_ticks(&now);
+    /* Sends delayed packets and returns when libcoap next needs to run
+     * (retransmissions); 0 means "nothing scheduled". */
+    unsigned int wait = coap_io_prepare_epoll(m->ctx, now);
+    if (wait == 0)
+        return -1;
+    return gw_now_ms() + wait;
+}
+
+/* ---- servers ---- */
+
+static int server_resolve(struct gw_server *s)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[8];
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    snprintf(port, sizeof port, "%u", s->port);
+    int rc = getaddrinfo(s->host, port, &hints, &res);
+    if (rc != 0 || !res) {
+        gw_warn("server %s: cannot resolve %s: %s", s->uri, s->host, gai_strerror(rc));
+        return -EHOSTUNREACH;
+    }
+    coap_address_init(&s->addr);
+    s->addr.size = res->ai_addrlen;
+    memcpy(&s->addr.addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    s->resolved = true;
+    return 0;
+}
+
+static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const gw_lwm2m_server_opts_t *o)
+{
+    coap_uri_t uri;
+    s->m = m;
+    s->index = index;
+    if (!o->uri || coap_split_uri((const uint8_t *)o->uri, strlen(o->uri), &uri) < 0 ||
+        (uri.scheme != COAP_URI_SCHEME_COAP && uri.scheme != COAP_URI_SCHEME_COAPS) ||
+        uri.host.length == 0) {
+        gw_err("server uri \"%s\" is not valid: expected coap://host[:port] or coaps://host[:port]",
+               o->uri ? o->uri : "");
+        return -EINVAL;
+    }
+    s->proto = uri.scheme == COAP_URI_SCHEME_COAPS ? COAP_PROTO_DTLS : COAP_PROTO_UDP;
+    if (s->proto == COAP_PROTO_DTLS && o->security != GW_LWM2M_PSK) {
+        gw_err("server %s: coaps needs security \"psk\"", o->uri);
+        return -EINVAL;
+    }
+    if (s->proto == COAP_PROTO_DTLS && !coap_dtls_is_supported()) {
+        gw_err("server %s: this libcoap has no DTLS support", o->uri);
+        return -EINVAL;
+    }
+    s->uri = strdup(o->uri);
+    s->host = strndup((const char *)uri.host.s, uri.host.length);
+    s->binding = strdup(o->binding ? o->binding : "U");
+    s->psk_identity = strdup(o->psk_identity ? o->psk_identity : "{endpoint}");
+    if (!s->uri || !s->host || !s->binding || !s->psk_identity)
+        return -ENOMEM;
+    s->port = uri.port;
+    s->lifetime = o->lifetime > 0 ? o->lifetime : 300;
+    s->security = o->security;
+    if (o->psk_key_len > sizeof s->psk_key)
+        return -EINVAL;
+    memcpy(s->psk_key, o->psk_key, o->psk_key_len);
+    s->psk_key_len = o->psk_key_len;
+    s->rps = o->registrations_per_second;
+    s->ssid = o->short_server_id ? o->short_server_id : (uint16_t)(index + 1);
+    s->default_pmin = o->default_pmin;
+    s->default_pmax = o->default_pmax;
+    gw_server_pace_init(s);
+    server_resolve(s); /* retried at the first Register when it fails now */
+    return 0;
+}
+
+static void server_fini(struct gw_server *s)
+{
+    if (s->m)
+        gw_timer_stop(s->m->loop, &s->pace_timer);
+    free(s->uri);
+    free(s->host);
+    free(s->binding);
+    free(s->psk_identity);
+}
+
+/* ---- sessions ---- */
+
+static size_t expand_identity(const char *pattern, const char *endpoint, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = pattern; *p && n + 1 < size;) {
+        if (strncmp(p, "{endpoint}", 10) == 0) {
+            for (const char *e = endpoint; *e && n + 1 < size; e++)
+                out[n++] = *e;
+            p += 10;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+int gw_reg_ensure_session(struct gw_reg *r)
+{
+    struct gw_server *s = r->srv;
+    gw_lwm2m_t *m = s->m;
+    if (r->session && r->drop_session)
+        gw_reg_release_session(r);
+    if (r->session)
+        return 0;
+    if (!s->resolved && server_resolve(s) < 0)
+        return -EHOSTUNREACH;
+    if (s->proto == COAP_PROTO_DTLS) {
+        char identity[256];
+        const char *pattern = r->vc->psk_identity ? r->vc->psk_identity : s->psk_identity;
+        size_t id_len = expand_identity(pattern, r->vc->endpoint, identity, sizeof identity);
+        coap_dtls_cpsk_t setup;
+        memset(&setup, 0, sizeof setup);
+        setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
+        setup.client_sni = s->host;
+        setup.psk_info.identity.s = (const uint8_t *)identity;
+        setup.psk_info.identity.length = id_len;
+        if (r->vc->psk_key) {
+            setup.psk_info.key.s = r->vc->psk_key;
+            setup.psk_info.key.length = r->vc->psk_key_len;
+        } else {
+            setup.psk_info.key.s = s->psk_key;
+            setup.psk_info.key.length = s->psk_key_len;
+        }
+        r->session = coap_new_client_session_psk2(m->ctx, NULL, &s->addr, COAP_PROTO_DTLS, &setup);
+    } else {
+        r->session = coap_new_client_session(m->ctx, NULL, &s->addr, COAP_PROTO_UDP);
+    }
+    if (!r->session) {
+        gw_warn("%s: cannot open a CoAP session to %s (out of sockets? check LimitNOFILE)",
+                r->vc->endpoint, s->uri);
+        return -EIO;
+    }
+    coap_session_set_app_data(r->session, r);
+    r->drop_session = false;
+    return 0;
+}
+
+void gw_reg_release_session(struct gw_reg *r)
+{
+    if (!r->session)
+        return;
+    coap_session_set_app_data(r->session, NULL);
+    coap_session_release(r->session);
+    r->session = NULL;
+    r->drop_session = false;
+}
+
+/* ---- module ---- */
+
+int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_t *servers,
+                 size_t n_servers, gw_lwm2m_t **out)
+{
+    int rc = -ENOMEM;
+    gw_lwm2m_t *m = calloc(1, sizeof *m);
+    *out = NULL;
+    if (!m)
+        return -ENOMEM;
+    m->loop = loop;
+    m->store = store;
+    m->coap_fd = -1;
+    m->rng = (uint64_t)gw_wall_ms() ^ ((uint64_t)(uintptr_t)m << 16) ^ 0x9E3779B97F4A7C15ull;
+    if (n_servers == 0) {
+        gw_err("no LwM2M server configured");
+        rc = -EINVAL;
+        goto fail;
+    }
+    coap_startup();
+    m->ctx = coap_new_context(NULL);
+    if (!m->ctx)
+        goto fail;
+    coap_context_set_block_mode(m->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    coap_register_response_handler(m->ctx, on_response);
+    coap_register_nack_handler(m->ctx, on_nack);
+    coap_register_event_handler(m->ctx, on_event);
+
+    coap_resource_t *r = coap_resource_unknown_init2(gw_dm_handle, 0);
+    if (!r)
+        goto fail;
+    coap_register_request_handler(r, COAP_REQUEST_GET, gw_dm_handle);
+    coap_register_request_handler(r, COAP_REQUEST_POST, gw_dm_handle);
+    coap_register_request_handler(r, COAP_REQUEST_DELETE, gw_dm_handle);
+    coap_add_resource(m->ctx, r);
+
+    m->servers = calloc(n_servers, sizeof *m->servers);
+    if (!m->servers)
+        goto fail;
+    m->n_servers = n_servers;
+    for (size_t i = 0; i < n_servers; i++) {
+        rc = server_init(m, &m->servers[i], i, &servers[i]);
+        if (rc < 0)
+            goto fail;
+    }
+    m->coap_fd = coap_context_get_coap_fd(m->ctx);
+    if (m->coap_fd < 0) {
+        gw_err("libcoap was built without epoll support; the gateway needs it");
+        rc = -EIO;
+        goto fail;
+    }
+    rc = gw_loop_add_fd(loop, m->coap_fd, EPOLLIN, on_coap_fd, m);
+    if (rc < 0)
+        goto fail;
+    rc = gw_loop_add_prepare(loop, coap_prepare, m);
+    if (rc < 0) {
+        gw_loop_del_fd(loop, m->coap_fd);
+        goto fail;
+    }
+    gw_timer_init(&m->shutdown_timer, NULL, NULL);
+    *out = m;
+    return 0;
+fail:
+    if (rc == -ENOMEM)
+        gw_err("out of memory setting up the LwM2M client");
+    m->coap_fd = -1;
+    gw_lwm2m_free(&m);
+    return rc;
+}
+
+static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
+{
+    for (size_t i = 0; i < vc->n_regs; i++) {
+        gw_reg_stop(&vc->regs[i]);
+        gw_reg_release_session(&vc->regs[i]);
+        free(vc->regs[i].location);
+    }
+    gw_store_client_free(m->store, &vc->sc);
+    free(vc->endpoint);
+    free(vc->psk_identity);
+    free(vc->psk_key);
+    free(vc);
+}
+
+void gw_lwm2m_free(gw_lwm2m_t **pm)
+{
+    gw_lwm2m_t *m = *pm;
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_buckets; i++) {
+        struct gw_vclient *vc = m->buckets[i], *next;
+        for (; vc; vc = next) {
+            next = vc->hnext;
+            vclient_free(m, vc);
+        }
+    }
+    free(m->buckets);
+    gw_timer_stop(m->loop, &m->shutdown_timer);
+    if (m->coap_fd >= 0)
+        gw_loop_del_fd(m->loop, m->coap_fd);
+    for (size_t i = 0; i < m->n_servers; i++)
+        server_fini(&m->servers[i]);
+    free(m->servers);
+    if (m->ctx)
+        coap_free_context(m->ctx);
+    coap_cleanup();
+    free(m);
+    *pm = NULL;
+}
+
+void gw_lwm2m_set_refresh(gw_lwm2m_t *m, gw_vclient_refresh_fn fn, void *ctx)
+{
+    m->refresh = fn;
+    m->refresh_ctx = ctx;
+}
+
+static int add_server_instance(gw_lwm2m_t *m, gw_sclient_t *sc, const struct gw_server *s, uint16_t iid)
+{
+    int rc = gw_store_instance_create(m->store, sc, 1, iid);
+    if (rc < 0)
+        return rc;
+    gw_value_t v = {.type = GW_TYPE_INTEGER};
+    gw_path_t p = gw_path_make(1, iid, 0, GW_ID_NONE);
+    v.v.i = s->ssid;
+    rc = gw_store_set(m->store, sc, &p, &v, 0);
+    p.id[2] = 1;
+    v.v.i = s->lifetime;
+    if (!rc)
+        rc = gw_store_set(m->store, sc, &p, &v, 0);
+    if (!rc && s->default_pmin > 0) {
+        p.id[2] = 2;
+        v.v.i = s->default_pmin;
+        rc = gw_store_set(m->store, sc, &p, &v, 0);
+    }
+    if (!rc && s->default_pmax > 0) {
+        p.id[2] = 3;
+        v.v.i = s->default_pmax;
+        rc = gw_store_set(m->store, sc, &p, &v, 0);
+    }
+    gw_value_t b = {.type = GW_TYPE_BOOLEAN};
+    b.v.b = false; /* 6: Notification Storing When Disabled or Offline */
+    p.id[2] = 6;
+    if (!rc)
+        rc = gw_store_set(m->store, sc, &p, &b, 0);
+    gw_value_t str = {.type = GW_TYPE_STRING};
+    str.v.bytes.ptr = (const uint8_t *)s->binding;
+    str.v.bytes.len = strlen(s->binding);
+    p.id[2] = 7;
+    if (!rc)
+        rc = gw_store_set(m->store, sc, &p, &str, 0);
+    return rc;
+}
+
+int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t *opts, void *app,
+                   gw_vclient_t **out)
+{
+    int rc = -ENOMEM;
+    *out = NULL;
+    if (gw_lwm2m_find(m, endpoint))
+        return -EEXIST;
+    if (m->n_clients + 1 > m->n_buckets && grow_buckets(m) < 0)
+        return -ENOMEM;
+    struct gw_vclient *vc = calloc(1, sizeof *vc + m->n_servers * sizeof vc->regs[0]);
+    if (!vc)
+        return -ENOMEM;
+    vc->m = m;
+    vc->app = app;
+    vc->endpoint = strdup(endpoint);
+    if (!vc->endpoint)
+        goto fail;
+    if (opts && opts->psk_identity && !(vc->psk_identity = strdup(opts->psk_identity)))
+        goto fail;
+    if (opts && opts->psk_key_len) {
+        vc->psk_key = malloc(opts->psk_key_len);
+        if (!vc->psk_key)
+            goto fail;
+        memcpy(vc->psk_key, opts->psk_key, opts->psk_key_len);
+        vc->psk_key_len = opts->psk_key_len;
+    }
+    rc = gw_store_client_new(m->store, vc, &vc->sc);
+    if (rc < 0)
+        goto fail;
+    vc->n_regs = m->n_servers;
+    for (size_t i = 0; i < m->n_servers; i++) {
+        gw_reg_init(&vc->regs[i], vc, &m->servers[i]);
+        rc = add_server_instance(m, vc->sc, &m->servers[i], (uint16_t)i);
+        if (rc < 0)
+            goto fail;
+    }
+    size_t k = hash_str(endpoint) & (m->n_buckets - 1);
+    vc->hnext = m->buckets[k];
+    m->buckets[k] = vc;
+    m->n_clients++;
+    *out = vc;
+    return 0;
+fail:
+    vc->n_regs = 0;
+    vclient_free(m, vc);
+    return rc;
+}
+
+int gw_vclient_start(gw_lwm2m_t *m, gw_vclient_t *vc)
+{
+    (void)m;
+    for (size_t i = 0; i < vc->n_regs; i++)
+        gw_reg_start(&vc->regs[i]);
+    return 0;
+}
+
+int gw_vclient_objects_changed(gw_lwm2m_t *m, gw_vclient_t *vc)
+{
+    (void)m;
+    for (size_t i = 0; i < vc->n_regs; i++)
+        gw_reg_request_update(&vc->regs[i], true);
+    return 0;
+}
+
+void gw_vclient_remove(gw_lwm2m_t *m, gw_vclient_t **pvc)
+{
+    struct gw_vclient *vc = *pvc;
+    if (!vc)
+        return;
+    size_t k = hash_str(vc->endpoint) & (m->n_buckets - 1);
+    for (struct gw_vclient **pp = &m->buckets[k]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == vc) {
+            *pp = vc->hnext;
+            break;
+        }
+    }
+    m->n_clients--;
+    /* A De-register is sent best effort: the session is released right
+     * after, so its answer is not awaited (libcoap still transmits it). */
+    for (size_t i = 0; i < vc->n_regs; i++)
+        gw_reg_deregister(&vc->regs[i]);
+    vclient_free(m, vc);
+    *pvc = NULL;
+}
+
+gw_sclient_t *gw_vclient_store(const gw_vclient_t *vc) { return vc->sc; }
+const char *gw_vclient_endpoint(const gw_vclient_t *vc) { return vc->endpoint; }
+void *gw_vclient_app(const gw_vclient_t *vc) { return vc->app; }
+
+bool gw_vclient_registered(const gw_vclient_t *vc)
+{
+    for (size_t i = 0; i < vc->n_regs; i++)
+        if (vc->regs[i].state != GW_REG_REGISTERED && vc->regs[i].state != GW_REG_UPDATING)
+            return false;
+    return true;
+}
+
+size_t gw_lwm2m_client_count(const gw_lwm2m_t *m) { return m->n_clients; }
+size_t gw_lwm2m_registered_count(const gw_lwm2m_t *m) { return m->n_registered; }
+
+static void shutdown_finish(void *ctx)
+{
+    gw_lwm2m_t *m = ctx;
+    gw_work_fn done = m->shutdown_done;
+    if (!done)
+        return;
+    m->shutdown_done = NULL;
+    gw_timer_stop(m->loop, &m->shutdown_timer);
+    if (m->dereg_pending)
+        gw_warn("shutdown: %zu de-registrations not confirmed before the timeout", m->dereg_pending);
+    done(m->shutdown_ctx);
+}
+
+int gw_lwm2m_shutdown(gw_lwm2m_t *m, int64_t timeout_ms, gw_work_fn done, void *ctx)
+{
+    m->shutting_down = true;
+    m->shutdown_done = done;
+    m->shutdown_ctx = ctx;
+    m->dereg_pending = 0;
+    for (size_t i = 0; i < m->n_buckets; i++)
+        for (struct gw_vclient *vc = m->buckets[i]; vc; vc = vc->hnext)
+            for (size_t j = 0; j < vc->n_regs; j++)
+                if (gw_reg_deregister(&vc->regs[j]) == 0)
+                    m->dereg_pending++;
+    gw_info("shutdown: de-registering %zu registrations", m->dereg_pending);
+    if (m->dereg_pending == 0)
+        return gw_loop_post(m->loop, shutdown_finish, m);
+    gw_timer_init(&m->shutdown_timer, shutdown_finish, m);
+    return gw_timer_start(m->loop, &m->shutdown_timer, timeout_ms);
+}
+
+/* Called by registration.c when a De-register is answered or fails. */
+void gw_lwm2m_dereg_done(gw_lwm2m_t *m)
+{
+    if (!m->shutting_down || m->dereg_pending == 0)
+        return;
+    if (--m->dereg_pending == 0)
+        gw_loop_post(m->loop, shutdown_finish, m);
+}

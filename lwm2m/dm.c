@@ -1,0 +1,531 @@
+/*
+ * lwm2m/dm.c - the Device Management and Service Enablement interface:
+ * Read, Discover, Write (replace / partial update), Write-Attributes,
+ * Execute, Create and Delete, answered from the resource store.
+ *
+ * Every request is validated in full before the store is touched, so a
+ * Write that fails half-way changes nothing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gateway/log.h"
+#include "lwm2m_internal.h"
+
+#define C(x) COAP_RESPONSE_CODE(x)
+
+typedef struct dm_req {
+    struct gw_reg *r;
+    gw_vclient_t *vc;
+    gw_lwm2m_t *m;
+    const gw_registry_t *reg;
+    gw_path_t path;
+    int accept;
+    int cf;
+    const uint8_t *data;
+    size_t len;
+    const coap_string_t *query;
+    coap_resource_t *res;
+    coap_session_t *session;
+    const coap_pdu_t *request;
+    coap_pdu_t *response;
+    char diag[160];
+} dm_req_t;
+
+static int opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
+{
+    coap_opt_iterator_t it;
+    coap_opt_t *o = coap_check_option(pdu, num, &it);
+    if (!o)
+        return dflt;
+    return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+}
+
+static int type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
+{
+    const gw_objdef_t *o = gw_registry_find(ctx, p->id[0]);
+    const gw_resdef_t *d = o && p->len >= 3 ? gw_objdef_find_res(o, p->id[2]) : NULL;
+    if (!d)
+        return -ENOENT;
+    *out = (gw_type_t)d->type;
+    return 0;
+}
+
+static void respond(dm_req_t *q, int code, int cf, const uint8_t *data, size_t len)
+{
+    coap_pdu_set_code(q->response, (coap_pdu_code_t)code);
+    if (data && cf >= 0) {
+        /* Block2 for large answers is handled by libcoap; it copies data. */
+        coap_add_data_large_response(q->res, q->session, q->request, q->response, q->query,
+                                     (uint16_t)cf, -1, 0, len, data, NULL, NULL);
+    } else if (q->diag[0]) {
+        /* A diagnostic payload tells the server's operator what was wrong. */
+        coap_add_data(q->response, strlen(q->diag), (const uint8_t *)q->diag);
+    }
+}
+
+static int fail(dm_req_t *q, int code, const char *fmt, const char *detail)
+{
+    snprintf(q->diag, sizeof q->diag, fmt, detail ? detail : "");
+    return code;
+}
+
+/* Object exists, instance exists, resource defined: the answer code for a
+ * path that is missing, or 0. */
+static int check_path(dm_req_t *q, const gw_objdef_t **out_o, const gw_resdef_t **out_d)
+{
+    const gw_path_t *p = &q->path;
+    const gw_objdef_t *o = gw_registry_find(q->reg, p->id[0]);
+    const gw_resdef_t *d = NULL;
+    *out_o = o;
+    *out_d = NULL;
+    if (!o)
+        return fail(q, C(404), "object %s not supported", NULL);
+    if (p->len == 1 && !gw_store_object_exists(q->vc->sc, p->id[0]))
+        return fail(q, C(404), "no instance of this object%s", NULL);
+    if (p->len >= 2 && !gw_store_instance_exists(q->vc->sc, p->id[0], p->id[1]))
+        return fail(q, C(404), "no such object instance%s", NULL);
+    if (p->len >= 3) {
+        d = gw_objdef_find_res(o, p->id[2]);
+        if (!d)
+            return fail(q, C(404), "resource not defined in this object%s", NULL);
+        if (p->len == 4 && !d->multiple)
+            return fail(q, C(404), "resource is single-instance%s", NULL);
+    }
+    *out_d = d;
+    return 0;
+}
+
+static bool single_value_path(const gw_path_t *p, const gw_resdef_t *d)
+{
+    return p->len == 4 || (p->len == 3 && d && !d->multiple);
+}
+
+static int do_read(dm_req_t *q)
+{
+    const gw_objdef_t *o;
+    const gw_resdef_t *d;
+    gw_record_t *recs = NULL;
+    size_t n = 0, k = 0;
+    gw_buf_t out = {0};
+    int code = check_path(q, &o, &d);
+    if (code)
+        return code;
+    if (d && !(d->ops & GW_OP_R))
+        return fail(q, C(405), "resource is not readable%s", NULL);
+    int cf = q->accept;
+    if (cf < 0)
+        cf = single_value_path(&q->path, d) ? (d->type == GW_TYPE_OPAQUE ? GW_CF_OPAQUE : GW_CF_TEXT)
+                                           : GW_CF_LWM2M_TLV;
+    if (cf != GW_CF_TEXT && cf != GW_CF_OPAQUE && cf != GW_CF_LWM2M_TLV && cf != GW_CF_SENML_JSON &&
+        cf != GW_CF_SENML_CBOR)
+        return fail(q, C(406), "Accept not supported: use 0, 42, 110, 112 or 11542%s", NULL);
+    if ((cf == GW_CF_TEXT || cf == GW_CF_OPAQUE) && !single_value_path(&q->path, d))
+        return fail(q, C(406), "text/plain and opaque carry one resource value only%s", NULL);
+    if (cf == GW_CF_OPAQUE && d->type != GW_TYPE_OPAQUE)
+        return fail(q, C(406), "application/octet-stream is only for Opaque resources%s", NULL);
+    if (q->m->refresh)
+        q->m->refresh(q->m->refresh_ctx, q->vc, &q->path);
+    if (gw_store_read(q->vc->sc, &q->path, &recs, &n) < 0 || (q->path.len >= 3 && n == 0)) {
+        free(recs);
+        return fail(q, C(404), "resource has no value%s", NULL);
+    }
+    /* Drop what the server may not read (write-only resources). */
+    for (size_t i = 0; i < n; i++) {
+        const gw_objdef_t *ro = gw_registry_find(q->reg, recs[i].path.id[0]);
+        const gw_resdef_t *rd = ro ? gw_objdef_find_res(ro, recs[i].path.id[2]) : NULL;
+        if (rd && (rd->ops & GW_OP_R))
+            recs[k++] = recs[i];
+    }
+    if (cf == GW_CF_TEXT && k == 1)
+        code = gw_text_encode(&recs[0], &out);
+    else if (cf == GW_CF_OPAQUE && k == 1)
+        code = gw_opaque_encode(&recs[0], &out);
+    else
+        code = gw_codec_encode(cf, &q->path, recs, k, &out);
+    free(recs);
+    if (code < 0) {
+        gw_buf_free(&out);
+        return fail(q, C(500), "cannot encode the value%s", NULL);
+    }
+    respond(q, C(205), cf, out.data ? out.data : (const uint8_t *)"", out.len);
+    gw_buf_free(&out);
+    return 0;
+}
+
+static int do_discover(dm_req_t *q)
+{
+    const gw_objdef_t *o;
+    const gw_resdef_t *d;
+    gw_buf_t out = {0};
+    int code = check_path(q, &o, &d);
+    if (code)
+        return code;
+    if (q->m->refresh)
+        q->m->refresh(q->m->refresh_ctx, q->vc, &q->path);
+    int rc = gw_links_discover(q->vc->sc, q->reg, &q->path, &out);
+    if (rc < 0) {
+        gw_buf_free(&out);
+        return rc == -ENOENT ? fail(q, C(404), "nothing at this path%s", NULL)
+                             : fail(q, C(500), "out of memory%s", NULL);
+    }
+    respond(q, C(205), GW_CF_LINK, out.data, out.len);
+    gw_buf_free(&out);
+    return 0;
+}
+
+static int decode(dm_req_t *q, const gw_path_t *base, gw_decoded_t *dec)
+{
+    int cf = q->cf;
+    if (cf < 0) {
+        const gw_objdef_t *o = gw_registry_find(q->reg, base->id[0]);
+        const gw_resdef_t *d = o && base->len >= 3 ? gw_objdef_find_res(o, base->id[2]) : NULL;
+        if (!single_value_path(base, d))
+            return fail(q, C(400), "Content-Format missing%s", NULL);
+        cf = GW_CF_TEXT;
+    }
+    int rc = gw_codec_decode(cf, base, q->data, q->len, type_lookup, (void *)q->reg, dec);
+    if (rc == -EPROTONOSUPPORT)
+        return fail(q, C(415), "Content-Format not supported: use 0, 42, 110, 112 or 11542%s", NULL);
+    if (rc == -ENOENT)
+        return fail(q, C(404), "%s", dec->error);
+    if (rc < 0)
+        return fail(q, C(400), "%s", dec->error[0] ? dec->error : "malformed payload");
+    return 0;
+}
+
+/* Check that every record may be written at q->path; 0 or a code. */
+static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
+{
+    for (size_t i = 0; i < dec->n; i++) {
+        const gw_record_t *rec = &dec->recs[i];
+        if (rec->path.len < 3 || !gw_path_has_prefix(&rec->path, &q->path))
+            return fail(q, C(400), "payload names a path outside the request%s", NULL);
+        const gw_objdef_t *o = gw_registry_find(q->reg, rec->path.id[0]);
+        const gw_resdef_t *d = o ? gw_objdef_find_res(o, rec->path.id[2]) : NULL;
+        if (!d)
+            return fail(q, C(404), "resource not defined in this object%s", NULL);
+        if (!create && !(d->ops & GW_OP_W))
+            return fail(q, C(405), "resource is not writable%s", NULL);
+        if (d->ops & GW_OP_E)
+            return fail(q, C(405), "resource is executable, not writable%s", NULL);
+        if ((d->multiple && rec->path.len != 4) || (!d->multiple && rec->path.len != 3))
+            return fail(q, C(400), "multiple-instance resources need instances%s", NULL);
+        if (rec->value.type != (gw_type_t)d->type)
+            return fail(q, C(400), "value of the wrong type%s", NULL);
+    }
+    return 0;
+}
+
+static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace)
+{
+    gw_store_t *s = q->m->store;
+    if (replace) {
+        /* Replace: a multiple resource in the payload loses the instances
+         * the payload does not list. Records are sorted, so the instances
+         * of one resource are adjacent. */
+        gw_path_t last = {{0, 0, 0, 0}, 0};
+        for (size_t i = 0; i < dec->n; i++) {
+            const gw_record_t *rec = &dec->recs[i];
+            if (rec->path.len != 4)
+                continue;
+            gw_path_t res = {{rec->path.id[0], rec->path.id[1], rec->path.id[2], 0}, 3};
+            if (last.len && gw_path_cmp(&res, &last) == 0)
+                continue;
+            gw_store_unset(s, q->vc->sc, &res);
+            last = res;
+        }
+    }
+    for (size_t i = 0; i < dec->n; i++) {
+        int rc = gw_store_set(s, q->vc->sc, &dec->recs[i].path, &dec->recs[i].value, 0);
+        if (rc < 0)
+            return fail(q, C(500), "store refused the value%s", NULL);
+        if (dec->recs[i].path.id[0] == 1 && dec->recs[i].path.id[2] == 1)
+            for (size_t k = 0; k < q->vc->n_regs; k++)
+                if (q->vc->regs[k].srv->index == dec->recs[i].path.id[1])
+                    gw_reg_request_update(&q->vc->regs[k], false);
+    }
+    return 0;
+}
+
+static int do_write(dm_req_t *q, bool replace)
+{
+    const gw_objdef_t *o;
+    const gw_resdef_t *d;
+    gw_decoded_t dec = {0};
+    int code;
+    if (q->path.len < 2)
+        return fail(q, C(405), "Write needs an object instance or resource path%s", NULL);
+    if ((code = check_path(q, &o, &d)))
+        return code;
+    if (d && !(d->ops & GW_OP_W))
+        return fail(q, C(405), "resource is not writable%s", NULL);
+    if ((code = decode(q, &q->path, &dec)) == 0 && (code = validate_records(q, &dec, false)) == 0) {
+        if (dec.n == 0 && q->path.len >= 3 && !(d && d->multiple))
+            code = fail(q, C(400), "no value in payload%s", NULL);
+        else
+            code = apply_records(q, &dec, replace || q->path.len >= 3);
+    }
+    if (code == 0 && replace && q->path.len == 3 && d->multiple && dec.n == 0)
+        gw_store_unset(q->m->store, q->vc->sc, &q->path);
+    gw_decoded_free(&dec);
+    if (code == 0)
+        respond(q, C(204), -1, NULL, 0);
+    return code;
+}
+
+static int parse_attr_num(const char *v, size_t n, double *out)
+{
+    char buf[64];
+    char *end;
+    if (n == 0 || n >= sizeof buf)
+        return -EINVAL;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    *out = strtod(buf, &end);
+    return *end == '\0' ? 0 : -EINVAL;
+}
+
+static int do_write_attributes(dm_req_t *q)
+{
+    const gw_objdef_t *o;
+    const gw_resdef_t *d;
+    gw_attrs_t a = {0};
+    int code;
+    if (q->path.len == 0)
+        return fail(q, C(405), "Write-Attributes needs an object path%s", NULL);
+    if ((code = check_path(q, &o, &d)))
+        return code;
+    if (q->path.len >= 3 && !gw_store_has(q->vc->sc, &q->path))
+        return fail(q, C(404), "resource has no value%s", NULL);
+    gw_store_attrs_get(q->vc->sc, &q->path, &a);
+    const char *s = (const char *)q->query->s, *end = s + q->query->length;
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        size_t klen = (size_t)((eq ? eq : e) - s);
+        const char *v = eq ? eq + 1 : NULL;
+        size_t vlen = v ? (size_t)(e - v) : 0;
+        static const struct { const char *k; int bit; bool num; } keys[] = {
+            {"pmin", GW_ATTR_PMIN, false}, {"pmax", GW_ATTR_PMAX, false}, {"gt", GW_ATTR_GT, true},
+            {"lt", GW_ATTR_LT, true},      {"st", GW_ATTR_ST, true},      {"epmin", GW_ATTR_EPMIN, false},
+            {"epmax", GW_ATTR_EPMAX, false}};
+        size_t i = 0;
+        for (; i < sizeof keys / sizeof keys[0]; i++)
+            if (strlen(keys[i].k) == klen && memcmp(keys[i].k, s, klen) == 0)
+                break;
+        if (i == sizeof keys / sizeof keys[0])
+            return fail(q, C(400), "unknown attribute; expected pmin, pmax, gt, lt, st, epmin, epmax%s", NULL);
+        if (keys[i].num && (q->path.len < 3 || (d && d->type != GW_TYPE_INTEGER && d->type != GW_TYPE_FLOAT &&
+                                                d->type != GW_TYPE_UNSIGNED)))
+            return fail(q, C(400), "gt, lt and st apply to numeric resources only%s", NULL);
+        if (!v) {
+            a.set &= (uint8_t)~keys[i].bit; /* "pmin" alone removes it */
+        } else {
+            double x;
+            if (parse_attr_num(v, vlen, &x) < 0)
+                return fail(q, C(400), "attribute value is not a number%s", NULL);
+            if (!keys[i].num && (x < 0 || x > INT32_MAX || x != (double)(int32_t)x))
+                return fail(q, C(400), "periods are whole non-negative seconds%s", NULL);
+            a.set |= (uint8_t)keys[i].bit;
+            switch (keys[i].bit) {
+            case GW_ATTR_PMIN: a.pmin = (int32_t)x; break;
+            case GW_ATTR_PMAX: a.pmax = (int32_t)x; break;
+            case GW_ATTR_EPMIN: a.epmin = (int32_t)x; break;
+            case GW_ATTR_EPMAX: a.epmax = (int32_t)x; break;
+            case GW_ATTR_GT: a.gt = x; break;
+            case GW_ATTR_LT: a.lt = x; break;
+            default:
+                if (x <= 0)
+                    return fail(q, C(400), "st must be greater than 0%s", NULL);
+                a.st = x;
+            }
+        }
+        s = amp ? amp + 1 : end;
+    }
+    if ((a.set & GW_ATTR_PMIN) && (a.set & GW_ATTR_PMAX) && a.pmax < a.pmin)
+        return fail(q, C(400), "pmax must not be less than pmin%s", NULL);
+    if ((a.set & GW_ATTR_EPMIN) && (a.set & GW_ATTR_EPMAX) && a.epmax < a.epmin)
+        return fail(q, C(400), "epmax must not be less than epmin%s", NULL);
+    if ((a.set & GW_ATTR_LT) && (a.set & GW_ATTR_GT)) {
+        double st = (a.set & GW_ATTR_ST) ? a.st : 0;
+        if (a.lt + 2 * st >= a.gt)
+            return fail(q, C(400), "need lt + 2*st < gt%s", NULL);
+    }
+    if (gw_store_attrs_set(q->m->store, q->vc->sc, &q->path, &a) < 0)
+        return fail(q, C(500), "out of memory%s", NULL);
+    respond(q, C(204), -1, NULL, 0);
+    return 0;
+}
+
+static int do_execute(dm_req_t *q)
+{
+    const gw_objdef_t *o;
+    const gw_resdef_t *d;
+    int code;
+    if (q->path.len != 3)
+        return fail(q, C(405), "Execute needs a resource path%s", NULL);
+    if ((code = check_path(q, &o, &d)))
+        return code;
+    if (!(d->ops & GW_OP_E))
+        return fail(q, C(405), "resource is not executable%s", NULL);
+    if (!gw_exec_available(q->vc->sc, &q->path))
+        return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
+    if (gw_exec_args_validate(q->data, q->len) < 0)
+        return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1%s", NULL);
+    code = gw_exec_run(q->r, &q->path, q->data, q->len);
+    if (code == C(204))
+        respond(q, C(204), -1, NULL, 0);
+    return code == C(204) ? 0 : code;
+}
+
+static int do_create(dm_req_t *q)
+{
+    const gw_objdef_t *o = gw_registry_find(q->reg, q->path.id[0]);
+    gw_decoded_t dec = {0};
+    gw_store_t *s = q->m->store;
+    int code;
+    if (!o)
+        return fail(q, C(404), "object not supported%s", NULL);
+    if (o->id == 0 || o->id == 1 || o->id == 3 || o->id == 21)
+        return fail(q, C(405), "instances of this object are managed by the gateway%s", NULL);
+    if (!o->multiple && gw_store_object_exists(q->vc->sc, o->id))
+        return fail(q, C(400), "single-instance object already has its instance%s", NULL);
+    /* The payload holds either object instance(s) or, when the server lets
+     * the client pick the id, bare resources of one new instance. */
+    code = decode(q, &q->path, &dec);
+    if (code) {
+        gw_path_t inst = {{o->id, gw_store_instance_free_id(q->vc->sc, o->id), 0, 0}, 2};
+        gw_decoded_free(&dec);
+        memset(&dec, 0, sizeof dec);
+        q->diag[0] = '\0';
+        code = decode(q, &inst, &dec);
+    }
+    if (!code)
+        code = validate_records(q, &dec, true);
+    if (!code && dec.n == 0)
+        code = fail(q, C(400), "Create needs at least one resource%s", NULL);
+    uint16_t iid = code ? 0 : dec.recs[0].path.id[1];
+    for (size_t i = 0; !code && i < dec.n; i++)
+        if (dec.recs[i].path.id[1] != iid)
+            code = fail(q, C(400), "Create makes one instance at a time%s", NULL);
+    if (!code && gw_store_instance_exists(q->vc->sc, o->id, iid))
+        code = fail(q, C(400), "object instance already exists%s", NULL);
+    if (!code && gw_store_instance_create(s, q->vc->sc, o->id, iid) < 0)
+        code = fail(q, C(500), "cannot create the instance%s", NULL);
+    for (size_t i = 0; !code && i < dec.n; i++) {
+        if (gw_store_set(s, q->vc->sc, &dec.recs[i].path, &dec.recs[i].value, 0) < 0) {
+            gw_store_instance_delete(s, q->vc->sc, o->id, iid);
+            code = fail(q, C(400), "value refused%s", NULL);
+        }
+    }
+    gw_decoded_free(&dec);
+    if (code)
+        return code;
+    char oid_s[8], iid_s[8];
+    int ol = snprintf(oid_s, sizeof oid_s, "%u", o->id), il = snprintf(iid_s, sizeof iid_s, "%u", iid);
+    coap_add_option(q->response, COAP_OPTION_LOCATION_PATH, (size_t)ol, (const uint8_t *)oid_s);
+    coap_add_option(q->response, COAP_OPTION_LOCATION_PATH, (size_t)il, (const uint8_t *)iid_s);
+    respond(q, C(201), -1, NULL, 0);
+    gw_info("%s: server created /%u/%u", q->vc->endpoint, o->id, iid);
+    gw_vclient_objects_changed(q->m, q->vc);
+    return 0;
+}
+
+static int do_delete(dm_req_t *q)
+{
+    const gw_objdef_t *o;
+    const gw_resdef_t *d;
+    int code;
+    if (q->path.len != 2)
+        return fail(q, C(405), "Delete needs an object instance path%s", NULL);
+    if ((code = check_path(q, &o, &d)))
+        return code;
+    if (o->id == 0 || o->id == 1 || o->id == 3 || o->id == 21)
+        return fail(q, C(405), "instances of this object are managed by the gateway%s", NULL);
+    gw_store_instance_delete(q->m->store, q->vc->sc, q->path.id[0], q->path.id[1]);
+    respond(q, C(202), -1, NULL, 0);
+    gw_info("%s: server deleted /%u/%u", q->vc->endpoint, q->path.id[0], q->path.id[1]);
+    gw_vclient_objects_changed(q->m, q->vc);
+    return 0;
+}
+
+void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
+                  const coap_string_t *query, coap_pdu_t *response)
+{
+    dm_req_t q;
+    memset(&q, 0, sizeof q);
+    q.r = coap_session_get_app_data(session);
+    q.res = res;
+    q.session = session;
+    q.request = request;
+    q.response = response;
+    q.query = query;
+    q.diag[0] = '\0';
+    if (!q.r || q.r->vc->m->shutting_down) {
+        coap_pdu_set_code(response, C(404));
+        return;
+    }
+    q.vc = q.r->vc;
+    q.m = q.vc->m;
+    q.reg = gw_store_registry(q.m->store);
+    q.accept = opt_uint(request, COAP_OPTION_ACCEPT, -1);
+    q.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
+
+    coap_string_t *uri = coap_get_uri_path(request);
+    char ps[128];
+    size_t ul = uri ? uri->length : 0;
+    if (ul >= sizeof ps)
+        ul = sizeof ps - 1;
+    if (uri)
+        memcpy(ps, uri->s, ul);
+    ps[ul] = '\0';
+    coap_delete_string(uri);
+    int code;
+    if (gw_path_parse(ps, &q.path) < 0) {
+        code = fail(&q, C(404), "not an LwM2M path%s", NULL);
+        goto out;
+    }
+    size_t off = 0, total = 0;
+    coap_get_data_large(request, &q.len, &q.data, &off, &total);
+    if (q.path.len >= 1 && q.path.id[0] == 0) {
+        code = fail(&q, C(401), "the Security object is not accessible%s", NULL);
+        goto out;
+    }
+    switch (coap_pdu_get_code(request)) {
+    case COAP_REQUEST_CODE_GET:
+        if (q.path.len == 0)
+            code = fail(&q, C(405), "operation not allowed on /%s", NULL);
+        else
+            code = q.accept == GW_CF_LINK ? do_discover(&q) : do_read(&q);
+        break;
+    case COAP_REQUEST_CODE_PUT:
+        if (q.len == 0 && query && query->length)
+            code = do_write_attributes(&q);
+        else
+            code = do_write(&q, true);
+        break;
+    case COAP_REQUEST_CODE_POST:
+        if (q.path.len == 1)
+            code = do_create(&q);
+        else if (q.path.len == 2)
+            code = q.len ? do_write(&q, false) : fail(&q, C(400), "partial update without payload%s", NULL);
+        else
+            code = do_execute(&q);
+        break;
+    case COAP_REQUEST_CODE_DELETE:
+        code = do_delete(&q);
+        break;
+    default:
+        code = C(405);
+        break;
+    }
+out:
+    if (code != 0) {
+        respond(&q, code, -1, NULL, 0);
+        gw_debug("%s: %s -> %d.%02d %s", q.vc ? q.vc->endpoint : "?", ps, code >> 5, code & 31, q.diag);
+    }
+}

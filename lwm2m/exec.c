@@ -1,0 +1,125 @@
+/*
+ * lwm2m/exec.c - Execute: which executable resources a virtual client has,
+ * what they do, and the argument syntax.
+ *
+ * A virtual client only lists (Discover) and accepts executables whose
+ * effect the gateway really performs; the others are absent (4.04), never
+ * answered with a success that did nothing.
+ */
+#include <errno.h>
+
+#include "../gateway/log.h"
+#include "lwm2m_internal.h"
+
+enum {
+    RID_REBOOT = 4,            /* /3/0/4 */
+    RID_ERROR_CODE = 11,       /* /3/0/11 */
+    RID_RESET_ERROR_CODE = 12, /* /3/0/12 */
+    RID_UPDATE_TRIGGER = 8,    /* /1/x/8 */
+    RID_SENSOR_VALUE = 5700,
+    RID_MIN_MEASURED = 5601,
+    RID_MAX_MEASURED = 5602,
+    RID_RESET_MIN_MAX = 5605,
+};
+
+bool gw_exec_available(const gw_sclient_t *c, const gw_path_t *p)
+{
+    if (p->len != 3 || !gw_store_instance_exists(c, p->id[0], p->id[1]))
+        return false;
+    uint16_t oid = p->id[0], rid = p->id[2];
+    if (oid == 1)
+        return rid == RID_UPDATE_TRIGGER;
+    if (oid == 3)
+        return rid == RID_REBOOT ||
+               (rid == RID_RESET_ERROR_CODE && gw_store_has(c, &(gw_path_t){{3, p->id[1], RID_ERROR_CODE, 0}, 3}));
+    if (oid >= 3200 && rid == RID_RESET_MIN_MAX)
+        return gw_store_has(c, &(gw_path_t){{oid, p->id[1], RID_SENSOR_VALUE, 0}, 3});
+    return false;
+}
+
+/* arg-list = arg *("," arg); arg = DIGIT ["=" "'" *CHAR "'"] (LwM2M 1.1
+ * 5.4.5: digits 0-9, values quoted, no quote inside). */
+int gw_exec_args_validate(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    if (len == 0)
+        return 0;
+    for (;;) {
+        if (i >= len || p[i] < '0' || p[i] > '9')
+            return -EINVAL;
+        i++;
+        if (i < len && p[i] == '=') {
+            i++;
+            if (i >= len || p[i] != '\'')
+                return -EINVAL;
+            i++;
+            while (i < len && p[i] != '\'') {
+                if (p[i] < 0x20 || p[i] == 0x7f)
+                    return -EINVAL;
+                i++;
+            }
+            if (i >= len)
+                return -EINVAL;
+            i++;
+        }
+        if (i == len)
+            return 0;
+        if (p[i] != ',')
+            return -EINVAL;
+        i++;
+    }
+}
+
+static void reset_min_max(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    gw_value_t v;
+    if (gw_store_get(c, &(gw_path_t){{oid, iid, RID_SENSOR_VALUE, 0}, 3}, &v, NULL) < 0)
+        return;
+    gw_value_t copy = v; /* the set below may reallocate what v borrows */
+    gw_store_set(s, c, &(gw_path_t){{oid, iid, RID_MIN_MEASURED, 0}, 3}, &copy, 0);
+    gw_store_set(s, c, &(gw_path_t){{oid, iid, RID_MAX_MEASURED, 0}, 3}, &copy, 0);
+}
+
+int gw_exec_run(struct gw_reg *r, const gw_path_t *p, const uint8_t *args, size_t len)
+{
+    gw_vclient_t *vc = r->vc;
+    gw_lwm2m_t *m = vc->m;
+    (void)args;
+    (void)len;
+    if (p->id[0] == 1) {
+        size_t idx = 0;
+        for (; idx < vc->n_regs; idx++)
+            if (vc->regs[idx].srv->index == p->id[1])
+                break;
+        if (idx == vc->n_regs)
+            return COAP_RESPONSE_CODE(404);
+        gw_info("%s: Registration Update Trigger from %s", vc->endpoint, r->srv->uri);
+        gw_reg_request_update(&vc->regs[idx], false);
+        return COAP_RESPONSE_CODE(204);
+    }
+    if (p->id[0] == 3 && p->id[2] == RID_REBOOT) {
+        /* A virtual client "reboots" the way a device does as seen from the
+         * server: it registers again from scratch with every server. */
+        gw_notice("%s: Reboot executed by %s: registering again", vc->endpoint, r->srv->uri);
+        for (size_t i = 0; i < vc->n_regs; i++) {
+            struct gw_reg *x = &vc->regs[i];
+            gw_reg_stop(x);
+            x->state = GW_REG_IDLE;
+            gw_reg_start(x);
+        }
+        return COAP_RESPONSE_CODE(204);
+    }
+    if (p->id[0] == 3 && p->id[2] == RID_RESET_ERROR_CODE) {
+        gw_path_t ec = {{3, p->id[1], RID_ERROR_CODE, 0}, 3};
+        gw_value_t zero = {.type = GW_TYPE_INTEGER};
+        gw_store_unset(m->store, vc->sc, &ec);
+        ec.len = 4;
+        gw_store_set(m->store, vc->sc, &ec, &zero, 0);
+        return COAP_RESPONSE_CODE(204);
+    }
+    if (p->id[2] == RID_RESET_MIN_MAX) {
+        reset_min_max(m->store, vc->sc, p->id[0], p->id[1]);
+        return COAP_RESPONSE_CODE(204);
+    }
+    return COAP_RESPONSE_CODE(404);
+}

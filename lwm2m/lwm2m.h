@@ -1,0 +1,90 @@
+/*
+ * lwm2m/lwm2m.h - the upstream LwM2M 1.1 client: many virtual clients in one
+ * process, on one libcoap context, each with its own CoAP session (its own
+ * local UDP port) towards every configured server.
+ *
+ * The module registers every virtual client (paced), keeps registrations
+ * alive with Updates, answers the device-management interface (Read, Write,
+ * Execute, Create, Delete, Discover, Write-Attributes) from the resource
+ * store, and deregisters on shutdown. It knows nothing about sensors.
+ *
+ * All functions run on the loop thread.
+ */
+#ifndef GW_LWM2M_LWM2M_H
+#define GW_LWM2M_LWM2M_H
+
+#include "../gateway/loop.h"
+#include "store.h"
+
+typedef struct gw_lwm2m gw_lwm2m_t;
+typedef struct gw_vclient gw_vclient_t;
+
+typedef enum { GW_LWM2M_NOSEC = 0, GW_LWM2M_PSK } gw_lwm2m_security_t;
+
+/* One LwM2M server account. Strings are copied by gw_lwm2m_new. */
+typedef struct gw_lwm2m_server_opts {
+    const char *uri;             /* coap://host[:port] or coaps://host[:port] */
+    int32_t lifetime;            /* seconds */
+    gw_lwm2m_security_t security;
+    const char *psk_identity;    /* pattern; "{endpoint}" is replaced */
+    const uint8_t *psk_key;
+    size_t psk_key_len;
+    int32_t registrations_per_second; /* 0: no pacing */
+    uint16_t short_server_id;
+    int32_t default_pmin, default_pmax;
+    const char *binding;         /* "U" */
+} gw_lwm2m_server_opts_t;
+
+/* Per-client security override (NULL/0 to use the server's). Copied. */
+typedef struct gw_vclient_opts {
+    const char *psk_identity;
+    const uint8_t *psk_key;
+    size_t psk_key_len;
+} gw_vclient_opts_t;
+
+/* Called before a Read/Discover of a client is answered, so the owner can
+ * refresh values that are computed on demand (current time, free memory). */
+typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path);
+
+/* loop and store are borrowed and must outlive the module. servers are
+ * copied. Returns 0, -EINVAL (bad URI, reported in the log), -ENOMEM, -EIO. */
+int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_t *servers,
+                 size_t n_servers, gw_lwm2m_t **out);
+/* Releases every client and the CoAP context (no deregistration: see
+ * gw_lwm2m_shutdown). */
+void gw_lwm2m_free(gw_lwm2m_t **m);
+
+void gw_lwm2m_set_refresh(gw_lwm2m_t *m, gw_vclient_refresh_fn fn, void *ctx);
+
+/* A new virtual client named endpoint (copied), with its Server object
+ * instances /1/x already in the store. The caller fills /3/0 and sensor
+ * objects through the store, then calls gw_vclient_start. app is the
+ * owner's pointer. 0, -EEXIST (endpoint taken), -ENOMEM. */
+int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t *opts, void *app,
+                   gw_vclient_t **out);
+/* Queue the client's Register with every server (paced). */
+int gw_vclient_start(gw_lwm2m_t *m, gw_vclient_t *vc);
+/* The object list changed: send a Registration Update with the new links. */
+int gw_vclient_objects_changed(gw_lwm2m_t *m, gw_vclient_t *vc);
+/* Deregister (if registered) and free the client. */
+void gw_vclient_remove(gw_lwm2m_t *m, gw_vclient_t **vc);
+
+gw_sclient_t *gw_vclient_store(const gw_vclient_t *vc);
+const char *gw_vclient_endpoint(const gw_vclient_t *vc);
+void *gw_vclient_app(const gw_vclient_t *vc);
+/* True when registered with every server. */
+bool gw_vclient_registered(const gw_vclient_t *vc);
+
+/* Counts for logs and the gateway's own endpoint. */
+size_t gw_lwm2m_client_count(const gw_lwm2m_t *m);
+size_t gw_lwm2m_registered_count(const gw_lwm2m_t *m);
+
+/* Start deregistering every client; done(ctx) runs on the loop when all
+ * are deregistered or after timeout_ms, whichever comes first. */
+int gw_lwm2m_shutdown(gw_lwm2m_t *m, int64_t timeout_ms, gw_work_fn done, void *ctx);
+
+/* Build the CoRE link-format registration payload of a client
+ * ("</>;rt=\"oma.lwm2m\";ct=11542,</1/0>,</3/0>,..."). Appends to out. */
+int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg, gw_buf_t *out);
+
+#endif

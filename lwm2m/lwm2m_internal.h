@@ -1,0 +1,145 @@
+/*
+ * lwm2m/lwm2m_internal.h - what the lwm2m/ sources share: the client
+ * engine's structures and libcoap. Not for use outside lwm2m/.
+ */
+#ifndef GW_LWM2M_INTERNAL_H
+#define GW_LWM2M_INTERNAL_H
+
+#include <coap3/coap.h>
+
+#include "codec.h"
+#include "lwm2m.h"
+
+/* Registrations waiting for their turn are capped in flight so that a burst
+ * of 10,000 does not overflow the server's socket buffer and turn into
+ * retransmissions (which cost seconds each). */
+#define GW_REG_MAX_INFLIGHT 256
+#define GW_BACKOFF_MIN_S 2
+#define GW_BACKOFF_MAX_S 300
+
+typedef enum {
+    GW_REG_IDLE = 0,     /* not started */
+    GW_REG_QUEUED,       /* waiting in the pacing queue */
+    GW_REG_REGISTERING,  /* Register sent */
+    GW_REG_REGISTERED,
+    GW_REG_UPDATING,     /* Update sent */
+    GW_REG_BACKOFF,      /* waiting to retry a Register */
+    GW_REG_DEREGISTERING,
+    GW_REG_DONE,         /* deregistered or given up at shutdown */
+} gw_reg_state_t;
+
+struct gw_server {
+    gw_lwm2m_t *m;
+    size_t index;
+    char *uri;
+    char *host;
+    uint16_t port;
+    coap_proto_t proto;
+    coap_address_t addr;
+    bool resolved;
+    int32_t lifetime;
+    gw_lwm2m_security_t security;
+    char *psk_identity;
+    uint8_t psk_key[64];
+    size_t psk_key_len;
+    int32_t rps;
+    uint16_t ssid;
+    int32_t default_pmin, default_pmax;
+    char *binding;
+    /* pacing: FIFO of registrations waiting to send Register/Update */
+    struct gw_reg *queue_head, *queue_tail;
+    size_t inflight;
+    double tokens;
+    int64_t tokens_at_ms;
+    gw_timer_t pace_timer;
+};
+
+/* One virtual client's registration with one server. */
+struct gw_reg {
+    gw_vclient_t *vc;
+    struct gw_server *srv;
+    coap_session_t *session;
+    char *location;         /* "rd/5" as the server gave it */
+    gw_timer_t timer;       /* Update due, or backoff retry */
+    struct gw_reg *next_queued;
+    uint32_t backoff_s;
+    int32_t lifetime;       /* as last sent in Register/Update */
+    uint8_t state;          /* gw_reg_state_t */
+    bool queued;
+    bool links_dirty;       /* next Update carries the object list */
+    bool drop_session;      /* session failed: make a new one before the next try */
+    bool inflight;
+    uint8_t token_len;
+    uint8_t token[8];
+};
+
+struct gw_vclient {
+    gw_lwm2m_t *m;
+    char *endpoint;
+    gw_sclient_t *sc;
+    void *app;
+    struct gw_vclient *hnext; /* endpoint hash chain */
+    char *psk_identity;       /* per-client override, NULL when none */
+    uint8_t *psk_key;
+    size_t psk_key_len;
+    size_t n_regs;
+    struct gw_reg regs[];
+};
+
+struct gw_lwm2m {
+    gw_loop_t *loop;
+    gw_store_t *store;
+    coap_context_t *ctx;
+    int coap_fd;
+    struct gw_server *servers;
+    size_t n_servers;
+    struct gw_vclient **buckets;
+    size_t n_buckets;
+    size_t n_clients;
+    size_t n_registered; /* registrations in REGISTERED/UPDATING state */
+    gw_vclient_refresh_fn refresh;
+    void *refresh_ctx;
+    /* shutdown */
+    bool shutting_down;
+    size_t dereg_pending;
+    gw_timer_t shutdown_timer;
+    gw_work_fn shutdown_done;
+    void *shutdown_ctx;
+    uint64_t rng;
+};
+
+/* client.c */
+struct gw_vclient *gw_lwm2m_find(const gw_lwm2m_t *m, const char *endpoint);
+uint32_t gw_lwm2m_random(gw_lwm2m_t *m);
+int gw_reg_ensure_session(struct gw_reg *r);
+void gw_reg_release_session(struct gw_reg *r);
+void gw_lwm2m_dereg_done(gw_lwm2m_t *m);
+
+/* registration.c */
+void gw_reg_init(struct gw_reg *r, gw_vclient_t *vc, struct gw_server *srv);
+void gw_reg_start(struct gw_reg *r);
+void gw_reg_request_update(struct gw_reg *r, bool with_links);
+void gw_reg_stop(struct gw_reg *r); /* timers and queue; no traffic */
+int gw_reg_deregister(struct gw_reg *r); /* 0 sent, -ENOTCONN nothing to do */
+coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received);
+void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason);
+void gw_server_pace_init(struct gw_server *s);
+const char *gw_reg_state_name(gw_reg_state_t s);
+
+/* dm.c: the device-management interface, one entry per CoAP method */
+void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
+                  const coap_string_t *query, coap_pdu_t *response);
+
+/* links.c */
+int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
+                      gw_buf_t *out);
+int gw_links_append_attrs(const gw_attrs_t *a, gw_buf_t *out);
+
+/* exec.c: executable resources the gateway implements, and the Execute
+ * argument syntax "0='on',1,3='x'" (LwM2M 1.1 5.4.5). */
+bool gw_exec_available(const gw_sclient_t *c, const gw_path_t *path);
+int gw_exec_args_validate(const uint8_t *p, size_t len); /* 0 or -EINVAL */
+/* Returns a CoAP response code (e.g. COAP_RESPONSE_CODE(204)). */
+int gw_exec_run(struct gw_reg *r, const gw_path_t *path, const uint8_t *args, size_t len);
+
+#endif

@@ -1,0 +1,528 @@
+/*
+ * lwm2m/registration.c - the Registration interface of one virtual client
+ * towards one server: Register, Update, De-register, paced and retried.
+ *
+ * Pacing is a token bucket per server (registrations_per_second) plus a cap
+ * on requests in flight, so 10,000 clients starting together reach the
+ * server as a steady stream instead of a burst it would drop. Failures back
+ * off exponentially (2 s .. 300 s) with +-25 % jitter, so a server that
+ * restarts is not hit by every client in the same second.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gateway/log.h"
+#include "lwm2m_internal.h"
+
+static void pump(struct gw_server *s);
+
+const char *gw_reg_state_name(gw_reg_state_t st)
+{
+    static const char *names[] = {"idle",       "queued",  "registering",   "registered",
+                                  "updating",   "backoff", "deregistering", "done"};
+    return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
+}
+
+static bool is_registered(const struct gw_reg *r)
+{
+    return r->state == GW_REG_REGISTERED || r->state == GW_REG_UPDATING;
+}
+
+static void set_state(struct gw_reg *r, gw_reg_state_t st)
+{
+    gw_lwm2m_t *m = r->srv->m;
+    bool was = is_registered(r);
+    r->state = (uint8_t)st;
+    bool now = is_registered(r);
+    if (was && !now)
+        m->n_registered--;
+    else if (!was && now)
+        m->n_registered++;
+}
+
+static void on_timer(void *ctx);
+
+void gw_reg_init(struct gw_reg *r, gw_vclient_t *vc, struct gw_server *srv)
+{
+    memset(r, 0, sizeof *r);
+    r->vc = vc;
+    r->srv = srv;
+    r->state = GW_REG_IDLE;
+    gw_timer_init(&r->timer, on_timer, r);
+}
+
+static void enqueue(struct gw_reg *r)
+{
+    struct gw_server *s = r->srv;
+    if (r->queued || s->m->shutting_down)
+        return;
+    r->queued = true;
+    r->next_queued = NULL;
+    if (s->queue_tail)
+        s->queue_tail->next_queued = r;
+    else
+        s->queue_head = r;
+    s->queue_tail = r;
+    pump(s);
+}
+
+static void dequeue(struct gw_reg *r)
+{
+    struct gw_server *s = r->srv;
+    if (!r->queued)
+        return;
+    struct gw_reg *prev = NULL;
+    for (struct gw_reg *q = s->queue_head; q; prev = q, q = q->next_queued) {
+        if (q != r)
+            continue;
+        if (prev)
+            prev->next_queued = q->next_queued;
+        else
+            s->queue_head = q->next_queued;
+        if (s->queue_tail == q)
+            s->queue_tail = prev;
+        break;
+    }
+    r->queued = false;
+    r->next_queued = NULL;
+}
+
+void gw_reg_start(struct gw_reg *r)
+{
+    if (r->state != GW_REG_IDLE && r->state != GW_REG_DONE)
+        return;
+    r->links_dirty = true;
+    set_state(r, GW_REG_QUEUED);
+    enqueue(r);
+}
+
+void gw_reg_request_update(struct gw_reg *r, bool with_links)
+{
+    if (with_links)
+        r->links_dirty = true;
+    if (r->state == GW_REG_REGISTERED) {
+        gw_timer_stop(r->srv->m->loop, &r->timer);
+        enqueue(r);
+    }
+    /* Registering/updating now: the next Update (or the Register in
+     * flight, which already carries the new list if it was built after
+     * the change) picks the flag up when its answer arrives. */
+}
+
+void gw_reg_stop(struct gw_reg *r)
+{
+    gw_timer_stop(r->srv->m->loop, &r->timer);
+    dequeue(r);
+    if (r->inflight) {
+        r->inflight = false;
+        r->srv->inflight--;
+        pump(r->srv);
+    }
+    if (is_registered(r))
+        set_state(r, GW_REG_IDLE);
+}
+
+static void op_finished(struct gw_reg *r)
+{
+    if (r->inflight) {
+        r->inflight = false;
+        r->srv->inflight--;
+    }
+    r->token_len = 0;
+    pump(r->srv);
+}
+
+static void backoff(struct gw_reg *r, const char *why)
+{
+    gw_lwm2m_t *m = r->srv->m;
+    if (r->backoff_s == 0)
+        r->backoff_s = GW_BACKOFF_MIN_S;
+    else if (r->backoff_s < GW_BACKOFF_MAX_S)
+        r->backoff_s = r->backoff_s * 2 > GW_BACKOFF_MAX_S ? GW_BACKOFF_MAX_S : r->backoff_s * 2;
+    /* +-25 % jitter */
+    int64_t ms = (int64_t)r->backoff_s * 1000;
+    ms = ms * 3 / 4 + (int64_t)(gw_lwm2m_random(m) % (uint32_t)(ms / 2 + 1));
+    gw_warn("%s: registration with %s failed (%s); retrying in %.1f s", r->vc->endpoint, r->srv->uri,
+            why, (double)ms / 1000.0);
+    set_state(r, GW_REG_BACKOFF);
+    free(r->location);
+    r->location = NULL;
+    gw_timer_start(m->loop, &r->timer, ms);
+}
+
+static int32_t current_lifetime(const struct gw_reg *r)
+{
+    gw_value_t v;
+    gw_path_t p = gw_path_make(1, (uint16_t)r->srv->index, 1, GW_ID_NONE);
+    if (gw_store_get(r->vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_INTEGER && v.v.i > 0 &&
+        v.v.i <= INT32_MAX)
+        return (int32_t)v.v.i;
+    return r->srv->lifetime;
+}
+
+static void schedule_update(struct gw_reg *r)
+{
+    gw_lwm2m_t *m = r->srv->m;
+    /* Update at 80-90 % of the lifetime: early enough to survive one lost
+     * exchange (~45 s of CoAP retransmissions with default parameters is
+     * covered for lifetimes over 5 minutes), spread so a fleet registered
+     * together does not update together. */
+    int64_t lt_ms = (int64_t)r->lifetime * 1000;
+    int64_t ms = lt_ms * 8 / 10 - (int64_t)(gw_lwm2m_random(m) % (uint32_t)(lt_ms / 10 + 1));
+    if (lt_ms > 120000 && lt_ms - ms < 60000)
+        ms = lt_ms - 60000;
+    if (ms < 500)
+        ms = 500;
+    gw_timer_start(m->loop, &r->timer, ms);
+}
+
+static void release_payload(coap_session_t *session, void *app_ptr)
+{
+    (void)session;
+    free(app_ptr);
+}
+
+static coap_pdu_t *new_request(struct gw_reg *r, coap_pdu_code_t code)
+{
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, code, coap_new_message_id(r->session),
+                                    coap_session_max_pdu_size(r->session));
+    if (!pdu)
+        return NULL;
+    size_t len = 0;
+    coap_session_new_token(r->session, &len, r->token);
+    r->token_len = (uint8_t)len;
+    if (!coap_add_token(pdu, len, r->token)) {
+        coap_delete_pdu(pdu);
+        return NULL;
+    }
+    return pdu;
+}
+
+static int add_query(coap_pdu_t *pdu, const char *fmt, const char *s, long n)
+{
+    char buf[160];
+    int len = s ? snprintf(buf, sizeof buf, fmt, s) : snprintf(buf, sizeof buf, fmt, n);
+    if (len < 0 || (size_t)len >= sizeof buf)
+        return -EINVAL;
+    return coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)len, (const uint8_t *)buf) ? 0 : -ENOMEM;
+}
+
+static int add_location_path(coap_pdu_t *pdu, const char *location)
+{
+    const char *p = location;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n && !coap_add_option(pdu, COAP_OPTION_URI_PATH, n, (const uint8_t *)p))
+            return -ENOMEM;
+        p += n;
+        if (*p == '/')
+            p++;
+    }
+    return 0;
+}
+
+static int attach_links(struct gw_reg *r, coap_pdu_t *pdu)
+{
+    gw_buf_t links = {0};
+    uint8_t cf[4];
+    int rc = gw_lwm2m_registration_links(r->vc->sc, gw_store_registry(r->srv->m->store), &links);
+    if (rc < 0)
+        goto out;
+    if (!coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                         coap_encode_var_safe(cf, sizeof cf, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), cf)) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* Large object lists go block-wise (Block1); libcoap owns the buffer
+     * until release_payload runs. */
+    if (!coap_add_data_large_request(r->session, pdu, links.len, links.data, release_payload, links.data)) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    links.data = NULL;
+    r->links_dirty = false;
+out:
+    gw_buf_free(&links);
+    return rc;
+}
+
+static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
+{
+    if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
+        r->drop_session = true;
+        return -EIO;
+    }
+    if (!r->inflight) {
+        r->inflight = true;
+        r->srv->inflight++;
+    }
+    return 0;
+}
+
+static int send_register(struct gw_reg *r)
+{
+    int rc = gw_reg_ensure_session(r);
+    if (rc < 0)
+        return rc;
+    coap_pdu_t *pdu = new_request(r, COAP_REQUEST_CODE_POST);
+    if (!pdu)
+        return -ENOMEM;
+    r->lifetime = current_lifetime(r);
+    if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"rd") ||
+        attach_links(r, pdu) < 0 || add_query(pdu, "ep=%s", r->vc->endpoint, 0) < 0 ||
+        add_query(pdu, "lt=%ld", NULL, r->lifetime) < 0 || add_query(pdu, "lwm2m=%s", "1.1", 0) < 0 ||
+        add_query(pdu, "b=%s", r->srv->binding, 0) < 0) {
+        coap_delete_pdu(pdu);
+        return -ENOMEM;
+    }
+    /* Options must go in ascending number order for libcoap to avoid
+     * re-sorting; coap_add_option handles any order (inserts), so the
+     * order above is only for reading. */
+    rc = send_pdu(r, pdu);
+    if (rc == 0) {
+        set_state(r, GW_REG_REGISTERING);
+        gw_debug("%s: Register sent to %s", r->vc->endpoint, r->srv->uri);
+    }
+    return rc;
+}
+
+static int send_update(struct gw_reg *r)
+{
+    coap_pdu_t *pdu = new_request(r, COAP_REQUEST_CODE_POST);
+    if (!pdu)
+        return -ENOMEM;
+    int32_t lt = current_lifetime(r);
+    int rc = add_location_path(pdu, r->location);
+    if (rc == 0 && lt != r->lifetime) {
+        rc = add_query(pdu, "lt=%ld", NULL, lt);
+        r->lifetime = lt;
+    }
+    if (rc == 0 && r->links_dirty)
+        rc = attach_links(r, pdu);
+    if (rc < 0) {
+        coap_delete_pdu(pdu);
+        return rc;
+    }
+    rc = send_pdu(r, pdu);
+    if (rc == 0) {
+        set_state(r, GW_REG_UPDATING);
+        gw_debug("%s: Update sent to %s", r->vc->endpoint, r->srv->uri);
+    }
+    return rc;
+}
+
+static void send_op(struct gw_reg *r)
+{
+    int rc;
+    if (r->state == GW_REG_REGISTERED)
+        rc = send_update(r);
+    else
+        rc = send_register(r);
+    if (rc < 0) {
+        op_finished(r);
+        backoff(r, rc == -EHOSTUNREACH ? "server address not resolved" : "cannot send");
+    }
+}
+
+static void pace_refill(struct gw_server *s)
+{
+    if (s->rps <= 0)
+        return;
+    int64_t now = gw_now_ms();
+    s->tokens += (double)(now - s->tokens_at_ms) * s->rps / 1000.0;
+    /* A bucket of one second's worth: pacing, not bursting. */
+    if (s->tokens > s->rps)
+        s->tokens = s->rps;
+    s->tokens_at_ms = now;
+}
+
+static void pump(struct gw_server *s)
+{
+    pace_refill(s);
+    while (s->queue_head && s->inflight < GW_REG_MAX_INFLIGHT) {
+        if (s->rps > 0 && s->tokens < 1.0)
+            break;
+        struct gw_reg *r = s->queue_head;
+        s->queue_head = r->next_queued;
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+        r->queued = false;
+        r->next_queued = NULL;
+        if (s->rps > 0)
+            s->tokens -= 1.0;
+        send_op(r);
+    }
+    if (s->queue_head && s->rps > 0 && s->tokens < 1.0 && s->inflight < GW_REG_MAX_INFLIGHT) {
+        int64_t wait = (int64_t)((1.0 - s->tokens) * 1000.0 / s->rps) + 1;
+        gw_timer_start(s->m->loop, &s->pace_timer, wait);
+    }
+}
+
+static void on_pace_timer(void *ctx) { pump(ctx); }
+
+void gw_server_pace_init(struct gw_server *s)
+{
+    s->tokens = s->rps > 0 ? 1.0 : 0.0;
+    s->tokens_at_ms = gw_now_ms();
+    gw_timer_init(&s->pace_timer, on_pace_timer, s);
+}
+
+static void on_timer(void *ctx)
+{
+    struct gw_reg *r = ctx;
+    if (r->state == GW_REG_REGISTERED || r->state == GW_REG_BACKOFF)
+        enqueue(r);
+}
+
+int gw_reg_deregister(struct gw_reg *r)
+{
+    gw_timer_stop(r->srv->m->loop, &r->timer);
+    dequeue(r);
+    if (!is_registered(r) || !r->location || !r->session) {
+        if (r->state != GW_REG_DEREGISTERING)
+            set_state(r, GW_REG_DONE);
+        return -ENOTCONN;
+    }
+    coap_pdu_t *pdu = new_request(r, COAP_REQUEST_CODE_DELETE);
+    if (!pdu || add_location_path(pdu, r->location) < 0) {
+        coap_delete_pdu(pdu);
+        set_state(r, GW_REG_DONE);
+        return -ENOMEM;
+    }
+    if (r->inflight) { /* an Update in flight is superseded */
+        r->inflight = false;
+        r->srv->inflight--;
+    }
+    if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
+        set_state(r, GW_REG_DONE);
+        return -EIO;
+    }
+    set_state(r, GW_REG_DEREGISTERING);
+    return 0;
+}
+
+static void parse_location(struct gw_reg *r, const coap_pdu_t *pdu)
+{
+    coap_opt_iterator_t it;
+    coap_opt_filter_t filter;
+    coap_opt_t *opt;
+    char buf[128];
+    size_t n = 0;
+    coap_option_filter_clear(&filter);
+    coap_option_filter_set(&filter, COAP_OPTION_LOCATION_PATH);
+    coap_option_iterator_init(pdu, &it, &filter);
+    while ((opt = coap_option_next(&it)) != NULL) {
+        size_t len = coap_opt_length(opt);
+        if (n + len + 2 > sizeof buf)
+            break;
+        if (n)
+            buf[n++] = '/';
+        memcpy(buf + n, coap_opt_value(opt), len);
+        n += len;
+    }
+    buf[n] = '\0';
+    free(r->location);
+    r->location = strdup(n ? buf : "rd");
+}
+
+static void code_str(const coap_pdu_t *pdu, char *buf, size_t size)
+{
+    coap_pdu_code_t c = coap_pdu_get_code(pdu);
+    snprintf(buf, size, "%d.%02d", COAP_RESPONSE_CLASS(c), c & 0x1f);
+}
+
+coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
+{
+    coap_bin_const_t tok = coap_pdu_get_token(received);
+    if (r->token_len == 0 || tok.length != r->token_len || memcmp(tok.s, r->token, tok.length) != 0)
+        return COAP_RESPONSE_OK; /* not the registration request we wait for */
+    coap_pdu_code_t code = coap_pdu_get_code(received);
+    char cs[8];
+    code_str(received, cs, sizeof cs);
+    gw_lwm2m_t *m = r->srv->m;
+
+    switch (r->state) {
+    case GW_REG_REGISTERING:
+        op_finished(r);
+        if (code == COAP_RESPONSE_CODE(201)) {
+            parse_location(r, received);
+            r->backoff_s = 0;
+            set_state(r, GW_REG_REGISTERED);
+            gw_info("%s: registered with %s at /%s (lifetime %d s)", r->vc->endpoint, r->srv->uri,
+                    r->location ? r->location : "?", r->lifetime);
+            if (r->links_dirty)
+                enqueue(r);
+            else
+                schedule_update(r);
+        } else {
+            char why[48];
+            snprintf(why, sizeof why, "server answered %s", cs);
+            backoff(r, why);
+        }
+        break;
+    case GW_REG_UPDATING:
+        op_finished(r);
+        if (code == COAP_RESPONSE_CODE(204)) {
+            set_state(r, GW_REG_REGISTERED);
+            r->backoff_s = 0;
+            if (r->links_dirty)
+                enqueue(r);
+            else
+                schedule_update(r);
+        } else if (code == COAP_RESPONSE_CODE(404)) {
+            gw_notice("%s: %s no longer knows this registration (4.04 on Update); registering again",
+                      r->vc->endpoint, r->srv->uri);
+            set_state(r, GW_REG_QUEUED);
+            free(r->location);
+            r->location = NULL;
+            r->links_dirty = true;
+            enqueue(r);
+        } else {
+            char why[48];
+            snprintf(why, sizeof why, "Update answered %s", cs);
+            backoff(r, why);
+        }
+        break;
+    case GW_REG_DEREGISTERING:
+        r->token_len = 0;
+        set_state(r, GW_REG_DONE);
+        gw_info("%s: de-registered from %s (%s)", r->vc->endpoint, r->srv->uri, cs);
+        free(r->location);
+        r->location = NULL;
+        gw_lwm2m_dereg_done(m);
+        break;
+    default:
+        break;
+    }
+    return COAP_RESPONSE_OK;
+}
+
+void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
+{
+    const char *why = reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer"
+                      : reason == COAP_NACK_RST            ? "reset by the server"
+                      : reason == COAP_NACK_TLS_FAILED     ? "DTLS handshake failed"
+                      : reason == COAP_NACK_ICMP_ISSUE     ? "ICMP error (server down?)"
+                                                           : "not deliverable";
+    if (r->token_len == 0)
+        return;
+    r->drop_session = true;
+    switch (r->state) {
+    case GW_REG_REGISTERING:
+    case GW_REG_UPDATING:
+        op_finished(r);
+        backoff(r, why);
+        break;
+    case GW_REG_DEREGISTERING:
+        r->token_len = 0;
+        set_state(r, GW_REG_DONE);
+        gw_warn("%s: De-register with %s not confirmed (%s)", r->vc->endpoint, r->srv->uri, why);
+        gw_lwm2m_dereg_done(r->srv->m);
+        break;
+    default:
+        break;
+    }
+}
