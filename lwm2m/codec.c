@@ -1,0 +1,108 @@
+/*
+ * lwm2m/codec.c - the decode result helpers and content-format dispatch.
+ */
+#include "codec.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gw_decoded_free(gw_decoded_t *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_owned; i++)
+        free(d->owned[i]);
+    free(d->owned);
+    free(d->recs);
+    d->owned = NULL;
+    d->recs = NULL;
+    d->n = d->cap = d->n_owned = d->cap_owned = 0;
+}
+
+int gw_decoded_push(gw_decoded_t *d, const gw_record_t *r)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 8;
+        if (cap > SIZE_MAX / sizeof *d->recs)
+            return -ENOMEM;
+        gw_record_t *nr = realloc(d->recs, cap * sizeof *nr);
+        if (!nr)
+            return -ENOMEM;
+        d->recs = nr;
+        d->cap = cap;
+    }
+    d->recs[d->n++] = *r;
+    return 0;
+}
+
+void *gw_decoded_alloc(gw_decoded_t *d, size_t n)
+{
+    if (d->n_owned == d->cap_owned) {
+        size_t cap = d->cap_owned ? d->cap_owned * 2 : 4;
+        void **no = realloc(d->owned, cap * sizeof *no);
+        if (!no)
+            return NULL;
+        d->owned = no;
+        d->cap_owned = cap;
+    }
+    /* malloc(0) may return NULL; callers treat NULL as out of memory. */
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        return NULL;
+    d->owned[d->n_owned++] = p;
+    return p;
+}
+
+int gw_decoded_fail(gw_decoded_t *d, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->error, sizeof d->error, fmt, ap);
+    va_end(ap);
+    if (!d->error[0])
+        snprintf(d->error, sizeof d->error, "decode error %d", err);
+    return err;
+}
+
+int gw_codec_encode(int cf, const gw_path_t *base, const gw_record_t *recs, size_t n, gw_buf_t *out)
+{
+    switch (cf) {
+    case GW_CF_TEXT:
+    case GW_CF_OPAQUE:
+        /* These formats carry exactly one value: anything else (a multiple
+         * resource, an instance) is "Not Acceptable" in this format. */
+        if (n != 1)
+            return -EPROTONOSUPPORT;
+        return cf == GW_CF_TEXT ? gw_text_encode(&recs[0], out) : gw_opaque_encode(&recs[0], out);
+    case GW_CF_LWM2M_TLV:
+        return gw_tlv_encode(base, recs, n, out);
+    case GW_CF_SENML_JSON:
+        return gw_senml_json_encode(base, recs, n, out);
+    case GW_CF_SENML_CBOR:
+        return gw_senml_cbor_encode(base, recs, n, out);
+    default:
+        return -EPROTONOSUPPORT;
+    }
+}
+
+int gw_codec_decode(int cf, const gw_path_t *base, const uint8_t *p, size_t len,
+                    gw_type_lookup_fn lookup, void *lookup_ctx, gw_decoded_t *out)
+{
+    switch (cf) {
+    case GW_CF_TEXT:
+        return gw_text_decode(base, p, len, lookup, lookup_ctx, out);
+    case GW_CF_OPAQUE:
+        return gw_opaque_decode(base, p, len, lookup, lookup_ctx, out);
+    case GW_CF_LWM2M_TLV:
+        return gw_tlv_decode(base, p, len, lookup, lookup_ctx, out);
+    case GW_CF_SENML_JSON:
+        return gw_senml_json_decode(base, p, len, lookup, lookup_ctx, out);
+    case GW_CF_SENML_CBOR:
+        return gw_senml_cbor_decode(base, p, len, lookup, lookup_ctx, out);
+    default:
+        return gw_decoded_fail(out, -EPROTONOSUPPORT, "content format %d is not supported", cf);
+    }
+}
