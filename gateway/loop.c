@@ -74,6 +74,7 @@ struct gw_loop {
 
     struct gw_prepare prepare[GW_LOOP_MAX_PREPARE];
     size_t n_prepare;
+    bool in_prepare;
 
     /* signals */
     int sigfd;
@@ -371,6 +372,30 @@ int gw_loop_add_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx)
     return 0;
 }
 
+static void compact_prepare(gw_loop_t *l)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < l->n_prepare; i++)
+        if (l->prepare[i].fn)
+            l->prepare[w++] = l->prepare[i];
+    l->n_prepare = w;
+}
+
+int gw_loop_del_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < l->n_prepare; i++) {
+        if (l->prepare[i].fn == fn && l->prepare[i].ctx == ctx) {
+            /* Cleared, not moved, while the hooks are being called, so the
+             * walk in wait_time neither skips nor repeats one. */
+            l->prepare[i].fn = NULL;
+            if (!l->in_prepare)
+                compact_prepare(l);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
 /* ---- signals ---- */
 
 static void on_signalfd(void *ctx, uint32_t events)
@@ -546,13 +571,19 @@ void gw_loop_free(gw_loop_t **pl)
 static int wait_time(gw_loop_t *l, int max_wait_ms)
 {
     int64_t deadline = -1;
-    if (l->heap_n > 0)
-        deadline = l->heap[0].t->due_ms;
+    l->in_prepare = true;
     for (size_t i = 0; i < l->n_prepare; i++) {
+        if (!l->prepare[i].fn)
+            continue;
         int64_t d = l->prepare[i].fn(l->prepare[i].ctx);
         if (d >= 0 && (deadline < 0 || d < deadline))
             deadline = d;
     }
+    l->in_prepare = false;
+    compact_prepare(l);
+    /* Read after the hooks: one of them may have started a timer. */
+    if (l->heap_n > 0 && (deadline < 0 || l->heap[0].t->due_ms < deadline))
+        deadline = l->heap[0].t->due_ms;
     int64_t wait = -1;
     if (deadline >= 0) {
         wait = deadline - gw_now_ms();

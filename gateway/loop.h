@@ -52,8 +52,11 @@ void gw_timer_stop(gw_loop_t *l, gw_timer_t *t);
 bool gw_timer_active(const gw_timer_t *t);
 size_t gw_loop_timer_count(const gw_loop_t *l);
 
-/* Register a prepare hook (at most 16). */
+/* Register a prepare hook (at most 16). 0, -EINVAL (fn NULL), -ENOSPC. */
 int gw_loop_add_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx);
+/* Remove the hook registered with this fn and ctx; an owner freeing ctx
+ * must call it first (also allowed from inside a hook). 0 or -ENOENT. */
+int gw_loop_del_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx);
 
 /* Block SIGTERM, SIGINT and SIGHUP and deliver them through a signalfd to fn
  * on the loop. */

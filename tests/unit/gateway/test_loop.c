@@ -348,6 +348,40 @@ GW_TEST(prepare_deadline_respected)
     }
     CHECK_EQ_INT(added, 14);
     CHECK_EQ_INT(rc, -ENOSPC);
+    /* Removal frees a slot; removing twice is -ENOENT. */
+    CHECK_EQ_INT(gw_loop_del_prepare(l, on_prepare, &h), 0);
+    CHECK_EQ_INT(gw_loop_del_prepare(l, on_prepare, &h), -ENOENT);
+    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare, &h), 0);
+    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare, &none), -ENOSPC);
+    gw_loop_free(&l);
+}
+
+struct self_removing_hook {
+    gw_loop_t *l;
+    int calls;
+};
+
+static int64_t on_prepare_remove_self(void *ctx)
+{
+    struct self_removing_hook *h = ctx;
+    h->calls++;
+    CHECK_EQ_INT(gw_loop_del_prepare(h->l, on_prepare_remove_self, h), 0);
+    return -1;
+}
+
+GW_TEST(prepare_removed_inside_hook)
+{
+    gw_loop_t *l = NULL;
+    CHECK_EQ_INT(gw_loop_new(&l), 0);
+    struct self_removing_hook a = {.l = l};
+    struct hook after = {.deadline = -1};
+    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare_remove_self, &a), 0);
+    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare, &after), 0);
+    CHECK_EQ_INT(gw_loop_run_once(l, 0), 0);
+    CHECK_EQ_INT(gw_loop_run_once(l, 0), 0);
+    /* The hook after the removed one is neither skipped nor repeated. */
+    CHECK_EQ_INT(a.calls, 1);
+    CHECK_EQ_INT(after.calls, 2);
     gw_loop_free(&l);
 }
 
@@ -646,6 +680,7 @@ GW_TEST(clocks)
 
 GW_TEST_MAIN(timer_random_order, timer_random_stop_and_restart, timer_restart_from_own_callback,
              timer_stopped_by_earlier_callback, timer_owner_freed_in_callback,
-             timer_fires_after_delay, prepare_deadline_respected, run_once_timeout,
+             timer_fires_after_delay, prepare_deadline_respected, prepare_removed_inside_hook,
+             run_once_timeout,
              fd_callback_on_pipe, fd_removed_inside_other_callback, post_from_threads,
              post_unrun_items_freed, signal_delivery, run_until_stop, clocks)
