@@ -1,0 +1,602 @@
+/*
+ * mapping/config.c - loading the configuration file: reading it, the top
+ * level, the gateway group and the servers list. Devices are in
+ * config_device.c, the key-table machinery in config_keys.c.
+ *
+ * Validation runs in phases so that every problem is found in one pass:
+ * gateway and servers first (objects_dir must be known before device
+ * resources can be checked against the registry), then devices, then checks
+ * across entries. Messages are sorted by line before they are emitted.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config_internal.h"
+
+#define GW_DEFAULT_STATE_DIR "/var/lib/lwm2m-gateway"
+#define GW_DEFAULT_OBJECTS_DIR "/etc/lwm2m-gateway/objects"
+/* A configuration is a few kilobytes; this only stops a wrong path such as a
+ * log file from being slurped. */
+#define GW_CONFIG_MAX_SIZE (16u << 20)
+
+int gw_config_parse_hex(const char *hex, uint8_t *out, size_t max, size_t *out_len)
+{
+    if (!hex || !out)
+        return -EINVAL;
+    size_t len = strlen(hex);
+    if (len == 0 || len % 2 || len / 2 > max)
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++)
+        if (!isxdigit((unsigned char)hex[i]))
+            return -EINVAL;
+    for (size_t i = 0; i < len / 2; i++) {
+        char pair[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
+        out[i] = (uint8_t)strtoul(pair, NULL, 16);
+    }
+    if (out_len)
+        *out_len = len / 2;
+    return 0;
+}
+
+/* ---- reading the file ------------------------------------------------ */
+
+static int read_all(gw_cfg_ctx_t *ctx, const char *file, char **out_text)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        int e = errno;
+        gw_config_error_at(ctx, 0, "cannot open configuration file: %s", strerror(e));
+        return e == ENOENT ? -ENOENT : -EIO;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int rc = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            char *t = realloc(text, cap + 1);
+            if (!t) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            text = t;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (len > GW_CONFIG_MAX_SIZE) {
+            gw_config_error_at(ctx, 0, "configuration file is larger than %u bytes, expected a "
+                                       "text file in libconfig syntax", GW_CONFIG_MAX_SIZE);
+            rc = -EIO;
+            goto out;
+        }
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        gw_config_error_at(ctx, 0, "cannot read configuration file: %s", strerror(errno));
+        rc = -EIO;
+        goto out;
+    }
+    text[len] = '\0';
+    if (memchr(text, '\0', len)) {
+        int line = 1;
+        for (const char *p = text; *p; p++)
+            line += *p == '\n';
+        gw_config_error_at(ctx, line, "file contains a NUL byte, expected a text file");
+    }
+out:
+    fclose(f);
+    if (rc < 0) {
+        free(text);
+        text = NULL;
+    }
+    *out_text = text;
+    return rc;
+}
+
+/* libconfig 1.5 silently wraps integers that do not fit in 32 bits unless
+ * they carry the "L" suffix (5000000000 reads as 705032704). That would turn
+ * a counter or a timestamp into a wrong value without a word, so integer
+ * literals are checked in the text before libconfig parses it. Strings and
+ * comments are skipped; names never start with a digit. */
+static void check_int_literals(gw_cfg_ctx_t *ctx, const char *t)
+{
+    int line = 1;
+    const char *p = t;
+    while (*p) {
+        char c = *p;
+        if (c == '\n') {
+            line++;
+            p++;
+        } else if (c == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\\' && p[1])
+                    p++;
+                if (*p == '\n')
+                    line++;
+            }
+            if (*p)
+                p++;
+        } else if (c == '#' || (c == '/' && p[1] == '/')) {
+            while (*p && *p != '\n')
+                p++;
+        } else if (c == '/' && p[1] == '*') {
+            for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+                line += *p == '\n';
+            if (*p)
+                p += 2;
+        } else if (isalpha((unsigned char)c) || c == '*' || c == '_' || c == '@') {
+            for (p++; isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == '*'; p++)
+                ;
+        } else if (isdigit((unsigned char)c)) {
+            bool neg = p > t && p[-1] == '-';
+            bool hex = c == '0' && (p[1] == 'x' || p[1] == 'X');
+            const char *start = p;
+            p += hex ? 2 : 0;
+            while (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p))
+                p++;
+            if (!hex && (*p == '.' || *p == 'e' || *p == 'E')) {
+                /* A float: skip its fraction and exponent. */
+                while (isdigit((unsigned char)*p) || *p == '.' || *p == 'e' || *p == 'E' ||
+                       ((*p == '+' || *p == '-') && (p[-1] == 'e' || p[-1] == 'E')))
+                    p++;
+                continue;
+            }
+            bool l = *p == 'L';
+            errno = 0;
+            unsigned long long v = strtoull(start, NULL, hex ? 16 : 10);
+            bool overflow = errno == ERANGE;
+            unsigned long long lim32 = hex ? 0xFFFFFFFFull : neg ? 2147483648ull : 2147483647ull;
+            unsigned long long lim64 = hex ? ~0ull : neg ? 9223372036854775808ull
+                                                         : 9223372036854775807ull;
+            int len = (int)(p - start);
+            if (!l && !overflow && v > lim32) {
+                gw_config_error_at(ctx, line,
+                                   "integer %s%.*s does not fit in 32 bits, expected the "
+                                   "64-bit form %s%.*sL",
+                                   neg ? "-" : "", len, start, neg ? "-" : "", len, start);
+            } else if (overflow || v > lim64) {
+                gw_config_error_at(ctx, line,
+                                   "integer %s%.*s is out of range, expected a value that fits "
+                                   "in 64 bits (with the L suffix)",
+                                   neg ? "-" : "", len > 40 ? 40 : len, start);
+            }
+            while (*p == 'L')
+                p++;
+        } else {
+            p++;
+        }
+    }
+}
+
+/* ---- gateway --------------------------------------------------------- */
+
+static int h_gateway_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                          void *obj)
+{
+    if (!gw_config_check_endpoint(ctx, s, "gateway name", config_setting_get_string(s)))
+        return 0;
+    return gw_config_h_string(ctx, s, k, obj);
+}
+
+static int h_objects_dir(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                         void *obj)
+{
+    ctx->objects_dir_line = (int)config_setting_source_line(s);
+    return gw_config_h_nonempty_string(ctx, s, k, obj);
+}
+
+static const gw_cfg_key_t gateway_keys[] = {
+    {"name", GW_CFG_STRING, "a string (the gateway's own endpoint name)", false, h_gateway_name,
+     offsetof(gw_config_t, name), 0, 0},
+    {"state_dir", GW_CFG_STRING, "a string (a directory path)", false,
+     gw_config_h_nonempty_string, offsetof(gw_config_t, state_dir), 0, 0},
+    {"objects_dir", GW_CFG_STRING, "a string (a directory of DDF .xml files)", false,
+     h_objects_dir, offsetof(gw_config_t, objects_dir), 0, 0},
+};
+
+static int h_gateway(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    (void)k;
+    return gw_config_walk(ctx, s, "gateway", gateway_keys,
+                          sizeof gateway_keys / sizeof gateway_keys[0], obj, NULL);
+}
+
+/* ---- servers --------------------------------------------------------- */
+
+/* "coap://host[:port]" or "coaps://host[:port]", host a name, an IPv4
+ * address or a bracketed IPv6 address. Returns 0 (coap), 1 (coaps) or -1
+ * after reporting. */
+static int check_uri(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *uri)
+{
+    char q[GW_CFG_QUOTE_SIZE];
+    int secure;
+    const char *p;
+    if (strncmp(uri, "coap://", 7) == 0) {
+        secure = 0;
+        p = uri + 7;
+    } else if (strncmp(uri, "coaps://", 8) == 0) {
+        secure = 1;
+        p = uri + 8;
+    } else {
+        gw_config_error(ctx, s, "uri %s must start with coap:// or coaps://",
+                        gw_config_quote(uri, q, sizeof q));
+        return -1;
+    }
+    const char *host = p;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p || p == host + 1) {
+            gw_config_error(ctx, s, "uri %s has a bad IPv6 host, expected [address]",
+                            gw_config_quote(uri, q, sizeof q));
+            return -1;
+        }
+        for (const char *h = host + 1; h < p; h++)
+            if (!isxdigit((unsigned char)*h) && *h != ':' && *h != '.') {
+                gw_config_error(ctx, s, "uri %s has a bad IPv6 host, expected [address]",
+                                gw_config_quote(uri, q, sizeof q));
+                return -1;
+            }
+        p++;
+    } else {
+        while (*p && *p != ':' && *p != '/') {
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
+                gw_config_error(ctx, s, "uri %s has a bad host, expected a host name or IP "
+                                        "address", gw_config_quote(uri, q, sizeof q));
+                return -1;
+            }
+            p++;
+        }
+        if (p == host) {
+            gw_config_error(ctx, s, "uri %s has no host, expected coap%s://host[:port]",
+                            gw_config_quote(uri, q, sizeof q), secure ? "s" : "");
+            return -1;
+        }
+    }
+    if (*p == ':') {
+        const char *port = ++p;
+        unsigned long v = 0;
+        while (isdigit((unsigned char)*p) && v <= 65535)
+            v = v * 10 + (unsigned long)(*p++ - '0');
+        if (p == port || v == 0 || v > 65535 || (*p && *p != '/')) {
+            gw_config_error(ctx, s, "uri %s has a bad port, expected 1 to 65535",
+                            gw_config_quote(uri, q, sizeof q));
+            return -1;
+        }
+    }
+    if (*p && strcmp(p, "/") != 0) {
+        gw_config_error(ctx, s, "uri %s has a path, expected coap%s://host[:port] only",
+                        gw_config_quote(uri, q, sizeof q), secure ? "s" : "");
+        return -1;
+    }
+    return secure;
+}
+
+static int h_uri(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                 void *obj)
+{
+    if (check_uri(ctx, s, config_setting_get_string(s)) < 0)
+        return 0;
+    return gw_config_h_string(ctx, s, k, obj);
+}
+
+static int h_security(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                      void *obj)
+{
+    (void)k;
+    gw_config_server_t *srv = obj;
+    const char *v = config_setting_get_string(s);
+    char q[GW_CFG_QUOTE_SIZE];
+    if (strcmp(v, "nosec") == 0)
+        srv->security = GW_SEC_NOSEC;
+    else if (strcmp(v, "psk") == 0)
+        srv->security = GW_SEC_PSK;
+    else
+        gw_config_error(ctx, s, "security must be \"nosec\" or \"psk\", got %s",
+                        gw_config_quote(v, q, sizeof q));
+    return 0;
+}
+
+static int h_server_psk_key(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                            void *obj)
+{
+    (void)k;
+    gw_config_server_t *srv = obj;
+    gw_config_psk_key(ctx, s, srv->psk_key, &srv->psk_key_len);
+    return 0;
+}
+
+static int h_short_server_id(gw_cfg_ctx_t *ctx, const config_setting_t *s,
+                             const gw_cfg_key_t *k, void *obj)
+{
+    gw_config_server_t *srv = obj;
+    long long v = config_setting_get_int64(s);
+    if (v < k->min || v > k->max) {
+        gw_config_error(ctx, s, "\"short_server_id\" must be between 1 and 65534, got %lld", v);
+        return 0;
+    }
+    srv->short_server_id = (uint16_t)v;
+    return 0;
+}
+
+static int h_binding(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    const char *v = config_setting_get_string(s);
+    char q[GW_CFG_QUOTE_SIZE];
+    /* LwM2M 1.1 binding letters, each at most once. */
+    bool ok = *v != '\0';
+    for (const char *p = v; *p && ok; p++)
+        ok = strchr("UTSNQ", *p) && !strchr(p + 1, *p);
+    if (!ok) {
+        gw_config_error(ctx, s, "binding must be letters from U, T, S, N, Q (e.g. \"U\" or "
+                                "\"UQ\"), got %s", gw_config_quote(v, q, sizeof q));
+        return 0;
+    }
+    return gw_config_h_string(ctx, s, k, obj);
+}
+
+#define SRV(f) offsetof(gw_config_server_t, f)
+static const gw_cfg_key_t server_keys[] = {
+    {"uri", GW_CFG_STRING, "coap://host[:port] or coaps://host[:port]", true, h_uri, SRV(uri),
+     0, 0},
+    {"lifetime", GW_CFG_INT, "an integer (seconds)", false, gw_config_h_int32, SRV(lifetime), 1,
+     INT32_MAX},
+    {"security", GW_CFG_STRING, "\"nosec\" or \"psk\"", false, h_security, 0, 0, 0},
+    {"psk_identity", GW_CFG_STRING, "a string (\"{endpoint}\" expands to the endpoint)", false,
+     gw_config_h_nonempty_string, SRV(psk_identity), 0, 0},
+    {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_server_psk_key, 0, 0, 0},
+    {"registrations_per_second", GW_CFG_INT, "an integer (0 = no pacing)", false,
+     gw_config_h_int32, SRV(registrations_per_second), 0, INT32_MAX},
+    {"short_server_id", GW_CFG_INT, "an integer (1 to 65534)", false, h_short_server_id, 0, 1,
+     65534},
+    {"default_pmin", GW_CFG_INT, "an integer (seconds)", false, gw_config_h_int32,
+     SRV(default_pmin), 0, INT32_MAX},
+    {"default_pmax", GW_CFG_INT, "an integer (seconds, 0 = none)", false, gw_config_h_int32,
+     SRV(default_pmax), 0, INT32_MAX},
+    {"binding", GW_CFG_STRING, "a string (binding letters, e.g. \"U\")", false, h_binding,
+     SRV(binding), 0, 0},
+};
+#undef SRV
+#define N_SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
+
+static int server_defaults(gw_config_server_t *srv, size_t index)
+{
+    srv->lifetime = 300;
+    srv->security = GW_SEC_NOSEC;
+    srv->registrations_per_second = 50;
+    srv->short_server_id = (uint16_t)(1 + index);
+    srv->psk_identity = strdup("{endpoint}");
+    srv->binding = strdup("U");
+    return srv->psk_identity && srv->binding ? 0 : -ENOMEM;
+}
+
+/* Checks that need several keys of one server. */
+static void check_server(gw_cfg_ctx_t *ctx, const config_setting_t *g, gw_config_server_t *srv,
+                         uint64_t seen)
+{
+    const config_setting_t *sec = config_setting_get_member(g, "security");
+    const config_setting_t *at = sec ? sec : g;
+    if (srv->uri) {
+        bool coaps = strncmp(srv->uri, "coaps://", 8) == 0;
+        if (coaps && srv->security != GW_SEC_PSK)
+            gw_config_error(ctx, at, "uri \"coaps://...\" needs security = \"psk\", got "
+                                     "\"nosec\"");
+        else if (!coaps && srv->security == GW_SEC_PSK)
+            gw_config_error(ctx, at, "uri \"coap://...\" is unencrypted and needs security = "
+                                     "\"nosec\"; use coaps:// for \"psk\"");
+    }
+    if (srv->security == GW_SEC_PSK &&
+        !(seen & gw_config_key_bit(server_keys, N_SERVER_KEYS, "psk_key")) &&
+        !config_setting_get_member(g, "psk_key"))
+        gw_config_error(ctx, at, "security \"psk\" needs psk_key (hex, up to 64 bytes)");
+    const config_setting_t *pmax = config_setting_get_member(g, "default_pmax");
+    if (srv->default_pmax != 0 && srv->default_pmax < srv->default_pmin)
+        gw_config_error(ctx, pmax, "default_pmax (%d) must be 0 or at least default_pmin (%d)",
+                        (int)srv->default_pmax, (int)srv->default_pmin);
+}
+
+static int h_servers(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    (void)k;
+    gw_config_t *c = obj;
+    int n = config_setting_length(list);
+    if (n == 0) {
+        gw_config_error(ctx, list, "servers is empty, expected at least one server with a uri");
+        return 0;
+    }
+    c->servers = calloc((size_t)n, sizeof *c->servers);
+    if (!c->servers)
+        return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        gw_config_server_t *srv = &c->servers[c->n_servers];
+        char where[32];
+        snprintf(where, sizeof where, "servers[%d]", i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            gw_config_error(ctx, g, "%s must be a group { uri = ...; }, got %s", where,
+                            gw_config_type_desc(g));
+            continue;
+        }
+        c->n_servers++;
+        srv->line = (int)config_setting_source_line(g);
+        if (server_defaults(srv, (size_t)i) < 0)
+            return -ENOMEM;
+        uint64_t seen = 0;
+        int rc = gw_config_walk(ctx, g, where, server_keys, N_SERVER_KEYS, srv, &seen);
+        if (rc < 0)
+            return rc;
+        check_server(ctx, g, srv, seen);
+        for (size_t j = 0; j + 1 < c->n_servers; j++) {
+            const gw_config_server_t *o = &c->servers[j];
+            if (o->short_server_id == srv->short_server_id)
+                gw_config_error(ctx, g, "duplicate short_server_id %u (first used at line %d)",
+                                srv->short_server_id, o->line);
+            if (o->uri && srv->uri && strcmp(o->uri, srv->uri) == 0)
+                gw_config_error(ctx, g, "duplicate server uri \"%s\" (first defined at line %d)",
+                                srv->uri, o->line);
+        }
+    }
+    return 0;
+}
+
+/* ---- top level ------------------------------------------------------- */
+
+static int h_devices_defer(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                           void *obj)
+{
+    /* Devices need the registry with objects_dir loaded: parsed later. */
+    (void)ctx, (void)s, (void)k, (void)obj;
+    return 0;
+}
+
+static const gw_cfg_key_t top_keys[] = {
+    {"gateway", GW_CFG_GROUP, "a group { name = ...; }", false, h_gateway, 0, 0, 0},
+    {"servers", GW_CFG_LIST, "a list of groups ( { uri = ...; }, ... )", true, h_servers, 0, 0,
+     0},
+    {"devices", GW_CFG_LIST, "a list of groups ( { endpoint = ...; adapter = ...; }, ... )",
+     false, h_devices_defer, 0, 0, 0},
+};
+
+static int set_defaults(gw_config_t *c, const char *file)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) < 0 || !host[0])
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    /* The hostname is only a default: cut to the 64 bytes an endpoint may
+     * have rather than fail on an unusually long one. */
+    host[64] = '\0';
+    c->file = strdup(file);
+    c->name = strdup(host);
+    c->state_dir = strdup(GW_DEFAULT_STATE_DIR);
+    c->objects_dir = strdup(GW_DEFAULT_OBJECTS_DIR);
+    return c->file && c->name && c->state_dir && c->objects_dir ? 0 : -ENOMEM;
+}
+
+static void load_objects(gw_cfg_ctx_t *ctx)
+{
+    gw_config_t *c = ctx->cfg;
+    int rc = gw_registry_load_dir(ctx->reg, c->objects_dir, gw_config_diag_forward, ctx);
+    if (rc == -ENOENT && ctx->objects_dir_line) {
+        char q[GW_CFG_QUOTE_SIZE];
+        gw_config_error_at(ctx, ctx->objects_dir_line,
+                           "objects_dir %s does not exist, expected a directory of DDF .xml "
+                           "files", gw_config_quote(c->objects_dir, q, sizeof q));
+    } else if (rc == -ENOMEM) {
+        ctx->oom = true;
+    }
+    /* Other errors (a bad DDF file, an unreadable directory) were reported
+     * by the registry through the forwarder, which counted them. */
+}
+
+int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *diag_ctx,
+                   gw_config_t **out)
+{
+    gw_cfg_ctx_t ctx = {.file = file, .diag = diag, .diag_ctx = diag_ctx, .reg = reg};
+    config_t lc;
+    char *text = NULL;
+    int rc;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!file || !reg)
+        return -EINVAL;
+    config_init(&lc);
+    ctx.cfg = calloc(1, sizeof *ctx.cfg);
+    if (!ctx.cfg || set_defaults(ctx.cfg, file) < 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    rc = read_all(&ctx, file, &text);
+    if (rc < 0)
+        goto out;
+    check_int_literals(&ctx, text);
+    /* @include paths are relative to the including file's directory. */
+    char *slash = strrchr(ctx.cfg->file, '/');
+    if (slash) {
+        *slash = '\0';
+        config_set_include_dir(&lc, *ctx.cfg->file ? ctx.cfg->file : "/");
+        *slash = '/';
+    }
+    if (!config_read_string(&lc, text)) {
+        const char *efile = config_error_file(&lc);
+        const char *etext = config_error_text(&lc);
+        bool syntax = etext && strcmp(etext, "syntax error") == 0;
+        ctx.errors++;
+        if (diag) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s%s", etext ? etext : "parse error",
+                     syntax ? ", expected libconfig syntax: name = value; groups { }, "
+                              "lists ( ), arrays [ ], strings in double quotes"
+                            : "");
+            /* Earlier (sorted) findings first, then the fatal one. */
+            gw_config_flush_diags(&ctx);
+            diag(diag_ctx, efile ? efile : file, config_error_line(&lc), msg);
+        }
+        rc = -EINVAL;
+        goto out;
+    }
+    const config_setting_t *root = config_root_setting(&lc);
+    rc = gw_config_walk(&ctx, root, "the top level", top_keys, sizeof top_keys / sizeof top_keys[0],
+                        ctx.cfg, NULL);
+    if (rc < 0)
+        goto out;
+    if (config_setting_get_member(root, "servers") && ctx.cfg->n_servers) {
+        bool any_uri = false;
+        for (size_t i = 0; i < ctx.cfg->n_servers; i++)
+            any_uri |= ctx.cfg->servers[i].uri != NULL;
+        if (!any_uri && ctx.errors == 0)
+            gw_config_error(&ctx, config_setting_get_member(root, "servers"),
+                            "no server has a valid uri, expected at least one");
+    }
+    load_objects(&ctx);
+    const config_setting_t *devices = config_setting_get_member(root, "devices");
+    if (devices && config_setting_type(devices) == CONFIG_TYPE_LIST) {
+        rc = gw_config_parse_devices(&ctx, devices);
+        if (rc < 0)
+            goto out;
+    }
+    rc = ctx.oom ? -ENOMEM : ctx.errors ? -EINVAL : 0;
+out:
+    if (rc == -ENOMEM)
+        ctx.oom = true;
+    gw_config_flush_diags(&ctx);
+    if (rc == -ENOMEM && diag)
+        diag(diag_ctx, file, 0, "out of memory while loading the configuration");
+    config_destroy(&lc);
+    free(text);
+    if (rc == 0)
+        *out = ctx.cfg;
+    else
+        gw_config_free(&ctx.cfg);
+    return rc;
+}
+
+void gw_config_free(gw_config_t **pc)
+{
+    if (!pc || !*pc)
+        return;
+    gw_config_t *c = *pc;
+    for (size_t i = 0; i < c->n_servers; i++) {
+        free(c->servers[i].uri);
+        free(c->servers[i].psk_identity);
+        free(c->servers[i].binding);
+    }
+    free(c->servers);
+    for (size_t i = 0; i < c->n_devices; i++)
+        gw_config_free_device(&c->devices[i]);
+    free(c->devices);
+    free(c->file);
+    free(c->name);
+    free(c->state_dir);
+    free(c->objects_dir);
+    free(c);
+    *pc = NULL;
+}
