@@ -9,7 +9,7 @@
  *
  * Strings and opaque values are pointers to blobs interned in the store
  * (intern.c), so equal texts across the fleet are held once. Attributes are
- * rare and live in a separate per-client array that exists only when used.
+ * rare and live in a separate per-client array (store_attrs.c).
  *
  * Lookups are binary searches over (oid,iid) and (rid,riid) keys; inserts
  * memmove. Both arrays start exactly sized and grow by half their size: a
@@ -22,8 +22,6 @@
  * path sorts like its (rid, GW_ID_NONE) key, and a resource is either single
  * or multiple), so gw_store_read emits records already sorted.
  */
-#include "store.h"
-
 #include "store_internal.h"
 
 #include <errno.h>
@@ -31,67 +29,14 @@
 #include <string.h>
 #include <time.h>
 
-/* 48-bit signed milliseconds cover +-4,400 years around the epoch and save
- * 2 bytes per slot over an int64, which with the 4-byte-aligned value below
- * brings the slot from 24 to 20 bytes. */
+/* The 48-bit timestamp range of a slot (store_internal.h). */
 #define TS_MAX ((int64_t)1 << 47)
 
-struct gw_slot {
-    uint16_t rid;
-    uint16_t riid; /* GW_ID_NONE for a single resource */
-    uint8_t type;  /* gw_type_t; kept here so reads need no registry lookup */
-    uint8_t pad;
-    uint16_t ts_hi;  /* bits 47..32 of the timestamp (sign in bit 15) */
-    uint32_t ts_lo;  /* bits 31..0 */
-    uint32_t val[2]; /* 8 bytes of value; see slot_raw */
-};
-_Static_assert(sizeof(struct gw_slot) == 20, "slot layout drifted");
-_Static_assert(sizeof(struct gw_blob *) <= 8, "blob pointer must fit the value field");
-
-struct gw_inst {
-    uint16_t oid, iid;
-    uint16_t n, cap; /* 65,535 values per instance is far above any object */
-    struct gw_slot *slots;
-};
-
-struct gw_attr_ent {
-    gw_path_t path;
-    gw_attrs_t a;
-};
-
-struct gw_sclient {
-    void *app;
-    struct gw_inst *inst;
-    struct gw_attr_ent *attrs;
-    uint32_t n_inst, cap_inst;
-    uint16_t n_attrs, cap_attrs;
-};
-
-struct gw_store {
-    const gw_registry_t *reg;
-    gw_store_hook_fn hook;
-    void *hook_ctx;
-    struct gw_intern strings;
-};
-
 /* ---- small helpers ------------------------------------------------------ */
-
-static uint32_t key2(uint16_t a, uint16_t b)
-{
-    return (uint32_t)a << 16 | b;
-}
 
 static bool type_is_bytes(uint8_t t)
 {
     return t == GW_TYPE_STRING || t == GW_TYPE_OPAQUE || t == GW_TYPE_CORELNK;
-}
-
-static size_t grow_cap(size_t cap, size_t max)
-{
-    size_t n = cap + cap / 2;
-    if (n <= cap)
-        n = cap + 1;
-    return n > max ? max : n;
 }
 
 static int64_t now_ms(void)
@@ -154,7 +99,7 @@ static uint64_t value_raw(const gw_value_t *v, struct gw_blob *blob)
         r = v->v.b ? 1 : 0;
         break;
     case GW_TYPE_OBJLNK:
-        r = key2(v->v.objlnk.oid, v->v.objlnk.iid);
+        r = gw_store_key2(v->v.objlnk.oid, v->v.objlnk.iid);
         break;
     default: /* bytes types */
         memcpy(&r, &blob, sizeof(blob));
@@ -216,7 +161,7 @@ static size_t inst_lower_bound(const gw_sclient_t *c, uint32_t key)
     size_t lo = 0, hi = c->n_inst;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key2(c->inst[mid].oid, c->inst[mid].iid) < key)
+        if (gw_store_key2(c->inst[mid].oid, c->inst[mid].iid) < key)
             lo = mid + 1;
         else
             hi = mid;
@@ -224,9 +169,9 @@ static size_t inst_lower_bound(const gw_sclient_t *c, uint32_t key)
     return lo;
 }
 
-static struct gw_inst *inst_find(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
+struct gw_inst *gw_store_inst_find(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
 {
-    size_t i = inst_lower_bound(c, key2(oid, iid));
+    size_t i = inst_lower_bound(c, gw_store_key2(oid, iid));
     if (i < c->n_inst && c->inst[i].oid == oid && c->inst[i].iid == iid)
         return &c->inst[i];
     return NULL;
@@ -237,7 +182,7 @@ static size_t slot_lower_bound(const struct gw_inst *in, uint32_t key)
     size_t lo = 0, hi = in->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (key2(in->slots[mid].rid, in->slots[mid].riid) < key)
+        if (gw_store_key2(in->slots[mid].rid, in->slots[mid].riid) < key)
             lo = mid + 1;
         else
             hi = mid;
@@ -247,7 +192,7 @@ static size_t slot_lower_bound(const struct gw_inst *in, uint32_t key)
 
 static struct gw_slot *slot_find(const struct gw_inst *in, uint16_t rid, uint16_t riid)
 {
-    size_t i = slot_lower_bound(in, key2(rid, riid));
+    size_t i = slot_lower_bound(in, gw_store_key2(rid, riid));
     if (i < in->n && in->slots[i].rid == rid && in->slots[i].riid == riid)
         return &in->slots[i];
     return NULL;
@@ -256,7 +201,7 @@ static struct gw_slot *slot_find(const struct gw_inst *in, uint16_t rid, uint16_
 /* [*out_b, *out_e) = the slots of resource rid (all its instances). */
 static void slot_range(const struct gw_inst *in, uint16_t rid, size_t *out_b, size_t *out_e)
 {
-    size_t b = slot_lower_bound(in, key2(rid, 0)), e = b;
+    size_t b = slot_lower_bound(in, gw_store_key2(rid, 0)), e = b;
     while (e < in->n && in->slots[e].rid == rid)
         e++;
     *out_b = b;
@@ -273,30 +218,6 @@ static void inst_release(gw_store_t *s, struct gw_inst *in)
     in->n = in->cap = 0;
 }
 
-/* Same order as gw_path_cmp (value.h); kept local so the store links
- * without value.c. */
-static int path_order(const gw_path_t *a, const gw_path_t *b)
-{
-    uint8_t n = a->len < b->len ? a->len : b->len;
-    for (uint8_t i = 0; i < n; i++)
-        if (a->id[i] != b->id[i])
-            return a->id[i] < b->id[i] ? -1 : 1;
-    return a->len == b->len ? 0 : (a->len < b->len ? -1 : 1);
-}
-
-static size_t attr_lower_bound(const gw_sclient_t *c, const gw_path_t *p)
-{
-    size_t lo = 0, hi = c->n_attrs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (path_order(&c->attrs[mid].path, p) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Like gw_path_make (value.h): the length is the number of leading ids
  * that are not GW_ID_NONE. Local so the store links without value.c. */
 static gw_path_t path_make(uint16_t oid, uint16_t iid, uint16_t rid, uint16_t riid)
@@ -307,26 +228,6 @@ static gw_path_t path_make(uint16_t oid, uint16_t iid, uint16_t rid, uint16_t ri
     for (uint8_t i = p.len; i < 4; i++)
         p.id[i] = GW_ID_NONE;
     return p;
-}
-
-static bool path_has_prefix(const gw_path_t *p, const gw_path_t *prefix)
-{
-    if (p->len < prefix->len)
-        return false;
-    for (uint8_t i = 0; i < prefix->len; i++)
-        if (p->id[i] != prefix->id[i])
-            return false;
-    return true;
-}
-
-/* Only the first len ids of a path mean anything; attribute keys are
- * compared whole, so the unused ones are cleared. */
-static gw_path_t path_clean(const gw_path_t *p)
-{
-    gw_path_t r = {{GW_ID_NONE, GW_ID_NONE, GW_ID_NONE, GW_ID_NONE}, p->len};
-    for (uint8_t i = 0; i < p->len && i < 4; i++)
-        r.id[i] = p->id[i];
-    return r;
 }
 
 /* ---- store ----------------------------------------------------------------- */
@@ -439,13 +340,13 @@ int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint1
     const gw_objdef_t *od = gw_registry_find(s->reg, oid);
     if (!od)
         return -ENOENT;
-    size_t pos = inst_lower_bound(c, key2(oid, iid));
+    size_t pos = inst_lower_bound(c, gw_store_key2(oid, iid));
     if (pos < c->n_inst && c->inst[pos].oid == oid && c->inst[pos].iid == iid)
         return -EEXIST;
     if (!od->multiple && gw_store_object_exists(c, oid))
         return -EPERM;
     if (c->n_inst == c->cap_inst) {
-        size_t cap = grow_cap(c->cap_inst, UINT32_MAX);
+        size_t cap = gw_store_grow_cap(c->cap_inst, UINT32_MAX);
         if (cap == c->cap_inst)
             return -ENOMEM;
         struct gw_inst *ni = realloc(c->inst, cap * sizeof(*ni));
@@ -460,25 +361,11 @@ int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint1
     return 0;
 }
 
-static void attrs_remove_below(gw_sclient_t *c, const gw_path_t *prefix)
-{
-    size_t w = 0;
-    for (size_t r = 0; r < c->n_attrs; r++)
-        if (!path_has_prefix(&c->attrs[r].path, prefix))
-            c->attrs[w++] = c->attrs[r];
-    c->n_attrs = (uint16_t)w;
-    if (w == 0) {
-        free(c->attrs);
-        c->attrs = NULL;
-        c->cap_attrs = 0;
-    }
-}
-
 int gw_store_instance_delete(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
 {
     if (!s || !c)
         return -EINVAL;
-    struct gw_inst *in = inst_find(c, oid, iid);
+    struct gw_inst *in = gw_store_inst_find(c, oid, iid);
     if (!in)
         return -ENOENT;
     size_t pos = (size_t)(in - c->inst);
@@ -492,25 +379,25 @@ int gw_store_instance_delete(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint1
     }
     gw_path_t prefix = path_make(oid, iid, GW_ID_NONE, GW_ID_NONE);
     if (c->n_attrs)
-        attrs_remove_below(c, &prefix);
+        gw_store_attrs_drop_below(c, &prefix);
     return 0;
 }
 
 bool gw_store_instance_exists(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
 {
-    return inst_find(c, oid, iid) != NULL;
+    return gw_store_inst_find(c, oid, iid) != NULL;
 }
 
 bool gw_store_object_exists(const gw_sclient_t *c, uint16_t oid)
 {
-    size_t i = inst_lower_bound(c, key2(oid, 0));
+    size_t i = inst_lower_bound(c, gw_store_key2(oid, 0));
     return i < c->n_inst && c->inst[i].oid == oid;
 }
 
 uint16_t gw_store_instance_free_id(const gw_sclient_t *c, uint16_t oid)
 {
     uint16_t want = 0;
-    for (size_t i = inst_lower_bound(c, key2(oid, 0)); i < c->n_inst && c->inst[i].oid == oid;
+    for (size_t i = inst_lower_bound(c, gw_store_key2(oid, 0)); i < c->n_inst && c->inst[i].oid == oid;
          i++) {
         if (c->inst[i].iid != want)
             break;
@@ -540,7 +427,7 @@ int gw_store_instance_at(const gw_sclient_t *c, size_t i, uint16_t *out_oid, uin
 static int slot_insert(struct gw_inst *in, size_t pos, struct gw_slot **out)
 {
     if (in->n == in->cap) {
-        size_t cap = grow_cap(in->cap, UINT16_MAX);
+        size_t cap = gw_store_grow_cap(in->cap, UINT16_MAX);
         if (cap == in->cap)
             return -ENOMEM;
         struct gw_slot *ns = realloc(in->slots, cap * sizeof(*ns));
@@ -567,7 +454,7 @@ int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw
         return -EINVAL;
     uint16_t oid = path->id[0], iid = path->id[1], rid = path->id[2];
     uint16_t riid = path->len == 4 ? path->id[3] : GW_ID_NONE;
-    struct gw_inst *in = inst_find(c, oid, iid);
+    struct gw_inst *in = gw_store_inst_find(c, oid, iid);
     if (!in)
         return -ENOENT;
     const gw_objdef_t *od = gw_registry_find(s->reg, oid);
@@ -594,7 +481,7 @@ int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw
     uint64_t raw = value_raw(v, blob);
 
     bool changed;
-    size_t pos = slot_lower_bound(in, key2(rid, riid));
+    size_t pos = slot_lower_bound(in, gw_store_key2(rid, riid));
     struct gw_slot *sl;
     if (pos < in->n && in->slots[pos].rid == rid && in->slots[pos].riid == riid) {
         sl = &in->slots[pos];
@@ -632,12 +519,12 @@ int gw_store_unset(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path)
 {
     if (!s || !c || !path || (path->len != 3 && path->len != 4))
         return -EINVAL;
-    struct gw_inst *in = inst_find(c, path->id[0], path->id[1]);
+    struct gw_inst *in = gw_store_inst_find(c, path->id[0], path->id[1]);
     if (!in)
         return -ENOENT;
     size_t b, e;
     if (path->len == 4) {
-        b = slot_lower_bound(in, key2(path->id[2], path->id[3]));
+        b = slot_lower_bound(in, gw_store_key2(path->id[2], path->id[3]));
         e = b < in->n && in->slots[b].rid == path->id[2] && in->slots[b].riid == path->id[3]
                 ? b + 1
                 : b;
@@ -669,7 +556,7 @@ int gw_store_get(const gw_sclient_t *c, const gw_path_t *path, gw_value_t *out,
 {
     if (!c || !path || !out || (path->len != 3 && path->len != 4))
         return -EINVAL;
-    const struct gw_inst *in = inst_find(c, path->id[0], path->id[1]);
+    const struct gw_inst *in = gw_store_inst_find(c, path->id[0], path->id[1]);
     if (!in)
         return -ENOENT;
     uint16_t riid = path->len == 4 ? path->id[3] : GW_ID_NONE;
@@ -693,7 +580,7 @@ bool gw_store_has(const gw_sclient_t *c, const gw_path_t *path)
 {
     if (!c || !path || (path->len != 3 && path->len != 4))
         return false;
-    const struct gw_inst *in = inst_find(c, path->id[0], path->id[1]);
+    const struct gw_inst *in = gw_store_inst_find(c, path->id[0], path->id[1]);
     if (!in)
         return false;
     if (path->len == 4)
@@ -711,7 +598,7 @@ static int read_instances(const gw_sclient_t *c, const gw_path_t *p, size_t *out
         *out_e = c->n_inst;
         return 0;
     }
-    size_t b = inst_lower_bound(c, key2(p->id[0], p->len >= 2 ? p->id[1] : 0)), e = b;
+    size_t b = inst_lower_bound(c, gw_store_key2(p->id[0], p->len >= 2 ? p->id[1] : 0)), e = b;
     if (p->len == 1) {
         while (e < c->n_inst && c->inst[e].oid == p->id[0])
             e++;
@@ -734,7 +621,7 @@ static void read_slots(const struct gw_inst *in, const gw_path_t *p, size_t *out
     } else if (p->len == 3) {
         slot_range(in, p->id[2], out_b, out_e);
     } else {
-        size_t b = slot_lower_bound(in, key2(p->id[2], p->id[3]));
+        size_t b = slot_lower_bound(in, gw_store_key2(p->id[2], p->id[3]));
         *out_b = b;
         *out_e = b < in->n && in->slots[b].rid == p->id[2] && in->slots[b].riid == p->id[3]
                      ? b + 1
@@ -779,73 +666,5 @@ int gw_store_read(const gw_sclient_t *c, const gw_path_t *path, gw_record_t **ou
     }
     *out = r;
     *out_n = n;
-    return 0;
-}
-
-/* ---- attributes ------------------------------------------------------------ */
-
-/*
- * Besides the header's codes: -EINVAL for a 0-level or >4-level path,
- * -ENOENT when the object is unknown, the instance (2+ levels) does not
- * exist, the resource (3+ levels) is not defined, or a 4-level path names a
- * single resource. Removing attributes that are not there is a success.
- */
-int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_attrs_t *a)
-{
-    if (!s || !c || !path || !a || path->len < 1 || path->len > 4)
-        return -EINVAL;
-    const gw_objdef_t *od = gw_registry_find(s->reg, path->id[0]);
-    if (!od)
-        return -ENOENT;
-    if (path->len >= 2 && !inst_find(c, path->id[0], path->id[1]))
-        return -ENOENT;
-    if (path->len >= 3) {
-        const gw_resdef_t *rd = gw_objdef_find_res(od, path->id[2]);
-        if (!rd || (path->len == 4 && (!rd->multiple || path->id[3] == GW_ID_NONE)))
-            return -ENOENT;
-    }
-    gw_path_t p = path_clean(path);
-    size_t pos = attr_lower_bound(c, &p);
-    bool found = pos < c->n_attrs && path_order(&c->attrs[pos].path, &p) == 0;
-    if (a->set == 0) {
-        if (found) {
-            memmove(&c->attrs[pos], &c->attrs[pos + 1],
-                    (c->n_attrs - pos - 1) * sizeof(*c->attrs));
-            if (--c->n_attrs == 0) {
-                free(c->attrs);
-                c->attrs = NULL;
-                c->cap_attrs = 0;
-            }
-        }
-        return 0;
-    }
-    if (!found) {
-        if (c->n_attrs == c->cap_attrs) {
-            size_t cap = grow_cap(c->cap_attrs, UINT16_MAX);
-            if (cap == c->cap_attrs)
-                return -ENOMEM;
-            struct gw_attr_ent *na = realloc(c->attrs, cap * sizeof(*na));
-            if (!na)
-                return -ENOMEM;
-            c->attrs = na;
-            c->cap_attrs = (uint16_t)cap;
-        }
-        memmove(&c->attrs[pos + 1], &c->attrs[pos], (c->n_attrs - pos) * sizeof(*c->attrs));
-        c->n_attrs++;
-        c->attrs[pos].path = p;
-    }
-    c->attrs[pos].a = *a;
-    return 0;
-}
-
-int gw_store_attrs_get(const gw_sclient_t *c, const gw_path_t *path, gw_attrs_t *out)
-{
-    if (!c || !path || !out || path->len > 4)
-        return -EINVAL;
-    gw_path_t p = path_clean(path);
-    size_t pos = attr_lower_bound(c, &p);
-    if (pos >= c->n_attrs || path_order(&c->attrs[pos].path, &p) != 0)
-        return -ENOENT;
-    *out = c->attrs[pos].a;
     return 0;
 }

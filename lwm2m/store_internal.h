@@ -1,6 +1,7 @@
 /*
- * lwm2m/store_internal.h - pieces of the resource store shared between
- * store.c and intern.c; nothing outside the store includes this.
+ * lwm2m/store_internal.h - the resource store's structures and helpers,
+ * shared by store.c, store_attrs.c and intern.c; nothing outside the store
+ * includes this (its unit tests do).
  *
  * The intern table keeps one refcounted copy of every distinct string or
  * opaque value held by any virtual client, so a fleet configured from one
@@ -8,6 +9,8 @@
  */
 #ifndef GW_LWM2M_STORE_INTERNAL_H
 #define GW_LWM2M_STORE_INTERNAL_H
+
+#include "store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -57,5 +60,67 @@ static inline size_t gw_blob_heap_bytes(const struct gw_blob *b)
 {
     return gw_store_heap_chunk(sizeof(*b) + b->len);
 }
+
+/* ---- the store's own structures (store.c, store_attrs.c) ---------------- */
+
+/* One value. The timestamp is 48-bit signed milliseconds (+-4,400 years
+ * around the epoch): 2 bytes less than an int64, which with the 4-byte-aligned
+ * value brings the slot from 24 to 20 bytes. */
+struct gw_slot {
+    uint16_t rid;
+    uint16_t riid; /* GW_ID_NONE for a single resource */
+    uint8_t type;  /* gw_type_t; kept here so reads need no registry lookup */
+    uint8_t pad;
+    uint16_t ts_hi;  /* bits 47..32 of the timestamp (sign in bit 15) */
+    uint32_t ts_lo;  /* bits 31..0 */
+    uint32_t val[2]; /* 8 bytes of value; see slot_raw */
+};
+_Static_assert(sizeof(struct gw_slot) == 20, "slot layout drifted");
+_Static_assert(sizeof(struct gw_blob *) <= 8, "blob pointer must fit the value field");
+
+struct gw_inst {
+    uint16_t oid, iid;
+    uint16_t n, cap; /* 65,535 values per instance is far above any object */
+    struct gw_slot *slots;
+};
+
+struct gw_attr_ent {
+    gw_path_t path;
+    gw_attrs_t a;
+};
+
+struct gw_sclient {
+    void *app;
+    struct gw_inst *inst;
+    struct gw_attr_ent *attrs;
+    uint32_t n_inst, cap_inst;
+    uint16_t n_attrs, cap_attrs;
+};
+
+struct gw_store {
+    const gw_registry_t *reg;
+    gw_store_hook_fn hook;
+    void *hook_ctx;
+    struct gw_intern strings;
+};
+
+static inline uint32_t gw_store_key2(uint16_t a, uint16_t b)
+{
+    return (uint32_t)a << 16 | b;
+}
+
+/* Growth policy of every store array: see store.c. */
+static inline size_t gw_store_grow_cap(size_t cap, size_t max)
+{
+    size_t n = cap + cap / 2;
+    if (n <= cap)
+        n = cap + 1;
+    return n > max ? max : n;
+}
+
+/* The instance (oid, iid) of c, NULL if none. Binary search. */
+struct gw_inst *gw_store_inst_find(const gw_sclient_t *c, uint16_t oid, uint16_t iid);
+/* Drop c's attributes on prefix and every path below it. */
+void gw_store_attrs_drop_below(gw_sclient_t *c, const gw_path_t *prefix);
 
 #endif

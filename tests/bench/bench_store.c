@@ -145,6 +145,7 @@ int main(void)
     printf("BENCH store_bytes_per_client %zu bytes\n", sum / N_CLIENTS);
     printf("BENCH store_heap_per_client %zu bytes\n",
            (m1.uordblks - m0.uordblks) / N_CLIENTS);
+    fflush(stdout);
     fprintf(stderr, "bench_store: %lu changed of %d updates\n", hook_calls, N_UPDATES);
     ret = 0;
 out:
