@@ -47,7 +47,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps check unit integration demo bench fuzz install clean format
+.PHONY: all deps check unit integration demo bench fuzz install clean format tests-bin
 
 all: $(BIN) $(SERVER_BIN)
 
@@ -80,8 +80,10 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(GW_LIBS)
 
+tests-bin: all $(UNIT_BIN)
+
 check: deps
-	$(MAKE) all $(UNIT_BIN)
+	$(MAKE) tests-bin
 	@sh tests/run_tests.sh $(BUILD)
 
 unit: deps

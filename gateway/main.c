@@ -156,8 +156,9 @@ int main(int argc, char **argv)
         goto out;
     }
     gw_notice("lwm2m-gateway %s running with %s", GW_VERSION, config_file);
-    if (gw_loop_run(a.loop) < 0)
-        gw_err("event loop failed: %s", strerror(errno));
+    int lrc = gw_loop_run(a.loop);
+    if (lrc < 0)
+        gw_err("event loop failed: %s", strerror(-lrc));
     else
         rc = 0;
     gw_notice("lwm2m-gateway stopped");

@@ -379,8 +379,10 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
     }
     free(m->buckets);
     gw_timer_stop(m->loop, &m->shutdown_timer);
-    if (m->coap_fd >= 0)
+    if (m->coap_fd >= 0) {
         gw_loop_del_fd(m->loop, m->coap_fd);
+        gw_loop_del_prepare(m->loop, coap_prepare, m);
+    }
     for (size_t i = 0; i < m->n_servers; i++)
         server_fini(&m->servers[i]);
     free(m->servers);

@@ -224,18 +224,13 @@ static int add_location_path(coap_pdu_t *pdu, const char *location)
     return 0;
 }
 
+/* Payload last: libcoap refuses options once data is in the PDU. */
 static int attach_links(struct gw_reg *r, coap_pdu_t *pdu)
 {
     gw_buf_t links = {0};
-    uint8_t cf[4];
     int rc = gw_lwm2m_registration_links(r->vc->sc, gw_store_registry(r->srv->m->store), &links);
     if (rc < 0)
         goto out;
-    if (!coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                         coap_encode_var_safe(cf, sizeof cf, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), cf)) {
-        rc = -ENOMEM;
-        goto out;
-    }
     /* Large object lists go block-wise (Block1); libcoap owns the buffer
      * until release_payload runs. */
     if (!coap_add_data_large_request(r->session, pdu, links.len, links.data, release_payload, links.data)) {
@@ -247,6 +242,15 @@ static int attach_links(struct gw_reg *r, coap_pdu_t *pdu)
 out:
     gw_buf_free(&links);
     return rc;
+}
+
+static int add_link_format(coap_pdu_t *pdu)
+{
+    uint8_t cf[4];
+    return coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                           coap_encode_var_safe(cf, sizeof cf, COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), cf)
+               ? 0
+               : -ENOMEM;
 }
 
 static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
@@ -271,16 +275,13 @@ static int send_register(struct gw_reg *r)
     if (!pdu)
         return -ENOMEM;
     r->lifetime = current_lifetime(r);
-    if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"rd") ||
-        attach_links(r, pdu) < 0 || add_query(pdu, "ep=%s", r->vc->endpoint, 0) < 0 ||
-        add_query(pdu, "lt=%ld", NULL, r->lifetime) < 0 || add_query(pdu, "lwm2m=%s", "1.1", 0) < 0 ||
-        add_query(pdu, "b=%s", r->srv->binding, 0) < 0) {
+    if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"rd") || add_link_format(pdu) < 0 ||
+        add_query(pdu, "ep=%s", r->vc->endpoint, 0) < 0 || add_query(pdu, "lt=%ld", NULL, r->lifetime) < 0 ||
+        add_query(pdu, "lwm2m=%s", "1.1", 0) < 0 || add_query(pdu, "b=%s", r->srv->binding, 0) < 0 ||
+        attach_links(r, pdu) < 0) {
         coap_delete_pdu(pdu);
         return -ENOMEM;
     }
-    /* Options must go in ascending number order for libcoap to avoid
-     * re-sorting; coap_add_option handles any order (inserts), so the
-     * order above is only for reading. */
     rc = send_pdu(r, pdu);
     if (rc == 0) {
         set_state(r, GW_REG_REGISTERING);
@@ -300,6 +301,8 @@ static int send_update(struct gw_reg *r)
         rc = add_query(pdu, "lt=%ld", NULL, lt);
         r->lifetime = lt;
     }
+    if (rc == 0 && r->links_dirty)
+        rc = add_link_format(pdu);
     if (rc == 0 && r->links_dirty)
         rc = attach_links(r, pdu);
     if (rc < 0) {
