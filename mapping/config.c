@@ -484,7 +484,9 @@ static void load_objects(gw_cfg_ctx_t *ctx)
 {
     gw_config_t *c = ctx->cfg;
     int rc = gw_registry_load_dir(ctx->reg, c->objects_dir, gw_config_diag_forward, ctx);
-    if (rc == -ENOENT && ctx->objects_dir_line) {
+    /* The default directory exists only once the package is installed, so
+     * its absence is normal; any other configured directory was meant. */
+    if (rc == -ENOENT && ctx->objects_dir_line && strcmp(c->objects_dir, GW_DEFAULT_OBJECTS_DIR)) {
         char q[GW_CFG_QUOTE_SIZE];
         gw_config_error_at(ctx, ctx->objects_dir_line,
                            "objects_dir %s does not exist, expected a directory of DDF .xml "
