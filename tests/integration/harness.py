@@ -8,6 +8,7 @@ Environment:
   GW_BUILD  build directory (default "build", relative to the repo root)
   GW_WRAP   command prefixed to the gateway, e.g.
             "valgrind --leak-check=full --error-exitcode=99"
+  GW_SERVER_WRAP  the same for the test server (to check the server itself)
 """
 
 import base64
@@ -80,8 +81,9 @@ class TestServer:
 
     # -- process ---------------------------------------------------------
     def start(self, timeout=10):
+        wrap = shlex.split(os.environ.get("GW_SERVER_WRAP", ""))
         self.proc = subprocess.Popen(
-            [self.binary, "--port", "0", "--bind", "127.0.0.1"] + self.args,
+            wrap + [self.binary, "--port", "0", "--bind", "127.0.0.1"] + self.args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             bufsize=0)
         _PROCS.append(self.proc)
@@ -90,6 +92,10 @@ class TestServer:
         ev = self.wait_event(lambda e: e["event"] == "ready", timeout)
         self.port = ev["port"]
         return self
+
+    @property
+    def returncode(self):
+        return self.proc.returncode if self.proc else None
 
     @property
     def uri(self):
@@ -194,10 +200,16 @@ class TestServer:
             lambda e: e.get("req") == req and e["event"] != "notify", timeout,
             "response to req %s" % req)
 
-    def request(self, op, timeout=40, **kw):
+    def request(self, op, wait=None, **kw):
         """Sends a command and waits for its answer (response, clients or
-        bench_result event). Returns the event dict."""
-        return self.wait_response(self.send_command(op, **kw), timeout)
+        bench_result event). Returns the event dict. A "timeout" keyword is
+        the server's per-request limit (default 30 s); wait is how long to
+        wait here (default: that limit plus 10 s, longer for bench_read)."""
+        if wait is None:
+            wait = kw.get("timeout", 30) + 10
+            if op == "bench_read":
+                wait = max(wait, 50)
+        return self.wait_response(self.send_command(op, **kw), wait)
 
     def read(self, ep, path, **kw):
         return self.request("read", ep=ep, path=path, **kw)
