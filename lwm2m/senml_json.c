@@ -196,7 +196,8 @@ static int take_number(jdec_t *j, const cJSON *item, gw_senml_num_t *num)
     if (!integral || (s[0] == '-' && t->len == 1))
         return 0;
     gw_value_t v;
-    if (gw_value_from_text(GW_TYPE_INTEGER, s, t->len, &v) == 0) {
+    /* "-0" stays a double: as an integer it would lose its sign. */
+    if (gw_value_from_text(GW_TYPE_INTEGER, s, t->len, &v) == 0 && !(s[0] == '-' && v.v.i == 0)) {
         num->kind = GW_SENML_NUM_I;
         num->i = v.v.i;
     } else if (s[0] != '-' && gw_value_from_text(GW_TYPE_UNSIGNED, s, t->len, &v) == 0) {
