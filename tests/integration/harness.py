@@ -144,8 +144,12 @@ class TestServer:
     def __enter__(self):
         return self.start() if self.proc is None else self
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __exit__(self, exc_type, exc, tb):
+        rc = self.stop()
+        # a sanitizer or valgrind (GW_SERVER_WRAP) finding shows as an exit code
+        if exc_type is None and rc != 0:
+            raise AssertionError("test server exited with %s; stderr:\n%s"
+                                 % (rc, "\n".join(self.stderr_lines[-40:])))
 
     # -- events ----------------------------------------------------------
     def wait_event(self, pred, timeout=10, what=None):
