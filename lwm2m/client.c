@@ -117,6 +117,17 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     return 0;
 }
 
+/* libcoap's own messages join the daemon's log with their priority, so
+ * journald keeps one format and one set of levels. */
+static void on_coap_log(coap_log_t level, const char *message)
+{
+    size_t n = strlen(message);
+    while (n && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+        n--;
+    int lvl = (int)level > LOG_DEBUG ? LOG_DEBUG : (int)level;
+    gw_log(lvl, "libcoap: %.*s", (int)n, message);
+}
+
 static void on_coap_fd(void *ctx, uint32_t events)
 {
     (void)events;
@@ -301,6 +312,9 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
         goto fail;
     }
     coap_startup();
+    coap_set_log_handler(on_coap_log);
+    /* libcoap's info level narrates every packet; keep it for debug. */
+    coap_set_log_level(gw_log_get_level() >= LOG_DEBUG ? LOG_INFO : LOG_WARNING);
     m->ctx = coap_new_context(NULL);
     if (!m->ctx)
         goto fail;

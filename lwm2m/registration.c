@@ -507,7 +507,7 @@ void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
 {
     const char *why = reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer"
                       : reason == COAP_NACK_RST            ? "reset by the server"
-                      : reason == COAP_NACK_TLS_FAILED     ? "DTLS handshake failed"
+                      : reason == COAP_NACK_TLS_FAILED     ? "DTLS handshake failed: check psk_identity and psk_key"
                       : reason == COAP_NACK_ICMP_ISSUE     ? "ICMP error (server down?)"
                                                            : "not deliverable";
     if (r->token_len == 0)

@@ -28,9 +28,9 @@ else
 fi
 
 if command -v valgrind >/dev/null 2>&1; then
-    GW_BUILD=build GW_TESTS="${GW_VALGRIND_TESTS:-test_registration.py}" \
+    GW_BUILD=build \
     GW_WRAP="valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --quiet" \
-        /usr/bin/python3 tests/integration/run.py >"$log" 2>&1
+        /usr/bin/python3 tests/integration/run.py ${GW_VALGRIND_TESTS:-test_registration test_dm} >"$log" 2>&1
     grep -E '^FAIL|^  ' "$log" | sed 's/^/[valgrind] /'
     count
 else
