@@ -186,11 +186,21 @@ static int format_double(double f, char *buf, size_t size)
 {
     if (!isfinite(f))
         return -EINVAL;
-    for (int prec = 1; prec <= 17; prec++) {
+    int prec = 1;
+    for (; prec < 17; prec++) {
         snprintf(buf, size, "%.*g", prec, f);
         if (strtod(buf, NULL) == f)
-            return 0;
+            break;
     }
+    /* %g turns 100 into "1e+02" once the digits run out; below 1e17 the
+     * plain form is as exact and what people write. */
+    double a = fabs(f);
+    if (a >= 1 && a < 1e17) {
+        int digits = (int)floor(log10(a)) + 1;
+        if (digits > prec)
+            prec = digits;
+    }
+    snprintf(buf, size, "%.*g", prec, f);
     return 0;
 }
 
