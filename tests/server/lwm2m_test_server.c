@@ -548,7 +548,9 @@ int main(int argc, char **argv)
     size_t blen = 0, bcap = 0;
 
     memset(&srv, 0, sizeof(srv));
-    srv.next_id = 1;
+    /* Ids unique across restarts, as a real server's are: a restarted
+     * server must not accept an Update for an id it never gave out. */
+    srv.next_id = (unsigned)getpid() * 10000u + 1;
     srv.ack_timeout_ms = 2000; /* RFC 7252 defaults */
     srv.max_retransmit = 4;
     if (ts_parse_args(argc, argv, &srv, &port, &bind_host, &debug) < 0) {

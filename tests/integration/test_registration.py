@@ -1,0 +1,138 @@
+"""Registration interface: Register / Update / De-register against the
+independent test server (tests/server), and the daemon's lifecycle."""
+
+import re
+import signal
+import socket
+import time
+
+import configs
+from harness import Gateway, TestServer, parse_link_format
+
+
+def _links(ev):
+    return {uri: attrs for uri, attrs in parse_link_format(ev["links"])}
+
+
+def test_register_query_and_links(tmp):
+    with TestServer() as srv:
+        conf = configs.gateway([configs.device("dev-a"), configs.device("dev-b")], lifetime=90)
+        with Gateway(tmp, conf, server=srv):
+            for ep in ("test-gw", "dev-a", "dev-b"):
+                ev = srv.wait_register(ep)
+                assert ev["query"]["ep"] == ep
+                assert ev["query"]["lt"] == "90"
+                assert ev["query"]["lwm2m"] == "1.1"
+                assert ev["query"]["b"] == "U"
+                assert ev["cf"] == 40
+                links = _links(ev)
+                assert links["/"]["rt"] == "oma.lwm2m", links
+                assert links["/"]["ct"] == "11542"
+                assert "/1/0" in links and "/3/0" in links
+                assert not any(u.startswith("/0") for u in links), "Security object must not be listed"
+                if ep != "test-gw":
+                    assert "/3303/0" in links and "/3304/0" in links
+                    assert links["/3303"].get("ver") == "1.1"
+
+
+def test_update_sent_before_lifetime_ends(tmp):
+    with TestServer() as srv:
+        conf = configs.gateway([configs.device("dev-a")], lifetime=4)
+        with Gateway(tmp, conf, server=srv):
+            reg = srv.wait_register("dev-a")
+            upd = srv.wait_update("dev-a", timeout=10)
+            assert upd["id"] == reg["id"]
+            # the server's own clock: the Update came before the lifetime ran out
+            assert upd["ts"] - reg["ts"] < 4.0, upd["ts"] - reg["ts"]
+            assert upd["ts"] - reg["ts"] > 1.0
+            srv.wait_update("dev-a", timeout=10)
+
+
+def test_forgotten_registration_registers_again(tmp):
+    with TestServer() as srv:
+        conf = configs.gateway([configs.device("dev-a")], lifetime=3)
+        with Gateway(tmp, conf, server=srv) as gw:
+            srv.wait_register("dev-a")
+            srv.request("forget", ep="dev-a")
+            ev = srv.wait_register("dev-a", timeout=15)
+            assert "/3303/0" in _links(ev)
+            gw.wait_log(r"dev-a: .*4\.04 on Update.*registering again")
+
+
+def test_restarted_server_is_registered_with_again(tmp):
+    srv = TestServer().start()
+    port = srv.port
+    conf = configs.gateway([configs.device("dev-a")], lifetime=3)
+    with Gateway(tmp, conf, server=srv.uri) as gw:
+        srv.wait_register("dev-a")
+        srv.stop()
+        with TestServer(args=("--port", str(port))) as srv2:
+            assert srv2.port == port
+            srv2.wait_register("dev-a", timeout=40)
+            srv2.wait_register("test-gw", timeout=40)
+        assert gw.proc.poll() is None, "the gateway must not exit when its server goes away"
+
+
+def _free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_server_retries_with_backoff(tmp):
+    port = _free_udp_port()
+    conf = configs.gateway([configs.device("dev-a")], lifetime=60)
+    with Gateway(tmp, conf, server="coap://127.0.0.1:%d" % port) as gw:
+        first = gw.wait_log(r"dev-a: registration with .* failed .*retrying in ([0-9.]+) s", timeout=60)
+        # collect the retry delays: they grow (exponential backoff with jitter)
+        delays = []
+        deadline = time.monotonic() + 30
+        rx = re.compile(r"dev-a: registration with .* failed .*retrying in ([0-9.]+) s")
+        while len(delays) < 3 and time.monotonic() < deadline:
+            delays = [float(m.group(1)) for m in map(rx.search, gw.lines) if m]
+            if len(delays) < 3:
+                gw.wait_log(rx.pattern, timeout=30, since=len(gw.lines))
+        assert first
+        assert len(delays) >= 3, delays
+        assert delays[2] > delays[0] * 1.4, delays
+        with TestServer(args=("--port", str(port))) as srv:
+            srv.wait_register("dev-a", timeout=40)
+
+
+def test_pacing_limits_registrations_per_second(tmp):
+    with TestServer() as srv:
+        eps = ["dev-%02d" % i for i in range(12)]
+        conf = configs.gateway([configs.device(ep) for ep in eps], rps=4)
+        with Gateway(tmp, conf, server=srv):
+            regs = [srv.wait_register(ep, timeout=30) for ep in eps + ["test-gw"]]
+            times = sorted(r["ts"] for r in regs)
+            # token bucket of 4/s: never more than 4 (+1 for a boundary) in any 1 s window
+            for i, t in enumerate(times):
+                in_window = [x for x in times[i:] if x - t < 1.0]
+                assert len(in_window) <= 5, (len(in_window), times)
+
+
+def test_sigterm_deregisters_every_client_and_exits_0(tmp):
+    with TestServer() as srv:
+        eps = ["test-gw", "dev-a", "dev-b", "dev-c"]
+        conf = configs.gateway([configs.device(ep) for ep in eps[1:]])
+        gw = Gateway(tmp, conf, server=srv).start()
+        try:
+            ids = {ep: srv.wait_register(ep)["id"] for ep in eps}
+            gw.signal(signal.SIGTERM)
+            for ep in eps:
+                assert srv.wait_deregister(ep)["id"] == ids[ep]
+            assert gw.wait_exit(30) == 0, gw.log_tail()
+        finally:
+            gw.stop()
+
+
+def test_sighup_is_logged_not_fatal(tmp):
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([configs.device("dev-a")]), server=srv) as gw:
+            srv.wait_register("dev-a")
+            gw.signal(signal.SIGHUP)
+            gw.wait_log(r"SIGHUP")
+            assert srv.read("dev-a", "/3303/0/5700")["code"] == "2.05"
