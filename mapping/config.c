@@ -139,7 +139,8 @@ static void check_int_literals(gw_cfg_ctx_t *ctx, const char *t)
             p += hex ? 2 : 0;
             while (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p))
                 p++;
-            if (!hex && (*p == '.' || *p == 'e' || *p == 'E')) {
+            bool fraction = start > t && start[-1] == '.';
+            if (!hex && (fraction || *p == '.' || *p == 'e' || *p == 'E')) {
                 /* A float: skip its fraction and exponent. */
                 while (isdigit((unsigned char)*p) || *p == '.' || *p == 'e' || *p == 'E' ||
                        ((*p == '+' || *p == '-') && (p[-1] == 'e' || p[-1] == 'E')))

@@ -184,7 +184,9 @@ static bool convert(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *wh
                         label);
         return false;
     }
-    if (str) {
+    /* Show the text only when a string was right but its form was not
+     * (Opaque, Objlnk); otherwise the kind of value is the mistake. */
+    if (str && (r->type == GW_TYPE_OPAQUE || r->type == GW_TYPE_OBJLNK)) {
         char q[GW_CFG_QUOTE_SIZE];
         gw_config_error(ctx, s, "%s for %s must be %s, got %s", what, label, expect,
                         gw_config_quote(str, q, sizeof q));

@@ -274,6 +274,30 @@ GW_TEST(err_int_too_big_without_L)
                     "5000000000L");
 }
 
+GW_TEST(big_literals_in_strings_comments_floats_are_fine)
+{
+    diags_t d;
+    gw_config_t *c = NULL;
+    CHECK_EQ_INT(load_text("# 99999999999\n/* 88888888888 */ // 77777777777\n" SERVER
+                           "gateway = { name = \"g99999999999\"; };\n" DEV_OPEN
+                           "resources = ( { path = \"/3303/0/5700\"; value = 12345678901.5; },\n"
+                           " { path = \"/3303/0/5601\"; value = 0.99999999999; },\n"
+                           " { path = \"/3303/0/5602\"; value = -2147483648; } ); } );\n",
+                           &d, &c), 0);
+    dump(&d);
+    if (c) {
+        CHECK_NEAR(c->devices[0].resources[0].value.v.f, 12345678901.5, 1e-3);
+        CHECK_NEAR(c->devices[0].resources[2].value.v.f, -2147483648.0, 0);
+    }
+    gw_config_free(&c);
+    expect_error(SERVER DEV_OPEN "resources = ( { path = \"/3/0/9\";\n value = -2147483649; } ); } );\n",
+                 4, "integer -2147483649 does not fit in 32 bits, expected the 64-bit form "
+                    "-2147483649L");
+    expect_error(SERVER DEV_OPEN "resources = ( { path = \"/3/0/9\";\n value = 99999999999999999999L; } ); } );\n",
+                 4, "integer 99999999999999999999 is out of range, expected a value that fits in "
+                    "64 bits (with the L suffix)");
+}
+
 GW_TEST(err_duplicate_endpoint)
 {
     expect_error(SERVER "devices = (\n { endpoint = \"x\"; adapter = \"static\"; },\n"
@@ -296,7 +320,7 @@ GW_TEST(err_unknown_resource)
 GW_TEST(err_value_type)
 {
     expect_error(SERVER DEV_OPEN "resources = ( { path = \"/3303/0/5700\";\n value = \"hot\"; } ); } );\n",
-                 4, "value for /3303/0/5700 (Sensor Value, Float) must be a number, got \"hot\"");
+                 4, "value for /3303/0/5700 (Sensor Value, Float) must be a number, got a string");
     expect_error(SERVER DEV_OPEN "resources = ( { path = \"/3303/0/5700\";\n value = true; } ); } );\n",
                  4, "value for /3303/0/5700 (Sensor Value, Float) must be a number, got a boolean");
 }
@@ -323,7 +347,7 @@ GW_TEST(err_value_other_types)
                  5, "mismatched element type in array");
     expect_error(SERVER DEV_OPEN "resources = ( { path = \"/3/0/6\";\n value = (1,\n \"a\"); } ); } );\n",
                  5, "value[1] for /3/0/6 (Available Power Sources, Integer) must be an integer, "
-                    "got \"a\"");
+                    "got a string");
 }
 
 GW_TEST(err_executable)
@@ -485,7 +509,7 @@ GW_TEST(five_errors_all_reported)
                                "got \"X\"");
         CHECK_EQ_STR(d.msg[2], "unknown adapter \"mqtt\", expected one of: static");
         CHECK_EQ_STR(d.msg[3], "value for /3303/0/5700 (Sensor Value, Float) must be a number, got "
-                               "\"x\"");
+                               "a string");
         CHECK_EQ_STR(d.msg[4], "/3/0/4 (Reboot) is executable and takes no value");
         CHECK_EQ_STR(d.msg[5], "duplicate endpoint \"a\" (first defined at line 4)");
     } else {
@@ -594,7 +618,8 @@ GW_TEST(examples_load)
 
 GW_TEST_MAIN(good_file_loads_every_value, minimal_file_uses_defaults, parse_hex,
              suggest_nearest_key, err_unknown_key_suggests, err_unknown_key_lists_keys,
-             err_type_mismatch, err_int_range, err_int_too_big_without_L, err_duplicate_endpoint,
+             err_type_mismatch, err_int_range, err_int_too_big_without_L,
+             big_literals_in_strings_comments_floats_are_fine, err_duplicate_endpoint,
              err_unknown_object, err_unknown_resource, err_value_type, err_value_other_types,
              err_executable, err_bad_path, err_instances, err_duplicate_path, err_psk_key,
              err_psk_needs_key, err_uri, err_uri_security, err_missing_required,
