@@ -81,6 +81,9 @@ class TestServer:
 
     # -- process ---------------------------------------------------------
     def start(self, timeout=10):
+        if not os.access(self.binary, os.X_OK):
+            raise AssertionError("%s is not built (make %s)" % (self.binary,
+                                 os.path.relpath(self.binary, REPO)))
         wrap = shlex.split(os.environ.get("GW_SERVER_WRAP", ""))
         self.proc = subprocess.Popen(
             wrap + [self.binary, "--port", "0", "--bind", "127.0.0.1"] + self.args,
@@ -257,6 +260,9 @@ class Gateway:
         return cmd + self.extra_args
 
     def start(self):
+        if not os.access(self.binary, os.X_OK):
+            raise AssertionError("%s is not built (make %s)" % (self.binary,
+                                 os.path.relpath(self.binary, REPO)))
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
