@@ -57,6 +57,10 @@ static void respond(dm_req_t *q, int code, int cf, const uint8_t *data, size_t l
 {
     coap_pdu_set_code(q->response, (coap_pdu_code_t)code);
     if (data && cf >= 0) {
+        /* libcoap leaves Content-Format out for 0, but an absent option
+         * means "unknown" to a CoAP peer, not text/plain: say it. */
+        if (cf == GW_CF_TEXT)
+            coap_add_option(q->response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
         /* Block2 for large answers is handled by libcoap; it copies data. */
         coap_add_data_large_response(q->res, q->session, q->request, q->response, q->query,
                                      (uint16_t)cf, -1, 0, len, data, NULL, NULL);
