@@ -1,0 +1,350 @@
+#!/usr/bin/python3
+"""End-to-end benchmark of the gateway daemon against the test LwM2M server.
+
+    /usr/bin/python3 tests/bench/bench_gateway.py [BUILD_DIR] [--sizes 1000,10000]
+
+For each fleet size N it writes a configuration of N static devices (each
+with /3/0 and the IPSO objects 3303/0 and 3304/0, pacing off, lifetime 600),
+starts build/lwm2m-test-server on a free 127.0.0.1 port and then the gateway,
+and prints on stdout, one per line, "BENCH <metric> <value> <unit>":
+
+  register_<N>_s           gateway start -> server has seen all N+1 Registers
+  rss_per_client_<N>       (VmRSS with N clients - VmRSS with 0) / N
+  deregister_<N>_s         SIGTERM -> daemon exited after de-registering all
+  reads_per_s, read_p50_us, read_p99_us, read_failed
+                           the server's bench_read op on the largest fleet
+
+Progress and diagnostics go to stderr. Standard library only; traffic only on
+127.0.0.1. Every process started here is stopped (SIGTERM, then SIGKILL after
+a timeout) before the script exits, also on errors and Ctrl-C.
+"""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+REGISTER_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 60.0
+READS = 50000
+READ_PARALLEL = 200
+READ_PATH = "/3303/0/5700"
+# Each virtual client owns a UDP socket; the daemon also needs a few more.
+FD_HEADROOM = 100
+
+# The values every benchmark device shares, as a fleet of one sensor model
+# would; only the serial number differs per device, as it does in real life.
+TEMPLATE = {"manufacturer": "Acme", "model": "TH-200", "firmware": "2.4.1",
+            "serial": "TH200-%06d"}
+
+_procs = []
+
+
+def log(msg):
+    sys.stderr.write("bench_gateway: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def bench(metric, value, unit):
+    if isinstance(value, float):
+        value = ("%.3f" % value) if abs(value) < 1000 else ("%.0f" % value)
+    sys.stdout.write("BENCH %s %s %s\n" % (metric, value, unit))
+    sys.stdout.flush()
+
+
+def write_config(path, n, state_dir):
+    dev = ('{ endpoint = "bench-%06d"; adapter = "static";\n'
+           '  device = { manufacturer = "%s"; model = "%s"; serial = "%s"; firmware = "%s"; };\n'
+           '  resources = ( { path = "/3303/0/5700"; value = %.1f; },'
+           ' { path = "/3303/0/5701"; value = "Cel"; },\n'
+           '                { path = "/3304/0/5700"; value = %.1f; },'
+           ' { path = "/3304/0/5701"; value = "%%RH"; } ); }')
+    with open(path, "w") as f:
+        f.write('gateway = { name = "bench-gw"; state_dir = "%s"; };\n' % state_dir)
+        f.write('servers = ( { uri = "coap://127.0.0.1:5683"; lifetime = 600;'
+                ' registrations_per_second = 0; } );\n')
+        f.write("devices = (\n")
+        f.write(",\n".join(
+            dev % (i, TEMPLATE["manufacturer"], TEMPLATE["model"], TEMPLATE["serial"] % i,
+                   TEMPLATE["firmware"], 15.0 + (i % 100) / 10.0, 30.0 + (i % 50))
+            for i in range(n)))
+        f.write("\n);\n")
+
+
+def stop_proc(p, name, sig=signal.SIGTERM, timeout=STOP_TIMEOUT_S):
+    """Signals p and waits; SIGKILL after timeout. Returns seconds waited."""
+    if p is None:
+        return 0.0
+    t0 = time.monotonic()
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log("%s (pid %d) did not stop within %.0f s: SIGKILL" % (name, p.pid, timeout))
+            p.kill()
+            p.wait(10)
+    if p in _procs:
+        _procs.remove(p)
+    return time.monotonic() - t0
+
+
+class Server:
+    """The test server, its stdout read by a thread; counts Register events."""
+
+    def __init__(self, build):
+        self.binary = os.path.join(build, "lwm2m-test-server")
+        self.cond = threading.Condition()
+        self.registered = set()
+        self.last_register_ts = None
+        self.events = []      # events other than register/update, for wait()
+        self.eof = False
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "--port", "0", "--bind", "127.0.0.1"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, bufsize=0)
+        _procs.append(self.proc)
+        threading.Thread(target=self._reader, daemon=True).start()
+        ev = self.wait(lambda e: e.get("event") == "ready", 10, "ready")
+        self.port = ev["port"]
+        return self
+
+    def _reader(self):
+        for raw in self.proc.stdout:
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            with self.cond:
+                name = ev.get("event")
+                if name == "register":
+                    self.registered.add(ev.get("ep"))
+                    self.last_register_ts = ev.get("ts")
+                elif name not in ("update",):
+                    self.events.append(ev)
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for i, ev in enumerate(self.events):
+                    if pred(ev):
+                        return self.events.pop(i)
+                if self.eof:
+                    raise RuntimeError("test server exited while waiting for %s" % what)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("timed out after %.0f s waiting for %s" % (timeout, what))
+                self.cond.wait(min(left, 1.0))
+
+    def wait_registered(self, count, timeout, alive):
+        """Waits until count distinct endpoints registered; alive() False aborts."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while len(self.registered) < count:
+                if self.eof:
+                    raise RuntimeError("test server exited")
+                if not alive():
+                    raise RuntimeError("gateway exited after %d of %d registrations"
+                                       % (len(self.registered), count))
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("only %d of %d registrations after %.0f s"
+                                       % (len(self.registered), count, timeout))
+                self.cond.wait(min(left, 0.5))
+            return self.last_register_ts
+
+    def command(self, **cmd):
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.command(op="quit")
+                self.proc.stdin.close()
+                self.proc.wait(10)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        stop_proc(self.proc, "test server", timeout=10)
+
+
+def vm_rss_bytes(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS for pid %d" % pid)
+
+
+def fd_limit_for(n):
+    """Makes sure a child can have n + headroom fds; returns the preexec or raises."""
+    need = n + FD_HEADROOM
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        log("open-file hard limit %d is below the %d this fleet needs; raising it for the "
+            "daemon (needs root / CAP_SYS_RESOURCE, like `prlimit --nofile=%d:%d`)"
+            % (hard, need, need, need))
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                if int(f.read()) < need:
+                    raise RuntimeError("fs.nr_open is below %d" % need)
+        except OSError:
+            pass
+
+        def raise_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+        return raise_limit
+    return None
+
+
+class Gateway:
+    def __init__(self, build, conf, port, logf, n):
+        self.cmd = [os.path.join(build, "lwm2m-gateway"), "-c", conf,
+                    "--server", "coap://127.0.0.1:%d" % port, "--log-level", "notice"]
+        self.logf = logf
+        self.n = n
+        self.proc = None
+        self.start_wall = None
+
+    def start(self):
+        pre = fd_limit_for(self.n)
+        self.start_wall = time.time()
+        try:
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                         stdout=self.logf, stderr=self.logf, preexec_fn=pre)
+        except subprocess.SubprocessError as e:
+            raise RuntimeError("cannot start the gateway with %d fds: %s (raise the hard "
+                               "limit: ulimit -Hn %d, or prlimit)" % (self.n + FD_HEADROOM, e,
+                                                                     self.n + FD_HEADROOM))
+        _procs.append(self.proc)
+        return self
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        return stop_proc(self.proc, "gateway")
+
+
+def run_fleet(build, tmp, n, do_reads):
+    """One daemon with n devices; returns the VmRSS once all registered."""
+    conf = os.path.join(tmp, "bench-%d.conf" % n)
+    state = os.path.join(tmp, "state-%d" % n)
+    os.makedirs(state, exist_ok=True)
+    write_config(conf, n, state)
+    logpath = os.path.join(tmp, "gateway-%d.log" % n)
+    server = gw = None
+    with open(logpath, "w") as logf:
+        try:
+            server = Server(build).start()
+            gw = Gateway(build, conf, server.port, logf, n).start()
+            last_ts = server.wait_registered(n + 1, REGISTER_TIMEOUT_S, gw.alive)
+            reg_s = last_ts - gw.start_wall
+            # the Register answers may still be in flight to the daemon
+            time.sleep(0.5)
+            rss = vm_rss_bytes(gw.proc.pid)
+            log("%d devices: %d registrations in %.3f s, VmRSS %d KiB"
+                % (n, n + 1, reg_s, rss // 1024))
+            if n:
+                bench("register_%d_s" % n, reg_s, "s")
+            if do_reads:
+                read_bench(server)
+            dereg_s = gw.stop()
+            if n:
+                bench("deregister_%d_s" % n, dereg_s, "s")
+            if gw.proc.returncode != 0:
+                log("gateway exited with %s" % gw.proc.returncode)
+            return rss
+        except Exception:
+            logf.flush()
+            with open(logpath) as f:
+                tail = f.readlines()[-20:]
+            log("gateway log tail (%s):\n%s" % (logpath, "".join(tail)))
+            raise
+        finally:
+            if gw:
+                gw.stop()
+            if server:
+                server.stop()
+
+
+def read_bench(server):
+    # The gateway's own endpoint has no /3303: leave it out of the
+    # server's round-robin so every read targets a sensor client.
+    server.command(op="forget", ep="bench-gw", req="forget")
+    server.wait(lambda e: e.get("req") == "forget", 10, "forget")
+    server.command(op="bench_read", path=READ_PATH, count=READS, parallel=READ_PARALLEL,
+                   timeout=10, req="bench")
+    ev = server.wait(lambda e: e.get("req") == "bench" and e.get("event") in
+                     ("bench_result", "response"), 300, "bench_read result")
+    if ev.get("event") != "bench_result":
+        raise RuntimeError("bench_read refused: %s" % ev.get("error"))
+    log("bench_read: %d ok, %d failed over %d clients in %.2f s"
+        % (ev["ok"], ev["failed"], ev["clients"], ev["seconds"]))
+    bench("reads_per_s", float(ev["per_second"]), "ops/s")
+    bench("read_p50_us", int(ev["p50_us"]), "us")
+    bench("read_p99_us", int(ev["p99_us"]), "us")
+    bench("read_failed", int(ev["failed"]), "reads")
+
+
+def main(argv):
+    build = "build"
+    sizes = [1000, 10000]
+    args = list(argv[1:])
+    while args:
+        a = args.pop(0)
+        if a == "--sizes" and args:
+            sizes = [int(x) for x in args.pop(0).split(",") if x]
+        elif a.startswith("-"):
+            sys.stderr.write("usage: bench_gateway.py [BUILD_DIR] [--sizes 1000,10000]\n")
+            return 2
+        else:
+            build = a
+    if not os.path.isabs(build):
+        build = os.path.join(REPO, build)
+    for b in ("lwm2m-gateway", "lwm2m-test-server"):
+        if not os.access(os.path.join(build, b), os.X_OK):
+            log("%s/%s is not built (make all)" % (build, b))
+            return 1
+    tmp = tempfile.mkdtemp(prefix="gw-bench-")
+    failed = 0
+    try:
+        rss0 = run_fleet(build, tmp, 0, False)
+        log("baseline VmRSS (0 devices) %d KiB" % (rss0 // 1024))
+        for n in sizes:
+            try:
+                rss = run_fleet(build, tmp, n, n == max(sizes))
+                bench("rss_per_client_%d" % n, (rss - rss0) // n, "bytes")
+            except RuntimeError as e:
+                log("%d devices: FAILED: %s" % (n, e))
+                failed += 1
+    except RuntimeError as e:
+        log("FAILED: %s" % e)
+        failed += 1
+    except KeyboardInterrupt:
+        log("interrupted")
+        failed += 1
+    finally:
+        for p in list(_procs):
+            stop_proc(p, "leftover process", sig=signal.SIGKILL, timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
