@@ -448,7 +448,9 @@ static int dec_single_resource(dec_t *d, const gw_path_t *base, const uint8_t *p
 {
     size_t pos = 0;
     tlv_t t;
-    if (len > 0 && (p[0] >> 6) == KIND_RES_INST)
+    /* Nothing, or bare instances: what the encoder writes for a multiple
+     * resource with no (or some) instances. */
+    if (len == 0 || (p[0] >> 6) == KIND_RES_INST)
         return dec_instances(d, base, p, len);
     int rc = next_tlv(d, p, len, &pos, &t);
     if (rc)

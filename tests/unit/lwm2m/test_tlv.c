@@ -186,6 +186,15 @@ GW_TEST(resource_level_forms)
     gw_decoded_free(&d);
     gw_buf_free(&b);
 
+    /* A multiple resource with no instances, in both forms. */
+    static const uint8_t empty7[] = {0x87, 0x07};
+    CHECK_EQ_INT(gw_tlv_decode(&r7, empty7, 0, fx_lookup, NULL, &d), 0);
+    CHECK_EQ_INT(d.n, 0);
+    CHECK_EQ_INT(gw_tlv_decode(&r7, (const uint8_t[]){0x80, 0x07}, 2, fx_lookup, NULL, &d), 0);
+    CHECK_EQ_INT(d.n, 0);
+    gw_decoded_free(&d);
+    CHECK(fx_decode_fails(GW_CF_LWM2M_TLV, &r7i1, empty7, 0, -EINVAL));
+
     /* Ids that contradict the request path. */
     CHECK(fx_decode_fails(GW_CF_LWM2M_TLV, &r7, res9, sizeof res9, -EINVAL));
     CHECK(fx_decode_fails(GW_CF_LWM2M_TLV, &r9, multi7, sizeof multi7, -EINVAL));

@@ -1,0 +1,12 @@
+/*
+ * libFuzzer target for the tlv decoder (lwm2m/tlv.c): the first byte
+ * picks the request path, the rest is the payload; what decodes is encoded
+ * again and must decode again.
+ */
+#include "fuzz_codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fz_run(GW_CF_LWM2M_TLV, data, size, true);
+    return 0;
+}
