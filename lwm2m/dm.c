@@ -53,17 +53,32 @@ static int type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
     return 0;
 }
 
-static void respond(dm_req_t *q, int code, int cf, const uint8_t *data, size_t len)
+static void release_body(coap_session_t *session, void *app_ptr)
+{
+    (void)session;
+    free(app_ptr);
+}
+
+/* body (may be NULL) is taken over: libcoap keeps the bytes until the last
+ * Block2 went out and then releases them. */
+static void respond(dm_req_t *q, int code, int cf, gw_buf_t *body)
 {
     coap_pdu_set_code(q->response, (coap_pdu_code_t)code);
-    if (data && cf >= 0) {
+    if (body && cf >= 0) {
         /* libcoap leaves Content-Format out for 0, but an absent option
          * means "unknown" to a CoAP peer, not text/plain: say it. */
         if (cf == GW_CF_TEXT)
             coap_add_option(q->response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
         /* Block2 for large answers is handled by libcoap; it copies data. */
+        if (!body->data && gw_buf_reserve(body, 1) < 0) {
+            coap_pdu_set_code(q->response, C(500));
+            return;
+        }
         coap_add_data_large_response(q->res, q->session, q->request, q->response, q->query,
-                                     (uint16_t)cf, -1, 0, len, data, NULL, NULL);
+                                     (uint16_t)cf, -1, 0, body->len, body->data, release_body,
+                                     body->data);
+        body->data = NULL;
+        body->len = body->cap = 0;
     } else if (q->diag[0]) {
         /* A diagnostic payload tells the server's operator what was wrong. */
         coap_add_data(q->response, strlen(q->diag), (const uint8_t *)q->diag);
@@ -154,8 +169,7 @@ static int do_read(dm_req_t *q)
         gw_buf_free(&out);
         return fail(q, C(500), "cannot encode the value%s", NULL);
     }
-    respond(q, C(205), cf, out.data ? out.data : (const uint8_t *)"", out.len);
-    gw_buf_free(&out);
+    respond(q, C(205), cf, &out);
     return 0;
 }
 
@@ -175,8 +189,7 @@ static int do_discover(dm_req_t *q)
         return rc == -ENOENT ? fail(q, C(404), "nothing at this path%s", NULL)
                              : fail(q, C(500), "out of memory%s", NULL);
     }
-    respond(q, C(205), GW_CF_LINK, out.data, out.len);
-    gw_buf_free(&out);
+    respond(q, C(205), GW_CF_LINK, &out);
     return 0;
 }
 
@@ -276,7 +289,7 @@ static int do_write(dm_req_t *q, bool replace)
         gw_store_unset(q->m->store, q->vc->sc, &q->path);
     gw_decoded_free(&dec);
     if (code == 0)
-        respond(q, C(204), -1, NULL, 0);
+        respond(q, C(204), -1, NULL);
     return code;
 }
 
@@ -361,7 +374,7 @@ static int do_write_attributes(dm_req_t *q)
     }
     if (gw_store_attrs_set(q->m->store, q->vc->sc, &q->path, &a) < 0)
         return fail(q, C(500), "out of memory%s", NULL);
-    respond(q, C(204), -1, NULL, 0);
+    respond(q, C(204), -1, NULL);
     return 0;
 }
 
@@ -382,7 +395,7 @@ static int do_execute(dm_req_t *q)
         return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1%s", NULL);
     code = gw_exec_run(q->r, &q->path, q->data, q->len);
     if (code == C(204))
-        respond(q, C(204), -1, NULL, 0);
+        respond(q, C(204), -1, NULL);
     return code == C(204) ? 0 : code;
 }
 
@@ -433,7 +446,7 @@ static int do_create(dm_req_t *q)
     int ol = snprintf(oid_s, sizeof oid_s, "%u", o->id), il = snprintf(iid_s, sizeof iid_s, "%u", iid);
     coap_add_option(q->response, COAP_OPTION_LOCATION_PATH, (size_t)ol, (const uint8_t *)oid_s);
     coap_add_option(q->response, COAP_OPTION_LOCATION_PATH, (size_t)il, (const uint8_t *)iid_s);
-    respond(q, C(201), -1, NULL, 0);
+    respond(q, C(201), -1, NULL);
     gw_info("%s: server created /%u/%u", q->vc->endpoint, o->id, iid);
     gw_vclient_objects_changed(q->m, q->vc);
     return 0;
@@ -451,7 +464,7 @@ static int do_delete(dm_req_t *q)
     if (o->id == 0 || o->id == 1 || o->id == 3 || o->id == 21)
         return fail(q, C(405), "instances of this object are managed by the gateway%s", NULL);
     gw_store_instance_delete(q->m->store, q->vc->sc, q->path.id[0], q->path.id[1]);
-    respond(q, C(202), -1, NULL, 0);
+    respond(q, C(202), -1, NULL);
     gw_info("%s: server deleted /%u/%u", q->vc->endpoint, q->path.id[0], q->path.id[1]);
     gw_vclient_objects_changed(q->m, q->vc);
     return 0;
@@ -529,7 +542,7 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     }
 out:
     if (code != 0) {
-        respond(&q, code, -1, NULL, 0);
+        respond(&q, code, -1, NULL);
         gw_debug("%s: %s -> %d.%02d %s", q.vc ? q.vc->endpoint : "?", ps, code >> 5, code & 31, q.diag);
     }
 }
