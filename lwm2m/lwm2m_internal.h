@@ -69,6 +69,7 @@ struct gw_reg {
     bool links_dirty;       /* next Update carries the object list */
     bool drop_session;      /* session failed: make a new one before the next try */
     bool inflight;
+    bool dereg_after;       /* shutdown came while the Register was in flight */
     uint8_t token_len;
     uint8_t token[8];
 };

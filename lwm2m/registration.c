@@ -137,6 +137,12 @@ static void op_finished(struct gw_reg *r)
 static void backoff(struct gw_reg *r, const char *why)
 {
     gw_lwm2m_t *m = r->srv->m;
+    if (r->dereg_after) {
+        r->dereg_after = false;
+        set_state(r, GW_REG_DONE);
+        gw_lwm2m_dereg_done(m);
+        return;
+    }
     if (r->backoff_s == 0)
         r->backoff_s = GW_BACKOFF_MIN_S;
     else if (r->backoff_s < GW_BACKOFF_MAX_S)
@@ -384,6 +390,12 @@ int gw_reg_deregister(struct gw_reg *r)
 {
     gw_timer_stop(r->srv->m->loop, &r->timer);
     dequeue(r);
+    if (r->state == GW_REG_REGISTERING && r->session && r->srv->m->shutting_down) {
+        /* The server may already hold this registration: wait for the
+         * answer and de-register right after it. */
+        r->dereg_after = true;
+        return 0;
+    }
     if (!is_registered(r) || !r->location || !r->session) {
         if (r->state != GW_REG_DEREGISTERING)
             set_state(r, GW_REG_DONE);
@@ -456,7 +468,11 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             set_state(r, GW_REG_REGISTERED);
             gw_info("%s: registered with %s at /%s (lifetime %d s)", r->vc->endpoint, r->srv->uri,
                     r->location ? r->location : "?", r->lifetime);
-            if (r->links_dirty)
+            if (r->dereg_after) {
+                r->dereg_after = false;
+                if (gw_reg_deregister(r) < 0)
+                    gw_lwm2m_dereg_done(m);
+            } else if (r->links_dirty)
                 enqueue(r);
             else
                 schedule_update(r);
