@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,10 @@ static int take_number(jdec_t *j, const cJSON *item, gw_senml_num_t *num)
     const char *s = j->text + t->off;
     num->kind = GW_SENML_NUM_F;
     num->f = item->valuedouble;
+    /* 1e999 parses to infinity, which no LwM2M value (nor JSON) holds. */
+    if (!isfinite(num->f))
+        return gw_decoded_fail(j->out, -EINVAL, "SenML JSON: number %.*s out of range",
+                               t->len > 24 ? 24 : (int)t->len, s);
     bool integral = t->len > 0 && t->len < 24;
     for (size_t k = (s[0] == '-'); integral && k < t->len; k++)
         if (s[k] < '0' || s[k] > '9')
@@ -227,7 +232,7 @@ static int parse_record(jdec_t *j, const cJSON *obj, gw_senml_base_t *b, gw_senm
     for (const cJSON *c = obj->child; c; c = c->next) {
         const char *k = c->string ? c->string : "";
         int rc = 0;
-        gw_senml_num_t num;
+        gw_senml_num_t num = {.kind = GW_SENML_NUM_F};
         if (cJSON_IsArray(c) || cJSON_IsObject(c))
             return gw_decoded_fail(j->out, -EINVAL, "SenML \"%s\" holds a nested structure", k);
         if (cJSON_IsNumber(c) && (rc = take_number(j, c, &num)))
@@ -239,7 +244,7 @@ static int parse_record(jdec_t *j, const cJSON *obj, gw_senml_base_t *b, gw_senm
         } else if (!strcmp(k, "bt")) {
             rc = want(j, cJSON_IsNumber(c), k, "a number");
             if (!rc)
-                b->bt = c->valuedouble;
+                b->bt = num.f;
         } else if (!strcmp(k, "n")) {
             rc = want(j, cJSON_IsString(c), k, "a string");
             if (!rc) {
@@ -249,7 +254,7 @@ static int parse_record(jdec_t *j, const cJSON *obj, gw_senml_base_t *b, gw_senm
         } else if (!strcmp(k, "t")) {
             rc = want(j, cJSON_IsNumber(c), k, "a number");
             r->has_t = !rc;
-            r->t = c->valuedouble;
+            r->t = num.f;
         } else if (!strcmp(k, "v")) {
             rc = want(j, cJSON_IsNumber(c), k, "a number");
             if (!rc && !(rc = set_value(j, r, GW_SENML_V_NUM, k)))
