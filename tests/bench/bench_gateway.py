@@ -9,6 +9,8 @@ starts build/lwm2m-test-server on a free 127.0.0.1 port and then the gateway,
 and prints on stdout, one per line, "BENCH <metric> <value> <unit>":
 
   register_<N>_s           gateway start -> server has seen all N+1 Registers
+  register_<N>_server_drops  datagrams the server's socket dropped (full
+                           receive buffer) while they registered
   rss_per_client_<N>       (VmRSS with N clients - VmRSS with 0) / N
   deregister_<N>_s         SIGTERM -> daemon exited after de-registering all
   reads_per_s, read_p50_us, read_p99_us, read_failed
@@ -183,6 +185,24 @@ class Server:
         stop_proc(self.proc, "test server", timeout=10)
 
 
+def udp_drops(port):
+    """The kernel's drop count of the UDP socket bound to 127.0.0.1:port.
+
+    Datagrams dropped because a receive buffer was full are resent only
+    after CoAP's ACK_TIMEOUT (2-3 s), which shows as a long registration
+    tail; this count says whether that happened."""
+    want = "0100007F:%04X" % port
+    try:
+        with open("/proc/net/udp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1] == want:
+                    return int(fields[-1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
 def vm_rss_bytes(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -262,6 +282,7 @@ def run_fleet(build, tmp, n, do_reads):
                 % (n, n + 1, reg_s, rss // 1024))
             if n:
                 bench("register_%d_s" % n, reg_s, "s")
+                bench("register_%d_server_drops" % n, udp_drops(server.port), "datagrams")
             if do_reads:
                 read_bench(server)
             dereg_s = gw.stop()

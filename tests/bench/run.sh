@@ -1,0 +1,30 @@
+#!/bin/sh
+# Run every benchmark and print its results as "BENCH <metric> <value> <unit>".
+#   tests/bench/run.sh BUILD_DIR
+# Runs each program in BUILD_DIR/bench/ (built from tests/bench/*.c), then
+# the end-to-end daemon benchmark tests/bench/bench_gateway.py. Other output
+# goes to stderr. Exits non-zero if any benchmark failed, after running all.
+BUILD=${1:-build}
+PY=/usr/bin/python3
+HERE=$(dirname "$0")
+failed=0
+
+for b in "$BUILD"/bench/*; do
+    [ -f "$b" ] && [ -x "$b" ] || continue
+    echo "== $b" >&2
+    # bounded: each program has fixed loop counts; the timeout is a guard
+    timeout 600 "$b"
+    rc=$?
+    if [ "$rc" != 0 ]; then
+        echo "bench: $b failed (exit $rc)" >&2
+        failed=$((failed + 1))
+    fi
+done
+
+echo "== $HERE/bench_gateway.py" >&2
+if ! timeout 900 "$PY" "$HERE/bench_gateway.py" "$BUILD"; then
+    echo "bench: bench_gateway.py failed" >&2
+    failed=$((failed + 1))
+fi
+
+[ "$failed" = 0 ]
