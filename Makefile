@@ -112,6 +112,9 @@ build-fuzz/%: tests/fuzz/%.c $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(GW_LIBS)
 
+# The fuzz objects are intermediates of the pattern rule; keep them.
+.PRECIOUS: build-fuzz/obj/%.o
+
 fuzz: deps
 	$(MAKE) $(FUZZ_BIN)
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
@@ -120,10 +123,14 @@ install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/lwm2m-gateway/objects \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lwm2m-gateway
-	install -m 644 systemd/lwm2m-gateway.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	sed 's#/usr/local/bin/#$(PREFIX)/bin/#' systemd/lwm2m-gateway.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/lwm2m-gateway.service
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 644 systemd/lwm2m-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/lwm2m-gateway.conf
 	install -m 644 examples/*.conf $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples/
 	[ -e $(DESTDIR)/etc/lwm2m-gateway/gateway.conf ] || \
-	  install -m 640 examples/gateway.conf $(DESTDIR)/etc/lwm2m-gateway/gateway.conf
+	  install -m 644 examples/gateway.conf $(DESTDIR)/etc/lwm2m-gateway/gateway.conf
+	@[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \
+	  systemd-sysusers $(PREFIX)/lib/sysusers.d/lwm2m-gateway.conf
 
 clean:
 	rm -rf build build-san build-fuzz
