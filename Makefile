@@ -33,7 +33,7 @@ GW_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) \
 GW_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
-LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c lwm2m/*.c mapping/*.c adapters/*/*.c))
+LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c lwm2m/*.c mapping/*.c adapters/*.c adapters/*/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libgw.a
 BIN := $(BUILD)/lwm2m-gateway

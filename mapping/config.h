@@ -39,6 +39,36 @@ typedef struct gw_config_resource {
     int line;
 } gw_config_resource_t;
 
+/* A field mapping: where one adapter field lands and how it is converted
+ * (`resources = ( { field = "t_probe"; path = "/3303/1/5700"; scale = 0.1; } )`).
+ * Order of conversion: unit -> *scale + offset -> clamp to min/max. */
+typedef struct gw_config_field {
+    char *field;                  /* adapter field name ("temperature", "t_probe") */
+    gw_path_t path;               /* 3 levels; len 0 = from the default semantic map */
+    double scale;                 /* default 1 */
+    double offset;                /* default 0 */
+    bool has_min, has_max;        /* clamping */
+    double min, max;
+    char *unit;                   /* unit the adapter reports in ("Fahrenheit", "Wh", "Pa"),
+                                     NULL = already the object's unit */
+    char *application_type;       /* 5750, NULL when absent */
+    bool writable;                /* route LwM2M Write/Execute back to the adapter */
+    int line;
+} gw_config_field_t;
+
+/* One generated field of a simulated device
+ * (`simulate = ( { field = "temperature"; wave = "sine"; min = 18.0; max = 24.0;
+ *                  period = 60.0; interval = 5.0; } )`). */
+typedef struct gw_config_sim {
+    char *field;
+    char *wave;                   /* "sine" (default), "random_walk", "sawtooth", "square", "constant" */
+    double min, max;              /* value range, default 0..100 */
+    double period_s;              /* default 60 */
+    double interval_s;            /* one reading every interval, default 5 */
+    char *unit;                   /* unit of the generated values, NULL = the object's */
+    int line;
+} gw_config_sim_t;
+
 typedef struct gw_config_device {
     char *endpoint;
     char *adapter;                /* "static" for now */
@@ -48,6 +78,16 @@ typedef struct gw_config_device {
     size_t psk_key_len;           /* 0 when no per-client key */
     gw_config_resource_t *resources;
     size_t n_resources;
+    /* issue 3: mapping */
+    char *address;                /* adapter address (MAC, DevEUI, unit id, ...); default = endpoint */
+    char *template_name;          /* the template applied, NULL when none (already merged in) */
+    gw_config_field_t *fields;    /* field mappings, templates merged, config order */
+    size_t n_fields;
+    gw_config_sim_t *sims;        /* simulated adapter: generated fields */
+    size_t n_sims;
+    /* Hash of everything that defines this device once templates are
+     * applied: a reload compares it to leave untouched devices alone. */
+    uint64_t fingerprint;
     int line;
 } gw_config_device_t;
 
@@ -56,6 +96,8 @@ typedef struct gw_config {
     char *name;                   /* gateway endpoint name, default hostname */
     char *state_dir;              /* default "/var/lib/lwm2m-gateway" */
     char *objects_dir;            /* default "/etc/lwm2m-gateway/objects"; missing dir is fine */
+    char *endpoint_pattern;       /* for devices without endpoint; default
+                                     "{gateway}-{adapter}-{address}" */
     gw_config_server_t *servers;
     size_t n_servers;
     gw_config_device_t *devices;

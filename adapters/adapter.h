@@ -1,0 +1,76 @@
+/*
+ * adapters/adapter.h - the one interface every sensor adapter implements
+ * (static, simulated; later Modbus, LoRaWAN, BLE), and the reading it
+ * produces.
+ *
+ * An adapter knows its wire and its payload formats; it never knows an
+ * LwM2M object ID. It reports readings through env->emit; the mapping layer
+ * decides where they land.
+ *
+ * All calls happen on the loop thread. An adapter that must block (serial
+ * I/O, a library's network thread) does so on its own thread and hands
+ * results to the loop with gw_loop_post.
+ */
+#ifndef GW_ADAPTERS_ADAPTER_H
+#define GW_ADAPTERS_ADAPTER_H
+
+#include "../gateway/loop.h"
+#include "../lwm2m/value.h"
+#include "../mapping/config.h"
+
+/* A reading: one value a sensor reported. All pointers are borrowed for the
+ * duration of the emit call. */
+typedef struct gw_reading {
+    const char *device_key; /* "<adapter>:<address>", e.g. "simulated:boiler-1" */
+    const char *field;      /* "temperature", "humidity", "battery", ... or decoder-specific */
+    gw_value_t value;       /* usually FLOAT; INTEGER/BOOLEAN/STRING as the sensor gives */
+    const char *unit;       /* unit the value is in ("Cel", "Fahrenheit", "Wh", "Pa", "%RH"),
+                               NULL when the field's usual unit */
+    int64_t ts_ms;          /* wall clock when the sensor measured it; 0 = now */
+} gw_reading_t;
+
+typedef struct gw_adapter gw_adapter_t;
+
+/* What the gateway gives an adapter. */
+typedef struct gw_adapter_env {
+    gw_loop_t *loop;
+    /* Hand a reading to the mapping layer. Returns 0, or a negative errno
+     * when the reading could not be stored (it is then logged and counted
+     * by the mapping layer: the adapter need not log it again). */
+    int (*emit)(void *emit_ctx, const gw_reading_t *r);
+    void *emit_ctx;
+} gw_adapter_env_t;
+
+typedef struct gw_adapter_ops {
+    const char *name; /* the config's adapter = "..." */
+    /* Create the adapter instance for the devices of the config that name
+     * it (cfg and env are borrowed and outlive the adapter). */
+    int (*create)(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out);
+    /* Start talking to devices (open sockets, first polls). */
+    int (*start)(gw_adapter_t *a);
+    /* Stop I/O; free with destroy. */
+    void (*stop)(gw_adapter_t *a);
+    void (*destroy)(gw_adapter_t **a);
+    /* File descriptors to watch for input (EPOLLIN); returns how many were
+     * written to out (at most max). */
+    int (*fds)(gw_adapter_t *a, int *out, int max);
+    /* Absolute monotonic ms when process() must run next, -1 for none. */
+    int64_t (*next_deadline_ms)(gw_adapter_t *a);
+    /* Do the work that is due: fd is the ready descriptor, or -1 when the
+     * deadline passed. Returns 0 or a negative errno (logged, not fatal). */
+    int (*process)(gw_adapter_t *a, int fd);
+    /* An LwM2M Write (value != NULL) or Execute (value == NULL, args) on a
+     * field configured `writable`. Returns 0 when handed to the device (or
+     * queued for a sleeping one), -ENOTSUP when the adapter cannot write,
+     * -ENOENT for an unknown device/field, other negative errno on failure.
+     * May be NULL: no field of this adapter is writable. */
+    int (*write)(gw_adapter_t *a, const char *device_key, const char *field,
+                 const gw_value_t *value, const char *args);
+} gw_adapter_ops_t;
+
+/* The adapters compiled in, looked up by name; NULL when unknown. */
+const gw_adapter_ops_t *gw_adapter_find(const char *name);
+/* NULL-terminated list, for messages ("expected one of ..."). */
+extern const gw_adapter_ops_t *const gw_adapters[];
+
+#endif
