@@ -313,6 +313,7 @@ def main(argv):
 
     server = Server(build)
     gw = None
+    gw_log = []
     try:
         err = server.start(5683) if udp_port_free(5683) else "in use"
         if err:
@@ -330,7 +331,6 @@ def main(argv):
                                "--server", "coap://127.0.0.1:%d" % server.port],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, start_new_session=True)
-        gw_log = []
 
         def gw_reader():
             for raw in gw.stderr:
@@ -375,7 +375,6 @@ def main(argv):
             stop.wait(min(left, 1.0))
         say("")
         say("Stopping the gateway (it de-registers every client)...")
-        return 0
     finally:
         if gw is not None and gw.poll() is None:
             gw.send_signal(signal.SIGTERM)
@@ -386,6 +385,13 @@ def main(argv):
                 gw.wait(5)
         server.stop()
         say("Stopped.")
+    # after a clean stop, anything but 0 is a failure (e.g. a sanitizer report)
+    if gw is not None and gw.returncode != 0:
+        time.sleep(0.2)
+        sys.stderr.write("demo: the gateway exited with status %s:\n%s\n"
+                         % (gw.returncode, "\n".join(gw_log[-30:])))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

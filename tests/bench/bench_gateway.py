@@ -211,25 +211,26 @@ def vm_rss_bytes(pid):
     raise RuntimeError("no VmRSS for pid %d" % pid)
 
 
-def fd_limit_for(n):
-    """Makes sure a child can have n + headroom fds; returns the preexec or raises."""
+def ensure_fd_limit(n):
+    """Makes sure the daemon can raise its soft limit to n + headroom fds.
+
+    The daemon raises its soft RLIMIT_NOFILE to the hard limit itself; only
+    a hard limit that is too low needs raising, which the daemon inherits
+    from here. That takes CAP_SYS_RESOURCE; without it, raises RuntimeError
+    saying what to run."""
     need = n + FD_HEADROOM
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < need:
-        log("open-file hard limit %d is below the %d this fleet needs; raising it for the "
-            "daemon (needs root / CAP_SYS_RESOURCE, like `prlimit --nofile=%d:%d`)"
-            % (hard, need, need, need))
-        try:
-            with open("/proc/sys/fs/nr_open") as f:
-                if int(f.read()) < need:
-                    raise RuntimeError("fs.nr_open is below %d" % need)
-        except OSError:
-            pass
-
-        def raise_limit():
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
-        return raise_limit
-    return None
+    if hard == resource.RLIM_INFINITY or hard >= need:
+        return
+    log("open-file hard limit %d is below the %d a fleet of %d needs; raising it"
+        % (hard, need, n))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, need), need))
+    except (ValueError, OSError) as e:
+        raise RuntimeError("cannot raise the open-file hard limit from %d to %d (%s); run as "
+                           "root with CAP_SYS_RESOURCE, or first `ulimit -Hn %d` in a root "
+                           "shell, or `prlimit --pid $$ --nofile=%d:%d`"
+                           % (hard, need, e, need, need, need))
 
 
 class Gateway:
@@ -242,15 +243,10 @@ class Gateway:
         self.start_wall = None
 
     def start(self):
-        pre = fd_limit_for(self.n)
+        ensure_fd_limit(self.n)
         self.start_wall = time.time()
-        try:
-            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                         stdout=self.logf, stderr=self.logf, preexec_fn=pre)
-        except subprocess.SubprocessError as e:
-            raise RuntimeError("cannot start the gateway with %d fds: %s (raise the hard "
-                               "limit: ulimit -Hn %d, or prlimit)" % (self.n + FD_HEADROOM, e,
-                                                                     self.n + FD_HEADROOM))
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
+                                     stdout=self.logf, stderr=self.logf)
         _procs.append(self.proc)
         return self
 
@@ -295,7 +291,8 @@ def run_fleet(build, tmp, n, do_reads):
             logf.flush()
             with open(logpath) as f:
                 tail = f.readlines()[-20:]
-            log("gateway log tail (%s):\n%s" % (logpath, "".join(tail)))
+            if tail:
+                log("gateway log tail:\n%s" % "".join(tail))
             raise
         finally:
             if gw:
