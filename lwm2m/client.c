@@ -128,24 +128,46 @@ static void on_coap_log(coap_log_t level, const char *message)
     gw_log(lvl, "libcoap: %.*s", (int)n, message);
 }
 
+/* libcoap's own housekeeping (retransmissions, delayed packets, session
+ * timeouts) walks every session: with 10,000 clients that walk costs more
+ * than the packet it runs for. So it runs only when libcoap's timer fires
+ * (an epoll event with no socket) and once a second as a safety net, and
+ * ready sockets go straight to coap_io_do_epoll. */
+static void coap_housekeeping(gw_lwm2m_t *m)
+{
+    coap_tick_t now;
+    coap_ticks(&now);
+    coap_io_prepare_epoll(m->ctx, now);
+    m->last_prepare_ms = gw_now_ms();
+}
+
 static void on_coap_fd(void *ctx, uint32_t events)
 {
     (void)events;
     gw_lwm2m_t *m = ctx;
-    coap_io_process(m->ctx, COAP_IO_NO_WAIT);
+    struct epoll_event ev[64];
+    for (int round = 0; round < 16; round++) {
+        int n = epoll_wait(m->coap_fd, ev, 64, 0);
+        if (n <= 0)
+            break;
+        bool timer = false;
+        for (int i = 0; i < n; i++)
+            if (!ev[i].data.ptr)
+                timer = true;
+        coap_io_do_epoll(m->ctx, ev, (size_t)n);
+        if (timer)
+            coap_housekeeping(m);
+        if (n < 64)
+            break;
+    }
 }
 
 static int64_t coap_prepare(void *ctx)
 {
     gw_lwm2m_t *m = ctx;
-    coap_tick_t now;
-    coap_ticks(&now);
-    /* Sends delayed packets and returns when libcoap next needs to run
-     * (retransmissions); 0 means "nothing scheduled". */
-    unsigned int wait = coap_io_prepare_epoll(m->ctx, now);
-    if (wait == 0)
-        return -1;
-    return gw_now_ms() + wait;
+    if (gw_now_ms() - m->last_prepare_ms >= 1000)
+        coap_housekeeping(m);
+    return m->last_prepare_ms + 1000;
 }
 
 /* ---- servers ---- */

@@ -13,7 +13,7 @@
 /* Registrations waiting for their turn are capped in flight so that a burst
  * of 10,000 does not overflow the server's socket buffer and turn into
  * retransmissions (which cost seconds each). */
-#define GW_REG_MAX_INFLIGHT 256
+#define GW_REG_MAX_INFLIGHT 64
 #define GW_BACKOFF_MIN_S 2
 #define GW_BACKOFF_MAX_S 300
 
@@ -92,6 +92,7 @@ struct gw_lwm2m {
     gw_store_t *store;
     coap_context_t *ctx;
     int coap_fd;
+    int64_t last_prepare_ms;
     struct gw_server *servers;
     size_t n_servers;
     struct gw_vclient **buckets;

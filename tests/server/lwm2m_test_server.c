@@ -537,6 +537,28 @@ static int ts_parse_args(int argc, char **argv, ts_server_t *s, int *port, const
     return 0;
 }
 
+/* 10,000 clients registering at once overflow the default 208 KiB receive
+ * buffer, and every dropped datagram costs a 2-3 s retransmission. libcoap
+ * does not expose the endpoint's socket, so find it among our fds by its
+ * bound port. */
+static void ts_grow_rcvbuf(int port)
+{
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int type = 0;
+        socklen_t tl = sizeof type;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 || ss.ss_family != AF_INET ||
+            getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 || type != SOCK_DGRAM)
+            continue;
+        if (ntohs(((struct sockaddr_in *)&ss)->sin_port) != port)
+            continue;
+        int size = 4 << 20;
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+}
+
 int main(int argc, char **argv)
 {
     ts_server_t srv;
@@ -600,6 +622,7 @@ int main(int argc, char **argv)
         if (colon && sp && colon < sp)
             port = atoi(colon + 1);
     }
+    ts_grow_rcvbuf(port);
     coap_resource_t *r = coap_resource_unknown_init2(ts_handle, 0);
     coap_register_request_handler(r, COAP_REQUEST_POST, ts_handle);
     coap_register_request_handler(r, COAP_REQUEST_DELETE, ts_handle);
