@@ -96,6 +96,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
      * notification in a later issue) is not a registration failure. */
     if (!sent || coap_pdu_get_code(sent) <= COAP_REQUEST_CODE_IPATCH)
         gw_reg_on_nack(r, reason);
+    else
+        gw_obs_on_nack(r, sent, reason); /* a confirmable notification */
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event)
@@ -119,6 +121,16 @@ static int on_event(coap_session_t *session, const coap_event_t event)
 
 /* libcoap's own messages join the daemon's log with their priority, so
  * journald keeps one format and one set of levels. */
+/* Every value change of every client passes here (one store hook). */
+static void on_store_change(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value,
+                            bool changed)
+{
+    (void)ctx;
+    gw_vclient_t *vc = gw_store_client_app(c);
+    if (changed && vc)
+        gw_obs_value_changed(vc, path, value);
+}
+
 static void on_coap_log(coap_log_t level, const char *message)
 {
     size_t n = strlen(message);
@@ -230,6 +242,7 @@ static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const g
     s->ssid = o->short_server_id ? o->short_server_id : (uint16_t)(index + 1);
     s->default_pmin = o->default_pmin;
     s->default_pmax = o->default_pmax;
+    s->confirmable_notifications = o->confirmable_notifications;
     gw_server_pace_init(s);
     server_resolve(s); /* retried at the first Register when it fails now */
     return 0;
@@ -353,6 +366,7 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     coap_register_request_handler(r, COAP_REQUEST_DELETE, gw_dm_handle);
     coap_add_resource(m->ctx, r);
 
+    gw_store_set_hook(store, on_store_change, m);
     m->servers = calloc(n_servers, sizeof *m->servers);
     if (!m->servers)
         goto fail;
@@ -390,6 +404,7 @@ fail:
 static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
 {
     for (size_t i = 0; i < vc->n_regs; i++) {
+        gw_obs_drop_all(&vc->regs[i]);
         gw_reg_stop(&vc->regs[i]);
         gw_reg_release_session(&vc->regs[i]);
         free(vc->regs[i].location);

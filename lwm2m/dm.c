@@ -122,13 +122,13 @@ static bool single_value_path(const gw_path_t *p, const gw_resdef_t *d)
     return p->len == 4 || (p->len == 3 && d && !d->multiple);
 }
 
-static int do_read(dm_req_t *q)
+/* Encode what a Read of q->path answers into out; 0 or a CoAP code. */
+static int read_body(dm_req_t *q, gw_buf_t *out, int *out_cf)
 {
     const gw_objdef_t *o;
     const gw_resdef_t *d;
     gw_record_t *recs = NULL;
     size_t n = 0, k = 0;
-    gw_buf_t out = {0};
     int code = check_path(q, &o, &d);
     if (code)
         return code;
@@ -159,15 +159,51 @@ static int do_read(dm_req_t *q)
             recs[k++] = recs[i];
     }
     if (cf == GW_CF_TEXT && k == 1)
-        code = gw_text_encode(&recs[0], &out);
+        code = gw_text_encode(&recs[0], out);
     else if (cf == GW_CF_OPAQUE && k == 1)
-        code = gw_opaque_encode(&recs[0], &out);
+        code = gw_opaque_encode(&recs[0], out);
     else
-        code = gw_codec_encode(cf, &q->path, recs, k, &out);
+        code = gw_codec_encode(cf, &q->path, recs, k, out);
     free(recs);
     if (code < 0) {
-        gw_buf_free(&out);
+        gw_buf_free(out);
         return fail(q, C(500), "cannot encode the value%s", NULL);
+    }
+    *out_cf = cf;
+    return 0;
+}
+
+int gw_dm_read_encode(struct gw_reg *r, const gw_path_t *path, int accept, gw_buf_t *out, int *out_cf)
+{
+    dm_req_t q;
+    memset(&q, 0, sizeof q);
+    q.r = r;
+    q.vc = r->vc;
+    q.m = r->vc->m;
+    q.reg = gw_store_registry(q.m->store);
+    q.path = *path;
+    q.accept = accept;
+    return read_body(&q, out, out_cf);
+}
+
+static int do_read(dm_req_t *q)
+{
+    gw_buf_t out = {0};
+    int cf = -1;
+    int code = read_body(q, &out, &cf);
+    if (code)
+        return code;
+    int observe = opt_uint(q->request, COAP_OPTION_OBSERVE, -1);
+    if (observe == 0) {
+        coap_bin_const_t tok = coap_pdu_get_token(q->request);
+        uint32_t seq;
+        if (gw_obs_start(q->r, &q->path, tok.s, tok.length, q->accept, &seq) == 0) {
+            uint8_t ob[4];
+            coap_add_option(q->response, COAP_OPTION_OBSERVE, coap_encode_var_safe(ob, sizeof ob, seq), ob);
+        }
+    } else if (observe == 1) {
+        coap_bin_const_t tok = coap_pdu_get_token(q->request);
+        gw_obs_cancel(q->r, tok.s, tok.length, "cancelled by the server (Observe 1)");
     }
     respond(q, C(205), cf, &out);
     return 0;
@@ -374,6 +410,7 @@ static int do_write_attributes(dm_req_t *q)
     }
     if (gw_store_attrs_set(q->m->store, q->vc->sc, &q->path, &a) < 0)
         return fail(q, C(500), "out of memory%s", NULL);
+    gw_obs_attrs_changed(q->vc);
     respond(q, C(204), -1, NULL);
     return 0;
 }

@@ -33,6 +33,7 @@ typedef struct gw_lwm2m_server_opts {
     uint16_t short_server_id;
     int32_t default_pmin, default_pmax;
     const char *binding;         /* "U" */
+    bool confirmable_notifications; /* every notification CON (else NON, CON once a day) */
 } gw_lwm2m_server_opts_t;
 
 /* Per-client security override (NULL/0 to use the server's). Copied. */

@@ -46,12 +46,32 @@ struct gw_server {
     uint16_t ssid;
     int32_t default_pmin, default_pmax;
     char *binding;
+    bool confirmable_notifications;
     /* pacing: FIFO of registrations waiting to send Register/Update */
     struct gw_reg *queue_head, *queue_tail;
     size_t inflight;
     double tokens;
     int64_t tokens_at_ms;
     gw_timer_t pace_timer;
+};
+
+/* One observation (RFC 7641) a server holds on a path of a client. State
+ * lives here, not in libcoap: one unknown-resource handler serves every
+ * client, so libcoap's per-resource observer lists do not apply. */
+struct gw_obs {
+    struct gw_obs *next;    /* in reg->obs */
+    struct gw_reg *r;
+    gw_path_t path;
+    int accept;             /* Accept of the Observe request, -1 when none */
+    uint32_t seq;           /* Observe option value of the last notification */
+    int64_t last_ms;        /* monotonic time of the last notification */
+    int64_t last_con_ms;    /* ... of the last confirmable one */
+    gw_timer_t timer;       /* pmin hold-off or pmax */
+    bool pending;           /* a change waits for pmin */
+    bool has_last;          /* last_num holds the last notified number */
+    uint8_t token_len;
+    uint8_t token[8];
+    double last_num;
 };
 
 /* One virtual client's registration with one server. */
@@ -72,6 +92,7 @@ struct gw_reg {
     bool dereg_after;       /* shutdown came while the Register was in flight */
     uint8_t token_len;
     uint8_t token[8];
+    struct gw_obs *obs;     /* observations of this server */
 };
 
 struct gw_vclient {
@@ -131,6 +152,26 @@ const char *gw_reg_state_name(gw_reg_state_t s);
 /* dm.c: the device-management interface, one entry per CoAP method */
 void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
                   const coap_string_t *query, coap_pdu_t *response);
+
+/* dm.c: what a Read of path answers (also the body of a notification).
+ * 0 with out filled and *out_cf set, or a CoAP response code. */
+int gw_dm_read_encode(struct gw_reg *r, const gw_path_t *path, int accept, gw_buf_t *out, int *out_cf);
+
+/* observe.c */
+/* Start (or replace, same token) an observation; *out_seq is the Observe
+ * value for the response. 0 or -ENOMEM. */
+int gw_obs_start(struct gw_reg *r, const gw_path_t *path, const uint8_t *token, size_t token_len,
+                 int accept, uint32_t *out_seq);
+/* Cancel the observation with this token (if any), logging why. */
+void gw_obs_cancel(struct gw_reg *r, const uint8_t *token, size_t token_len, const char *why);
+void gw_obs_drop_all(struct gw_reg *r);
+/* Store hook fan-out: a value of client vc changed. */
+void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v);
+/* Attributes of some path of vc changed: recompute every timer. */
+void gw_obs_attrs_changed(gw_vclient_t *vc);
+/* A notification we sent got a Reset or was never acknowledged. */
+void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
+size_t gw_obs_count(const struct gw_reg *r);
 
 /* links.c */
 int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,

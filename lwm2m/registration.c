@@ -463,6 +463,9 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
     case GW_REG_REGISTERING:
         op_finished(r);
         if (code == COAP_RESPONSE_CODE(201)) {
+            /* A new registration starts without observations (LwM2M 1.1
+             * 6.4.1: they do not survive a Register, only Updates). */
+            gw_obs_drop_all(r);
             parse_location(r, received);
             r->backoff_s = 0;
             set_state(r, GW_REG_REGISTERED);
