@@ -1,0 +1,394 @@
+/*
+ * adapters/simulated/simulated.c - sensors that do not exist: every
+ * `simulate` entry of a device with adapter = "simulated" emits a reading
+ * every interval, following its wave.
+ *
+ * Scheduling: one binary min-heap of fields keyed by their next due time,
+ * so the adapter has one deadline (the heap's top) and a due field costs
+ * O(log n) whatever the fleet size (10,000 devices x a few fields). First
+ * readings are spread over one interval (an offset drawn from the device's
+ * PRNG) so that a fleet configured from one template does not emit in
+ * bursts.
+ *
+ * Every device has its own PRNG seeded from its key: a run is reproducible,
+ * and a device's random walk does not depend on the rest of the fleet.
+ *
+ * Writes: a server's Write to a writable simulated field is accepted. The
+ * LwM2M layer stores the written value; the simulator adopts it as the
+ * field's current value, so a random walk continues from it, while periodic
+ * waves replace it with their next generated value.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gateway/log.h"
+#include "../../mapping/mapping.h"
+#include "../adapters_internal.h"
+#include "simulated.h"
+
+typedef struct sim_dev {
+    char *key;
+    const gw_config_device_t *cfg;
+    uint64_t rng;
+    uint32_t first, n; /* its fields in a->fields */
+} sim_dev_t;
+
+typedef struct sim_field {
+    const gw_config_sim_t *cfg;
+    uint32_t dev;
+    gw_sim_wave_t wave;
+    double min, max, period_s, phase;
+    int64_t interval_ms;
+    int64_t due_ms;
+    double value; /* random walk state, or the last written value */
+} sim_field_t;
+
+struct gw_adapter {
+    gw_adapter_env_t env;
+    const gw_config_t *cfg;
+    sim_dev_t *devs;
+    sim_dev_t **by_key; /* sorted by key, for writes */
+    size_t n_devs;
+    sim_field_t *fields;
+    size_t n_fields;
+    uint32_t *heap; /* field indices, min-heap on (due_ms, index) */
+    size_t heap_n;
+    int64_t start_ms;
+    gw_sim_clock_fn mono, wall;
+    void *clock_ctx;
+};
+
+static int64_t real_mono(void *ctx)
+{
+    (void)ctx;
+    return gw_now_ms();
+}
+
+static int64_t real_wall(void *ctx)
+{
+    (void)ctx;
+    return gw_wall_ms();
+}
+
+void gw_sim_set_clock(gw_adapter_t *a, gw_sim_clock_fn mono, gw_sim_clock_fn wall, void *ctx)
+{
+    if (!a)
+        return;
+    a->mono = mono ? mono : real_mono;
+    a->wall = wall ? wall : real_wall;
+    a->clock_ctx = ctx;
+}
+
+static void sim_destroy(gw_adapter_t **ap)
+{
+    if (!ap || !*ap)
+        return;
+    gw_adapter_t *a = *ap;
+    for (size_t i = 0; i < a->n_devs; i++)
+        free(a->devs[i].key);
+    free(a->devs);
+    free(a->by_key);
+    free(a->fields);
+    free(a->heap);
+    free(a);
+    *ap = NULL;
+}
+
+static bool is_simulated(const gw_config_device_t *d)
+{
+    return d->adapter && strcmp(d->adapter, "simulated") == 0;
+}
+
+static int init_field(sim_field_t *f, const gw_config_sim_t *s, const char *key, uint64_t *rng)
+{
+    if (gw_sim_wave_parse(s->wave, &f->wave) < 0) {
+        gw_err("simulated: %s: field \"%s\": unknown wave \"%s\", expected sine, random_walk, "
+               "sawtooth, square or constant",
+               key, s->field ? s->field : "?", s->wave);
+        return -EINVAL;
+    }
+    if (!s->field || !(s->min <= s->max) || !(s->interval_s > 0) || !(s->period_s >= 0)) {
+        gw_err("simulated: %s: field \"%s\": expected a name, min <= max, interval > 0 and "
+               "period >= 0",
+               key, s->field ? s->field : "?");
+        return -EINVAL;
+    }
+    f->cfg = s;
+    f->min = s->min;
+    f->max = s->max;
+    f->period_s = s->period_s;
+    f->interval_ms = (int64_t)(s->interval_s * 1000.0 + 0.5);
+    if (f->interval_ms < 1)
+        f->interval_ms = 1;
+    f->phase = gw_sim_uniform(rng);
+    f->value = (s->min + s->max) / 2;
+    return 0;
+}
+
+static int cmp_key(const void *x, const void *y)
+{
+    return strcmp((*(sim_dev_t *const *)x)->key, (*(sim_dev_t *const *)y)->key);
+}
+
+static int sim_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out)
+{
+    if (!env || !cfg || !out)
+        return -EINVAL;
+    gw_adapter_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->env = *env;
+    a->cfg = cfg;
+    gw_sim_set_clock(a, NULL, NULL, NULL);
+    size_t nd = 0, nf = 0;
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        if (is_simulated(&cfg->devices[i])) {
+            nd++;
+            nf += cfg->devices[i].n_sims;
+        }
+    int rc = -ENOMEM;
+    if (nd > UINT32_MAX || nf > UINT32_MAX)
+        goto fail;
+    a->devs = calloc(nd ? nd : 1, sizeof(*a->devs));
+    a->by_key = calloc(nd ? nd : 1, sizeof(*a->by_key));
+    a->fields = calloc(nf ? nf : 1, sizeof(*a->fields));
+    a->heap = calloc(nf ? nf : 1, sizeof(*a->heap));
+    if (!a->devs || !a->by_key || !a->fields || !a->heap)
+        goto fail;
+    char key[512];
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        const gw_config_device_t *d = &cfg->devices[i];
+        if (!is_simulated(d))
+            continue;
+        rc = gw_mapping_device_key(d, key, sizeof key);
+        if (rc < 0) {
+            gw_err("simulated: device at line %d has no address nor endpoint to name it", d->line);
+            goto fail;
+        }
+        sim_dev_t *sd = &a->devs[a->n_devs];
+        sd->key = strdup(key);
+        if (!sd->key) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        sd->cfg = d;
+        sd->rng = gw_sim_seed(key);
+        sd->first = (uint32_t)a->n_fields;
+        a->by_key[a->n_devs] = sd;
+        for (size_t j = 0; j < d->n_sims; j++) {
+            sim_field_t *f = &a->fields[a->n_fields];
+            rc = init_field(f, &d->sims[j], key, &sd->rng);
+            if (rc < 0)
+                goto fail;
+            f->dev = (uint32_t)a->n_devs;
+            a->n_fields++;
+        }
+        sd->n = (uint32_t)(a->n_fields - sd->first);
+        a->n_devs++;
+    }
+    qsort(a->by_key, a->n_devs, sizeof(*a->by_key), cmp_key);
+    for (size_t i = 1; i < a->n_devs; i++)
+        if (strcmp(a->by_key[i - 1]->key, a->by_key[i]->key) == 0) {
+            gw_err("simulated: two devices share the key %s, expected distinct addresses",
+                   a->by_key[i]->key);
+            rc = -EINVAL;
+            goto fail;
+        }
+    *out = a;
+    return 0;
+fail:
+    sim_destroy(&a);
+    return rc;
+}
+
+static bool before(const gw_adapter_t *a, uint32_t x, uint32_t y)
+{
+    int64_t dx = a->fields[x].due_ms, dy = a->fields[y].due_ms;
+    return dx < dy || (dx == dy && x < y);
+}
+
+static void sift_up(gw_adapter_t *a, size_t i)
+{
+    uint32_t v = a->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(a, v, a->heap[p]))
+            break;
+        a->heap[i] = a->heap[p];
+        i = p;
+    }
+    a->heap[i] = v;
+}
+
+static void sift_down(gw_adapter_t *a, size_t i)
+{
+    uint32_t v = a->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= a->heap_n)
+            break;
+        if (c + 1 < a->heap_n && before(a, a->heap[c + 1], a->heap[c]))
+            c++;
+        if (!before(a, a->heap[c], v))
+            break;
+        a->heap[i] = a->heap[c];
+        i = c;
+    }
+    a->heap[i] = v;
+}
+
+static int sim_start(gw_adapter_t *a)
+{
+    if (!a)
+        return -EINVAL;
+    a->start_ms = a->mono(a->clock_ctx);
+    a->heap_n = 0;
+    for (size_t i = 0; i < a->n_fields; i++) {
+        sim_field_t *f = &a->fields[i];
+        uint64_t *rng = &a->devs[f->dev].rng;
+        f->due_ms = a->start_ms + (int64_t)(gw_sim_uniform(rng) * (double)f->interval_ms);
+        a->heap[a->heap_n] = (uint32_t)i;
+        sift_up(a, a->heap_n++);
+    }
+    gw_info("simulated: %zu devices, %zu fields", a->n_devs, a->n_fields);
+    return 0;
+}
+
+static void sim_stop(gw_adapter_t *a)
+{
+    if (a)
+        a->heap_n = 0;
+}
+
+static int sim_fds(gw_adapter_t *a, int *out, int max)
+{
+    (void)a;
+    (void)out;
+    (void)max;
+    return 0;
+}
+
+static int64_t sim_deadline(gw_adapter_t *a)
+{
+    if (!a || a->heap_n == 0)
+        return -1;
+    return a->fields[a->heap[0]].due_ms;
+}
+
+static double next_value(gw_adapter_t *a, sim_field_t *f)
+{
+    if (f->wave == GW_SIM_RANDOM_WALK) {
+        f->value = gw_sim_walk_step(f->value, f->min, f->max, &a->devs[f->dev].rng);
+        return f->value;
+    }
+    double t_s = (double)(f->due_ms - a->start_ms) / 1000.0;
+    f->value = gw_sim_wave_at(f->wave, f->min, f->max, f->period_s, f->phase, t_s);
+    return f->value;
+}
+
+static int sim_process(gw_adapter_t *a, int fd)
+{
+    if (!a || fd != -1)
+        return -EINVAL;
+    int64_t now = a->mono(a->clock_ctx);
+    while (a->heap_n > 0) {
+        sim_field_t *f = &a->fields[a->heap[0]];
+        if (f->due_ms > now)
+            break;
+        gw_reading_t r = {
+            .device_key = a->devs[f->dev].key,
+            .field = f->cfg->field,
+            .value = {.type = GW_TYPE_FLOAT, .v.f = next_value(a, f)},
+            .unit = f->cfg->unit,
+            .ts_ms = a->wall(a->clock_ctx),
+        };
+        /* A refused reading is logged and counted by the mapping. */
+        if (a->env.emit)
+            a->env.emit(a->env.emit_ctx, &r);
+        f->due_ms += f->interval_ms;
+        /* After a stall (suspend, debugger) skip the missed readings
+         * rather than emit them all at once with the same time. */
+        if (f->due_ms <= now)
+            f->due_ms = now + f->interval_ms;
+        sift_down(a, 0);
+    }
+    return 0;
+}
+
+static sim_dev_t *find_dev(gw_adapter_t *a, const char *key)
+{
+    size_t lo = 0, hi = a->n_devs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        sim_dev_t *d = a->by_key[mid];
+        int c = strcmp(d->key, key);
+        if (c == 0)
+            return d;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int sim_write(gw_adapter_t *a, const char *device_key, const char *field,
+                     const gw_value_t *value, const char *args)
+{
+    (void)args;
+    if (!a || !device_key || !field)
+        return -EINVAL;
+    sim_dev_t *d = find_dev(a, device_key);
+    if (!d)
+        return -ENOENT;
+    const gw_config_field_t *cf = NULL;
+    for (size_t i = 0; i < d->cfg->n_fields; i++)
+        if (d->cfg->fields[i].field && strcmp(d->cfg->fields[i].field, field) == 0)
+            cf = &d->cfg->fields[i];
+    sim_field_t *f = NULL;
+    for (uint32_t i = d->first; i < d->first + d->n; i++)
+        if (strcmp(a->fields[i].cfg->field, field) == 0)
+            f = &a->fields[i];
+    if (!f && !cf)
+        return -ENOENT;
+    if (!cf || !cf->writable)
+        return -EPERM;
+    if (!value)
+        return -ENOTSUP; /* nothing in a simulation to execute */
+    if (!f)
+        return 0; /* a writable field with no generator: the store keeps it */
+    double v;
+    switch (value->type) {
+    case GW_TYPE_FLOAT:
+        v = value->v.f;
+        break;
+    case GW_TYPE_INTEGER:
+        v = (double)value->v.i;
+        break;
+    case GW_TYPE_UNSIGNED:
+        v = (double)value->v.u;
+        break;
+    case GW_TYPE_BOOLEAN:
+        v = value->v.b;
+        break;
+    default:
+        return -EINVAL;
+    }
+    if (!(v == v))
+        return -EINVAL;
+    f->value = v < f->min ? f->min : v > f->max ? f->max : v;
+    return 0;
+}
+
+const gw_adapter_ops_t gw_adapter_simulated = {
+    .name = "simulated",
+    .create = sim_create,
+    .start = sim_start,
+    .stop = sim_stop,
+    .destroy = sim_destroy,
+    .fds = sim_fds,
+    .next_deadline_ms = sim_deadline,
+    .process = sim_process,
+    .write = sim_write,
+};

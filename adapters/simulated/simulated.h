@@ -1,0 +1,41 @@
+/*
+ * adapters/simulated/simulated.h - what the simulated adapter shares with
+ * its tests and nothing else: the waves as pure functions and a clock that
+ * tests can drive, so that no test sleeps.
+ */
+#ifndef GW_ADAPTERS_SIMULATED_SIMULATED_H
+#define GW_ADAPTERS_SIMULATED_SIMULATED_H
+
+#include "../adapter.h"
+
+typedef enum gw_sim_wave {
+    GW_SIM_SINE = 0,
+    GW_SIM_RANDOM_WALK,
+    GW_SIM_SAWTOOTH,
+    GW_SIM_SQUARE,
+    GW_SIM_CONSTANT,
+} gw_sim_wave_t;
+
+/* "sine" (also NULL), "random_walk", "sawtooth", "square", "constant".
+ * 0 or -EINVAL. */
+int gw_sim_wave_parse(const char *name, gw_sim_wave_t *out);
+
+/* Value of a periodic wave (not random_walk) at t_s seconds, with phase
+ * in periods (0..1). */
+double gw_sim_wave_at(gw_sim_wave_t w, double min, double max, double period_s, double phase,
+                      double t_s);
+
+/* One step of the bounded random walk from v: a uniform step of at most
+ * (max-min)/20, reflected at the bounds. *rng is the PRNG state. */
+double gw_sim_walk_step(double v, double min, double max, uint64_t *rng);
+
+/* Seed derived from a device key (reproducible runs) and the next uniform
+ * number in [0,1). */
+uint64_t gw_sim_seed(const char *key);
+double gw_sim_uniform(uint64_t *rng);
+
+/* Replace the monotonic and wall clocks (ms) of an adapter, before start. */
+typedef int64_t (*gw_sim_clock_fn)(void *ctx);
+void gw_sim_set_clock(gw_adapter_t *a, gw_sim_clock_fn mono, gw_sim_clock_fn wall, void *ctx);
+
+#endif
