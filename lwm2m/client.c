@@ -364,6 +364,8 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     coap_register_request_handler(r, COAP_REQUEST_GET, gw_dm_handle);
     coap_register_request_handler(r, COAP_REQUEST_POST, gw_dm_handle);
     coap_register_request_handler(r, COAP_REQUEST_DELETE, gw_dm_handle);
+    coap_register_request_handler(r, COAP_REQUEST_FETCH, gw_dm_handle);
+    coap_register_request_handler(r, COAP_REQUEST_IPATCH, gw_dm_handle);
     coap_add_resource(m->ctx, r);
 
     gw_store_set_hook(store, on_store_change, m);

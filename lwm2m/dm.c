@@ -573,6 +573,18 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     case COAP_REQUEST_CODE_DELETE:
         code = do_delete(&q);
         break;
+    case COAP_REQUEST_CODE_FETCH:
+    case COAP_REQUEST_CODE_IPATCH: {
+        gw_buf_t body = {0};
+        int cf = -1;
+        code = gw_composite_handle(q.r, request, response, q.data, q.len, &body, &cf, q.diag, sizeof q.diag);
+        if (code == C(205) || code == C(204)) {
+            respond(&q, code, cf, body.len || cf >= 0 ? &body : NULL);
+            code = 0;
+        }
+        gw_buf_free(&body);
+        break;
+    }
     default:
         code = C(405);
         break;

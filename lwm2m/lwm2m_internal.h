@@ -173,6 +173,14 @@ void gw_obs_attrs_changed(gw_vclient_t *vc);
 void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 size_t gw_obs_count(const struct gw_reg *r);
 
+/* composite.c: Read-Composite and Observe-Composite (FETCH) and
+ * Write-Composite (iPATCH), SenML JSON or CBOR. Returns the CoAP code;
+ * on 2.05 out_body/out_cf hold the answer (taken over by the caller). May
+ * add options (Observe) to response. diag gets a reason on errors. */
+int gw_composite_handle(struct gw_reg *r, const coap_pdu_t *request, coap_pdu_t *response,
+                        const uint8_t *payload, size_t len, gw_buf_t *out_body, int *out_cf, char *diag,
+                        size_t diag_size);
+
 /* links.c */
 int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
                       gw_buf_t *out);
