@@ -191,6 +191,14 @@ static int h_objects_dir(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_
     return gw_config_h_nonempty_string(ctx, s, k, obj);
 }
 
+static int h_endpoint_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s,
+                              const gw_cfg_key_t *k, void *obj)
+{
+    if (!gw_config_check_pattern(ctx, s, config_setting_get_string(s)))
+        return 0;
+    return gw_config_h_string(ctx, s, k, obj);
+}
+
 static const gw_cfg_key_t gateway_keys[] = {
     {"name", GW_CFG_STRING, "a string (the gateway's own endpoint name)", false, h_gateway_name,
      offsetof(gw_config_t, name), 0, 0},
@@ -198,6 +206,9 @@ static const gw_cfg_key_t gateway_keys[] = {
      gw_config_h_nonempty_string, offsetof(gw_config_t, state_dir), 0, 0},
     {"objects_dir", GW_CFG_STRING, "a string (a directory of DDF .xml files)", false,
      h_objects_dir, offsetof(gw_config_t, objects_dir), 0, 0},
+    {"endpoint_pattern", GW_CFG_STRING,
+     "a string with {gateway}, {adapter}, {address}, {template} placeholders", false,
+     h_endpoint_pattern, offsetof(gw_config_t, endpoint_pattern), 0, 0},
 };
 
 static int h_gateway(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
@@ -449,10 +460,11 @@ static int h_servers(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_c
 
 /* ---- top level ------------------------------------------------------- */
 
-static int h_devices_defer(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+static int h_defer(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                            void *obj)
 {
-    /* Devices need the registry with objects_dir loaded: parsed later. */
+    /* Templates and devices need the registry with objects_dir loaded:
+     * parsed later. */
     (void)ctx, (void)s, (void)k, (void)obj;
     return 0;
 }
@@ -462,7 +474,9 @@ static const gw_cfg_key_t top_keys[] = {
     {"servers", GW_CFG_LIST, "a list of groups ( { uri = ...; }, ... )", true, h_servers, 0, 0,
      0},
     {"devices", GW_CFG_LIST, "a list of groups ( { endpoint = ...; adapter = ...; }, ... )",
-     false, h_devices_defer, 0, 0, 0},
+     false, h_defer, 0, 0, 0},
+    {"templates", GW_CFG_LIST, "a list of groups ( { name = ...; adapter = ...; }, ... )", false,
+     h_defer, 0, 0, 0},
 };
 
 static int set_defaults(gw_config_t *c, const char *file)
@@ -478,7 +492,9 @@ static int set_defaults(gw_config_t *c, const char *file)
     c->name = strdup(host);
     c->state_dir = strdup(GW_DEFAULT_STATE_DIR);
     c->objects_dir = strdup(GW_DEFAULT_OBJECTS_DIR);
-    return c->file && c->name && c->state_dir && c->objects_dir ? 0 : -ENOMEM;
+    c->endpoint_pattern = strdup("{gateway}-{adapter}-{address}");
+    return c->file && c->name && c->state_dir && c->objects_dir && c->endpoint_pattern ? 0
+                                                                                     : -ENOMEM;
 }
 
 static void load_objects(gw_cfg_ctx_t *ctx)
@@ -560,6 +576,12 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
                             "no server has a valid uri, expected at least one");
     }
     load_objects(&ctx);
+    const config_setting_t *templates = config_setting_get_member(root, "templates");
+    if (templates && config_setting_type(templates) == CONFIG_TYPE_LIST) {
+        rc = gw_config_parse_templates(&ctx, templates);
+        if (rc < 0)
+            goto out;
+    }
     const config_setting_t *devices = config_setting_get_member(root, "devices");
     if (devices && config_setting_type(devices) == CONFIG_TYPE_LIST) {
         rc = gw_config_parse_devices(&ctx, devices);
@@ -570,6 +592,7 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
 out:
     if (rc == -ENOMEM)
         ctx.oom = true;
+    gw_config_free_templates(&ctx);
     gw_config_flush_diags(&ctx);
     if (rc == -ENOMEM && diag)
         diag(diag_ctx, file, 0, "out of memory while loading the configuration");
@@ -600,6 +623,7 @@ void gw_config_free(gw_config_t **pc)
     free(c->name);
     free(c->state_dir);
     free(c->objects_dir);
+    free(c->endpoint_pattern);
     free(c);
     *pc = NULL;
 }

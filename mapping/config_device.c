@@ -11,30 +11,19 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "mapping.h"
 
-/* Adapters known to the loader. A new adapter kind is one entry here (and
- * its own keys table when it grows some). */
-static const char *const adapter_names[] = {"static"};
-#define N_ADAPTERS (sizeof adapter_names / sizeof adapter_names[0])
-
-/* One {path, value} entry while its group is walked: the value can only be
- * converted once the path (and so the type) is known. */
+/* One {path, value} entry: the value can only be converted once the path
+ * (and so the type) is known. */
 typedef struct res_entry {
     const config_setting_t *path_s, *value_s;
     gw_path_t path;
-    bool path_ok;
 } res_entry_t;
 
-typedef struct dev_state {
-    gw_config_device_t *dev;
-    size_t cap_res;
-    int endpoint_line;
-    const config_setting_t *info[4]; /* device.manufacturer..firmware */
-} dev_state_t;
+#define DEV(f) offsetof(gw_config_device_t, f)
 
 /* ---- device { } ------------------------------------------------------- */
 
-#define DEV(f) offsetof(gw_config_device_t, f)
 static const gw_cfg_key_t info_keys[] = {
     {"manufacturer", GW_CFG_STRING, "a string (/3/0/0)", false, gw_config_h_string,
      DEV(manufacturer), 0, 0},
@@ -47,11 +36,16 @@ static const gw_cfg_key_t info_keys[] = {
 static int h_info(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
 {
     (void)k;
-    dev_state_t *st = obj;
-    for (size_t i = 0; i < 4; i++)
-        st->info[i] = config_setting_get_member(s, info_keys[i].name);
-    return gw_config_walk(ctx, s, "the device group", info_keys,
-                          sizeof info_keys / sizeof info_keys[0], st->dev, NULL);
+    gw_cfg_parts_t *p = obj;
+    uint64_t seen = 0;
+    int rc = gw_config_walk(ctx, s, "the device group", info_keys,
+                            sizeof info_keys / sizeof info_keys[0], &p->dev, &seen);
+    for (unsigned i = 0; i < 4; i++) {
+        p->info[i] = config_setting_get_member(s, info_keys[i].name);
+        if (seen & ((uint64_t)1 << i))
+            p->set |= GW_CFG_SET_INFO0 << i;
+    }
+    return rc;
 }
 
 /* ---- values ------------------------------------------------------------ */
@@ -197,7 +191,7 @@ static bool convert(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *wh
     return false;
 }
 
-static void free_value(gw_value_t *v)
+void gw_config_free_value(gw_value_t *v)
 {
     if (v->type == GW_TYPE_STRING || v->type == GW_TYPE_CORELNK || v->type == GW_TYPE_OPAQUE)
         free((void *)(uintptr_t)v->v.bytes.ptr);
@@ -214,55 +208,58 @@ void gw_config_free_device(gw_config_device_t *d)
     free(d->firmware);
     free(d->psk_identity);
     for (size_t i = 0; i < d->n_resources; i++)
-        free_value(&d->resources[i].value);
+        gw_config_free_value(&d->resources[i].value);
     free(d->resources);
+    free(d->address);
+    free(d->template_name);
+    for (size_t i = 0; i < d->n_fields; i++)
+        gw_config_free_field(&d->fields[i]);
+    free(d->fields);
+    for (size_t i = 0; i < d->n_sims; i++)
+        gw_config_free_sim(&d->sims[i]);
+    free(d->sims);
     memset(d, 0, sizeof *d);
+}
+
+int gw_config_copy_value(gw_value_t *dst, const gw_value_t *src)
+{
+    *dst = *src;
+    if (src->type != GW_TYPE_STRING && src->type != GW_TYPE_CORELNK &&
+        src->type != GW_TYPE_OPAQUE)
+        return 0;
+    /* One byte more: an empty value still owns an allocation, and strings
+     * stay NUL-terminated. */
+    uint8_t *b = malloc(src->v.bytes.len + 1);
+    if (!b) {
+        dst->v.bytes.ptr = NULL;
+        return -ENOMEM;
+    }
+    if (src->v.bytes.len)
+        memcpy(b, src->v.bytes.ptr, src->v.bytes.len);
+    b[src->v.bytes.len] = 0;
+    dst->v.bytes.ptr = b;
+    return 0;
 }
 
 /* ---- resources ------------------------------------------------------- */
 
-static int h_res_path(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                      void *obj)
+static int add_record(gw_cfg_parts_t *st, const gw_path_t *entry, const gw_path_t *path,
+                      const gw_value_t *v, int line)
 {
-    (void)k;
-    res_entry_t *e = obj;
-    const char *str = config_setting_get_string(s);
-    char q[GW_CFG_QUOTE_SIZE];
-    e->path_s = s;
-    if (gw_path_parse(str, &e->path) < 0 || e->path.len < 3) {
-        gw_config_error(ctx, s, "bad path %s, expected /object/instance/resource[/instance]",
-                        gw_config_quote(str, q, sizeof q));
-        return 0;
-    }
-    e->path_ok = true;
-    return 0;
-}
-
-static int h_res_value(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                       void *obj)
-{
-    (void)ctx, (void)k;
-    ((res_entry_t *)obj)->value_s = s;
-    return 0;
-}
-
-static const gw_cfg_key_t res_keys[] = {
-    {"path", GW_CFG_STRING, "a string \"/object/instance/resource[/instance]\"", true,
-     h_res_path, 0, 0, 0},
-    {"value", GW_CFG_ANY, "a value of the resource's type", true, h_res_value, 0, 0, 0},
-};
-
-static int add_record(dev_state_t *st, const gw_path_t *path, const gw_value_t *v, int line)
-{
-    gw_config_device_t *d = st->dev;
+    gw_config_device_t *d = &st->dev;
     if (d->n_resources == st->cap_res) {
         size_t cap = st->cap_res ? st->cap_res * 2 : 8;
         gw_config_resource_t *r = realloc(d->resources, cap * sizeof *r);
         if (!r)
             return -ENOMEM;
         d->resources = r;
+        gw_path_t *e = realloc(st->res_entry, cap * sizeof *e);
+        if (!e)
+            return -ENOMEM;
+        st->res_entry = e;
         st->cap_res = cap;
     }
+    st->res_entry[d->n_resources] = *entry;
     gw_config_resource_t *r = &d->resources[d->n_resources++];
     r->path = *path;
     r->value = *v;
@@ -272,12 +269,12 @@ static int add_record(dev_state_t *st, const gw_path_t *path, const gw_value_t *
 
 /* A path already given in this device, by an earlier resource or by the
  * device group (/3/0/0..3). Reports and returns true. */
-static bool duplicate_path(gw_cfg_ctx_t *ctx, dev_state_t *st, const config_setting_t *s,
+static bool duplicate_path(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *st, const config_setting_t *s,
                            const gw_path_t *p)
 {
     char buf[32];
-    for (size_t i = 0; i < st->dev->n_resources; i++) {
-        const gw_config_resource_t *r = &st->dev->resources[i];
+    for (size_t i = 0; i < st->dev.n_resources; i++) {
+        const gw_config_resource_t *r = &st->dev.resources[i];
         bool clash = gw_path_cmp(&r->path, p) == 0 ||
                      (p->len == 3 && r->path.len == 4 && gw_path_has_prefix(&r->path, p));
         if (clash) {
@@ -295,11 +292,18 @@ static bool duplicate_path(gw_cfg_ctx_t *ctx, dev_state_t *st, const config_sett
     return false;
 }
 
-static int resource(gw_cfg_ctx_t *ctx, dev_state_t *st, const res_entry_t *e)
+int gw_config_add_value(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *st, const config_setting_t *path_s,
+                        const config_setting_t *value_s)
 {
     char buf[32], label[160], q[GW_CFG_QUOTE_SIZE];
+    const char *str = config_setting_get_string(path_s);
+    res_entry_t entry = {.path_s = path_s, .value_s = value_s}, *e = &entry;
+    if (gw_path_parse(str, &e->path) < 0 || e->path.len < 3) {
+        gw_config_error(ctx, path_s, "bad path %s, expected /object/instance/resource[/instance]",
+                        gw_config_quote(str, q, sizeof q));
+        return 0;
+    }
     const gw_path_t *p = &e->path;
-    const char *str = config_setting_get_string(e->path_s);
     const gw_objdef_t *o = gw_registry_find(ctx->reg, p->id[0]);
     if (!o) {
         gw_config_error(ctx, e->path_s, "unknown object %u in path %s: not in the registry or "
@@ -344,9 +348,9 @@ static int resource(gw_cfg_ctx_t *ctx, dev_state_t *st, const res_entry_t *e)
         gw_value_t v;
         if (!convert(ctx, e->value_s, "value", label, r, &v))
             return ctx->oom ? -ENOMEM : 0;
-        int rc = add_record(st, p, &v, (int)config_setting_source_line(e->value_s));
+        int rc = add_record(st, p, p, &v, (int)config_setting_source_line(e->value_s));
         if (rc < 0)
-            free_value(&v);
+            gw_config_free_value(&v);
         return rc;
     }
     /* A list for a multiple resource: instances 0..n-1. */
@@ -374,52 +378,24 @@ static int resource(gw_cfg_ctx_t *ctx, dev_state_t *st, const res_entry_t *e)
             continue;
         }
         gw_path_t ip = gw_path_make(p->id[0], p->id[1], p->id[2], (uint16_t)i);
-        int rc = add_record(st, &ip, &v, (int)config_setting_source_line(el));
+        int rc = add_record(st, p, &ip, &v, (int)config_setting_source_line(el));
         if (rc < 0) {
-            free_value(&v);
+            gw_config_free_value(&v);
             return rc;
         }
     }
     return 0;
 }
 
-static int h_resources(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
-                       void *obj)
-{
-    (void)k;
-    dev_state_t *st = obj;
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[64];
-        snprintf(where, sizeof where, "resources[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { path = ...; value = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
-        res_entry_t e = {0};
-        int rc = gw_config_walk(ctx, g, where, res_keys, sizeof res_keys / sizeof res_keys[0], &e,
-                                NULL);
-        if (rc < 0)
-            return rc;
-        if (!e.path_ok || !e.value_s)
-            continue;
-        rc = resource(ctx, st, &e);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* ---- one device ------------------------------------------------------- */
+/* ---- one device or template ------------------------------------------- */
 
 static int h_endpoint(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                       void *obj)
 {
     (void)k;
-    dev_state_t *st = obj;
+    gw_cfg_parts_t *p = obj;
     const char *ep = config_setting_get_string(s);
+    p->endpoint_s = s;
     if (!gw_config_check_endpoint(ctx, s, "endpoint", ep))
         return 0;
     if (ctx->cfg->name && strcmp(ep, ctx->cfg->name) == 0) {
@@ -427,76 +403,291 @@ static int h_endpoint(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg
                                 "expected a different endpoint", ep);
         return 0;
     }
-    st->endpoint_line = (int)config_setting_source_line(s);
-    st->dev->endpoint = strdup(ep);
-    return st->dev->endpoint ? 0 : -ENOMEM;
+    p->set |= GW_CFG_SET_ENDPOINT;
+    p->dev.endpoint = strdup(ep);
+    return p->dev.endpoint ? 0 : -ENOMEM;
+}
+
+static int h_address(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    gw_cfg_parts_t *p = obj;
+    p->address_s = s;
+    if (!*config_setting_get_string(s)) {
+        gw_config_error(ctx, s, "\"address\" must not be empty, expected %s", k->expect);
+        return 0;
+    }
+    p->set |= GW_CFG_SET_ADDRESS;
+    return gw_config_h_string(ctx, s, k, &p->dev);
+}
+
+/* endpoint and address name one device: a template shared by many cannot
+ * carry them. */
+static int h_not_in_template(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                             void *obj)
+{
+    (void)obj;
+    gw_config_error(ctx, s, "\"%s\" is not allowed in a template, expected it in each device "
+                            "that uses the template", k->name);
+    return 0;
+}
+
+/* "static, simulated" from the adapters compiled in. */
+static void adapter_list(char *list, size_t size)
+{
+    size_t o = 0;
+    list[0] = '\0';
+    for (size_t j = 0; gw_adapters[j] && o < size; j++)
+        o += (size_t)snprintf(list + o, size - o, "%s%s", j ? ", " : "", gw_adapters[j]->name);
 }
 
 static int h_adapter(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                      void *obj)
 {
     (void)k;
-    dev_state_t *st = obj;
+    gw_cfg_parts_t *p = obj;
     const char *name = config_setting_get_string(s);
-    size_t i = 0;
-    while (i < N_ADAPTERS && strcmp(adapter_names[i], name) != 0)
-        i++;
-    if (i == N_ADAPTERS) {
+    p->adapter_s = s;
+    if (!gw_adapter_find(name)) {
         char list[256], q[GW_CFG_QUOTE_SIZE];
-        size_t o = 0;
-        list[0] = '\0';
-        for (size_t j = 0; j < N_ADAPTERS && o < sizeof list; j++)
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", j ? ", " : "",
-                                  adapter_names[j]);
+        adapter_list(list, sizeof list);
         gw_config_error(ctx, s, "unknown adapter %s, expected one of: %s",
                         gw_config_quote(name, q, sizeof q), list);
         return 0;
     }
-    st->dev->adapter = strdup(name);
-    return st->dev->adapter ? 0 : -ENOMEM;
+    p->set |= GW_CFG_SET_ADAPTER;
+    p->dev.adapter = strdup(name);
+    return p->dev.adapter ? 0 : -ENOMEM;
 }
 
 static int h_dev_psk_identity(gw_cfg_ctx_t *ctx, const config_setting_t *s,
                               const gw_cfg_key_t *k, void *obj)
 {
-    return gw_config_h_nonempty_string(ctx, s, k, ((dev_state_t *)obj)->dev);
+    gw_cfg_parts_t *p = obj;
+    if (!*config_setting_get_string(s))
+        return gw_config_h_nonempty_string(ctx, s, k, &p->dev);
+    p->set |= GW_CFG_SET_PSK_IDENTITY;
+    return gw_config_h_string(ctx, s, k, &p->dev);
 }
 
 static int h_dev_psk_key(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                          void *obj)
 {
     (void)k;
-    gw_config_device_t *d = ((dev_state_t *)obj)->dev;
-    gw_config_psk_key(ctx, s, d->psk_key, &d->psk_key_len);
+    gw_cfg_parts_t *p = obj;
+    gw_config_psk_key(ctx, s, p->dev.psk_key, &p->dev.psk_key_len);
+    if (p->dev.psk_key_len)
+        p->set |= GW_CFG_SET_PSK_KEY;
     return 0;
 }
 
+static int h_template_ref(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                          void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    p->template_s = s;
+    if (!*config_setting_get_string(s)) {
+        gw_config_error(ctx, s, "\"template\" must not be empty, expected the name of an entry of "
+                                "templates");
+        return 0;
+    }
+    p->template_ref = strdup(config_setting_get_string(s));
+    return p->template_ref ? 0 : -ENOMEM;
+}
+
+static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                           void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    if (!*config_setting_get_string(s)) {
+        gw_config_error(ctx, s, "\"name\" must not be empty, expected the template's name");
+        return 0;
+    }
+    p->name = strdup(config_setting_get_string(s));
+    return p->name ? 0 : -ENOMEM;
+}
+
+#define K_ADAPTER                                                                                \
+    {"adapter", GW_CFG_STRING, "a string naming the adapter, e.g. \"static\"", false, h_adapter, \
+     0, 0, 0}
+#define K_COMMON                                                                                 \
+    {"device", GW_CFG_GROUP, "a group { manufacturer = ...; model = ...; }", false, h_info, 0, 0, \
+     0},                                                                                         \
+        {"psk_identity", GW_CFG_STRING, "a string", false, h_dev_psk_identity, DEV(psk_identity), \
+         0, 0},                                                                                  \
+        {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_dev_psk_key, 0, 0, 0},     \
+        {"resources", GW_CFG_LIST,                                                               \
+         "a list of groups ( { path = ...; value = ...; } or { field = ...; path = ...; }, ... )", \
+         false, gw_config_h_resources, 0, 0, 0},                                                 \
+        {"simulate", GW_CFG_LIST, "a list of groups ( { field = ...; wave = ...; }, ... )", false, \
+         gw_config_h_simulate, 0, 0, 0},                                                         \
+        {"template", GW_CFG_STRING, "a string (the name of an entry of templates)", false,       \
+         h_template_ref, 0, 0, 0}
+
 static const gw_cfg_key_t device_keys[] = {
-    {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", true, h_endpoint, 0, 0,
+    {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", false, h_endpoint, 0, 0,
      0},
-    {"adapter", GW_CFG_STRING, "a string naming the adapter, e.g. \"static\"", true, h_adapter, 0,
-     0, 0},
-    {"device", GW_CFG_GROUP, "a group { manufacturer = ...; model = ...; }", false, h_info, 0, 0,
-     0},
-    {"psk_identity", GW_CFG_STRING, "a string", false, h_dev_psk_identity, DEV(psk_identity), 0,
-     0},
-    {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_dev_psk_key, 0, 0, 0},
-    {"resources", GW_CFG_LIST, "a list of groups ( { path = ...; value = ...; }, ... )", false,
-     h_resources, 0, 0, 0},
+    {"address", GW_CFG_STRING, "a string (the device's address for its adapter)", false,
+     h_address, DEV(address), 0, 0},
+    K_ADAPTER,
+    K_COMMON,
+};
+
+static const gw_cfg_key_t template_keys[] = {
+    {"name", GW_CFG_STRING, "a string (the template's name)", true, h_template_name, 0, 0, 0},
+    K_ADAPTER,
+    K_COMMON,
+    {"endpoint", GW_CFG_ANY, "", false, h_not_in_template, 0, 0, 0},
+    {"address", GW_CFG_ANY, "", false, h_not_in_template, 0, 0, 0},
 };
 #undef DEV
 
+int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *where,
+                          bool is_template, gw_cfg_parts_t *p)
+{
+    int before = ctx->errors;
+    p->group = g;
+    p->dev.line = (int)config_setting_source_line(g);
+    int rc = is_template ? gw_config_walk(ctx, g, where, template_keys,
+                                          sizeof template_keys / sizeof template_keys[0], p, NULL)
+                         : gw_config_walk(ctx, g, where, device_keys,
+                                          sizeof device_keys / sizeof device_keys[0], p, NULL);
+    if (rc < 0)
+        return rc;
+    /* Only a clash within one group is its own mistake; one across a
+     * template and a device is reported on the device. */
+    if (p->dev.n_sims && p->dev.adapter && strcmp(p->dev.adapter, "simulated") != 0)
+        gw_config_error(ctx, p->simulate_s,
+                        "simulate is only for adapter = \"simulated\", got adapter = \"%s\"",
+                        p->dev.adapter);
+    p->bad = ctx->errors != before;
+    return ctx->oom ? -ENOMEM : 0;
+}
+
+void gw_config_free_parts(gw_cfg_parts_t *p)
+{
+    gw_config_free_device(&p->dev);
+    free(p->res_entry);
+    free(p->name);
+    free(p->template_ref);
+    memset(p, 0, sizeof *p);
+}
+
+/* ---- the devices list ------------------------------------------------- */
+
 typedef struct ep_ref {
-    const char *endpoint;
+    const char *key; /* endpoint, or "<adapter>:<address>" */
     int line;
     const config_setting_t *s;
+    bool derived; /* address defaulted to the endpoint */
 } ep_ref_t;
 
 static int cmp_ep(const void *pa, const void *pb)
 {
     const ep_ref_t *a = pa, *b = pb;
-    int c = strcmp(a->endpoint, b->endpoint);
+    int c = strcmp(a->key, b->key);
     return c ? c : (a->line > b->line) - (a->line < b->line);
+}
+
+/* Sorting finds duplicates in O(n log n): fleets of thousands of devices
+ * are expected. */
+static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const char *what)
+{
+    qsort(refs, n, sizeof *refs, cmp_ep);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (strcmp(refs[first].key, refs[i].key) != 0) {
+            first = i;
+            continue;
+        }
+        /* Both addresses came from their endpoints: the duplicate endpoint
+         * is the one mistake, already reported. */
+        if (refs[first].derived && refs[i].derived)
+            continue;
+        char q[GW_CFG_QUOTE_SIZE];
+        if (refs[i].s)
+            gw_config_error(ctx, refs[i].s, "duplicate %s %s (first defined at line %d)", what,
+                            gw_config_quote(refs[i].key, q, sizeof q), refs[first].line);
+        else
+            gw_config_error_at(ctx, refs[i].line, "duplicate %s %s (first defined at line %d)",
+                               what, gw_config_quote(refs[i].key, q, sizeof q), refs[first].line);
+    }
+}
+
+/* The checks that need the whole device, templates applied. own is the
+ * device's group as written: messages point at its keys when it has them. */
+static int finish_device(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *m,
+                         const char *where)
+{
+    gw_config_device_t *d = &m->dev;
+    char q[GW_CFG_QUOTE_SIZE];
+    int before = ctx->errors;
+    if (!d->adapter) {
+        char list[256];
+        adapter_list(list, sizeof list);
+        gw_config_error(ctx, own->group, "%s has no adapter, expected adapter = \"...\" in the "
+                                         "device or its template (one of: %s)", where, list);
+        return 0;
+    }
+    bool simulated = strcmp(d->adapter, "simulated") == 0;
+    if (d->n_sims && !simulated) {
+        const config_setting_t *at = own->simulate_s   ? own->simulate_s
+                                     : own->adapter_s ? own->adapter_s
+                                                      : own->group;
+        gw_config_error(ctx, at, "simulate is only for adapter = \"simulated\", got adapter = "
+                                 "\"%s\"", d->adapter);
+    } else if (simulated && !d->n_sims) {
+        gw_config_error(ctx, own->group, "%s has adapter = \"simulated\" but no simulate entry, "
+                                         "expected simulate = ( { field = ...; wave = ...; } )",
+                        where);
+    }
+    if (!d->endpoint) {
+        if (!d->address) {
+            gw_config_error(ctx, own->group, "%s has neither endpoint nor address, expected "
+                                             "endpoint = \"...\" or an address to build it from "
+                                             "gateway.endpoint_pattern", where);
+            return 0;
+        }
+        int rc = gw_config_expand_pattern(ctx, d, d->line, &d->endpoint);
+        if (rc < 0)
+            return rc == -ENOMEM ? rc : 0;
+        if (!gw_config_check_endpoint(ctx, own->group, "endpoint built from endpoint_pattern",
+                                      d->endpoint)) {
+            free(d->endpoint);
+            d->endpoint = NULL;
+            return 0;
+        }
+        if (ctx->cfg->name && strcmp(d->endpoint, ctx->cfg->name) == 0) {
+            gw_config_error(ctx, own->group, "endpoint %s built from endpoint_pattern is the "
+                                             "gateway's own name (gateway.name), expected a "
+                                             "different endpoint",
+                            gw_config_quote(d->endpoint, q, sizeof q));
+            return 0;
+        }
+    }
+    if (!d->address) {
+        d->address = strdup(d->endpoint);
+        if (!d->address)
+            return -ENOMEM;
+    }
+    gw_config_check_sims(ctx, &own->dev, d);
+    if (ctx->errors != before || ctx->oom)
+        return ctx->oom ? -ENOMEM : 0;
+    /* The mapping layer knows how fields land (instances, clashes between
+     * overrides and defaults): asking it here makes --check see what a
+     * start would see. */
+    gw_map_target_t *targets = NULL;
+    size_t n = 0;
+    char err[512] = "";
+    int rc = gw_mapping_resolve(d, ctx->reg, &targets, &n, err, sizeof err);
+    free(targets);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0)
+        gw_config_error_at(ctx, d->line, "%s", err[0] ? err : "the device's fields cannot be "
+                                                              "mapped to resources");
+    return 0;
 }
 
 int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
@@ -507,9 +698,11 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
         return 0;
     c->devices = calloc((size_t)n, sizeof *c->devices);
     ep_ref_t *eps = calloc((size_t)n, sizeof *eps);
-    size_t n_eps = 0;
+    ep_ref_t *keys = calloc((size_t)n, sizeof *keys);
+    char **key_text = calloc((size_t)n, sizeof *key_text);
+    size_t n_eps = 0, n_keys = 0;
     int rc = 0;
-    if (!c->devices || !eps) {
+    if (!c->devices || !eps || !keys || !key_text) {
         rc = -ENOMEM;
         goto out;
     }
@@ -522,30 +715,54 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
                             where, gw_config_type_desc(g));
             continue;
         }
-        dev_state_t st = {.dev = &c->devices[c->n_devices++]};
-        st.dev->line = (int)config_setting_source_line(g);
-        rc = gw_config_walk(ctx, g, where, device_keys, sizeof device_keys / sizeof device_keys[0],
-                            &st, NULL);
-        if (rc < 0)
+        gw_cfg_parts_t own = {0}, m = {0};
+        rc = gw_config_parse_parts(ctx, g, where, false, &own);
+        if (rc == 0)
+            rc = gw_config_apply_template(ctx, &own, &m);
+        if (rc == 0 && !m.bad)
+            rc = finish_device(ctx, &own, &m, where);
+        if (rc < 0) {
+            gw_config_free_parts(&own);
+            gw_config_free_parts(&m);
             goto out;
-        if (st.dev->endpoint) {
-            eps[n_eps].endpoint = st.dev->endpoint;
-            eps[n_eps].line = st.endpoint_line;
-            eps[n_eps].s = config_setting_get_member(g, "endpoint");
+        }
+        gw_config_device_t *d = &c->devices[c->n_devices++];
+        *d = m.dev;
+        memset(&m.dev, 0, sizeof m.dev);
+        gw_config_free_parts(&m);
+        d->fingerprint = gw_config_fingerprint(d);
+        if (d->endpoint) {
+            eps[n_eps].key = d->endpoint;
+            eps[n_eps].s = own.endpoint_s;
+            eps[n_eps].line = own.endpoint_s ? (int)config_setting_source_line(own.endpoint_s)
+                                             : d->line;
             n_eps++;
         }
+        if (d->adapter && d->address) {
+            size_t len = strlen(d->adapter) + strlen(d->address) + 2;
+            key_text[n_keys] = malloc(len);
+            if (!key_text[n_keys]) {
+                gw_config_free_parts(&own);
+                rc = -ENOMEM;
+                goto out;
+            }
+            snprintf(key_text[n_keys], len, "%s:%s", d->adapter, d->address);
+            keys[n_keys].key = key_text[n_keys];
+            keys[n_keys].s = own.address_s;
+            keys[n_keys].derived = !own.address_s;
+            keys[n_keys].line = own.address_s ? (int)config_setting_source_line(own.address_s)
+                                              : d->line;
+            n_keys++;
+        }
+        gw_config_free_parts(&own);
     }
-    /* Sorting finds duplicates in O(n log n): fleets of thousands of
-     * devices are expected. */
-    qsort(eps, n_eps, sizeof *eps, cmp_ep);
-    for (size_t i = 1, first = 0; i < n_eps; i++) {
-        if (strcmp(eps[first].endpoint, eps[i].endpoint) != 0)
-            first = i;
-        else
-            gw_config_error(ctx, eps[i].s, "duplicate endpoint \"%s\" (first defined at line %d)",
-                            eps[i].endpoint, eps[first].line);
-    }
+    report_duplicates(ctx, eps, n_eps, "endpoint");
+    report_duplicates(ctx, keys, n_keys, "device (adapter:address)");
 out:
+    for (size_t i = 0; i < n_keys; i++)
+        free(key_text[i]);
+    free(key_text);
+    free(keys);
     free(eps);
     return rc;
 }

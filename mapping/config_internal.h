@@ -50,6 +50,8 @@ typedef struct gw_cfg_ctx {
     gw_cfg_diag_entry_t *msgs;
     size_t n_msgs, cap_msgs;
     int objects_dir_line; /* 0 when objects_dir was not configured */
+    struct gw_cfg_tmpl *tmpl; /* templates list (config_template.c) */
+    size_t n_tmpl;
 } gw_cfg_ctx_t;
 
 typedef struct gw_cfg_key gw_cfg_key_t;
@@ -113,6 +115,81 @@ void gw_config_psk_key(gw_cfg_ctx_t *ctx, const config_setting_t *s, uint8_t *ke
  * bytes. Reports at s with what ("endpoint", "gateway name"). true if ok. */
 bool gw_config_check_endpoint(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *what,
                               const char *ep);
+
+/* Scalar keys a device or template group set: a device's own keys override
+ * its template's one by one. */
+enum {
+    GW_CFG_SET_ADAPTER = 1u << 0,
+    GW_CFG_SET_ENDPOINT = 1u << 1,
+    GW_CFG_SET_ADDRESS = 1u << 2,
+    GW_CFG_SET_INFO0 = 1u << 3, /* manufacturer; model, serial, firmware follow */
+    GW_CFG_SET_PSK_IDENTITY = 1u << 7,
+    GW_CFG_SET_PSK_KEY = 1u << 8,
+};
+
+/* A device or template group as written, before templates are applied.
+ * dev owns everything in it; the setting pointers borrow from libconfig. */
+typedef struct gw_cfg_parts {
+    gw_config_device_t dev;
+    unsigned set;             /* GW_CFG_SET_* */
+    gw_path_t *res_entry;     /* per dev.resources[i]: the path as written (a list value
+                                 expands into several records of one entry) */
+    size_t cap_res, cap_fields, cap_sims;
+    const config_setting_t *group;
+    const config_setting_t *info[4]; /* device.manufacturer..firmware */
+    const config_setting_t *endpoint_s, *address_s, *adapter_s, *template_s, *simulate_s;
+    char *name;               /* templates: the template's own name */
+    char *template_ref;       /* `template = "..."`, NULL when none */
+    bool bad;                 /* an error was reported inside this group */
+} gw_cfg_parts_t;
+
+/* Walk a device group (is_template false) or a template group into p
+ * (zeroed by the caller). 0 or -ENOMEM. (config_device.c) */
+int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *where,
+                          bool is_template, gw_cfg_parts_t *p);
+void gw_config_free_parts(gw_cfg_parts_t *p);
+/* Convert and add one { path; value; } entry to p. (config_device.c) */
+int gw_config_add_value(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *path_s,
+                        const config_setting_t *value_s);
+/* Deep copies for merging; 0 or -ENOMEM. (config_device.c) */
+int gw_config_copy_value(gw_value_t *dst, const gw_value_t *src);
+void gw_config_free_value(gw_value_t *v);
+
+/* The resources and simulate lists (config_field.c). */
+int gw_config_h_resources(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                          void *obj);
+int gw_config_h_simulate(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                         void *obj);
+/* Checks of device d once templates are applied: each simulated field has a
+ * destination and a convertible unit. Reported at the entry's line when own
+ * (the device as written) has it, else at the device's line. */
+void gw_config_check_sims(gw_cfg_ctx_t *ctx, const gw_config_device_t *own,
+                          const gw_config_device_t *d);
+int gw_config_copy_field(gw_config_field_t *dst, const gw_config_field_t *src);
+void gw_config_free_field(gw_config_field_t *f);
+int gw_config_copy_sim(gw_config_sim_t *dst, const gw_config_sim_t *src);
+void gw_config_free_sim(gw_config_sim_t *s);
+
+/* Templates (config_template.c): parse the top-level list once, before the
+ * devices; apply a device's template chain to its parts into *out (zeroed by
+ * the caller; a copy of own when it names no template). */
+int gw_config_parse_templates(gw_cfg_ctx_t *ctx, const config_setting_t *list);
+int gw_config_apply_template(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *out);
+void gw_config_free_templates(gw_cfg_ctx_t *ctx);
+/* base's entries, then over's (replacing base's of the same field or path),
+ * over's scalars where over set them. *out zeroed by the caller. */
+int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
+                          gw_cfg_parts_t *out);
+
+/* Endpoints and identity (config_identity.c). */
+/* gateway.endpoint_pattern: only {gateway} {adapter} {address} {template}. */
+bool gw_config_check_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *pattern);
+/* Expand the pattern for d into a malloc'd string (*out), or report at line
+ * and return -EINVAL; -ENOMEM. */
+int gw_config_expand_pattern(gw_cfg_ctx_t *ctx, const gw_config_device_t *d, int line,
+                             char **out);
+/* FNV-1a over everything that defines d, no line numbers. */
+uint64_t gw_config_fingerprint(const gw_config_device_t *d);
 
 /* The devices list (config_device.c). Needs ctx->cfg->name and the registry
  * with objects_dir loaded. Returns 0 or -ENOMEM. */

@@ -252,7 +252,8 @@ GW_TEST(err_unknown_key_suggests)
 GW_TEST(err_unknown_key_lists_keys)
 {
     expect_error(SERVER "gateway = { colour = \"red\"; };\n", 2,
-                 "unknown key \"colour\" in gateway, expected one of: name, state_dir, objects_dir");
+                 "unknown key \"colour\" in gateway, expected one of: name, state_dir, objects_dir, "
+                 "endpoint_pattern");
 }
 
 GW_TEST(err_type_mismatch)
@@ -435,17 +436,17 @@ GW_TEST(err_missing_required)
                  "coaps://host[:port])");
     expect_error("servers = ( );\n", 1, "servers is empty, expected at least one server with a uri");
     expect_error(SERVER "devices = (\n { adapter = \"static\"; } );\n", 3,
-                 "devices[0] is missing required key \"endpoint\" (a string (the client's endpoint "
-                 "name))");
+                 "devices[0] has neither endpoint nor address, expected endpoint = \"...\" or an "
+                 "address to build it from gateway.endpoint_pattern");
     expect_error(SERVER "devices = (\n { endpoint = \"e\"; } );\n", 3,
-                 "devices[0] is missing required key \"adapter\" (a string naming the adapter, e.g. "
-                 "\"static\")");
+                 "devices[0] has no adapter, expected adapter = \"...\" in the device or its "
+                 "template (one of: static, simulated)");
 }
 
 GW_TEST(err_unknown_adapter)
 {
     expect_error(SERVER "devices = ( { endpoint = \"e\";\n adapter = \"x\"; } );\n", 3,
-                 "unknown adapter \"x\", expected one of: static");
+                 "unknown adapter \"x\", expected one of: static, simulated");
 }
 
 GW_TEST(err_endpoint_chars)
@@ -507,7 +508,7 @@ GW_TEST(five_errors_all_reported)
         CHECK_EQ_STR(d.msg[0], "unknown key \"lifetme\" in servers[0], did you mean \"lifetime\"?");
         CHECK_EQ_STR(d.msg[1], "binding must be letters from U, T, S, N, Q (e.g. \"U\" or \"UQ\"), "
                                "got \"X\"");
-        CHECK_EQ_STR(d.msg[2], "unknown adapter \"mqtt\", expected one of: static");
+        CHECK_EQ_STR(d.msg[2], "unknown adapter \"mqtt\", expected one of: static, simulated");
         CHECK_EQ_STR(d.msg[3], "value for /3303/0/5700 (Sensor Value, Float) must be a number, got "
                                "a string");
         CHECK_EQ_STR(d.msg[4], "/3/0/4 (Reboot) is executable and takes no value");
