@@ -223,13 +223,17 @@ static void index_insert(mdev_t *d, uint16_t idx)
  * bound a number and are ignored. */
 static bool parse_range(const char *s, double *lo, double *hi)
 {
-    char *end;
-    if (!s || !s[0])
+    /* strtod would read the "0." of "0..100" as a number: split first. */
+    const char *dots = s ? strstr(s, "..") : NULL;
+    char buf[32], *end;
+    if (!dots || dots == s || (size_t)(dots - s) >= sizeof buf)
         return false;
-    *lo = strtod(s, &end);
-    if (end == s || end[0] != '.' || end[1] != '.')
+    memcpy(buf, s, (size_t)(dots - s));
+    buf[dots - s] = '\0';
+    *lo = strtod(buf, &end);
+    if (*end != '\0')
         return false;
-    const char *h = end + 2;
+    const char *h = dots + 2;
     *hi = strtod(h, &end);
     return end != h && *end == '\0' && *lo <= *hi;
 }
