@@ -1,81 +1,28 @@
 /*
- * gateway/gateway.c - builds the virtual clients from the configuration and
- * keeps the values that are computed on demand (current time, host memory).
+ * gateway/gateway.c - lifecycle of the running gateway: build everything
+ * from the configuration, keep on-demand values fresh (current time, host
+ * memory), reload, shut down.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/sysinfo.h>
-#include <time.h>
 
-#include "gateway.h"
+#include "gateway_internal.h"
 #include "log.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.0.0"
 #endif
 
-struct gw_gateway {
-    const gw_config_t *cfg;
-    gw_registry_t *reg;
-    gw_loop_t *loop;
-    gw_store_t *store;
-    gw_lwm2m_t *lwm2m;
-    gw_vclient_t *self; /* the gateway's own endpoint */
-    int64_t started_ms;
-};
+enum { DEV_MEMORY_FREE = 10, DEV_CURRENT_TIME = 13, DEV_MEMORY_TOTAL = 21 };
 
-/* Device object resources (OMA object 3). */
-enum {
-    DEV_MANUFACTURER = 0,
-    DEV_MODEL = 1,
-    DEV_SERIAL = 2,
-    DEV_FIRMWARE = 3,
-    DEV_MEMORY_FREE = 10,
-    DEV_ERROR_CODE = 11,
-    DEV_CURRENT_TIME = 13,
-    DEV_BINDING = 16,
-    DEV_MEMORY_TOTAL = 21,
-};
-
-static int set_str(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t rid, const char *v)
-{
-    if (!v)
-        return 0;
-    gw_value_t val = {.type = GW_TYPE_STRING};
-    val.v.bytes.ptr = (const uint8_t *)v;
-    val.v.bytes.len = strlen(v);
-    return gw_store_set(s, c, &(gw_path_t){{oid, 0, rid, 0}, 3}, &val, 0);
-}
-
-static int set_int(gw_store_t *s, gw_sclient_t *c, const gw_path_t *p, gw_type_t t, int64_t v)
+static void set_int(gw_gateway_t *g, gw_sclient_t *c, uint16_t rid, gw_type_t t, int64_t v)
 {
     gw_value_t val = {.type = t};
     val.v.i = v;
-    return gw_store_set(s, c, p, &val, 0);
-}
-
-static int device_object(gw_gateway_t *g, gw_sclient_t *c, const char *manufacturer, const char *model,
-                         const char *serial, const char *firmware)
-{
-    gw_store_t *s = g->store;
-    int rc = gw_store_instance_create(s, c, 3, 0);
-    if (rc < 0)
-        return rc;
-    rc = set_str(s, c, 3, DEV_MANUFACTURER, manufacturer);
-    if (!rc)
-        rc = set_str(s, c, 3, DEV_MODEL, model);
-    if (!rc)
-        rc = set_str(s, c, 3, DEV_SERIAL, serial);
-    if (!rc)
-        rc = set_str(s, c, 3, DEV_FIRMWARE, firmware);
-    if (!rc) /* 0: no error (the resource is mandatory) */
-        rc = set_int(s, c, &(gw_path_t){{3, 0, DEV_ERROR_CODE, 0}, 4}, GW_TYPE_INTEGER, 0);
-    if (!rc)
-        rc = set_int(s, c, &(gw_path_t){{3, 0, DEV_CURRENT_TIME, 0}, 3}, GW_TYPE_TIME, gw_wall_ms() / 1000);
-    if (!rc)
-        rc = set_str(s, c, 3, DEV_BINDING, "U");
-    return rc;
+    gw_store_set(g->store, c, &(gw_path_t){{3, 0, rid, 0}, 3}, &val, 0);
 }
 
 static void host_memory(gw_gateway_t *g, gw_sclient_t *c)
@@ -84,44 +31,52 @@ static void host_memory(gw_gateway_t *g, gw_sclient_t *c)
     if (sysinfo(&si) != 0)
         return;
     uint64_t unit = si.mem_unit ? si.mem_unit : 1;
-    set_int(g->store, c, &(gw_path_t){{3, 0, DEV_MEMORY_FREE, 0}, 3}, GW_TYPE_INTEGER,
-            (int64_t)((uint64_t)si.freeram * unit / 1024));
-    set_int(g->store, c, &(gw_path_t){{3, 0, DEV_MEMORY_TOTAL, 0}, 3}, GW_TYPE_INTEGER,
-            (int64_t)((uint64_t)si.totalram * unit / 1024));
+    set_int(g, c, DEV_MEMORY_FREE, GW_TYPE_INTEGER, (int64_t)((uint64_t)si.freeram * unit / 1024));
+    set_int(g, c, DEV_MEMORY_TOTAL, GW_TYPE_INTEGER, (int64_t)((uint64_t)si.totalram * unit / 1024));
 }
 
 static void refresh(void *ctx, gw_vclient_t *vc, const gw_path_t *path)
 {
     gw_gateway_t *g = ctx;
     gw_sclient_t *c = gw_vclient_store(vc);
-    if (path->len >= 1 && path->id[0] != 3)
-        return;
-    if (path->len >= 2 && path->id[1] != 0)
+    if ((path->len >= 1 && path->id[0] != 3) || (path->len >= 2 && path->id[1] != 0))
         return;
     if (!gw_store_instance_exists(c, 3, 0))
         return;
     if (path->len < 3 || path->id[2] == DEV_CURRENT_TIME)
-        set_int(g->store, c, &(gw_path_t){{3, 0, DEV_CURRENT_TIME, 0}, 3}, GW_TYPE_TIME, gw_wall_ms() / 1000);
+        set_int(g, c, DEV_CURRENT_TIME, GW_TYPE_TIME, gw_wall_ms() / 1000);
     if (vc == g->self && (path->len < 3 || path->id[2] == DEV_MEMORY_FREE || path->id[2] == DEV_MEMORY_TOTAL))
         host_memory(g, c);
 }
 
-int gw_gateway_new(const gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const char *server_uri,
+static void objects_changed(void *ctx, gw_sclient_t *c)
+{
+    gw_gateway_t *g = ctx;
+    gw_vclient_t *vc = gw_store_client_app(c);
+    if (vc)
+        gw_vclient_objects_changed(g->lwm2m, vc);
+}
+
+int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const char *server_uri,
                    gw_gateway_t **out)
 {
     gw_gateway_t *g = calloc(1, sizeof *g);
     gw_lwm2m_server_opts_t *so = NULL;
     int rc = -ENOMEM;
     *out = NULL;
-    if (!g)
+    if (!g) {
+        gw_config_free(&cfg);
         return -ENOMEM;
+    }
     g->cfg = cfg;
     g->reg = reg;
     g->loop = loop;
-    g->started_ms = gw_now_ms();
     rc = gw_store_new(reg, &g->store);
+    if (rc == 0)
+        rc = gw_mapping_new(g->store, reg, &g->mapping);
     if (rc < 0)
         goto fail;
+    gw_mapping_set_objects_hook(g->mapping, objects_changed, g);
     so = calloc(cfg->n_servers ? cfg->n_servers : 1, sizeof *so);
     if (!so) {
         rc = -ENOMEM;
@@ -153,43 +108,6 @@ fail:
     return rc;
 }
 
-static int add_device(gw_gateway_t *g, const gw_config_device_t *d)
-{
-    gw_vclient_t *vc;
-    gw_vclient_opts_t o = {.psk_identity = d->psk_identity, .psk_key = d->psk_key,
-                           .psk_key_len = d->psk_key_len};
-    int rc = gw_vclient_new(g->lwm2m, d->endpoint, &o, NULL, &vc);
-    if (rc < 0) {
-        gw_err("%s:%d: cannot create virtual client \"%s\": %s", g->cfg->file, d->line, d->endpoint,
-               strerror(-rc));
-        return rc;
-    }
-    gw_sclient_t *c = gw_vclient_store(vc);
-    rc = device_object(g, c, d->manufacturer, d->model, d->serial, d->firmware);
-    for (size_t i = 0; rc == 0 && i < d->n_resources; i++) {
-        const gw_config_resource_t *r = &d->resources[i];
-        if (!gw_store_instance_exists(c, r->path.id[0], r->path.id[1])) {
-            rc = gw_store_instance_create(g->store, c, r->path.id[0], r->path.id[1]);
-            if (rc < 0) {
-                gw_err("%s:%d: cannot create /%u/%u: %s", g->cfg->file, r->line, r->path.id[0],
-                       r->path.id[1], strerror(-rc));
-                break;
-            }
-        }
-        rc = gw_store_set(g->store, c, &r->path, &r->value, 0);
-        if (rc < 0) {
-            char ps[32];
-            gw_err("%s:%d: cannot set %s: %s", g->cfg->file, r->line,
-                   gw_path_format(&r->path, ps, sizeof ps), strerror(-rc));
-        }
-    }
-    if (rc == 0)
-        rc = gw_vclient_start(g->lwm2m, vc);
-    if (rc < 0)
-        gw_vclient_remove(g->lwm2m, &vc);
-    return rc;
-}
-
 int gw_gateway_start(gw_gateway_t *g)
 {
     int rc = gw_vclient_new(g->lwm2m, g->cfg->name, NULL, NULL, &g->self);
@@ -198,24 +116,135 @@ int gw_gateway_start(gw_gateway_t *g)
         return rc;
     }
     gw_sclient_t *c = gw_vclient_store(g->self);
-    rc = device_object(g, c, "lwm2m-gateway project", "lwm2m-gateway", g->cfg->name, GW_VERSION);
+    rc = gw_device_object(g, c, "lwm2m-gateway project", "lwm2m-gateway", g->cfg->name, GW_VERSION);
     if (rc == 0) {
         host_memory(g, c);
         rc = gw_vclient_start(g->lwm2m, g->self);
     }
     if (rc < 0)
         return rc;
+    g->devices = calloc(g->cfg->n_devices ? g->cfg->n_devices : 1, sizeof *g->devices);
+    if (!g->devices)
+        return -ENOMEM;
     size_t ok = 0;
     for (size_t i = 0; i < g->cfg->n_devices; i++)
-        if (add_device(g, &g->cfg->devices[i]) == 0)
+        if (gw_device_build(g, &g->cfg->devices[i], &g->devices[ok]) == 0)
             ok++;
+    g->n_devices = ok;
+    rc = gw_adapters_start(g);
+    /* Parsing the file left freed memory behind; hand it back so the
+     * resident size is what the clients really use. */
+    malloc_trim(0);
     gw_info("gateway \"%s\" started: %zu of %zu devices as virtual clients, %zu server(s)", g->cfg->name,
             ok, g->cfg->n_devices, g->cfg->n_servers);
-    return 0;
+    return rc;
+}
+
+static void diag_log(void *ctx, const char *file, int line, const char *msg)
+{
+    int *errors = ctx;
+    (*errors)++;
+    if (line > 0)
+        gw_err("%s:%d: %s", file, line, msg);
+    else
+        gw_err("%s: %s", file, msg);
+}
+
+static const gw_config_device_t *find_by_endpoint(const gw_config_t *cfg, const char *ep)
+{
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        if (strcmp(cfg->devices[i].endpoint, ep) == 0)
+            return &cfg->devices[i];
+    return NULL;
+}
+
+static bool servers_equal(const gw_config_t *a, const gw_config_t *b)
+{
+    if (a->n_servers != b->n_servers || strcmp(a->name, b->name) != 0)
+        return false;
+    for (size_t i = 0; i < a->n_servers; i++) {
+        const gw_config_server_t *x = &a->servers[i], *y = &b->servers[i];
+        if (strcmp(x->uri, y->uri) || x->lifetime != y->lifetime || x->security != y->security ||
+            x->psk_key_len != y->psk_key_len || memcmp(x->psk_key, y->psk_key, x->psk_key_len) ||
+            x->registrations_per_second != y->registrations_per_second)
+            return false;
+    }
+    return true;
+}
+
+int gw_gateway_reload(gw_gateway_t *g, const char *file)
+{
+    gw_config_t *next = NULL;
+    int errors = 0;
+    int rc = gw_config_load(file, g->reg, diag_log, &errors, &next);
+    if (rc < 0 || !next) {
+        gw_err("reload: %s has %d error%s; keeping the running configuration", file, errors,
+               errors == 1 ? "" : "s");
+        return rc < 0 ? rc : -EINVAL;
+    }
+    if (!servers_equal(g->cfg, next))
+        gw_warn("reload: gateway name or server settings changed; they take effect after a restart");
+
+    /* Adapters read the config they were created with: stop them before
+     * the old config goes, start them again on the new one. */
+    gw_adapters_stop(g);
+    gw_device_t *devs = calloc(next->n_devices ? next->n_devices : 1, sizeof *devs);
+    if (!devs) {
+        gw_config_free(&next);
+        gw_adapters_start(g);
+        return -ENOMEM;
+    }
+    size_t kept = 0, changed = 0, added = 0, removed = 0, n = 0;
+    /* Removed devices first, so a renamed endpoint or a reused address is
+     * free for its new owner. */
+    for (size_t i = 0; i < g->n_devices; i++) {
+        gw_device_t *d = &g->devices[i];
+        if (!find_by_endpoint(next, d->cfg->endpoint)) {
+            gw_info("reload: removing %s", d->cfg->endpoint);
+            gw_device_destroy(g, d);
+            removed++;
+        }
+    }
+    for (size_t i = 0; i < next->n_devices; i++) {
+        const gw_config_device_t *nd = &next->devices[i];
+        gw_device_t *old = NULL;
+        for (size_t k = 0; k < g->n_devices; k++)
+            if (g->devices[k].vc && strcmp(g->devices[k].cfg->endpoint, nd->endpoint) == 0)
+                old = &g->devices[k];
+        if (!old) {
+            gw_info("reload: adding %s", nd->endpoint);
+            if (gw_device_build(g, nd, &devs[n]) == 0)
+                n++;
+            added++;
+            continue;
+        }
+        devs[n] = *old;
+        old->vc = NULL;
+        if (old->cfg->fingerprint == nd->fingerprint) {
+            gw_device_rebind(g, &devs[n], nd);
+            kept++;
+        } else {
+            gw_info("reload: updating %s", nd->endpoint);
+            gw_device_rebuild(g, &devs[n], nd);
+            changed++;
+        }
+        n++;
+    }
+    free(g->devices);
+    g->devices = devs;
+    g->n_devices = n;
+    gw_config_free(&g->cfg);
+    g->cfg = next;
+    rc = gw_adapters_start(g);
+    malloc_trim(0);
+    gw_notice("reload of %s: %zu added, %zu removed, %zu changed, %zu untouched", file, added, removed,
+              changed, kept);
+    return rc;
 }
 
 int gw_gateway_shutdown(gw_gateway_t *g, gw_work_fn done, void *ctx)
 {
+    gw_adapters_stop(g);
     return gw_lwm2m_shutdown(g->lwm2m, 5000, done, ctx);
 }
 
@@ -224,8 +253,15 @@ void gw_gateway_free(gw_gateway_t **pg)
     gw_gateway_t *g = *pg;
     if (!g)
         return;
+    gw_adapters_stop(g);
+    if (g->mapping)
+        for (size_t i = 0; i < g->n_devices; i++)
+            gw_mapping_remove_device(g->mapping, g->devices[i].key);
+    free(g->devices);
     gw_lwm2m_free(&g->lwm2m);
+    gw_mapping_free(&g->mapping);
     gw_store_free(&g->store);
+    gw_config_free(&g->cfg);
     free(g);
     *pg = NULL;
 }

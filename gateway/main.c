@@ -20,6 +20,7 @@
 struct app {
     gw_loop_t *loop;
     gw_gateway_t *gw;
+    const char *config_file;
     bool stopping;
 };
 
@@ -31,6 +32,7 @@ static void usage(FILE *f)
             "Exposes non-IP sensors as virtual LwM2M clients to an LwM2M server.\n\n"
             "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
             "      --check            validate the configuration, print every error, exit\n"
+            "      --print-mapping    print where each device's fields land, exit\n"
             "      --server URI       replace the first server's URI (coap://host:port)\n"
             "  -l, --log-level LEVEL  err, warning, notice, info (default) or debug\n"
             "  -V, --version          print the version and exit\n"
@@ -71,8 +73,10 @@ static void on_signal(void *ctx, int signo)
 {
     struct app *a = ctx;
     if (signo == SIGHUP) {
-        gw_notice("SIGHUP received: live configuration reload is not available in this version; "
-                  "restart the daemon to apply changes");
+        if (a->stopping)
+            return;
+        gw_notice("SIGHUP received: reloading %s", a->config_file);
+        gw_gateway_reload(a->gw, a->config_file);
         return;
     }
     if (a->stopping) {
@@ -90,11 +94,12 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
+        {"print-mapping", no_argument, NULL, 'P'},
         {"server", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config_file = DEFAULT_CONFIG, *server = NULL;
-    bool check = false;
+    bool check = false, print_mapping = false;
     int c, errors = 0, rc = 1;
     gw_registry_t *reg = NULL;
     gw_config_t *cfg = NULL;
@@ -104,6 +109,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'c': config_file = optarg; break;
         case 'C': check = true; break;
+        case 'P': print_mapping = true; break;
         case 's': server = optarg; break;
         case 'l': {
             int lvl = gw_log_parse_level(optarg);
@@ -131,7 +137,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (gw_config_load(config_file, reg, diag_print, &errors, &cfg) < 0 || !cfg) {
-        if (check)
+        if (check || print_mapping)
             fprintf(stderr, "%s: %d error%s\n", config_file, errors, errors == 1 ? "" : "s");
         else
             gw_err("%s: configuration has %d error%s; not starting", config_file, errors,
@@ -145,15 +151,25 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (print_mapping) {
+        rc = gw_print_mapping(cfg, reg, stdout) == 0 ? 0 : 1;
+        goto out;
+    }
+
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
     if (gw_loop_new(&a.loop) < 0 || gw_loop_watch_signals(a.loop, on_signal, &a) < 0) {
         gw_err("cannot set up the event loop");
         goto out;
     }
-    if (gw_gateway_new(cfg, reg, a.loop, server, &a.gw) < 0 || gw_gateway_start(a.gw) < 0) {
-        gw_err("cannot start the gateway");
-        goto out;
+    a.config_file = config_file;
+    {
+        gw_config_t *owned = cfg;
+        cfg = NULL; /* the gateway owns it now, and replaces it on reload */
+        if (gw_gateway_new(owned, reg, a.loop, server, &a.gw) < 0 || gw_gateway_start(a.gw) < 0) {
+            gw_err("cannot start the gateway");
+            goto out;
+        }
     }
     gw_notice("lwm2m-gateway %s running with %s", GW_VERSION, config_file);
     int lrc = gw_loop_run(a.loop);

@@ -112,6 +112,11 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
                    gw_config_t **out);
 void gw_config_free(gw_config_t **c);
 
+/* Free a device's initial values and device strings (they live in the
+ * resource store once the device runs); everything else, the fingerprint
+ * included, stays. gw_config_free still works afterwards. */
+void gw_config_device_shed(gw_config_device_t *d);
+
 /* Parse a hex key ("000102..."), at most max bytes. 0 or -EINVAL. */
 int gw_config_parse_hex(const char *hex, uint8_t *out, size_t max, size_t *out_len);
 

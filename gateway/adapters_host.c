@@ -1,0 +1,115 @@
+/*
+ * gateway/adapters_host.c - runs the adapters inside the one loop: their
+ * fds join the epoll set, their next deadline becomes a timer, and both
+ * call the adapter's process() step. Readings go to the mapping layer.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "gateway_internal.h"
+#include "log.h"
+
+static void rearm(gw_adapter_slot_t *s)
+{
+    int64_t due = s->ops->next_deadline_ms ? s->ops->next_deadline_ms(s->a) : -1;
+    if (due < 0)
+        gw_timer_stop(s->g->loop, &s->timer);
+    else
+        gw_timer_start_at(s->g->loop, &s->timer, due);
+}
+
+static void run(gw_adapter_slot_t *s, int fd)
+{
+    int rc = s->ops->process(s->a, fd);
+    if (rc < 0)
+        gw_debug("adapter %s: process: %s", s->ops->name, strerror(-rc));
+    rearm(s);
+}
+
+static void on_fd(void *ctx, uint32_t events)
+{
+    (void)events;
+    gw_adapter_fd_t *f = ctx;
+    run(f->slot, f->fd);
+}
+
+static void on_deadline(void *ctx) { run(ctx, -1); }
+
+static int emit(void *ctx, const gw_reading_t *r)
+{
+    struct gw_gateway *g = ctx;
+    return gw_mapping_reading(g->mapping, r);
+}
+
+static bool adapter_used(const gw_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        if (cfg->devices[i].adapter && strcmp(cfg->devices[i].adapter, name) == 0)
+            return true;
+    return false;
+}
+
+int gw_adapters_start(struct gw_gateway *g)
+{
+    size_t n = 0;
+    while (gw_adapters[n])
+        n++;
+    g->env.loop = g->loop;
+    g->env.emit = emit;
+    g->env.emit_ctx = g;
+    g->adapters = calloc(n ? n : 1, sizeof *g->adapters);
+    if (!g->adapters)
+        return -ENOMEM;
+    g->n_adapters = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gw_adapter_ops_t *ops = gw_adapters[i];
+        if (!adapter_used(g->cfg, ops->name))
+            continue;
+        gw_adapter_slot_t *s = &g->adapters[g->n_adapters];
+        memset(s, 0, sizeof *s);
+        s->ops = ops;
+        s->g = g;
+        gw_timer_init(&s->timer, on_deadline, s);
+        int rc = ops->create(&g->env, g->cfg, &s->a);
+        if (rc == 0 && ops->start)
+            rc = ops->start(s->a);
+        if (rc < 0) {
+            /* A broken adapter must not take the others down: its devices
+             * stay registered with what the config gives them. */
+            gw_err("adapter %s failed to start: %s", ops->name, strerror(-rc));
+            if (s->a)
+                ops->destroy(&s->a);
+            continue;
+        }
+        int fds[16];
+        int nf = ops->fds ? ops->fds(s->a, fds, 16) : 0;
+        for (int k = 0; k < nf && k < 16; k++) {
+            s->fds[s->n_fds].slot = s;
+            s->fds[s->n_fds].fd = fds[k];
+            if (gw_loop_add_fd(g->loop, fds[k], EPOLLIN, on_fd, &s->fds[s->n_fds]) == 0)
+                s->n_fds++;
+        }
+        g->n_adapters++;
+        rearm(s);
+        gw_info("adapter %s started", ops->name);
+    }
+    return 0;
+}
+
+void gw_adapters_stop(struct gw_gateway *g)
+{
+    for (size_t i = 0; i < g->n_adapters; i++) {
+        gw_adapter_slot_t *s = &g->adapters[i];
+        gw_timer_stop(g->loop, &s->timer);
+        for (int k = 0; k < s->n_fds; k++)
+            gw_loop_del_fd(g->loop, s->fds[k].fd);
+        if (s->ops->stop)
+            s->ops->stop(s->a);
+        s->ops->destroy(&s->a);
+    }
+    free(g->adapters);
+    g->adapters = NULL;
+    g->n_adapters = 0;
+}

@@ -1,0 +1,180 @@
+/*
+ * gateway/devices.c - one configured device as a running virtual client:
+ * its Device object, initial values and mapping binding.
+ *
+ * The configuration is the gateway's own (g->cfg, not shared), so once a
+ * device's values are in the store its copy in the config is shed: at
+ * 10,000 devices that is a third of the memory the gateway holds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway_internal.h"
+#include "log.h"
+
+enum { DEV_ERROR_CODE = 11, DEV_CURRENT_TIME = 13, DEV_BINDING = 16 };
+
+static int set_str(gw_store_t *s, gw_sclient_t *c, uint16_t rid, const char *v)
+{
+    if (!v)
+        return 0;
+    gw_value_t val = {.type = GW_TYPE_STRING};
+    val.v.bytes.ptr = (const uint8_t *)v;
+    val.v.bytes.len = strlen(v);
+    return gw_store_set(s, c, &(gw_path_t){{3, 0, rid, 0}, 3}, &val, 0);
+}
+
+int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufacturer, const char *model,
+                     const char *serial, const char *firmware)
+{
+    gw_store_t *s = g->store;
+    int rc = gw_store_instance_create(s, c, 3, 0);
+    if (rc < 0 && rc != -EEXIST)
+        return rc;
+    rc = set_str(s, c, 0, manufacturer);
+    if (!rc)
+        rc = set_str(s, c, 1, model);
+    if (!rc)
+        rc = set_str(s, c, 2, serial);
+    if (!rc)
+        rc = set_str(s, c, 3, firmware);
+    if (!rc && !gw_store_has(c, &(gw_path_t){{3, 0, DEV_ERROR_CODE, 0}, 3})) {
+        /* 0: no error (the resource is mandatory) */
+        gw_value_t zero = {.type = GW_TYPE_INTEGER};
+        rc = gw_store_set(s, c, &(gw_path_t){{3, 0, DEV_ERROR_CODE, 0}, 4}, &zero, 0);
+    }
+    if (!rc) {
+        gw_value_t t = {.type = GW_TYPE_TIME};
+        t.v.i = gw_wall_ms() / 1000;
+        rc = gw_store_set(s, c, &(gw_path_t){{3, 0, DEV_CURRENT_TIME, 0}, 3}, &t, 0);
+    }
+    if (!rc)
+        rc = set_str(s, c, DEV_BINDING, "U");
+    return rc;
+}
+
+/* Device object, initial values and the mapping binding, into a client. */
+static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d)
+{
+    gw_sclient_t *c = gw_vclient_store(dev->vc);
+    const char *file = g->cfg->file;
+    int rc = gw_device_object(g, c, d->manufacturer, d->model, d->serial, d->firmware);
+    for (size_t i = 0; rc == 0 && i < d->n_resources; i++) {
+        const gw_config_resource_t *r = &d->resources[i];
+        if (!gw_store_instance_exists(c, r->path.id[0], r->path.id[1])) {
+            rc = gw_store_instance_create(g->store, c, r->path.id[0], r->path.id[1]);
+            if (rc < 0) {
+                gw_err("%s:%d: cannot create /%u/%u: %s", file, r->line, r->path.id[0], r->path.id[1],
+                       strerror(-rc));
+                break;
+            }
+        }
+        rc = gw_store_set(g->store, c, &r->path, &r->value, 0);
+        if (rc < 0) {
+            char ps[32];
+            gw_err("%s:%d: cannot set %s: %s", file, r->line, gw_path_format(&r->path, ps, sizeof ps),
+                   strerror(-rc));
+        }
+    }
+    if (rc == 0) {
+        rc = gw_mapping_add_device(g->mapping, dev->key, c, d);
+        if (rc < 0)
+            gw_err("%s:%d: device \"%s\": cannot map its fields: %s", file, d->line, d->endpoint,
+                   strerror(-rc));
+    }
+    dev->cfg = d;
+    if (rc == 0)
+        gw_config_device_shed((gw_config_device_t *)d); /* our own config: see devices.c header */
+    return rc;
+}
+
+int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (gw_mapping_device_key(d, out->key, sizeof out->key) < 0)
+        return -EINVAL;
+    gw_vclient_opts_t o = {.psk_identity = d->psk_identity, .psk_key = d->psk_key,
+                           .psk_key_len = d->psk_key_len};
+    int rc = gw_vclient_new(g->lwm2m, d->endpoint, &o, NULL, &out->vc);
+    if (rc < 0) {
+        gw_err("%s:%d: cannot create virtual client \"%s\": %s", g->cfg->file, d->line, d->endpoint,
+               strerror(-rc));
+        return rc;
+    }
+    rc = fill(g, out, d);
+    if (rc == 0)
+        rc = gw_vclient_start(g->lwm2m, out->vc);
+    if (rc < 0) {
+        gw_mapping_remove_device(g->mapping, out->key);
+        gw_vclient_remove(g->lwm2m, &out->vc);
+    }
+    return rc;
+}
+
+int gw_device_rebind(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d)
+{
+    /* Same fingerprint: the binding is re-made against the new config's
+     * strings; it writes the same values, which the store sees as
+     * unchanged, so the server sees nothing. */
+    gw_mapping_remove_device(g->mapping, dev->key);
+    int rc = gw_mapping_add_device(g->mapping, dev->key, gw_vclient_store(dev->vc), d);
+    dev->cfg = d;
+    gw_config_device_shed((gw_config_device_t *)d);
+    return rc;
+}
+
+typedef struct inst_list {
+    uint32_t *v;
+    size_t n;
+} inst_list_t;
+
+static int snapshot(const gw_sclient_t *c, inst_list_t *out)
+{
+    out->n = gw_store_instance_count(c);
+    out->v = calloc(out->n ? out->n : 1, sizeof *out->v);
+    if (!out->v)
+        return -ENOMEM;
+    for (size_t i = 0; i < out->n; i++) {
+        uint16_t oid, iid;
+        gw_store_instance_at(c, i, &oid, &iid);
+        out->v[i] = (uint32_t)oid << 16 | iid;
+    }
+    return 0;
+}
+
+int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d)
+{
+    gw_sclient_t *c = gw_vclient_store(dev->vc);
+    inst_list_t before = {0}, after = {0};
+    int rc = snapshot(c, &before);
+    if (rc < 0)
+        return rc;
+    gw_mapping_remove_device(g->mapping, dev->key);
+    /* Everything but the Server objects comes from the config: clear it
+     * and build it again from the new definition. */
+    for (size_t i = 0; i < before.n; i++) {
+        uint16_t oid = (uint16_t)(before.v[i] >> 16), iid = (uint16_t)before.v[i];
+        if (oid != 1)
+            gw_store_instance_delete(g->store, c, oid, iid);
+    }
+    if (gw_mapping_device_key(d, dev->key, sizeof dev->key) < 0)
+        rc = -EINVAL;
+    if (rc == 0)
+        rc = fill(g, dev, d);
+    if (rc == 0)
+        rc = snapshot(c, &after);
+    if (rc == 0 && (after.n != before.n || memcmp(after.v, before.v, after.n * sizeof *after.v) != 0))
+        gw_vclient_objects_changed(g->lwm2m, dev->vc);
+    free(before.v);
+    free(after.v);
+    return rc;
+}
+
+void gw_device_destroy(struct gw_gateway *g, gw_device_t *dev)
+{
+    if (!dev->vc)
+        return;
+    gw_mapping_remove_device(g->mapping, dev->key);
+    gw_vclient_remove(g->lwm2m, &dev->vc);
+}

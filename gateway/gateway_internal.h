@@ -1,0 +1,67 @@
+/*
+ * gateway/gateway_internal.h - what the gateway sources share: the gateway's state,
+ * the adapter host and the per-device construction used at start and on
+ * reload.
+ */
+#ifndef GW_GATEWAY_INTERNAL_H
+#define GW_GATEWAY_INTERNAL_H
+
+#include "../adapters/adapter.h"
+#include "../mapping/mapping.h"
+#include "gateway.h"
+
+struct gw_adapter_slot;
+typedef struct gw_adapter_fd {
+    struct gw_adapter_slot *slot;
+    int fd;
+} gw_adapter_fd_t;
+
+/* One running adapter instance and its place in the loop. */
+typedef struct gw_adapter_slot {
+    const gw_adapter_ops_t *ops;
+    gw_adapter_t *a;
+    struct gw_gateway *g;
+    gw_timer_t timer;  /* fires at the adapter's next deadline */
+    gw_adapter_fd_t fds[16];
+    int n_fds;
+} gw_adapter_slot_t;
+
+/* A configured device that runs as a virtual client. */
+typedef struct gw_device {
+    const gw_config_device_t *cfg; /* in g->cfg */
+    gw_vclient_t *vc;
+    char key[160];                 /* "<adapter>:<address>" */
+} gw_device_t;
+
+struct gw_gateway {
+    gw_config_t *cfg;              /* owned; replaced by a reload */
+    gw_registry_t *reg;
+    gw_loop_t *loop;
+    gw_store_t *store;
+    gw_lwm2m_t *lwm2m;
+    gw_mapping_t *mapping;
+    gw_vclient_t *self;            /* the gateway's own endpoint */
+    gw_device_t *devices;          /* one per cfg->devices[i] that runs */
+    size_t n_devices;
+    gw_adapter_slot_t *adapters;
+    size_t n_adapters;
+    gw_adapter_env_t env;
+};
+
+/* devices.c */
+int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device_t *out);
+/* Re-point a running device at the equal definition of a new config
+ * (same fingerprint): no traffic, nothing in the store changes. */
+int gw_device_rebind(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d);
+/* Replace a device's content with a changed definition (same endpoint):
+ * the client stays registered; an Update follows when its objects changed. */
+int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d);
+void gw_device_destroy(struct gw_gateway *g, gw_device_t *dev);
+int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufacturer, const char *model,
+                     const char *serial, const char *firmware);
+
+/* adapters_host.c */
+int gw_adapters_start(struct gw_gateway *g);
+void gw_adapters_stop(struct gw_gateway *g);
+
+#endif
