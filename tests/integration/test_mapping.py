@@ -1,0 +1,138 @@
+"""Mapping layer end to end: simulated sensors' readings land at the right
+paths of their virtual clients, IPSO housekeeping, live reload (SIGHUP) and
+--print-mapping."""
+
+import os
+import signal
+import subprocess
+
+import configs
+from harness import Gateway, TestServer, build_dir, decode_senml_json
+
+
+def sim_device(ep, simulate, resources="", extra=""):
+    res = ("resources = ( %s );" % resources) if resources else ""
+    return ('{ endpoint = "%s"; adapter = "simulated"; device = { manufacturer = "Sim"; model = "S-1"; };\n'
+            '  simulate = ( %s ); %s %s }' % (ep, simulate, res, extra))
+
+
+def _senml(resp):
+    assert resp.get("code") == "2.05", resp
+    return dict(decode_senml_json(bytes.fromhex(resp["payload_hex"])))
+
+
+def _observe_until(srv, ep, path, pred, timeout=15, accept=110):
+    """Observe path; return the first value set (dict) for which pred holds."""
+    req = srv.send_command("observe", ep=ep, path=path, accept=accept)
+    ev = srv.wait_response(req)
+    while True:
+        if ev.get("code") == "2.05":
+            vals = dict(decode_senml_json(bytes.fromhex(ev["payload_hex"])))
+            if pred(vals):
+                return vals
+        ev = srv.wait_notify(req, timeout=timeout)
+
+
+def test_simulated_readings_land_at_the_right_paths(tmp):
+    devs = [
+        sim_device("sim-temp", '{ field = "temperature"; wave = "constant"; min = 21.25; interval = 0.2; }'),
+        sim_device("sim-hum", '{ field = "humidity"; wave = "constant"; min = 40.5; interval = 0.2; }'),
+        sim_device("sim-f", '{ field = "t_probe"; wave = "constant"; min = 212.0; interval = 0.2; unit = "F"; }',
+                   resources='{ field = "t_probe"; path = "/3303/1/5700"; unit = "F"; }'),
+    ]
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway(devs), server=srv):
+            reg = srv.wait_register("sim-temp")
+            assert "</3303/0>" in reg["links"]
+            vals = _observe_until(srv, "sim-temp", "/3303/0", lambda v: "/3303/0/5700" in v)
+            assert vals["/3303/0/5700"] == 21.25
+            assert vals["/3303/0/5701"] == "Cel"
+            vals = _observe_until(srv, "sim-hum", "/3304/0", lambda v: "/3304/0/5700" in v)
+            assert vals["/3304/0/5700"] == 40.5 and vals["/3304/0/5701"] == "%RH"
+            srv.wait_register("sim-f")
+            vals = _observe_until(srv, "sim-f", "/3303/1", lambda v: "/3303/1/5700" in v)
+            assert abs(vals["/3303/1/5700"] - 100.0) < 1e-9, vals  # 212 °F -> 100 Cel
+
+
+def test_min_max_follow_readings_and_5605_resets_them(tmp):
+    dev = sim_device("sim-sq", '{ field = "temperature"; wave = "square"; min = 10.0; max = 20.0; '
+                               'period = 4.0; interval = 1.0; }')
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([dev]), server=srv):
+            srv.wait_register("sim-sq")
+            vals = _observe_until(srv, "sim-sq", "/3303/0",
+                                  lambda v: v.get("/3303/0/5601") == 10.0 and v.get("/3303/0/5602") == 20.0,
+                                  timeout=10)
+            assert vals["/3303/0/5700"] in (10.0, 20.0)
+            assert "/3303/0/5518" in vals  # timestamp of the last reading
+            r = srv.request("execute", ep="sim-sq", path="/3303/0/5605")
+            assert r["code"] == "2.04", r
+            vals = _senml(srv.read("sim-sq", "/3303/0", accept=110))
+            # right after the reset min and max are the current value (a
+            # reading in between can only widen them again to 10..20)
+            assert vals["/3303/0/5601"] <= vals["/3303/0/5700"] <= vals["/3303/0/5602"]
+            assert not (vals["/3303/0/5601"] == 10.0 and vals["/3303/0/5602"] == 20.0 and
+                        vals["/3303/0/5700"] == vals["/3303/0/5601"]), vals
+
+
+def _conf(devices):
+    return configs.gateway(devices)
+
+
+def test_sighup_adds_removes_changes_and_leaves_others_alone(tmp):
+    a, b, c = configs.device("dev-a"), configs.device("dev-b"), configs.device("dev-c")
+    with TestServer() as srv:
+        gw = Gateway(tmp, _conf([a, b, c]), server=srv).start()
+        try:
+            for ep in ("dev-a", "dev-b", "dev-c"):
+                srv.wait_register(ep)
+            req = srv.send_command("observe", ep="dev-a", path="/3303/0/5750")
+            assert srv.wait_response(req)["code"] == "2.05"
+            c2 = configs.device("dev-c", extra_resources='{ path = "/3316/0/5700"; value = 230.0; }')
+            d = configs.device("dev-d")
+            with open(gw.config_file, "w") as f:
+                f.write(_conf([a, c2, d]).replace("@SERVER_URI@", srv.uri).replace("@TMP@", tmp))
+            mark = gw.mark()
+            gw.signal(signal.SIGHUP)
+            gw.wait_log(r"reload of .*: 1 added, 1 removed, 1 changed, 1 untouched", since=mark)
+            srv.wait_register("dev-d")
+            srv.wait_deregister("dev-b")
+            upd = srv.wait_update("dev-c")
+            assert "</3316/0>" in upd["links"], upd
+            # dev-a was not disturbed: no new Register, its observation lives
+            assert len([e for e in srv.events if e["event"] == "register" and e["ep"] == "dev-a"]) == 1
+            assert len([e for e in srv.events if e["event"] == "register" and e["ep"] == "dev-c"]) == 1
+            assert srv.request("write", ep="dev-a", path="/3303/0/5750", cf=0, payload_text="x")["code"] == "2.04"
+            assert srv.wait_notify(req)["payload_text"] == "x"
+            assert not [e for e in srv.events if e["event"] == "update" and e["ep"] == "dev-a"]
+        finally:
+            gw.stop()
+
+
+def test_broken_file_on_sighup_changes_nothing(tmp):
+    with TestServer() as srv:
+        with Gateway(tmp, _conf([configs.device("dev-a")]), server=srv) as gw:
+            srv.wait_register("dev-a")
+            with open(gw.config_file, "a") as f:
+                f.write('\ndevices_typo = ( );\nservers = 12;\n')
+            mark = gw.mark()
+            gw.signal(signal.SIGHUP)
+            gw.wait_log(r"gateway\.conf:\d+: ", since=mark)
+            gw.wait_log(r"keeping the running configuration", since=mark)
+            assert srv.read("dev-a", "/3303/0/5700")["payload_text"] == "21.5"
+            assert not [e for e in srv.events if e["event"] in ("deregister", "update")]
+            assert gw.proc.poll() is None
+
+
+def test_print_mapping_shows_where_fields_land(tmp):
+    devs = [sim_device("sim-x", '{ field = "temperature"; wave = "sine"; min = 1.0; max = 2.0; }'
+                                ', { field = "humidity"; wave = "random_walk"; min = 30.0; max = 60.0; }')]
+    path = os.path.join(tmp, "g.conf")
+    with open(path, "w") as f:
+        f.write(_conf(devs).replace("@SERVER_URI@", "coap://127.0.0.1:5683").replace("@TMP@", tmp))
+    out = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--print-mapping", "-c", path],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "sim-x" in out.stdout and "simulated:sim-x" in out.stdout
+    assert "temperature" in out.stdout and "/3303/0/5700" in out.stdout
+    assert "humidity" in out.stdout and "/3304/0/5700" in out.stdout
