@@ -176,16 +176,16 @@ static int sim_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_ad
         sd->rng = gw_sim_seed(key);
         sd->first = (uint32_t)a->n_fields;
         a->by_key[a->n_devs] = sd;
+        uint32_t di = (uint32_t)a->n_devs++; /* counted now: destroy frees its key */
         for (size_t j = 0; j < d->n_sims; j++) {
             sim_field_t *f = &a->fields[a->n_fields];
             rc = init_field(f, &d->sims[j], key, &sd->rng);
             if (rc < 0)
                 goto fail;
-            f->dev = (uint32_t)a->n_devs;
+            f->dev = di;
             a->n_fields++;
         }
         sd->n = (uint32_t)(a->n_fields - sd->first);
-        a->n_devs++;
     }
     qsort(a->by_key, a->n_devs, sizeof(*a->by_key), cmp_key);
     for (size_t i = 1; i < a->n_devs; i++)
