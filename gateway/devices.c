@@ -54,6 +54,31 @@ int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufact
     return rc;
 }
 
+static bool needs_mapping(const gw_config_device_t *d)
+{
+    return d->n_fields || d->n_sims || strcmp(d->adapter, "static") != 0;
+}
+
+static int set_key(gw_device_t *dev, const gw_config_device_t *d)
+{
+    char key[256];
+    if (gw_mapping_device_key(d, key, sizeof key) < 0)
+        return -EINVAL;
+    char *k = strdup(key);
+    if (!k)
+        return -ENOMEM;
+    free(dev->key);
+    dev->key = k;
+    return 0;
+}
+
+static void unmap(struct gw_gateway *g, gw_device_t *dev)
+{
+    if (dev->mapped)
+        gw_mapping_remove_device(g->mapping, dev->key);
+    dev->mapped = false;
+}
+
 /* Device object, initial values and the mapping binding, into a client. */
 static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d)
 {
@@ -77,8 +102,13 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
                    strerror(-rc));
         }
     }
-    if (rc == 0) {
+    /* A static device has nothing to map: binding it would only cost
+     * memory (a few hundred bytes each, at 10,000 devices). */
+    dev->mapped = rc == 0 && needs_mapping(d);
+    if (dev->mapped) {
         rc = gw_mapping_add_device(g->mapping, dev->key, c, d);
+        if (rc < 0)
+            dev->mapped = false;
         if (rc < 0)
             gw_err("%s:%d: device \"%s\": cannot map its fields: %s", file, d->line, d->endpoint,
                    strerror(-rc));
@@ -92,22 +122,27 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
 int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device_t *out)
 {
     memset(out, 0, sizeof *out);
-    if (gw_mapping_device_key(d, out->key, sizeof out->key) < 0)
-        return -EINVAL;
+    int krc = set_key(out, d);
+    if (krc < 0)
+        return krc;
     gw_vclient_opts_t o = {.psk_identity = d->psk_identity, .psk_key = d->psk_key,
                            .psk_key_len = d->psk_key_len};
     int rc = gw_vclient_new(g->lwm2m, d->endpoint, &o, NULL, &out->vc);
     if (rc < 0) {
         gw_err("%s:%d: cannot create virtual client \"%s\": %s", g->cfg->file, d->line, d->endpoint,
                strerror(-rc));
+        free(out->key);
+        out->key = NULL;
         return rc;
     }
     rc = fill(g, out, d);
     if (rc == 0)
         rc = gw_vclient_start(g->lwm2m, out->vc);
     if (rc < 0) {
-        gw_mapping_remove_device(g->mapping, out->key);
+        unmap(g, out);
         gw_vclient_remove(g->lwm2m, &out->vc);
+        free(out->key);
+        out->key = NULL;
     }
     return rc;
 }
@@ -117,8 +152,12 @@ int gw_device_rebind(struct gw_gateway *g, gw_device_t *dev, const gw_config_dev
     /* Same fingerprint: the binding is re-made against the new config's
      * strings; it writes the same values, which the store sees as
      * unchanged, so the server sees nothing. */
-    gw_mapping_remove_device(g->mapping, dev->key);
-    int rc = gw_mapping_add_device(g->mapping, dev->key, gw_vclient_store(dev->vc), d);
+    int rc = 0;
+    unmap(g, dev);
+    if (needs_mapping(d)) {
+        rc = gw_mapping_add_device(g->mapping, dev->key, gw_vclient_store(dev->vc), d);
+        dev->mapped = rc == 0;
+    }
     dev->cfg = d;
     gw_config_device_shed((gw_config_device_t *)d);
     return rc;
@@ -150,7 +189,7 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
     int rc = snapshot(c, &before);
     if (rc < 0)
         return rc;
-    gw_mapping_remove_device(g->mapping, dev->key);
+    unmap(g, dev);
     /* Everything but the Server objects comes from the config: clear it
      * and build it again from the new definition. */
     for (size_t i = 0; i < before.n; i++) {
@@ -158,8 +197,7 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
         if (oid != 1)
             gw_store_instance_delete(g->store, c, oid, iid);
     }
-    if (gw_mapping_device_key(d, dev->key, sizeof dev->key) < 0)
-        rc = -EINVAL;
+    rc = set_key(dev, d);
     if (rc == 0)
         rc = fill(g, dev, d);
     if (rc == 0)
@@ -173,8 +211,9 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
 
 void gw_device_destroy(struct gw_gateway *g, gw_device_t *dev)
 {
-    if (!dev->vc)
-        return;
-    gw_mapping_remove_device(g->mapping, dev->key);
-    gw_vclient_remove(g->lwm2m, &dev->vc);
+    unmap(g, dev);
+    if (dev->vc)
+        gw_vclient_remove(g->lwm2m, &dev->vc);
+    free(dev->key);
+    dev->key = NULL;
 }

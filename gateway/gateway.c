@@ -220,6 +220,8 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
         }
         devs[n] = *old;
         old->vc = NULL;
+        old->key = NULL;
+        old->mapped = false;
         if (old->cfg->fingerprint == nd->fingerprint) {
             gw_device_rebind(g, &devs[n], nd);
             kept++;
@@ -254,9 +256,11 @@ void gw_gateway_free(gw_gateway_t **pg)
     if (!g)
         return;
     gw_adapters_stop(g);
-    if (g->mapping)
-        for (size_t i = 0; i < g->n_devices; i++)
+    for (size_t i = 0; i < g->n_devices; i++) {
+        if (g->mapping && g->devices[i].mapped)
             gw_mapping_remove_device(g->mapping, g->devices[i].key);
+        free(g->devices[i].key);
+    }
     free(g->devices);
     gw_lwm2m_free(&g->lwm2m);
     gw_mapping_free(&g->mapping);

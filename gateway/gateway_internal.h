@@ -30,7 +30,8 @@ typedef struct gw_adapter_slot {
 typedef struct gw_device {
     const gw_config_device_t *cfg; /* in g->cfg */
     gw_vclient_t *vc;
-    char key[160];                 /* "<adapter>:<address>" */
+    char *key;                     /* "<adapter>:<address>", owned */
+    bool mapped;                   /* bound in the mapping (has fields to map) */
 } gw_device_t;
 
 struct gw_gateway {
