@@ -2,7 +2,8 @@
  * libFuzzer target for the configuration loader (mapping/config*.c). The
  * input is written to a memfd and loaded through its /proc/self/fd path, so
  * the whole path of gw_config_load runs: reading, the integer pre-check,
- * libconfig, key tables, registry lookups and value conversion.
+ * libconfig, key tables, registry lookups, value conversion, templates,
+ * field mappings, simulate entries and endpoint patterns.
  */
 #include "mapping/config.h"
 
@@ -56,11 +57,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
         for (size_t i = 0; i < c->n_devices; i++) {
             const gw_config_device_t *d = &c->devices[i];
-            if (!d->endpoint || !d->adapter || strlen(d->endpoint) > 64)
+            if (!d->endpoint || !d->adapter || !d->address || strlen(d->endpoint) > 64)
                 __builtin_trap();
             for (size_t j = 0; j < d->n_resources; j++)
                 if (d->resources[j].path.len < 3 || d->resources[j].path.len > 4)
                     __builtin_trap();
+            for (size_t j = 0; j < d->n_fields; j++) {
+                const gw_config_field_t *f = &d->fields[j];
+                if (!f->field || (f->path.len != 0 && f->path.len != 3) || f->scale == 0 ||
+                    (f->has_min && f->has_max && f->max < f->min))
+                    __builtin_trap();
+            }
+            for (size_t j = 0; j < d->n_sims; j++) {
+                const gw_config_sim_t *s = &d->sims[j];
+                if (!s->field || !s->wave || !(s->period_s > 0) || !(s->interval_s >= 0.01) ||
+                    s->max < s->min || strcmp(d->adapter, "simulated") != 0)
+                    __builtin_trap();
+            }
         }
     } else if (c) {
         __builtin_trap();
