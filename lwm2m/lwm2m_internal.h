@@ -72,6 +72,12 @@ struct gw_obs {
     uint8_t token_len;
     uint8_t token[8];
     double last_num;
+    /* Observe-Composite (composite.c): the member paths, 0 for a plain
+     * observation. path then holds their common prefix cut to at most an
+     * object instance, so the attributes of that level (or the server's
+     * defaults) apply to the set and gt/lt/st never do. */
+    uint16_t n_paths;
+    gw_path_t paths[];
 };
 
 /* One virtual client's registration with one server. */
@@ -172,6 +178,14 @@ void gw_obs_attrs_changed(gw_vclient_t *vc);
 /* A notification we sent got a Reset or was never acknowledged. */
 void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 size_t gw_obs_count(const struct gw_reg *r);
+/* Observe-Composite: like gw_obs_start for a set of n (1..GW_OBS_MAX_PATHS)
+ * paths, copied; accept is the format of every notification. 0, -EINVAL,
+ * -ENOMEM. */
+#define GW_OBS_MAX_PATHS 64
+int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, const uint8_t *token,
+                           size_t token_len, int accept, uint32_t *out_seq);
+/* True when a change of path concerns observation o. */
+bool gw_obs_covers(const struct gw_obs *o, const gw_path_t *path);
 
 /* composite.c: Read-Composite and Observe-Composite (FETCH) and
  * Write-Composite (iPATCH), SenML JSON or CBOR. Returns the CoAP code;
@@ -180,6 +194,11 @@ size_t gw_obs_count(const struct gw_reg *r);
 int gw_composite_handle(struct gw_reg *r, const coap_pdu_t *request, coap_pdu_t *response,
                         const uint8_t *payload, size_t len, gw_buf_t *out_body, int *out_cf, char *diag,
                         size_t diag_size);
+/* composite.c: what a Read-Composite of n paths answers in format cf (110
+ * or 112): every readable value below them, paths that do not exist left
+ * out. 0 with out filled and *out_cf = cf, or a CoAP response code. */
+int gw_composite_read_encode(struct gw_reg *r, const gw_path_t *paths, size_t n, int cf, gw_buf_t *out,
+                             int *out_cf);
 
 /* links.c */
 int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,

@@ -146,7 +146,8 @@ static int notify(struct gw_obs *o)
         o->pending = true;
         return 0;
     }
-    int code = gw_dm_read_encode(r, &o->path, o->accept, &body, &cf);
+    int code = o->n_paths ? gw_composite_read_encode(r, o->paths, o->n_paths, o->accept, &body, &cf)
+                          : gw_dm_read_encode(r, &o->path, o->accept, &body, &cf);
     int64_t now = gw_now_ms();
     bool con = r->srv->confirmable_notifications || now - o->last_con_ms >= CON_EVERY_MS;
     coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
@@ -279,7 +280,7 @@ void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_valu
         struct gw_obs *o = vc->regs[i].obs, *next;
         for (; o; o = next) {
             next = o->next; /* notify may free o */
-            if (!gw_path_has_prefix(path, &o->path))
+            if (!gw_obs_covers(o, path))
                 continue;
             eff_attrs_t e;
             effective(o, &e);
@@ -311,4 +312,61 @@ void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t
     gw_obs_cancel(r, tok.s, tok.length,
                   reason == COAP_NACK_RST ? "cancelled by a Reset from the server"
                                           : "cancelled: a confirmable notification was not acknowledged");
+}
+
+/* ---- Observe-Composite (LwM2M 1.1 6.4.x) --------------------------------
+ *
+ * One notification carries every member path, so the set has one schedule.
+ * Its attributes are those of the deepest level holding every member, cut
+ * at the object instance: /3303/0 for /3303/0/5700 + /3303/0/5701, /3303
+ * for members in two of its instances, and for members in different
+ * objects only the server's defaults (/1/x/2, /1/x/3). This is the plain
+ * reading of "attributes of the object level": a pmin written on one
+ * member resource would hold back the others it does not concern, and the
+ * smallest pmin among members would ignore what was written on the rest.
+ * gt/lt/st judge one resource's value and cannot gate a notification of a
+ * set, so they do not apply (path never has 3 levels). */
+
+int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, const uint8_t *token,
+                           size_t token_len, int accept, uint32_t *out_seq)
+{
+    if (token_len > 8 || n == 0 || n > GW_OBS_MAX_PATHS)
+        return -EINVAL;
+    gw_obs_cancel(r, token, token_len, NULL); /* same token: the new one replaces it */
+    struct gw_obs *o = calloc(1, sizeof *o + n * sizeof o->paths[0]);
+    if (!o)
+        return -ENOMEM;
+    gw_path_t common = paths[0];
+    if (common.len > 2)
+        common.len = 2;
+    for (size_t i = 1; i < n; i++)
+        while (common.len && !gw_path_has_prefix(&paths[i], &common))
+            common.len--;
+    o->r = r;
+    o->path = common;
+    memcpy(o->paths, paths, n * sizeof o->paths[0]);
+    o->n_paths = (uint16_t)n;
+    o->accept = accept;
+    o->token_len = (uint8_t)token_len;
+    memcpy(o->token, token, token_len);
+    o->last_ms = gw_now_ms();
+    o->last_con_ms = o->last_ms;
+    o->seq = 2; /* the first notification after the 2.05 carries 3 */
+    gw_timer_init(&o->timer, on_timer, o);
+    o->next = r->obs;
+    r->obs = o;
+    rearm(o);
+    *out_seq = o->seq;
+    gw_debug("%s: %s observes a composite of %zu paths", r->vc->endpoint, r->srv->uri, n);
+    return 0;
+}
+
+bool gw_obs_covers(const struct gw_obs *o, const gw_path_t *path)
+{
+    if (!o->n_paths)
+        return gw_path_has_prefix(path, &o->path);
+    for (size_t i = 0; i < o->n_paths; i++)
+        if (gw_path_has_prefix(path, &o->paths[i]))
+            return true;
+    return false;
 }

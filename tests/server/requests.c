@@ -668,6 +668,9 @@ static void ts_dm_request(ts_server_t *s, const char *op, const cJSON *cmd, cons
             spec.type = COAP_MESSAGE_NON;
         spec.observe = ts_int(cmd, "observe", -1);
         spec.options = cJSON_GetObjectItem(cmd, "options");
+        /* Observe 0 (e.g. Observe-Composite with FETCH): notifications follow. */
+        if (spec.observe == COAP_OBSERVE_ESTABLISH)
+            kind = TS_OBSERVE;
     }
     if (!ts_send_req(s, c->session, c->ep, &spec, kind, req, timeout_us, &err))
         ts_reply_error(req, err);
