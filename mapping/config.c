@@ -206,6 +206,8 @@ static const gw_cfg_key_t gateway_keys[] = {
      gw_config_h_nonempty_string, offsetof(gw_config_t, state_dir), 0, 0},
     {"objects_dir", GW_CFG_STRING, "a string (a directory of DDF .xml files)", false,
      h_objects_dir, offsetof(gw_config_t, objects_dir), 0, 0},
+    {"offline_store_max", GW_CFG_INT, "an integer (readings kept per client while offline)", false,
+     gw_config_h_int32, offsetof(gw_config_t, offline_store_max), 0, 10000000},
     {"endpoint_pattern", GW_CFG_STRING,
      "a string with {gateway}, {adapter}, {address}, {template} placeholders", false,
      h_endpoint_pattern, offsetof(gw_config_t, endpoint_pattern), 0, 0},
@@ -353,6 +355,14 @@ static int h_binding(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_
     return gw_config_h_string(ctx, s, k, obj);
 }
 
+static int h_con_notifications(gw_cfg_ctx_t *ctx, const config_setting_t *s,
+                               const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx, (void)k;
+    ((gw_config_server_t *)obj)->confirmable_notifications = config_setting_get_bool(s) != 0;
+    return 0;
+}
+
 #define SRV(f) offsetof(gw_config_server_t, f)
 static const gw_cfg_key_t server_keys[] = {
     {"uri", GW_CFG_STRING, "coap://host[:port] or coaps://host[:port]", true, h_uri, SRV(uri),
@@ -373,6 +383,8 @@ static const gw_cfg_key_t server_keys[] = {
      SRV(default_pmax), 0, INT32_MAX},
     {"binding", GW_CFG_STRING, "a string (binding letters, e.g. \"U\")", false, h_binding,
      SRV(binding), 0, 0},
+    {"confirmable_notifications", GW_CFG_BOOL, "true or false", false, h_con_notifications, 0, 0,
+     0},
 };
 #undef SRV
 #define N_SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
@@ -493,6 +505,7 @@ static int set_defaults(gw_config_t *c, const char *file)
     c->state_dir = strdup(GW_DEFAULT_STATE_DIR);
     c->objects_dir = strdup(GW_DEFAULT_OBJECTS_DIR);
     c->endpoint_pattern = strdup("{gateway}-{adapter}-{address}");
+    c->offline_store_max = 1000;
     return c->file && c->name && c->state_dir && c->objects_dir && c->endpoint_pattern ? 0
                                                                                      : -ENOMEM;
 }

@@ -28,6 +28,7 @@ typedef struct gw_config_server {
     uint16_t short_server_id;     /* default 1 + index */
     int32_t default_pmin, default_pmax; /* /1/x/2 and /1/x/3, default 0 and 0 (none) */
     char *binding;                /* default "U" */
+    bool confirmable_notifications; /* default false: NON, with a CON once a day */
     int line;
 } gw_config_server_t;
 
@@ -85,6 +86,9 @@ typedef struct gw_config_device {
     size_t n_fields;
     gw_config_sim_t *sims;        /* simulated adapter: generated fields */
     size_t n_sims;
+    /* issue 4: reporting */
+    bool report_send;             /* report = "send": push values with Send; default "observe" */
+    int32_t send_interval_s;      /* send_interval: at most one Send per interval, default 10 */
     /* Hash of everything that defines this device once templates are
      * applied: a reload compares it to leave untouched devices alone. */
     uint64_t fingerprint;
@@ -96,6 +100,7 @@ typedef struct gw_config {
     char *name;                   /* gateway endpoint name, default hostname */
     char *state_dir;              /* default "/var/lib/lwm2m-gateway" */
     char *objects_dir;            /* default "/etc/lwm2m-gateway/objects"; missing dir is fine */
+    int32_t offline_store_max;    /* readings kept per client while it cannot report, default 1000 */
     char *endpoint_pattern;       /* for devices without endpoint; default
                                      "{gateway}-{adapter}-{address}" */
     gw_config_server_t *servers;

@@ -460,6 +460,34 @@ static int h_adapter(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_
     return p->dev.adapter ? 0 : -ENOMEM;
 }
 
+static int h_report(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                    void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    const char *v = config_setting_get_string(s);
+    char q[GW_CFG_QUOTE_SIZE];
+    if (strcmp(v, "send") != 0 && strcmp(v, "observe") != 0) {
+        gw_config_error(ctx, s, "report must be \"observe\" or \"send\", got %s",
+                        gw_config_quote(v, q, sizeof q));
+        return 0;
+    }
+    p->set |= GW_CFG_SET_REPORT;
+    p->dev.report_send = strcmp(v, "send") == 0;
+    return 0;
+}
+
+static int h_send_interval(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                           void *obj)
+{
+    gw_cfg_parts_t *p = obj;
+    int before = ctx->errors;
+    int rc = gw_config_h_int32(ctx, s, k, &p->dev);
+    if (rc == 0 && ctx->errors == before)
+        p->set |= GW_CFG_SET_SEND_INTERVAL;
+    return rc;
+}
+
 static int h_dev_psk_identity(gw_cfg_ctx_t *ctx, const config_setting_t *s,
                               const gw_cfg_key_t *k, void *obj)
 {
@@ -524,7 +552,10 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
         {"simulate", GW_CFG_LIST, "a list of groups ( { field = ...; wave = ...; }, ... )", false, \
          gw_config_h_simulate, 0, 0, 0},                                                         \
         {"template", GW_CFG_STRING, "a string (the name of an entry of templates)", false,       \
-         h_template_ref, 0, 0, 0}
+         h_template_ref, 0, 0, 0},                                                               \
+        {"report", GW_CFG_STRING, "\"observe\" or \"send\"", false, h_report, 0, 0, 0},           \
+        {"send_interval", GW_CFG_INT, "an integer (seconds, at least 1)", false,                \
+         h_send_interval, DEV(send_interval_s), 1, 86400}
 
 static const gw_cfg_key_t device_keys[] = {
     {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", false, h_endpoint, 0, 0,

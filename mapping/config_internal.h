@@ -125,6 +125,8 @@ enum {
     GW_CFG_SET_INFO0 = 1u << 3, /* manufacturer; model, serial, firmware follow */
     GW_CFG_SET_PSK_IDENTITY = 1u << 7,
     GW_CFG_SET_PSK_KEY = 1u << 8,
+    GW_CFG_SET_REPORT = 1u << 9,
+    GW_CFG_SET_SEND_INTERVAL = 1u << 10,
 };
 
 /* A device or template group as written, before templates are applied.

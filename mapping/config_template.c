@@ -171,6 +171,12 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
         memcpy(d->psk_key, b->psk_key, sizeof d->psk_key);
         d->psk_key_len = b->psk_key_len;
     }
+    d->report_send = (over->set & GW_CFG_SET_REPORT) ? o->report_send
+                     : (bs & GW_CFG_SET_REPORT)     ? b->report_send
+                                                    : false;
+    d->send_interval_s = (over->set & GW_CFG_SET_SEND_INTERVAL) ? o->send_interval_s
+                         : (bs & GW_CFG_SET_SEND_INTERVAL)     ? b->send_interval_s
+                                                               : 10;
     d->line = o->line;
     out->set = over->set | bs;
     out->group = over->group;

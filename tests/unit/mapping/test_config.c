@@ -253,7 +253,7 @@ GW_TEST(err_unknown_key_lists_keys)
 {
     expect_error(SERVER "gateway = { colour = \"red\"; };\n", 2,
                  "unknown key \"colour\" in gateway, expected one of: name, state_dir, objects_dir, "
-                 "endpoint_pattern");
+                 "offline_store_max, endpoint_pattern");
 }
 
 GW_TEST(err_type_mismatch)
