@@ -3,6 +3,7 @@
 op with payloads built here and answers read with the harness's own SenML
 decoders."""
 
+import contextlib
 import json
 
 import cbor2
@@ -14,10 +15,18 @@ EP = "composite-dev"
 SENML_JSON, SENML_CBOR = 110, 112
 
 
+@contextlib.contextmanager
 def _start(tmp, srv):
+    """The gateway, which must then exit cleanly (sanitizer and valgrind
+    runs report errors through the exit status)."""
     gw = Gateway(tmp, configs.gateway([configs.device(EP)]), server=srv).start()
-    srv.wait_register(EP)
-    return gw
+    try:
+        srv.wait_register(EP)
+        yield gw
+    except BaseException:
+        gw.stop()
+        raise
+    assert gw.stop() == 0, gw.log_tail()
 
 
 def _json(records):
