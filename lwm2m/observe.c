@@ -275,24 +275,22 @@ static bool crossed(const eff_attrs_t *e, const struct gw_obs *o, double x)
 
 void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v)
 {
-    int64_t now = gw_now_ms();
     for (size_t i = 0; i < vc->n_regs; i++) {
-        struct gw_obs *o = vc->regs[i].obs, *next;
-        for (; o; o = next) {
-            next = o->next; /* notify may free o */
-            if (!gw_obs_covers(o, path))
+        for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next) {
+            if (o->pending || !gw_path_has_prefix(path, &o->path))
                 continue;
             eff_attrs_t e;
             effective(o, &e);
             double x;
             if ((e.has_gt || e.has_lt || e.has_st) && numeric(v, &x) && !crossed(&e, o, x))
                 continue;
-            if (now >= o->last_ms + (int64_t)e.pmin * 1000) {
-                notify(o);
-            } else if (!o->pending) {
-                o->pending = true;
-                rearm(o);
-            }
+            /* Not sent from here: one reading sets several resources of an
+             * instance (value, min, max, timestamp), and an observation of
+             * the instance should carry them in one notification. The timer
+             * fires on the next loop turn at the earliest (or when pmin
+             * ends) and sends what the store holds then. */
+            o->pending = true;
+            rearm(o);
         }
     }
 }

@@ -189,6 +189,8 @@ class Server:
             self.next_req += 1
             self.pending[req] = None
         cmd = dict(kw, op=op, req=req, timeout=timeout)
+        if op == "observe":
+            OBSERVED[req] = (kw.get("ep"), kw.get("path"))
         self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
         deadline = time.monotonic() + timeout + 2
         with self.cond:
@@ -214,6 +216,10 @@ class Server:
         if p.poll() is None:
             p.kill()
             p.wait(5)
+
+
+# req tag of each observation -> (endpoint, path), to print notifications
+OBSERVED = {}
 
 
 def udp_port_free(port):
@@ -245,6 +251,16 @@ def print_event(ev):
                                                      ", new object list" if "links" in ev else ""))
     elif name == "deregister":
         say("%s  DEREGISTER  %s" % (ts, ev.get("ep")))
+    elif name == "notify" and ev.get("req") in OBSERVED:
+        ep, path = OBSERVED[ev["req"]]
+        try:
+            vals = dict(senml_lines(ev.get("payload_text") or ""))
+        except ValueError:
+            vals = {}
+        value = vals.get(path + "/5700")
+        if value is not None:
+            say("%s  NOTIFY      %-20s %s/5700 %s = %s %s" % (ts, ep, path, resource_name(path + "/5700"),
+                                                       value, vals.get(path + "/5701", "").strip('"')))
     elif name in ("notify", "send"):
         say("%s  %-11s %s %s" % (ts, name.upper(), ev.get("ep"),
                                  ev.get("payload_text", ev.get("payload_hex", ""))))
@@ -357,6 +373,12 @@ def main(argv):
             if stop.is_set():
                 break
             read_client(server, ep, got[ep].get("links"))
+        # Watch the sensors: each IPSO sensor value is observed, and every
+        # notification below is a simulated reading arriving at the server.
+        for ep in got:
+            for inst in link_instances(got[ep].get("links")):
+                if int(inst.split("/")[1]) >= 3200 and not stop.is_set():
+                    server.request("observe", READ_TIMEOUT_S, ep=ep, path=inst, accept=110)
         if not stop.is_set():
             say("")
             if seconds is not None:
