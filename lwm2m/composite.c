@@ -176,10 +176,6 @@ static int request_paths(comp_req_t *q, int cf, const uint8_t *payload, size_t l
         code = fail(q, C(400), "Read-Composite names no path");
         goto out;
     }
-    if (dec.n > GW_OBS_MAX_PATHS) {
-        code = fail(q, C(400), "Read-Composite of %zu paths; at most %d", dec.n, GW_OBS_MAX_PATHS);
-        goto out;
-    }
     gw_path_t *paths = malloc(dec.n * sizeof *paths);
     if (!paths) {
         code = fail(q, C(500), "out of memory");
@@ -208,6 +204,12 @@ out:
 static int do_fetch(comp_req_t *q, const coap_pdu_t *request, coap_pdu_t *response, const uint8_t *payload,
                     size_t len, gw_buf_t *out_body, int *out_cf)
 {
+    int observe = opt_uint(request, COAP_OPTION_OBSERVE, -1);
+    coap_bin_const_t tok = coap_pdu_get_token(request);
+    /* The token alone names the observation (RFC 7641 3.6): cancel before
+     * judging the rest, so a cancel with a sloppy payload still works. */
+    if (observe == 1)
+        gw_obs_cancel(q->r, tok.s, tok.length, "cancelled by the server (Observe 1)");
     int cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
     if (cf < 0)
         return fail(q, C(400), "Content-Format missing: use 110 or 112");
@@ -226,16 +228,17 @@ static int do_fetch(comp_req_t *q, const coap_pdu_t *request, coap_pdu_t *respon
         free(paths);
         return fail(q, code, "cannot encode the values");
     }
-    int observe = opt_uint(request, COAP_OPTION_OBSERVE, -1);
-    coap_bin_const_t tok = coap_pdu_get_token(request);
     if (observe == 0) {
         uint32_t seq;
-        if (gw_obs_start_composite(q->r, paths, n, tok.s, tok.length, accept, &seq) == 0) {
+        /* Without the Observe option the answer is a plain 2.05: RFC 7641
+         * 4.1 lets a server decline an observation this way. */
+        if (n > GW_OBS_MAX_PATHS)
+            gw_info("%s: Observe-Composite of %zu paths declined (at most %d)", q->r->vc->endpoint, n,
+                    GW_OBS_MAX_PATHS);
+        else if (gw_obs_start_composite(q->r, paths, n, tok.s, tok.length, accept, &seq) == 0) {
             uint8_t ob[4];
             coap_add_option(response, COAP_OPTION_OBSERVE, coap_encode_var_safe(ob, sizeof ob, seq), ob);
         }
-    } else if (observe == 1) {
-        gw_obs_cancel(q->r, tok.s, tok.length, "cancelled by the server (Observe 1)");
     }
     free(paths);
     return C(205);
