@@ -277,7 +277,7 @@ void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_valu
 {
     for (size_t i = 0; i < vc->n_regs; i++) {
         for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next) {
-            if (o->pending || !gw_path_has_prefix(path, &o->path))
+            if (o->pending || !gw_obs_covers(o, path))
                 continue;
             eff_attrs_t e;
             effective(o, &e);
