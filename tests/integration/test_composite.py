@@ -123,6 +123,7 @@ def test_observe_composite_notifies_the_set(tmp):
         # a change outside the set does not notify
         mark = len(srv.events)
         assert srv.request("write", ep=EP, path="/3/0/15", cf=0, payload_text="Europe/Paris")["code"] == "2.04"
+        assert srv.read(EP, "/3/0/15")["code"] == "2.05"  # a round trip: a wrong notify would be here by now
         assert not [e for e in srv.events[mark:] if e.get("event") == "notify"]
         # cancel with Observe 1 and the same token
         assert srv.request("cancel_observe", observe_req=req)["code"] == "2.05"
