@@ -36,12 +36,22 @@ typedef struct gw_lwm2m_server_opts {
     bool confirmable_notifications; /* every notification CON (else NON, CON once a day) */
 } gw_lwm2m_server_opts_t;
 
-/* Per-client security override (NULL/0 to use the server's). Copied. */
+/* Per-client options (NULL/0 for the defaults). Copied. */
 typedef struct gw_vclient_opts {
-    const char *psk_identity;
+    const char *psk_identity;    /* security override, NULL: the server's */
     const uint8_t *psk_key;
     size_t psk_key_len;
+    bool report_send;            /* push values with Send (POST /dp) instead of waiting for Observe */
+    int32_t send_min_interval_s; /* at most one Send per interval; values batch up meanwhile */
 } gw_vclient_opts_t;
+
+/* Readings kept while a client cannot report them (not registered, server
+ * away): at most max_per_client per client, oldest dropped first; kept in
+ * state_dir (one file per client) when state_dir is not NULL so a restart
+ * keeps them. Call before creating clients. Strings copied. */
+int gw_lwm2m_set_offline_store(gw_lwm2m_t *m, size_t max_per_client, const char *state_dir);
+/* Readings dropped because an offline store overflowed, since start. */
+uint64_t gw_lwm2m_offline_dropped(const gw_lwm2m_t *m);
 
 /* Called before a Read/Discover of a client is answered, so the owner can
  * refresh values that are computed on demand (current time, free memory). */

@@ -24,15 +24,12 @@
 #include <string.h>
 
 #include "../gateway/log.h"
+#include "attrs.h"
 #include "lwm2m_internal.h"
 
 #define CON_EVERY_MS (24LL * 3600 * 1000)
 
-typedef struct eff_attrs {
-    int32_t pmin, pmax; /* seconds; pmax 0 = none */
-    bool has_gt, has_lt, has_st;
-    double gt, lt, st;
-} eff_attrs_t;
+typedef gw_notify_attrs_t eff_attrs_t;
 
 static void on_timer(void *ctx);
 
@@ -93,14 +90,7 @@ static void rearm(struct gw_obs *o)
     gw_loop_t *loop = o->r->srv->m->loop;
     eff_attrs_t e;
     effective(o, &e);
-    int64_t due = -1;
-    if (o->pending)
-        due = o->last_ms + (int64_t)e.pmin * 1000;
-    if (e.pmax > 0) {
-        int64_t p = o->last_ms + (int64_t)e.pmax * 1000;
-        if (due < 0 || p < due)
-            due = p;
-    }
+    int64_t due = gw_attrs_due(&e, o->last_ms, o->pending);
     if (due < 0)
         gw_timer_stop(loop, &o->timer);
     else
@@ -259,20 +249,6 @@ size_t gw_obs_count(const struct gw_reg *r)
     return n;
 }
 
-static bool crossed(const eff_attrs_t *e, const struct gw_obs *o, double x)
-{
-    if (!o->has_last)
-        return true;
-    double last = o->last_num;
-    if (e->has_gt && ((last <= e->gt) != (x <= e->gt)))
-        return true;
-    if (e->has_lt && ((last < e->lt) != (x < e->lt)))
-        return true;
-    if (e->has_st && fabs(x - last) >= e->st)
-        return true;
-    return false;
-}
-
 void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v)
 {
     for (size_t i = 0; i < vc->n_regs; i++) {
@@ -282,7 +258,8 @@ void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_valu
             eff_attrs_t e;
             effective(o, &e);
             double x;
-            if ((e.has_gt || e.has_lt || e.has_st) && numeric(v, &x) && !crossed(&e, o, x))
+            if ((e.has_gt || e.has_lt || e.has_st) && numeric(v, &x) &&
+                !gw_attrs_value_triggers(&e, o->has_last, o->last_num, x))
                 continue;
             /* Not sent from here: one reading sets several resources of an
              * instance (value, min, max, timestamp), and an observation of

@@ -107,3 +107,65 @@ def test_discover_shows_inherited_attributes_per_level(tmp):
         assert srv.request("write_attributes", ep=EP, path="/3303", query="pmin=3")["code"] == "2.04"
         links = dict(parse_link_format(srv.request("discover", ep=EP, path="/3303")["payload_text"]))
         assert links["/3303"]["pmin"] == "3"
+
+
+def _sawtooth_gw(tmp, srv):
+    dev = ('{ endpoint = "saw"; adapter = "simulated"; simulate = ( { field = "temperature"; '
+           'wave = "sawtooth"; min = 0.0; max = 10.0; period = 2.0; interval = 0.1; } ); }')
+    gw = Gateway(tmp, configs.gateway([dev]), server=srv).start()
+    srv.wait_register("saw")
+    _wait_first_reading(srv)
+    return gw
+
+
+def _values(srv, req, n):
+    out = []
+    while len(out) < n:
+        ev = srv.wait_notify(req, timeout=10)
+        out.append(float(ev["payload_text"]))
+    return out
+
+
+def _wait_first_reading(srv):
+    """Wait (on notifications, not on time) until the first simulated
+    reading is in the store, so the resource exists."""
+    req = srv.send_command("observe", ep="saw", path="/3303/0", accept=110)
+    ev = srv.wait_response(req)
+    while "/3303/0/5700" not in dict(decode_senml_json(bytes.fromhex(ev["payload_hex"]))):
+        ev = srv.wait_notify(req, timeout=10)
+    assert srv.request("cancel_observe", observe_req=req)["code"] == "2.05"
+
+
+def _observe_when_valued(srv, ep, path):
+    req = srv.send_command("observe", ep=ep, path=path)
+    ev = srv.wait_response(req)
+    assert ev.get("code") == "2.05", ev
+    return req, float(ev["payload_text"])
+
+
+def test_gt_notifies_exactly_at_crossings(tmp):
+    with TestServer() as srv, _sawtooth_gw(tmp, srv):
+        r = srv.request("write_attributes", ep="saw", path="/3303/0/5700", query="gt=5")
+        assert r["code"] == "2.04", r
+        req, first = _observe_when_valued(srv, "saw", "/3303/0/5700")
+        vals = [first] + _values(srv, req, 6)
+        for a, b in zip(vals, vals[1:]):
+            assert (a > 5) != (b > 5), vals
+
+
+def test_st_notifies_on_steps_from_last_notified(tmp):
+    with TestServer() as srv, _sawtooth_gw(tmp, srv):
+        assert srv.request("write_attributes", ep="saw", path="/3303/0/5700", query="st=3")["code"] == "2.04"
+        req, first = _observe_when_valued(srv, "saw", "/3303/0/5700")
+        vals = [first] + _values(srv, req, 6)
+        for a, b in zip(vals, vals[1:]):
+            assert abs(b - a) >= 3 - 1e-9, vals
+
+
+def test_lt_notifies_exactly_at_crossings(tmp):
+    with TestServer() as srv, _sawtooth_gw(tmp, srv):
+        assert srv.request("write_attributes", ep="saw", path="/3303/0/5700", query="lt=3")["code"] == "2.04"
+        req, first = _observe_when_valued(srv, "saw", "/3303/0/5700")
+        vals = [first] + _values(srv, req, 4)
+        for a, b in zip(vals, vals[1:]):
+            assert (a < 3) != (b < 3), vals
