@@ -446,6 +446,12 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
     *pm = NULL;
 }
 
+void gw_lwm2m_set_write_hook(gw_lwm2m_t *m, gw_vclient_write_fn fn, void *ctx)
+{
+    m->write_hook = fn;
+    m->write_ctx = ctx;
+}
+
 void gw_lwm2m_set_refresh(gw_lwm2m_t *m, gw_vclient_refresh_fn fn, void *ctx)
 {
     m->refresh = fn;

@@ -272,9 +272,30 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
     return 0;
 }
 
+/* Hand each written value to where it really lives (a sensor's adapter)
+ * before the store keeps it: a device that refuses makes the Write fail. */
+static int route_writes(dm_req_t *q, const gw_decoded_t *dec)
+{
+    if (!q->m->write_hook)
+        return 0;
+    for (size_t i = 0; i < dec->n; i++) {
+        int rc = q->m->write_hook(q->m->write_ctx, q->vc, &dec->recs[i].path, &dec->recs[i].value, NULL, 0,
+                                  false);
+        if (rc == -ENOENT || rc == 0)
+            continue;
+        if (rc == -ENOTSUP)
+            return fail(q, C(405), "the device does not accept writes to this resource%s", NULL);
+        return fail(q, C(500), "the device did not accept the value%s", NULL);
+    }
+    return 0;
+}
+
 static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace)
 {
     gw_store_t *s = q->m->store;
+    int code = route_writes(q, dec);
+    if (code)
+        return code;
     if (replace) {
         /* Replace: a multiple resource in the payload loses the instances
          * the payload does not list. Records are sorted, so the instances
@@ -426,10 +447,21 @@ static int do_execute(dm_req_t *q)
         return code;
     if (!(d->ops & GW_OP_E))
         return fail(q, C(405), "resource is not executable%s", NULL);
-    if (!gw_exec_available(q->vc->sc, &q->path))
+    bool routed = q->m->write_hook &&
+                  q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, NULL, 0, true) == 0;
+    if (!routed && !gw_exec_available(q->vc->sc, &q->path))
         return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
     if (gw_exec_args_validate(q->data, q->len) < 0)
         return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1%s", NULL);
+    if (routed) {
+        int rc = q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, q->data, q->len, false);
+        if (rc == -ENOTSUP)
+            return fail(q, C(405), "the device cannot execute this resource%s", NULL);
+        if (rc < 0)
+            return fail(q, C(500), "the device did not execute it%s", NULL);
+        respond(q, C(204), -1, NULL);
+        return 0;
+    }
     code = gw_exec_run(q->r, &q->path, q->data, q->len);
     if (code == C(204))
         respond(q, C(204), -1, NULL);

@@ -57,6 +57,18 @@ uint64_t gw_lwm2m_offline_dropped(const gw_lwm2m_t *m);
  * refresh values that are computed on demand (current time, free memory). */
 typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path);
 
+/* Route a server's Write or Execute of a client's resource to where the
+ * value really lives (the sensor's adapter). value is NULL for an Execute
+ * (args/args_len then hold its arguments). With probe set, nothing is
+ * done: the answer only says whether the path is routed. Returns 0 when
+ * routed and accepted (the store is then updated for a Write), -ENOENT when
+ * the path is not routed (the store alone keeps the value), -ENOTSUP when the
+ * device cannot do it (4.05), another negative errno when it failed (5.00). */
+typedef int (*gw_vclient_write_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path,
+                                   const gw_value_t *value, const uint8_t *args, size_t args_len,
+                                   bool probe);
+void gw_lwm2m_set_write_hook(gw_lwm2m_t *m, gw_vclient_write_fn fn, void *ctx);
+
 /* loop and store are borrowed and must outlive the module. servers are
  * copied. Returns 0, -EINVAL (bad URI, reported in the log), -ENOMEM, -EIO. */
 int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_t *servers,

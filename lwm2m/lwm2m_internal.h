@@ -128,6 +128,8 @@ struct gw_lwm2m {
     size_t n_registered; /* registrations in REGISTERED/UPDATING state */
     gw_vclient_refresh_fn refresh;
     void *refresh_ctx;
+    gw_vclient_write_fn write_hook;
+    void *write_ctx;
     /* shutdown */
     bool shutting_down;
     size_t dereg_pending;

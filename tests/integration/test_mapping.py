@@ -136,3 +136,23 @@ def test_print_mapping_shows_where_fields_land(tmp):
     assert "sim-x" in out.stdout and "simulated:sim-x" in out.stdout
     assert "temperature" in out.stdout and "/3303/0/5700" in out.stdout
     assert "humidity" in out.stdout and "/3304/0/5700" in out.stdout
+
+
+def test_write_to_writable_field_goes_to_the_adapter(tmp):
+    # A set point simulated as a random walk: a Write moves the walk there,
+    # so the readings that follow continue from the written value.
+    dev = sim_device("sim-sp", '{ field = "setpoint"; wave = "random_walk"; min = 0.0; max = 100.0; '
+                               'interval = 0.2; }',
+                     resources='{ field = "setpoint"; path = "/3308/0/5900"; writable = true; }')
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([dev]), server=srv):
+            srv.wait_register("sim-sp")
+            _observe_until(srv, "sim-sp", "/3308/0", lambda v: "/3308/0/5900" in v)
+            r = srv.request("write", ep="sim-sp", path="/3308/0/5900", cf=0, payload_text="77.5")
+            assert r["code"] == "2.04", r
+            req = srv.send_command("observe", ep="sim-sp", path="/3308/0/5900")
+            first = srv.wait_response(req)
+            vals = [float(first["payload_text"])] + [float(srv.wait_notify(req)["payload_text"]) for _ in range(3)]
+            # a walk of at most 5 per step from 77.5 (steps are (max-min)/20)
+            for k, v in enumerate(vals):
+                assert abs(v - 77.5) <= 5.0 * (k + 2) + 1e-9, vals

@@ -1,0 +1,80 @@
+/*
+ * gateway/writes.c - LwM2M Writes and Executes on fields configured
+ * `writable` go back to the sensor's adapter, with the mapping's conversion
+ * undone (the device wants its own unit and scale).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway_internal.h"
+#include "log.h"
+
+static double unconvert(gw_unit_conv_t c, double v)
+{
+    switch (c) {
+    case GW_CONV_F_TO_C: return v * 9.0 / 5.0 + 32.0;
+    case GW_CONV_K_TO_C: return v + 273.15;
+    case GW_CONV_WH_TO_KWH:
+    case GW_CONV_MV_TO_V:
+    case GW_CONV_MA_TO_A:
+    case GW_CONV_W_TO_KW: return v * 1000.0;
+    case GW_CONV_PA_TO_HPA: return v * 100.0;
+    case GW_CONV_KPA_TO_HPA: return v / 10.0;
+    case GW_CONV_NONE: break;
+    }
+    return v;
+}
+
+static gw_adapter_slot_t *slot_for(struct gw_gateway *g, const char *device_key)
+{
+    const char *colon = strchr(device_key, ':');
+    size_t n = colon ? (size_t)(colon - device_key) : strlen(device_key);
+    for (size_t i = 0; i < g->n_adapters; i++)
+        if (strlen(g->adapters[i].ops->name) == n && memcmp(g->adapters[i].ops->name, device_key, n) == 0)
+            return &g->adapters[i];
+    return NULL;
+}
+
+int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
+                          const uint8_t *args, size_t args_len, bool probe)
+{
+    struct gw_gateway *g = ctx;
+    const char *key = NULL;
+    const gw_map_target_t *t = NULL;
+    if (gw_mapping_find_path(g->mapping, gw_vclient_store(vc), path, &key, &t) < 0 || !t->writable)
+        return -ENOENT;
+    gw_adapter_slot_t *s = slot_for(g, key);
+    if (!s || !s->ops->write)
+        return probe ? -ENOENT : -ENOTSUP;
+    if (probe)
+        return 0;
+    gw_value_t dv;
+    char *argz = NULL;
+    if (value) {
+        dv = *value;
+        double x;
+        bool num = true;
+        switch (value->type) {
+        case GW_TYPE_FLOAT: x = value->v.f; break;
+        case GW_TYPE_INTEGER: x = (double)value->v.i; break;
+        case GW_TYPE_UNSIGNED: x = (double)value->v.u; break;
+        default: num = false; x = 0; break;
+        }
+        if (num) {
+            dv.type = GW_TYPE_FLOAT;
+            dv.v.f = unconvert(t->conv, (x - t->offset) / (t->scale != 0.0 ? t->scale : 1.0));
+        }
+    } else {
+        argz = strndup(args ? (const char *)args : "", args_len);
+        if (!argz)
+            return -ENOMEM;
+    }
+    int rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
+    free(argz);
+    char ps[32];
+    if (rc < 0 && rc != -ENOTSUP)
+        gw_warn("%s: %s of %s (field %s) failed at the device: %s", key, value ? "Write" : "Execute",
+                gw_path_format(path, ps, sizeof ps), t->field, strerror(-rc));
+    return rc;
+}
