@@ -127,8 +127,12 @@ static void on_store_change(void *ctx, gw_sclient_t *c, const gw_path_t *path, c
 {
     (void)ctx;
     gw_vclient_t *vc = gw_store_client_app(c);
-    if (changed && vc)
+    if (changed && vc) {
         gw_obs_value_changed(vc, path, value);
+        if (vc->queue_mode && path->id[0] != 1)
+            for (size_t i = 0; i < vc->n_regs; i++)
+                gw_reg_new_data(&vc->regs[i]);
+    }
 }
 
 static void on_coap_log(coap_log_t level, const char *message)
@@ -458,7 +462,8 @@ void gw_lwm2m_set_refresh(gw_lwm2m_t *m, gw_vclient_refresh_fn fn, void *ctx)
     m->refresh_ctx = ctx;
 }
 
-static int add_server_instance(gw_lwm2m_t *m, gw_sclient_t *sc, const struct gw_server *s, uint16_t iid)
+static int add_server_instance(gw_lwm2m_t *m, gw_sclient_t *sc, const struct gw_server *s, uint16_t iid,
+                               bool queue_mode)
 {
     int rc = gw_store_instance_create(m->store, sc, 1, iid);
     if (rc < 0)
@@ -487,8 +492,10 @@ static int add_server_instance(gw_lwm2m_t *m, gw_sclient_t *sc, const struct gw_
     if (!rc)
         rc = gw_store_set(m->store, sc, &p, &b, 0);
     gw_value_t str = {.type = GW_TYPE_STRING};
-    str.v.bytes.ptr = (const uint8_t *)s->binding;
-    str.v.bytes.len = strlen(s->binding);
+    char binding[16];
+    snprintf(binding, sizeof binding, "%s%s", s->binding, queue_mode && !strchr(s->binding, 'Q') ? "Q" : "");
+    str.v.bytes.ptr = (const uint8_t *)binding;
+    str.v.bytes.len = strlen(binding);
     p.id[2] = 7;
     if (!rc)
         rc = gw_store_set(m->store, sc, &p, &str, 0);
@@ -524,10 +531,12 @@ int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t 
     rc = gw_store_client_new(m->store, vc, &vc->sc);
     if (rc < 0)
         goto fail;
+    vc->queue_mode = opts && opts->queue_mode;
+    vc->queue_time_s = opts && opts->queue_time_s > 0 ? opts->queue_time_s : 93; /* MAX_TRANSMIT_WAIT */
     vc->n_regs = m->n_servers;
     for (size_t i = 0; i < m->n_servers; i++) {
         gw_reg_init(&vc->regs[i], vc, &m->servers[i]);
-        rc = add_server_instance(m, vc->sc, &m->servers[i], (uint16_t)i);
+        rc = add_server_instance(m, vc->sc, &m->servers[i], (uint16_t)i, vc->queue_mode);
         if (rc < 0)
             goto fail;
     }

@@ -557,6 +557,7 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     }
     q.vc = q.r->vc;
     q.m = q.vc->m;
+    gw_reg_touch(q.r);
     q.reg = gw_store_registry(q.m->store);
     q.accept = opt_uint(request, COAP_OPTION_ACCEPT, -1);
     q.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);

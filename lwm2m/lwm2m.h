@@ -43,6 +43,9 @@ typedef struct gw_vclient_opts {
     size_t psk_key_len;
     bool report_send;            /* push values with Send (POST /dp) instead of waiting for Observe */
     int32_t send_min_interval_s; /* at most one Send per interval; values batch up meanwhile */
+    bool queue_mode;             /* register with b=UQ: the server queues requests while the client
+                                    is quiet; new data wakes it with an Update */
+    int32_t queue_time_s;        /* how long it counts as reachable after it spoke (default 93) */
 } gw_vclient_opts_t;
 
 /* Readings kept while a client cannot report them (not registered, server

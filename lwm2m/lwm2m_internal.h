@@ -99,6 +99,7 @@ struct gw_reg {
     uint8_t token_len;
     uint8_t token[8];
     struct gw_obs *obs;     /* observations of this server */
+    int64_t last_activity_ms; /* last exchange with the server (queue mode) */
 };
 
 struct gw_vclient {
@@ -110,6 +111,8 @@ struct gw_vclient {
     char *psk_identity;       /* per-client override, NULL when none */
     uint8_t *psk_key;
     size_t psk_key_len;
+    bool queue_mode;
+    int32_t queue_time_s;
     size_t n_regs;
     struct gw_reg regs[];
 };
@@ -155,6 +158,11 @@ int gw_reg_deregister(struct gw_reg *r); /* 0 sent, -ENOTCONN nothing to do */
 coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received);
 void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason);
 void gw_server_pace_init(struct gw_server *s);
+/* Queue mode: the client spoke or was spoken to now. */
+void gw_reg_touch(struct gw_reg *r);
+/* Queue mode: new data for the server; wake it with an Update if the
+ * client has been quiet longer than its queue time. */
+void gw_reg_new_data(struct gw_reg *r);
 const char *gw_reg_state_name(gw_reg_state_t s);
 
 /* dm.c: the device-management interface, one entry per CoAP method */

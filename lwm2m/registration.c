@@ -206,13 +206,27 @@ static coap_pdu_t *new_request(struct gw_reg *r, coap_pdu_code_t code)
     return pdu;
 }
 
-static int add_query(coap_pdu_t *pdu, const char *fmt, const char *s, long n)
+static int add_query_text(coap_pdu_t *pdu, const char *text)
+{
+    size_t len = strlen(text);
+    return coap_add_option(pdu, COAP_OPTION_URI_QUERY, len, (const uint8_t *)text) ? 0 : -ENOMEM;
+}
+
+/* "name=value" as one Uri-Query option. */
+static int add_query(coap_pdu_t *pdu, const char *name, const char *value)
 {
     char buf[160];
-    int len = s ? snprintf(buf, sizeof buf, fmt, s) : snprintf(buf, sizeof buf, fmt, n);
+    int len = snprintf(buf, sizeof buf, "%s=%s", name, value);
     if (len < 0 || (size_t)len >= sizeof buf)
         return -EINVAL;
-    return coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)len, (const uint8_t *)buf) ? 0 : -ENOMEM;
+    return add_query_text(pdu, buf);
+}
+
+static int add_query_num(coap_pdu_t *pdu, const char *name, long n)
+{
+    char v[24];
+    snprintf(v, sizeof v, "%ld", n);
+    return add_query(pdu, name, v);
 }
 
 static int add_location_path(coap_pdu_t *pdu, const char *location)
@@ -261,6 +275,7 @@ static int add_link_format(coap_pdu_t *pdu)
 
 static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
 {
+    gw_reg_touch(r);
     if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
         r->drop_session = true;
         return -EIO;
@@ -270,6 +285,15 @@ static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
         r->srv->inflight++;
     }
     return 0;
+}
+
+/* LwM2M 1.1: queue mode is the Q in the binding. */
+static int add_binding(struct gw_reg *r, coap_pdu_t *pdu)
+{
+    char b[16];
+    snprintf(b, sizeof b, "%s%s", r->srv->binding,
+             r->vc->queue_mode && !strchr(r->srv->binding, 'Q') ? "Q" : "");
+    return add_query(pdu, "b", b);
 }
 
 static int send_register(struct gw_reg *r)
@@ -282,8 +306,8 @@ static int send_register(struct gw_reg *r)
         return -ENOMEM;
     r->lifetime = current_lifetime(r);
     if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"rd") || add_link_format(pdu) < 0 ||
-        add_query(pdu, "ep=%s", r->vc->endpoint, 0) < 0 || add_query(pdu, "lt=%ld", NULL, r->lifetime) < 0 ||
-        add_query(pdu, "lwm2m=%s", "1.1", 0) < 0 || add_query(pdu, "b=%s", r->srv->binding, 0) < 0 ||
+        add_query(pdu, "ep", r->vc->endpoint) < 0 || add_query_num(pdu, "lt", r->lifetime) < 0 ||
+        add_query(pdu, "lwm2m", "1.1") < 0 || add_binding(r, pdu) < 0 ||
         attach_links(r, pdu) < 0) {
         coap_delete_pdu(pdu);
         return -ENOMEM;
@@ -304,7 +328,7 @@ static int send_update(struct gw_reg *r)
     int32_t lt = current_lifetime(r);
     int rc = add_location_path(pdu, r->location);
     if (rc == 0 && lt != r->lifetime) {
-        rc = add_query(pdu, "lt=%ld", NULL, lt);
+        rc = add_query_num(pdu, "lt", lt);
         r->lifetime = lt;
     }
     if (rc == 0 && r->links_dirty)
@@ -371,6 +395,16 @@ static void pump(struct gw_server *s)
 }
 
 static void on_pace_timer(void *ctx) { pump(ctx); }
+
+void gw_reg_touch(struct gw_reg *r) { r->last_activity_ms = gw_now_ms(); }
+
+void gw_reg_new_data(struct gw_reg *r)
+{
+    if (!r->vc->queue_mode || r->state != GW_REG_REGISTERED)
+        return;
+    if (gw_now_ms() - r->last_activity_ms > (int64_t)r->vc->queue_time_s * 1000)
+        gw_reg_request_update(r, false);
+}
 
 void gw_server_pace_init(struct gw_server *s)
 {

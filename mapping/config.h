@@ -70,6 +70,50 @@ typedef struct gw_config_sim {
     int line;
 } gw_config_sim_t;
 
+/* issue 5: Modbus. A bus (`adapters.modbus = ( { name = "plc"; type = "tcp"; ... } )`). */
+typedef struct gw_config_modbus_bus {
+    char *name;
+    bool rtu;                     /* type = "rtu" (serial) or "tcp" */
+    char *host;                   /* tcp: host name or address */
+    int32_t port;                 /* tcp: default 502 */
+    char *device;                 /* rtu: serial device, e.g. "/dev/ttyUSB0" */
+    int32_t baud;                 /* rtu: default 9600 */
+    char parity;                  /* rtu: 'N' (default), 'E' or 'O' */
+    int32_t data_bits, stop_bits; /* rtu: default 8 and 1 */
+    int32_t timeout_ms;           /* reply timeout, default 500 */
+    int32_t turnaround_ms;        /* pause between two requests, default 20 on rtu, 0 on tcp */
+    int32_t max_gap;              /* registers allowed between two merged into one read, default 8 */
+    int32_t backoff_max_ms;       /* retry delay cap after failures, default 30000 */
+    int line;
+} gw_config_modbus_bus_t;
+
+/* Modbus tables, data types and word/byte orders of a register entry. */
+enum { GW_MODBUS_COIL = 0, GW_MODBUS_DISCRETE, GW_MODBUS_INPUT, GW_MODBUS_HOLDING };
+enum {
+    GW_MODBUS_BOOL = 0, GW_MODBUS_U16, GW_MODBUS_S16, GW_MODBUS_U32, GW_MODBUS_S32,
+    GW_MODBUS_U64, GW_MODBUS_S64, GW_MODBUS_F32, GW_MODBUS_F64, GW_MODBUS_STRING
+};
+/* Letters name the bytes of a 32-bit value, most significant first, as
+ * they appear on the wire: ABCD big-endian, CDAB word-swapped, BADC
+ * byte-swapped, DCBA little-endian (64-bit values extend the pattern). */
+enum { GW_MODBUS_ABCD = 0, GW_MODBUS_CDAB, GW_MODBUS_BADC, GW_MODBUS_DCBA };
+
+/* One register entry of a Modbus device
+ * (`registers = ( { field = "voltage"; table = "input"; address = 0; type = "f32"; } )`). */
+typedef struct gw_config_modbus_reg {
+    char *field;                  /* reading field it feeds */
+    uint8_t table;                /* GW_MODBUS_COIL.. */
+    uint8_t type;                 /* GW_MODBUS_BOOL.. */
+    uint8_t order;                /* GW_MODBUS_ABCD.. */
+    uint16_t address;             /* 0-based protocol address */
+    uint16_t count;               /* registers (or bits) it spans; string: length given */
+    double scale, offset;         /* value = raw * scale + offset (default 1, 0) */
+    int32_t interval_ms;          /* poll interval, default 5000 */
+    bool writable;                /* LwM2M Write goes to the device (coil/holding only) */
+    gw_path_t path;               /* len 0 = the field's mapping decides */
+    int line;
+} gw_config_modbus_reg_t;
+
 typedef struct gw_config_device {
     char *endpoint;
     char *adapter;                /* "static" for now */
@@ -89,10 +133,17 @@ typedef struct gw_config_device {
     /* issue 4: reporting */
     bool report_send;             /* report = "send": push values with Send; default "observe" */
     int32_t send_interval_s;      /* send_interval: at most one Send per interval, default 10 */
+    bool queue_mode;              /* binding = "UQ" */
+    int32_t queue_time_s;         /* queue_time: reachable this long after speaking, default 93 */
     /* Hash of everything that defines this device once templates are
      * applied: a reload compares it to leave untouched devices alone. */
     uint64_t fingerprint;
     int line;
+    /* issue 5: Modbus (adapter = "modbus") */
+    char *bus;                    /* name of an adapters.modbus entry */
+    int32_t unit_id;              /* 1..255; 0 when not set */
+    gw_config_modbus_reg_t *registers;
+    size_t n_registers;
 } gw_config_device_t;
 
 typedef struct gw_config {
@@ -107,6 +158,8 @@ typedef struct gw_config {
     size_t n_servers;
     gw_config_device_t *devices;
     size_t n_devices;
+    gw_config_modbus_bus_t *buses; /* adapters.modbus */
+    size_t n_buses;
 } gw_config_t;
 
 /* Parse and validate file. Extra object definitions from objects_dir are

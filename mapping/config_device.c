@@ -488,6 +488,34 @@ static int h_send_interval(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
     return rc;
 }
 
+static int h_dev_binding(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                         void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    const char *v = config_setting_get_string(s);
+    char q[GW_CFG_QUOTE_SIZE];
+    if (strcmp(v, "U") != 0 && strcmp(v, "UQ") != 0) {
+        gw_config_error(ctx, s, "binding must be \"U\" or \"UQ\" (queue mode), got %s",
+                        gw_config_quote(v, q, sizeof q));
+        return 0;
+    }
+    p->set |= GW_CFG_SET_BINDING;
+    p->dev.queue_mode = strcmp(v, "UQ") == 0;
+    return 0;
+}
+
+static int h_queue_time(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                        void *obj)
+{
+    gw_cfg_parts_t *p = obj;
+    int before = ctx->errors;
+    int rc = gw_config_h_int32(ctx, s, k, &p->dev);
+    if (rc == 0 && ctx->errors == before)
+        p->set |= GW_CFG_SET_QUEUE_TIME;
+    return rc;
+}
+
 static int h_dev_psk_identity(gw_cfg_ctx_t *ctx, const config_setting_t *s,
                               const gw_cfg_key_t *k, void *obj)
 {
@@ -555,7 +583,10 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
          h_template_ref, 0, 0, 0},                                                               \
         {"report", GW_CFG_STRING, "\"observe\" or \"send\"", false, h_report, 0, 0, 0},           \
         {"send_interval", GW_CFG_INT, "an integer (seconds, at least 1)", false,                \
-         h_send_interval, DEV(send_interval_s), 1, 86400}
+         h_send_interval, DEV(send_interval_s), 1, 86400},                                     \
+        {"binding", GW_CFG_STRING, "\"U\" or \"UQ\" (queue mode)", false, h_dev_binding, 0, 0, 0},  \
+        {"queue_time", GW_CFG_INT, "an integer (seconds, at least 1)", false, h_queue_time,     \
+         DEV(queue_time_s), 1, 86400}
 
 static const gw_cfg_key_t device_keys[] = {
     {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", false, h_endpoint, 0, 0,

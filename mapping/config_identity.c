@@ -186,6 +186,8 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d)
     h_str(&h, d->psk_identity);
     h_bytes(&h, &d->report_send, sizeof d->report_send);
     h_bytes(&h, &d->send_interval_s, sizeof d->send_interval_s);
+    h_bytes(&h, &d->queue_mode, sizeof d->queue_mode);
+    h_bytes(&h, &d->queue_time_s, sizeof d->queue_time_s);
     h_u64(&h, d->psk_key_len);
     h_bytes(&h, d->psk_key, d->psk_key_len < sizeof d->psk_key ? d->psk_key_len
                                                                 : sizeof d->psk_key);

@@ -127,6 +127,8 @@ enum {
     GW_CFG_SET_PSK_KEY = 1u << 8,
     GW_CFG_SET_REPORT = 1u << 9,
     GW_CFG_SET_SEND_INTERVAL = 1u << 10,
+    GW_CFG_SET_BINDING = 1u << 11,
+    GW_CFG_SET_QUEUE_TIME = 1u << 12,
 };
 
 /* A device or template group as written, before templates are applied.

@@ -177,6 +177,12 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
     d->send_interval_s = (over->set & GW_CFG_SET_SEND_INTERVAL) ? o->send_interval_s
                          : (bs & GW_CFG_SET_SEND_INTERVAL)     ? b->send_interval_s
                                                                : 10;
+    d->queue_mode = (over->set & GW_CFG_SET_BINDING) ? o->queue_mode
+                    : (bs & GW_CFG_SET_BINDING)     ? b->queue_mode
+                                                    : false;
+    d->queue_time_s = (over->set & GW_CFG_SET_QUEUE_TIME) ? o->queue_time_s
+                      : (bs & GW_CFG_SET_QUEUE_TIME)     ? b->queue_time_s
+                                                         : 93;
     d->line = o->line;
     out->set = over->set | bs;
     out->group = over->group;
