@@ -17,7 +17,7 @@ LDFLAGS ?=
 FUZZ_SECONDS ?= 20
 PKG_CONFIG ?= pkg-config
 
-PKGS := libcoap-3-gnutls libconfig libcjson libcbor expat libsystemd
+PKGS := libcoap-3-gnutls libconfig libcjson libcbor expat libsystemd libmodbus
 
 ifeq ($(SANITIZE),)
 BUILD ?= build

@@ -489,6 +489,8 @@ static const gw_cfg_key_t top_keys[] = {
      false, h_defer, 0, 0, 0},
     {"templates", GW_CFG_LIST, "a list of groups ( { name = ...; adapter = ...; }, ... )", false,
      h_defer, 0, 0, 0},
+    {"adapters", GW_CFG_GROUP, "a group { modbus = ( ... ); }", false, gw_config_h_adapters, 0, 0,
+     0},
 };
 
 static int set_defaults(gw_config_t *c, const char *file)
@@ -632,6 +634,7 @@ void gw_config_free(gw_config_t **pc)
     for (size_t i = 0; i < c->n_devices; i++)
         gw_config_free_device(&c->devices[i]);
     free(c->devices);
+    gw_config_modbus_free_buses(c);
     free(c->file);
     free(c->name);
     free(c->state_dir);

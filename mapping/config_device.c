@@ -207,6 +207,7 @@ void gw_config_free_device(gw_config_device_t *d)
     free(d->serial);
     free(d->firmware);
     free(d->psk_identity);
+    gw_config_modbus_free_device(d);
     for (size_t i = 0; i < d->n_resources; i++)
         gw_config_free_value(&d->resources[i].value);
     free(d->resources);
@@ -583,7 +584,13 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
          h_template_ref, 0, 0, 0},                                                               \
         {"report", GW_CFG_STRING, "\"observe\" or \"send\"", false, h_report, 0, 0, 0},           \
         {"send_interval", GW_CFG_INT, "an integer (seconds, at least 1)", false,                \
-         h_send_interval, DEV(send_interval_s), 1, 86400},                                     \
+         h_send_interval, DEV(send_interval_s), 1, 86400},                                       \
+        {"bus", GW_CFG_STRING, "a string (an adapters.modbus bus name)", false,                 \
+         gw_config_h_modbus_bus, 0, 0, 0},                                                       \
+        {"unit_id", GW_CFG_INT, "an integer (Modbus unit id 1..255)", false,                    \
+         gw_config_h_modbus_unit, 0, 0, 0},                                                      \
+        {"registers", GW_CFG_LIST, "a list of groups ( { field = ...; address = ...; }, ... )", \
+         false, gw_config_h_modbus_registers, 0, 0, 0},                                     \
         {"binding", GW_CFG_STRING, "\"U\" or \"UQ\" (queue mode)", false, h_dev_binding, 0, 0, 0},  \
         {"queue_time", GW_CFG_INT, "an integer (seconds, at least 1)", false, h_queue_time,     \
          DEV(queue_time_s), 1, 86400}
@@ -692,6 +699,9 @@ static int finish_device(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_pa
                                          "device or its template (one of: %s)", where, list);
         return 0;
     }
+    int mrc = gw_config_modbus_finish(ctx, own, m, where);
+    if (mrc < 0)
+        return mrc;
     bool simulated = strcmp(d->adapter, "simulated") == 0;
     if (d->n_sims && !simulated) {
         const config_setting_t *at = own->simulate_s   ? own->simulate_s

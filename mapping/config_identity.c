@@ -210,6 +210,7 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d)
         h_str(&h, f->application_type);
         h_u64(&h, f->writable);
     }
+    h_u64(&h, gw_config_modbus_fingerprint(d));
     h_u64(&h, d->n_sims);
     for (size_t i = 0; i < d->n_sims; i++) {
         const gw_config_sim_t *s = &d->sims[i];

@@ -200,6 +200,27 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d);
 int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list);
 void gw_config_free_device(gw_config_device_t *d);
 
+/* Modbus (config_modbus.c): the top-level `adapters` group, the device keys
+ * bus / unit_id / registers, the checks once templates are applied (a known
+ * bus, a unit id, registers; address defaults to "<bus>/<unit_id>"), the
+ * template merge, a hash of the Modbus parts for the fingerprint, freeing. */
+int gw_config_h_adapters(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                         void *obj);
+int gw_config_h_modbus_bus(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                           void *obj);
+int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                            void *obj);
+int gw_config_h_modbus_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list,
+                                 const gw_cfg_key_t *k, void *obj);
+int gw_config_modbus_finish(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *m,
+                            const char *where);
+int gw_config_modbus_merge(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
+                           gw_cfg_parts_t *out);
+uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d);
+void gw_config_modbus_free_device(gw_config_device_t *d);
+void gw_config_modbus_free_buses(gw_config_t *c);
+const gw_config_modbus_bus_t *gw_config_modbus_bus(const gw_config_t *c, const char *name);
+
 /* Nearest candidate to word by edit distance (case-insensitive, adjacent
  * transpositions count as one edit), or NULL when none is close enough to be
  * a plausible typo. (suggest.c) */

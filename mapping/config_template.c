@@ -195,7 +195,7 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
     out->template_s = over->template_s;
     out->simulate_s = over->simulate_s;
     if (oom || merge_values(base, over, out) < 0 || merge_fields(base, over, out) < 0 ||
-        merge_sims(base, over, out) < 0)
+        merge_sims(base, over, out) < 0 || gw_config_modbus_merge(base, over, out) < 0)
         return -ENOMEM;
     return 0;
 }

@@ -5,7 +5,7 @@
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-dev valgrind
 libcoap3-dev libcoap3-bin libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev
-python3 python3-cbor2"
+python3 python3-cbor2 libmodbus-dev python3-pymodbus socat"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

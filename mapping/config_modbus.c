@@ -1,0 +1,642 @@
+/*
+ * mapping/config_modbus.c - the Modbus parts of the configuration: the
+ * buses of `adapters.modbus`, and a device's `bus`, `unit_id` and
+ * `registers`.
+ *
+ * A register entry may name a path or be writable; it then also becomes a
+ * field mapping (the mapping layer routes values and Writes by fields), so
+ * a Modbus device needs no separate `resources` list for those.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "mapping.h"
+
+/* ---- buses -------------------------------------------------------------- */
+
+enum { B_NAME, B_TYPE, B_HOST, B_PORT, B_DEVICE, B_BAUD, B_PARITY, B_DATA, B_STOP, B_TIMEOUT,
+       B_TURN, B_GAP, B_BACKOFF, B_N };
+
+static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx;
+    ((const config_setting_t **)obj)[k->offset] = s;
+    return 0;
+}
+
+static const gw_cfg_key_t bus_keys[] = {
+    {"name", GW_CFG_STRING, "a string (the bus name devices refer to)", true, h_rec, B_NAME, 0, 0},
+    {"type", GW_CFG_STRING, "\"tcp\" or \"rtu\"", true, h_rec, B_TYPE, 0, 0},
+    {"host", GW_CFG_STRING, "a string (host name or address)", false, h_rec, B_HOST, 0, 0},
+    {"port", GW_CFG_INT, "an integer (TCP port)", false, h_rec, B_PORT, 1, 65535},
+    {"device", GW_CFG_STRING, "a string (serial device path)", false, h_rec, B_DEVICE, 0, 0},
+    {"baud", GW_CFG_INT, "an integer (bits per second)", false, h_rec, B_BAUD, 50, 4000000},
+    {"parity", GW_CFG_STRING, "\"N\", \"E\" or \"O\"", false, h_rec, B_PARITY, 0, 0},
+    {"data_bits", GW_CFG_INT, "an integer (5..8)", false, h_rec, B_DATA, 5, 8},
+    {"stop_bits", GW_CFG_INT, "an integer (1 or 2)", false, h_rec, B_STOP, 1, 2},
+    {"timeout_ms", GW_CFG_INT, "an integer (milliseconds, 10..60000)", false, h_rec, B_TIMEOUT,
+     10, 60000},
+    {"turnaround_ms", GW_CFG_INT, "an integer (milliseconds, 0..10000)", false, h_rec, B_TURN, 0,
+     10000},
+    {"max_gap", GW_CFG_INT, "an integer (registers, 0..100)", false, h_rec, B_GAP, 0, 100},
+    {"backoff_max_ms", GW_CFG_INT, "an integer (milliseconds, 100..3600000)", false, h_rec,
+     B_BACKOFF, 100, 3600000},
+};
+
+/* An integer key in [k->min, k->max]; keeps *out when absent. */
+static bool bus_int(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                    int32_t *out)
+{
+    if (!s)
+        return true;
+    long long v = config_setting_get_int64(s);
+    if (v < k->min || v > k->max) {
+        gw_config_error(ctx, s, "\"%s\" is %lld, expected %s", k->name, v, k->expect);
+        return false;
+    }
+    *out = (int32_t)v;
+    return true;
+}
+
+static void free_bus(gw_config_modbus_bus_t *b)
+{
+    free(b->name);
+    free(b->host);
+    free(b->device);
+}
+
+static int bus_entry(gw_cfg_ctx_t *ctx, const config_setting_t *g, const config_setting_t *const *e)
+{
+    gw_config_t *c = ctx->cfg;
+    char q[GW_CFG_QUOTE_SIZE];
+    gw_config_modbus_bus_t b = {.port = 502, .baud = 9600, .parity = 'N', .data_bits = 8,
+                                .stop_bits = 1, .timeout_ms = 500, .max_gap = 8,
+                                .backoff_max_ms = 30000,
+                                .line = (int)config_setting_source_line(g)};
+    bool ok = true;
+    const char *name = config_setting_get_string(e[B_NAME]);
+    const char *type = config_setting_get_string(e[B_TYPE]);
+    if (!*name) {
+        gw_config_error(ctx, e[B_NAME], "\"name\" must not be empty, expected the bus name");
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < c->n_buses; i++)
+        if (strcmp(c->buses[i].name, name) == 0) {
+            gw_config_error(ctx, e[B_NAME], "duplicate bus %s (first at line %d)",
+                            gw_config_quote(name, q, sizeof q), c->buses[i].line);
+            ok = false;
+        }
+    if (strcmp(type, "rtu") == 0)
+        b.rtu = true;
+    else if (strcmp(type, "tcp") != 0) {
+        gw_config_error(ctx, e[B_TYPE], "unknown bus type %s, expected \"tcp\" or \"rtu\"",
+                        gw_config_quote(type, q, sizeof q));
+        ok = false;
+    }
+    b.turnaround_ms = b.rtu ? 20 : 0;
+    for (int i = B_PORT; i < B_N; i++) {
+        int32_t *dst = i == B_PORT      ? &b.port
+                       : i == B_BAUD    ? &b.baud
+                       : i == B_DATA    ? &b.data_bits
+                       : i == B_STOP    ? &b.stop_bits
+                       : i == B_TIMEOUT ? &b.timeout_ms
+                       : i == B_TURN    ? &b.turnaround_ms
+                       : i == B_GAP     ? &b.max_gap
+                       : i == B_BACKOFF ? &b.backoff_max_ms
+                                        : NULL;
+        if (dst)
+            ok &= bus_int(ctx, e[i], &bus_keys[i], dst);
+    }
+    if (e[B_PARITY]) {
+        const char *p = config_setting_get_string(e[B_PARITY]);
+        if (strlen(p) != 1 || !strchr("NEO", p[0])) {
+            gw_config_error(ctx, e[B_PARITY], "unknown parity %s, expected \"N\", \"E\" or \"O\"",
+                            gw_config_quote(p, q, sizeof q));
+            ok = false;
+        } else {
+            b.parity = p[0];
+        }
+    }
+    if (ok && b.rtu) {
+        if (!e[B_DEVICE] || !*config_setting_get_string(e[B_DEVICE])) {
+            gw_config_error(ctx, e[B_DEVICE] ? e[B_DEVICE] : g,
+                            "rtu bus %s needs device = \"/dev/tty...\" (the serial line)",
+                            gw_config_quote(name, q, sizeof q));
+            ok = false;
+        }
+        if (e[B_HOST] || e[B_PORT]) {
+            gw_config_error(ctx, e[B_HOST] ? e[B_HOST] : e[B_PORT],
+                            "host and port are for tcp buses, expected device = ... on an rtu bus");
+            ok = false;
+        }
+    } else if (ok) {
+        if (!e[B_HOST] || !*config_setting_get_string(e[B_HOST])) {
+            gw_config_error(ctx, e[B_HOST] ? e[B_HOST] : g,
+                            "tcp bus %s needs host = \"...\" (the Modbus TCP server)",
+                            gw_config_quote(name, q, sizeof q));
+            ok = false;
+        }
+        for (int i = B_DEVICE; i <= B_STOP; i++)
+            if (e[i] && i != B_PORT) {
+                gw_config_error(ctx, e[i], "\"%s\" is for rtu buses, expected host and port on "
+                                           "a tcp bus", bus_keys[i].name);
+                ok = false;
+            }
+    }
+    if (!ok)
+        return 0;
+    b.name = strdup(name);
+    b.host = e[B_HOST] ? strdup(config_setting_get_string(e[B_HOST])) : NULL;
+    b.device = e[B_DEVICE] ? strdup(config_setting_get_string(e[B_DEVICE])) : NULL;
+    gw_config_modbus_bus_t *n = realloc(c->buses, (c->n_buses + 1) * sizeof *n);
+    if (!b.name || (e[B_HOST] && !b.host) || (e[B_DEVICE] && !b.device) || !n) {
+        if (n)
+            c->buses = n;
+        free_bus(&b);
+        return -ENOMEM;
+    }
+    c->buses = n;
+    c->buses[c->n_buses++] = b;
+    return 0;
+}
+
+static int h_modbus_list(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                         void *obj)
+{
+    (void)k, (void)obj;
+    int n = config_setting_length(list);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        char where[64];
+        snprintf(where, sizeof where, "adapters.modbus[%d]", i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            gw_config_error(ctx, g, "%s must be a group { name = ...; type = ...; }, got %s",
+                            where, gw_config_type_desc(g));
+            continue;
+        }
+        const config_setting_t *e[B_N] = {0};
+        int rc = gw_config_walk(ctx, g, where, bus_keys, B_N, e, NULL);
+        if (rc == 0 && e[B_NAME] && e[B_TYPE])
+            rc = bus_entry(ctx, g, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const gw_cfg_key_t adapters_keys[] = {
+    {"modbus", GW_CFG_LIST, "a list of groups ( { name = ...; type = \"tcp\"; host = ...; }, ... )",
+     false, h_modbus_list, 0, 0, 0},
+};
+
+int gw_config_h_adapters(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                         void *obj)
+{
+    (void)k, (void)obj;
+    return gw_config_walk(ctx, s, "adapters", adapters_keys,
+                          sizeof adapters_keys / sizeof adapters_keys[0], NULL, NULL);
+}
+
+const gw_config_modbus_bus_t *gw_config_modbus_bus(const gw_config_t *c, const char *name)
+{
+    for (size_t i = 0; c && name && i < c->n_buses; i++)
+        if (strcmp(c->buses[i].name, name) == 0)
+            return &c->buses[i];
+    return NULL;
+}
+
+void gw_config_modbus_free_buses(gw_config_t *c)
+{
+    for (size_t i = 0; i < c->n_buses; i++)
+        free_bus(&c->buses[i]);
+    free(c->buses);
+    c->buses = NULL;
+    c->n_buses = 0;
+}
+
+/* ---- device keys ------------------------------------------------------- */
+
+int gw_config_h_modbus_bus(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                           void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    const char *name = config_setting_get_string(s);
+    char q[GW_CFG_QUOTE_SIZE];
+    if (!gw_config_modbus_bus(ctx->cfg, name)) {
+        const char *names[32];
+        size_t n = 0;
+        for (; n < ctx->cfg->n_buses && n < 32; n++)
+            names[n] = ctx->cfg->buses[n].name;
+        const char *best = gw_config_suggest(name, names, n);
+        if (best)
+            gw_config_error(ctx, s, "unknown bus %s, did you mean \"%s\"?",
+                            gw_config_quote(name, q, sizeof q), best);
+        else
+            gw_config_error(ctx, s, "unknown bus %s, expected the name of an entry of "
+                                    "adapters.modbus", gw_config_quote(name, q, sizeof q));
+        return 0;
+    }
+    free(p->dev.bus);
+    p->dev.bus = strdup(name);
+    return p->dev.bus ? 0 : -ENOMEM;
+}
+
+int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                            void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    long long v = config_setting_get_int64(s);
+    /* 0 is the broadcast address (no reply), 248..255 are reserved on a
+     * serial line but gateways behind TCP use them, so they are allowed. */
+    if (v < 1 || v > 255) {
+        gw_config_error(ctx, s, "unit_id is %lld, expected an integer 1..255", v);
+        return 0;
+    }
+    p->dev.unit_id = (int32_t)v;
+    return 0;
+}
+
+/* ---- register entries -------------------------------------------------- */
+
+enum { R_FIELD, R_TABLE, R_ADDRESS, R_TYPE, R_ORDER, R_LENGTH, R_SCALE, R_OFFSET, R_INTERVAL,
+       R_WRITABLE, R_PATH, R_N };
+
+static const gw_cfg_key_t reg_keys[] = {
+    {"field", GW_CFG_STRING, "a string (the reading's field, e.g. \"voltage\")", true, h_rec,
+     R_FIELD, 0, 0},
+    {"table", GW_CFG_STRING, "\"coil\", \"discrete\", \"input\" or \"holding\"", false, h_rec,
+     R_TABLE, 0, 0},
+    {"address", GW_CFG_INT, "an integer (0-based register address, 0..65535)", true, h_rec,
+     R_ADDRESS, 0, 0},
+    {"type", GW_CFG_STRING, "a data type (bool, u16, s16, u32, s32, u64, s64, f32, f64, string)",
+     false, h_rec, R_TYPE, 0, 0},
+    {"order", GW_CFG_STRING, "\"ABCD\", \"CDAB\", \"BADC\" or \"DCBA\"", false, h_rec, R_ORDER, 0,
+     0},
+    {"length", GW_CFG_INT, "an integer (registers of a string, 1..125)", false, h_rec, R_LENGTH,
+     0, 0},
+    {"scale", GW_CFG_NUMBER, "a number", false, h_rec, R_SCALE, 0, 0},
+    {"offset", GW_CFG_NUMBER, "a number", false, h_rec, R_OFFSET, 0, 0},
+    {"interval", GW_CFG_NUMBER, "a number (seconds between polls, at least 0.01)", false, h_rec,
+     R_INTERVAL, 0, 0},
+    {"writable", GW_CFG_BOOL, "true or false", false, h_rec, R_WRITABLE, 0, 0},
+    {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, R_PATH, 0, 0},
+};
+
+static const char *const table_names[] = {"coil", "discrete", "input", "holding"};
+static const char *const type_names[] = {"bool", "u16", "s16", "u32", "s32",
+                                         "u64",  "s64", "f32", "f64", "string"};
+static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA"};
+static const uint8_t type_regs[] = {1, 1, 1, 2, 2, 4, 4, 2, 4, 0};
+
+static bool pick(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *what,
+                 const char *const *names, size_t n, const char *list, uint8_t *out)
+{
+    if (!s)
+        return true;
+    const char *v = config_setting_get_string(s);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = (uint8_t)i;
+            return true;
+        }
+    char q[GW_CFG_QUOTE_SIZE];
+    const char *best = gw_config_suggest(v, names, n);
+    if (best)
+        gw_config_error(ctx, s, "unknown %s %s, did you mean \"%s\"?", what,
+                        gw_config_quote(v, q, sizeof q), best);
+    else
+        gw_config_error(ctx, s, "unknown %s %s, expected one of: %s", what,
+                        gw_config_quote(v, q, sizeof q), list);
+    return false;
+}
+
+static bool number(gw_cfg_ctx_t *ctx, const config_setting_t *s, double *out)
+{
+    if (!s)
+        return true;
+    int t = config_setting_type(s);
+    double v = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                                      : (double)config_setting_get_int64(s);
+    if (!isfinite(v)) {
+        gw_config_error(ctx, s, "\"%s\" must be a finite number", config_setting_name(s));
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void free_reg(gw_config_modbus_reg_t *r) { free(r->field); }
+
+static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *g,
+                     const config_setting_t *const *e)
+{
+    char q[GW_CFG_QUOTE_SIZE];
+    gw_config_modbus_reg_t r = {.table = GW_MODBUS_HOLDING, .type = GW_MODBUS_U16, .scale = 1,
+                                .interval_ms = 5000, .line = (int)config_setting_source_line(g)};
+    bool ok = true;
+    const char *name = config_setting_get_string(e[R_FIELD]);
+    if (!*name) {
+        gw_config_error(ctx, e[R_FIELD], "\"field\" must not be empty, expected the reading's "
+                                         "field name");
+        ok = false;
+    }
+    for (size_t i = 0; ok && i < p->dev.n_registers; i++)
+        if (strcmp(p->dev.registers[i].field, name) == 0) {
+            gw_config_error(ctx, e[R_FIELD], "duplicate register field %s (first at line %d)",
+                            gw_config_quote(name, q, sizeof q), p->dev.registers[i].line);
+            ok = false;
+        }
+    ok &= pick(ctx, e[R_TABLE], "table", table_names, 4, "coil, discrete, input, holding",
+               &r.table);
+    ok &= pick(ctx, e[R_TYPE], "type", type_names, 10,
+               "bool, u16, s16, u32, s32, u64, s64, f32, f64, string", &r.type);
+    ok &= pick(ctx, e[R_ORDER], "order", order_names, 4, "ABCD, CDAB, BADC, DCBA", &r.order);
+    long long addr = config_setting_get_int64(e[R_ADDRESS]);
+    if (addr < 0 || addr > 65535) {
+        gw_config_error(ctx, e[R_ADDRESS], "address is %lld, expected 0..65535", addr);
+        ok = false;
+    }
+    bool bits = r.table == GW_MODBUS_COIL || r.table == GW_MODBUS_DISCRETE;
+    if (ok && !e[R_TYPE] && bits)
+        r.type = GW_MODBUS_BOOL;
+    if (ok && bits != (r.type == GW_MODBUS_BOOL)) {
+        gw_config_error(ctx, e[R_TYPE] ? e[R_TYPE] : g,
+                        "type \"%s\" does not fit table \"%s\", expected %s", type_names[r.type],
+                        table_names[r.table],
+                        bits ? "type = \"bool\" for coils and discrete inputs"
+                             : "a register type (not bool) for input and holding registers");
+        ok = false;
+    }
+    if (r.type == GW_MODBUS_STRING) {
+        long long len = e[R_LENGTH] ? config_setting_get_int64(e[R_LENGTH]) : 0;
+        if (len < 1 || len > 125) {
+            gw_config_error(ctx, e[R_LENGTH] ? e[R_LENGTH] : g,
+                            "a string register needs length = 1..125 (registers), got %lld", len);
+            ok = false;
+        }
+        r.count = (uint16_t)(ok ? len : 1);
+    } else {
+        if (e[R_LENGTH]) {
+            gw_config_error(ctx, e[R_LENGTH], "length is only for type = \"string\"; the type "
+                                              "gives the size");
+            ok = false;
+        }
+        r.count = type_regs[r.type];
+    }
+    if (ok && addr + r.count > 65536) {
+        gw_config_error(ctx, e[R_ADDRESS], "registers %lld..%lld run past 65535", addr,
+                        addr + r.count - 1);
+        ok = false;
+    }
+    r.address = (uint16_t)(addr < 0 ? 0 : addr > 65535 ? 65535 : addr);
+    ok &= number(ctx, e[R_SCALE], &r.scale);
+    ok &= number(ctx, e[R_OFFSET], &r.offset);
+    if (ok && e[R_SCALE] && r.scale == 0) {
+        gw_config_error(ctx, e[R_SCALE], "scale must not be 0");
+        ok = false;
+    }
+    double iv = 5;
+    ok &= number(ctx, e[R_INTERVAL], &iv);
+    if (e[R_INTERVAL] && !(iv >= 0.01 && iv <= 86400)) {
+        gw_config_error(ctx, e[R_INTERVAL], "interval is %g, expected 0.01..86400 seconds", iv);
+        ok = false;
+    }
+    r.interval_ms = (int32_t)(iv * 1000 + 0.5);
+    r.writable = e[R_WRITABLE] && config_setting_get_bool(e[R_WRITABLE]);
+    if (r.writable && (r.table == GW_MODBUS_INPUT || r.table == GW_MODBUS_DISCRETE)) {
+        gw_config_error(ctx, e[R_WRITABLE], "%s is read-only in Modbus, expected writable only "
+                                            "on \"coil\" or \"holding\"",
+                        r.table == GW_MODBUS_INPUT ? "an input register" : "a discrete input");
+        ok = false;
+    }
+    if (r.writable && r.type == GW_MODBUS_STRING) {
+        gw_config_error(ctx, e[R_WRITABLE], "string registers cannot be written, expected a "
+                                            "numeric or bool type");
+        ok = false;
+    }
+    if (e[R_PATH]) {
+        const char *ps = config_setting_get_string(e[R_PATH]);
+        if (gw_path_parse(ps, &r.path) < 0 || r.path.len != 3) {
+            gw_config_error(ctx, e[R_PATH], "bad path %s, expected \"/oid/iid/rid\"",
+                            gw_config_quote(ps, q, sizeof q));
+            ok = false;
+        }
+    }
+    if (!ok)
+        return 0;
+    r.field = strdup(name);
+    gw_config_modbus_reg_t *n =
+        realloc(p->dev.registers, (p->dev.n_registers + 1) * sizeof *n);
+    if (!r.field || !n) {
+        if (n)
+            p->dev.registers = n;
+        free_reg(&r);
+        return -ENOMEM;
+    }
+    p->dev.registers = n;
+    p->dev.registers[p->dev.n_registers++] = r;
+    return 0;
+}
+
+int gw_config_h_modbus_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list,
+                                 const gw_cfg_key_t *k, void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    int n = config_setting_length(list);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+        char where[64];
+        snprintf(where, sizeof where, "registers[%d]", i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            gw_config_error(ctx, g, "%s must be a group { field = ...; address = ...; }, got %s",
+                            where, gw_config_type_desc(g));
+            continue;
+        }
+        const config_setting_t *e[R_N] = {0};
+        int rc = gw_config_walk(ctx, g, where, reg_keys, R_N, e, NULL);
+        if (rc == 0 && e[R_FIELD] && e[R_ADDRESS])
+            rc = reg_entry(ctx, p, g, e);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- whole device ------------------------------------------------------ */
+
+static int add_field(gw_config_device_t *d, const gw_config_modbus_reg_t *r)
+{
+    for (size_t i = 0; i < d->n_fields; i++)
+        if (strcmp(d->fields[i].field, r->field) == 0) {
+            d->fields[i].writable |= r->writable;
+            return 0;
+        }
+    gw_config_field_t *n = realloc(d->fields, (d->n_fields + 1) * sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    d->fields = n;
+    gw_config_field_t *f = &d->fields[d->n_fields];
+    memset(f, 0, sizeof *f);
+    f->field = strdup(r->field);
+    if (!f->field)
+        return -ENOMEM;
+    f->path = r->path;
+    f->scale = 1;
+    f->writable = r->writable;
+    f->line = r->line;
+    d->n_fields++;
+    return 0;
+}
+
+int gw_config_modbus_finish(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *m,
+                            const char *where)
+{
+    gw_config_device_t *d = &m->dev;
+    bool modbus = strcmp(d->adapter, "modbus") == 0;
+    if (!modbus) {
+        if (d->bus || d->unit_id || d->n_registers)
+            gw_config_error(ctx, own->group, "%s: bus, unit_id and registers are only for "
+                                             "adapter = \"modbus\", got adapter = \"%s\"",
+                            where, d->adapter);
+        return 0;
+    }
+    int before = ctx->errors;
+    if (!d->bus)
+        gw_config_error(ctx, own->group, "%s has adapter = \"modbus\" but no bus, expected "
+                                         "bus = \"...\" naming an entry of adapters.modbus",
+                        where);
+    if (!d->unit_id)
+        gw_config_error(ctx, own->group, "%s has adapter = \"modbus\" but no unit_id, expected "
+                                         "unit_id = 1..255", where);
+    if (!d->n_registers)
+        gw_config_error(ctx, own->group, "%s has adapter = \"modbus\" but no registers, expected "
+                                         "registers = ( { field = ...; address = ...; } )",
+                        where);
+    if (ctx->errors != before)
+        return 0;
+    if (!d->address) {
+        char buf[80];
+        snprintf(buf, sizeof buf, "%s/%d", d->bus, (int)d->unit_id);
+        d->address = strdup(buf);
+        if (!d->address)
+            return -ENOMEM;
+    }
+    for (size_t i = 0; i < d->n_registers; i++) {
+        const gw_config_modbus_reg_t *r = &d->registers[i];
+        bool mapped = r->path.len || gw_mapping_default(r->field);
+        for (size_t j = 0; j < d->n_fields && !mapped; j++)
+            mapped = strcmp(d->fields[j].field, r->field) == 0;
+        if (!mapped) {
+            char q[GW_CFG_QUOTE_SIZE];
+            gw_config_error_at(ctx, r->line, "register field %s lands nowhere, expected a path "
+                                             "in the register, a resources entry for it, or a "
+                                             "known kind such as \"voltage\"",
+                               gw_config_quote(r->field, q, sizeof q));
+            continue;
+        }
+        if ((r->path.len || r->writable) && add_field(d, r) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int gw_config_modbus_merge(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
+                           gw_cfg_parts_t *out)
+{
+    const gw_config_device_t *b = base ? &base->dev : NULL, *o = &over->dev;
+    gw_config_device_t *d = &out->dev;
+    const char *bus = o->bus ? o->bus : b ? b->bus : NULL;
+    if (bus && !(d->bus = strdup(bus)))
+        return -ENOMEM;
+    d->unit_id = o->unit_id ? o->unit_id : b ? b->unit_id : 0;
+    size_t n = o->n_registers + (b ? b->n_registers : 0);
+    if (!n)
+        return 0;
+    d->registers = calloc(n, sizeof *d->registers);
+    if (!d->registers)
+        return -ENOMEM;
+    /* Like fields: base's in order with same-named ones of over in their
+     * place, then over's new ones. */
+    for (size_t pass = 0; pass < 2; pass++) {
+        const gw_config_device_t *src = pass ? o : b;
+        for (size_t i = 0; src && i < src->n_registers; i++) {
+            const gw_config_modbus_reg_t *r = &src->registers[i];
+            bool skip = false;
+            if (!pass) {
+                for (size_t j = 0; j < o->n_registers; j++)
+                    if (strcmp(o->registers[j].field, r->field) == 0)
+                        r = &o->registers[j];
+            } else {
+                for (size_t j = 0; b && j < b->n_registers && !skip; j++)
+                    skip = strcmp(b->registers[j].field, r->field) == 0;
+            }
+            if (skip)
+                continue;
+            gw_config_modbus_reg_t *t = &d->registers[d->n_registers];
+            *t = *r;
+            t->field = strdup(r->field);
+            if (!t->field)
+                return -ENOMEM;
+            d->n_registers++;
+        }
+    }
+    return 0;
+}
+
+/* FNV-1a 64 (the parameters config_identity.c uses). */
+static void fnv(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 1099511628211ull;
+    }
+}
+
+static void fnv_str(uint64_t *h, const char *s)
+{
+    uint64_t len = s ? strlen(s) : UINT64_MAX;
+    fnv(h, &len, sizeof len);
+    if (s)
+        fnv(h, s, strlen(s));
+}
+
+uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d)
+{
+    uint64_t h = 14695981039346656037ull;
+    fnv_str(&h, d->bus);
+    fnv(&h, &d->unit_id, sizeof d->unit_id);
+    uint64_t n = d->n_registers;
+    fnv(&h, &n, sizeof n);
+    for (size_t i = 0; i < d->n_registers; i++) {
+        const gw_config_modbus_reg_t *r = &d->registers[i];
+        fnv_str(&h, r->field);
+        uint8_t small[4] = {r->table, r->type, r->order, r->writable};
+        fnv(&h, small, sizeof small);
+        fnv(&h, &r->address, sizeof r->address);
+        fnv(&h, &r->count, sizeof r->count);
+        fnv(&h, &r->scale, sizeof r->scale);
+        fnv(&h, &r->offset, sizeof r->offset);
+        fnv(&h, &r->interval_ms, sizeof r->interval_ms);
+        fnv(&h, &r->path.len, sizeof r->path.len);
+        fnv(&h, r->path.id, sizeof r->path.id[0] * r->path.len);
+    }
+    return h;
+}
+
+void gw_config_modbus_free_device(gw_config_device_t *d)
+{
+    free(d->bus);
+    d->bus = NULL;
+    for (size_t i = 0; i < d->n_registers; i++)
+        free_reg(&d->registers[i]);
+    free(d->registers);
+    d->registers = NULL;
+    d->n_registers = 0;
+}
