@@ -39,28 +39,9 @@ static int fail(comp_req_t *q, int code, const char *fmt, ...)
     return code;
 }
 
-static int opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
-{
-    coap_opt_iterator_t it;
-    coap_opt_t *o = coap_check_option(pdu, num, &it);
-    if (!o)
-        return dflt;
-    return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-}
-
 static bool senml_cf(int cf)
 {
     return cf == GW_CF_SENML_JSON || cf == GW_CF_SENML_CBOR;
-}
-
-static int type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
-{
-    const gw_objdef_t *o = gw_registry_find(ctx, p->id[0]);
-    const gw_resdef_t *d = o && p->len >= 3 ? gw_objdef_find_res(o, p->id[2]) : NULL;
-    if (!d)
-        return -ENOENT;
-    *out = (gw_type_t)d->type;
-    return 0;
 }
 
 static int cmp_rec(const void *a, const void *b)
@@ -163,7 +144,7 @@ static int request_paths(comp_req_t *q, int cf, const uint8_t *payload, size_t l
     int code = 0;
     *out_paths = NULL;
     *out_n = 0;
-    int rc = gw_codec_decode(cf, &root, payload, len, type_lookup, (void *)q->reg, &dec);
+    int rc = gw_codec_decode(cf, &root, payload, len, gw_dm_type_lookup, (void *)q->reg, &dec);
     if (rc == -ENOMEM) {
         code = fail(q, C(500), "out of memory");
         goto out;
@@ -204,18 +185,18 @@ out:
 static int do_fetch(comp_req_t *q, const coap_pdu_t *request, coap_pdu_t *response, const uint8_t *payload,
                     size_t len, gw_buf_t *out_body, int *out_cf)
 {
-    int observe = opt_uint(request, COAP_OPTION_OBSERVE, -1);
+    int observe = gw_dm_opt_uint(request, COAP_OPTION_OBSERVE, -1);
     coap_bin_const_t tok = coap_pdu_get_token(request);
     /* The token alone names the observation (RFC 7641 3.6): cancel before
      * judging the rest, so a cancel with a sloppy payload still works. */
     if (observe == 1)
         gw_obs_cancel(q->r, tok.s, tok.length, "cancelled by the server (Observe 1)");
-    int cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
+    int cf = gw_dm_opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
     if (cf < 0)
         return fail(q, C(400), "Content-Format missing: use 110 or 112");
     if (!senml_cf(cf))
         return fail(q, C(415), "Content-Format %d not supported for composite operations: use 110 or 112", cf);
-    int accept = opt_uint(request, COAP_OPTION_ACCEPT, cf);
+    int accept = gw_dm_opt_uint(request, COAP_OPTION_ACCEPT, cf);
     if (!senml_cf(accept))
         return fail(q, C(406), "Accept %d not supported for composite operations: use 110 or 112", accept);
     gw_path_t *paths;
@@ -285,12 +266,12 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
     gw_store_t *s = vc->m->store;
     gw_decoded_t dec = {0};
     int code = 0;
-    int cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
+    int cf = gw_dm_opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
     if (cf < 0)
         return fail(q, C(400), "Content-Format missing: use 110 or 112");
     if (!senml_cf(cf))
         return fail(q, C(415), "Content-Format %d not supported for composite operations: use 110 or 112", cf);
-    int rc = gw_codec_decode(cf, &root, payload, len, type_lookup, (void *)q->reg, &dec);
+    int rc = gw_codec_decode(cf, &root, payload, len, gw_dm_type_lookup, (void *)q->reg, &dec);
     if (rc == -ENOENT)
         code = fail(q, C(404), "%s", dec.error);
     else if (rc == -ENOMEM)

@@ -34,7 +34,7 @@ typedef struct dm_req {
     char diag[160];
 } dm_req_t;
 
-static int opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
+int gw_dm_opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
 {
     coap_opt_iterator_t it;
     coap_opt_t *o = coap_check_option(pdu, num, &it);
@@ -43,7 +43,7 @@ static int opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
     return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
 }
 
-static int type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
+int gw_dm_type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
 {
     const gw_objdef_t *o = gw_registry_find(ctx, p->id[0]);
     const gw_resdef_t *d = o && p->len >= 3 ? gw_objdef_find_res(o, p->id[2]) : NULL;
@@ -193,7 +193,7 @@ static int do_read(dm_req_t *q)
     int code = read_body(q, &out, &cf);
     if (code)
         return code;
-    int observe = opt_uint(q->request, COAP_OPTION_OBSERVE, -1);
+    int observe = gw_dm_opt_uint(q->request, COAP_OPTION_OBSERVE, -1);
     if (observe == 0) {
         coap_bin_const_t tok = coap_pdu_get_token(q->request);
         uint32_t seq;
@@ -239,7 +239,7 @@ static int decode(dm_req_t *q, const gw_path_t *base, gw_decoded_t *dec)
             return fail(q, C(400), "Content-Format missing%s", NULL);
         cf = GW_CF_TEXT;
     }
-    int rc = gw_codec_decode(cf, base, q->data, q->len, type_lookup, (void *)q->reg, dec);
+    int rc = gw_codec_decode(cf, base, q->data, q->len, gw_dm_type_lookup, (void *)q->reg, dec);
     if (rc == -EPROTONOSUPPORT)
         return fail(q, C(415), "Content-Format not supported: use 0, 42, 110, 112 or 11542%s", NULL);
     if (rc == -ENOENT)
@@ -559,8 +559,8 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     q.m = q.vc->m;
     gw_reg_touch(q.r);
     q.reg = gw_store_registry(q.m->store);
-    q.accept = opt_uint(request, COAP_OPTION_ACCEPT, -1);
-    q.cf = opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
+    q.accept = gw_dm_opt_uint(request, COAP_OPTION_ACCEPT, -1);
+    q.cf = gw_dm_opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
 
     coap_string_t *uri = coap_get_uri_path(request);
     char ps[128];

@@ -169,6 +169,10 @@ const char *gw_reg_state_name(gw_reg_state_t s);
 void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
                   const coap_string_t *query, coap_pdu_t *response);
 
+/* dm.c: helpers the composite operations share. */
+int gw_dm_opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt); /* option value or dflt */
+int gw_dm_type_lookup(void *registry, const gw_path_t *p, gw_type_t *out); /* gw_type_lookup_fn */
+
 /* dm.c: what a Read of path answers (also the body of a notification).
  * 0 with out filled and *out_cf set, or a CoAP response code. */
 int gw_dm_read_encode(struct gw_reg *r, const gw_path_t *path, int accept, gw_buf_t *out, int *out_cf);

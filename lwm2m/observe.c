@@ -192,17 +192,10 @@ static void on_timer(void *ctx)
         rearm(o);
 }
 
-int gw_obs_start(struct gw_reg *r, const gw_path_t *path, const uint8_t *token, size_t token_len,
-                 int accept, uint32_t *out_seq)
+/* Fill the parts every observation has and put it in r's list. */
+static void obs_link(struct gw_obs *o, struct gw_reg *r, const uint8_t *token, size_t token_len, int accept)
 {
-    if (token_len > 8)
-        return -EINVAL;
-    gw_obs_cancel(r, token, token_len, NULL); /* same token: the new one replaces it */
-    struct gw_obs *o = calloc(1, sizeof *o);
-    if (!o)
-        return -ENOMEM;
     o->r = r;
-    o->path = *path;
     o->accept = accept;
     o->token_len = (uint8_t)token_len;
     memcpy(o->token, token, token_len);
@@ -212,6 +205,19 @@ int gw_obs_start(struct gw_reg *r, const gw_path_t *path, const uint8_t *token, 
     gw_timer_init(&o->timer, on_timer, o);
     o->next = r->obs;
     r->obs = o;
+}
+
+int gw_obs_start(struct gw_reg *r, const gw_path_t *path, const uint8_t *token, size_t token_len,
+                 int accept, uint32_t *out_seq)
+{
+    if (token_len > 8)
+        return -EINVAL;
+    gw_obs_cancel(r, token, token_len, NULL); /* same token: the new one replaces it */
+    struct gw_obs *o = calloc(1, sizeof *o);
+    if (!o)
+        return -ENOMEM;
+    o->path = *path;
+    obs_link(o, r, token, token_len, accept);
     remember_number(o);
     rearm(o);
     *out_seq = o->seq;
@@ -317,19 +323,10 @@ int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, c
     for (size_t i = 1; i < n; i++)
         while (common.len && !gw_path_has_prefix(&paths[i], &common))
             common.len--;
-    o->r = r;
     o->path = common;
     memcpy(o->paths, paths, n * sizeof o->paths[0]);
     o->n_paths = (uint16_t)n;
-    o->accept = accept;
-    o->token_len = (uint8_t)token_len;
-    memcpy(o->token, token, token_len);
-    o->last_ms = gw_now_ms();
-    o->last_con_ms = o->last_ms;
-    o->seq = 2; /* the first notification after the 2.05 carries 3 */
-    gw_timer_init(&o->timer, on_timer, o);
-    o->next = r->obs;
-    r->obs = o;
+    obs_link(o, r, token, token_len, accept);
     rearm(o);
     *out_seq = o->seq;
     gw_debug("%s: %s observes a composite of %zu paths", r->vc->endpoint, r->srv->uri, n);
