@@ -671,11 +671,15 @@ int main(void)
         gw_mapping_new(store, reg, &b->map) < 0)
         goto setup_failed;
     const gw_config_server_t *cs = &cfg->servers[0];
-    gw_lwm2m_server_opts_t so = {.uri = cs->uri, .lifetime = cs->lifetime,
+    /* as gateway.c fills them */
+    gw_lwm2m_server_opts_t so = {.uri = cs->uri, .lifetime = cs->lifetime, .security = GW_LWM2M_NOSEC,
+                                 .psk_identity = cs->psk_identity, .psk_key = cs->psk_key,
+                                 .psk_key_len = cs->psk_key_len,
                                  .registrations_per_second = cs->registrations_per_second,
                                  .short_server_id = cs->short_server_id,
                                  .default_pmin = cs->default_pmin, .default_pmax = cs->default_pmax,
-                                 .binding = cs->binding};
+                                 .binding = cs->binding,
+                                 .confirmable_notifications = cs->confirmable_notifications};
     if (gw_lwm2m_new(b->loop, store, &so, 1, &b->m) < 0 ||
         gw_loop_add_fd(b->loop, b->srv_out, EPOLLIN, on_srv_out, b) < 0)
         goto setup_failed;
