@@ -2,7 +2,8 @@
 # Run every benchmark and print its results as "BENCH <metric> <value> <unit>".
 #   tests/bench/run.sh BUILD_DIR
 # Runs each program in BUILD_DIR/bench/ (built from tests/bench/*.c), then
-# the end-to-end daemon benchmark tests/bench/bench_gateway.py. Other output
+# the end-to-end daemon benchmarks tests/bench/bench_gateway.py and
+# tests/bench/bench_reload.py (SIGHUP reload of 10,000 devices). Other output
 # goes to stderr. Exits non-zero if any benchmark failed, after running all.
 BUILD=${1:-build}
 PY=/usr/bin/python3
@@ -24,6 +25,12 @@ done
 echo "== $HERE/bench_gateway.py" >&2
 if ! timeout 900 "$PY" "$HERE/bench_gateway.py" "$BUILD"; then
     echo "bench: bench_gateway.py failed" >&2
+    failed=$((failed + 1))
+fi
+
+echo "== $HERE/bench_reload.py" >&2
+if ! timeout 600 "$PY" "$HERE/bench_reload.py" "$BUILD"; then
+    echo "bench: bench_reload.py failed" >&2
     failed=$((failed + 1))
 fi
 
