@@ -46,6 +46,7 @@ RELOAD_TIMEOUT_S = 30.0
 # and the server's events arrive within milliseconds on loopback; a second
 # is ample to see stray Registers/Updates.
 SETTLE_S = 1.0
+TARGET_MS = 200.0
 TRAFFIC_EVENTS = ("register", "update", "deregister", "update_unknown", "deregister_unknown")
 RELOAD_RE = re.compile(r"reload of .*: (\d+) added, (\d+) removed, (\d+) changed, (\d+) untouched")
 
@@ -202,6 +203,9 @@ def run(build, tmp, n):
                 % sum(1 for e in after if e[2] == changed_ep))
             bg.bench("reload_ms", reload_ms, "ms")
             bg.bench("reload_traffic_unchanged", len(unchanged), "messages")
+            # a miss is reported, not failed: the number is the result
+            if reload_ms >= TARGET_MS:
+                log("reload_ms %.1f misses the target of %.0f ms" % (reload_ms, TARGET_MS))
             if (added, removed, nchanged, kept) != (0, 0, 1, n - 1):
                 log("FAILED: expected 0 added, 0 removed, 1 changed, %d untouched" % (n - 1))
                 failed = True
