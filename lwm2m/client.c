@@ -82,6 +82,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     struct gw_reg *r = coap_session_get_app_data(session);
     if (!r)
         return COAP_RESPONSE_OK;
+    if (gw_send_on_response(r, received))
+        return COAP_RESPONSE_OK;
     return gw_reg_on_response(r, received);
 }
 
@@ -90,7 +92,7 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
 {
     (void)mid;
     struct gw_reg *r = coap_session_get_app_data(session);
-    if (!r)
+    if (!r || gw_send_on_nack(r, sent, reason))
         return;
     /* Only our own requests matter; a NACK for a response we sent (CON
      * notification in a later issue) is not a registration failure. */
@@ -129,6 +131,7 @@ static void on_store_change(void *ctx, gw_sclient_t *c, const gw_path_t *path, c
     gw_vclient_t *vc = gw_store_client_app(c);
     if (changed && vc) {
         gw_obs_value_changed(vc, path, value);
+        gw_send_value_changed(vc, path, value);
         if (vc->queue_mode && path->id[0] != 1)
             for (size_t i = 0; i < vc->n_regs; i++)
                 gw_reg_new_data(&vc->regs[i]);
@@ -415,6 +418,7 @@ static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
         gw_reg_release_session(&vc->regs[i]);
         free(vc->regs[i].location);
     }
+    gw_send_client_free(vc);
     gw_store_client_free(m->store, &vc->sc);
     free(vc->endpoint);
     free(vc->psk_identity);
@@ -435,6 +439,7 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
         }
     }
     free(m->buckets);
+    gw_send_module_free(m);
     gw_timer_stop(m->loop, &m->shutdown_timer);
     if (m->coap_fd >= 0) {
         gw_loop_del_fd(m->loop, m->coap_fd);
@@ -487,8 +492,12 @@ static int add_server_instance(gw_lwm2m_t *m, gw_sclient_t *sc, const struct gw_
         rc = gw_store_set(m->store, sc, &p, &v, 0);
     }
     gw_value_t b = {.type = GW_TYPE_BOOLEAN};
-    b.v.b = false; /* 6: Notification Storing When Disabled or Offline */
+    b.v.b = true; /* 6: Notification Storing When Disabled or Offline (send.c) */
     p.id[2] = 6;
+    if (!rc)
+        rc = gw_store_set(m->store, sc, &p, &b, 0);
+    b.v.b = false; /* 23: Mute Send */
+    p.id[2] = 23;
     if (!rc)
         rc = gw_store_set(m->store, sc, &p, &b, 0);
     gw_value_t str = {.type = GW_TYPE_STRING};
@@ -540,6 +549,9 @@ int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t 
         if (rc < 0)
             goto fail;
     }
+    rc = gw_send_client_new(vc, opts);
+    if (rc < 0)
+        goto fail;
     size_t k = hash_str(endpoint) & (m->n_buckets - 1);
     vc->hnext = m->buckets[k];
     m->buckets[k] = vc;

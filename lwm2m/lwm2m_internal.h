@@ -113,6 +113,7 @@ struct gw_vclient {
     size_t psk_key_len;
     bool queue_mode;
     int32_t queue_time_s;
+    struct gw_send *send;     /* send.c: Send and the offline store */
     size_t n_regs;
     struct gw_reg regs[];
 };
@@ -140,6 +141,12 @@ struct gw_lwm2m {
     gw_work_fn shutdown_done;
     void *shutdown_ctx;
     uint64_t rng;
+    /* send.c: offline store settings and counters */
+    bool offline_set;
+    size_t offline_max;
+    char *offline_dir;
+    uint64_t offline_dropped;
+    int64_t offline_log_ms;
 };
 
 /* client.c */
@@ -213,6 +220,22 @@ int gw_composite_handle(struct gw_reg *r, const coap_pdu_t *request, coap_pdu_t 
  * out. 0 with out filled and *out_cf = cf, or a CoAP response code. */
 int gw_composite_read_encode(struct gw_reg *r, const gw_path_t *paths, size_t n, int cf, gw_buf_t *out,
                              int *out_cf);
+
+/* send.c: Send (POST /dp, SenML CBOR) and readings kept while a client
+ * cannot report them (offline.h). */
+/* Set up vc->send (loads the client's offline file). 0 or -ENOMEM. */
+int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts);
+void gw_send_client_free(gw_vclient_t *vc);
+void gw_send_module_free(gw_lwm2m_t *m);
+/* Store hook fan-out: a value of vc changed. */
+void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v);
+/* observe.c: o would notify but its registration is down: keep what changed. */
+void gw_send_keep_observed(struct gw_obs *o);
+/* registration.c: r is registered (again): deliver what waits. */
+void gw_send_registered(struct gw_reg *r, bool new_registration);
+/* client.c: true when the response / NACK belonged to a Send (then handled). */
+bool gw_send_on_response(struct gw_reg *r, const coap_pdu_t *received);
+bool gw_send_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 
 /* links.c */
 int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,

@@ -131,9 +131,13 @@ static int notify(struct gw_obs *o)
     int cf = -1;
     char ps[32];
     if (!r->session || (r->state != GW_REG_REGISTERED && r->state != GW_REG_UPDATING)) {
-        /* Not registered right now: the value is not lost, it is read
-         * again when the timer or the next change fires. */
-        o->pending = true;
+        /* Not registered right now: what changed goes to the offline
+         * store (send.c), delivered with Send once registered again. */
+        if (o->pending)
+            gw_send_keep_observed(o);
+        o->pending = false;
+        o->last_ms = gw_now_ms();
+        rearm(o);
         return 0;
     }
     int code = o->n_paths ? gw_composite_read_encode(r, o->paths, o->n_paths, o->accept, &body, &cf)

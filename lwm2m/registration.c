@@ -513,6 +513,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
                 enqueue(r);
             else
                 schedule_update(r);
+            gw_send_registered(r, true);
         } else {
             char why[48];
             snprintf(why, sizeof why, "server answered %s", cs);
@@ -528,6 +529,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
                 enqueue(r);
             else
                 schedule_update(r);
+            gw_send_registered(r, false);
         } else if (code == COAP_RESPONSE_CODE(404)) {
             gw_notice("%s: %s no longer knows this registration (4.04 on Update); registering again",
                       r->vc->endpoint, r->srv->uri);

@@ -1,0 +1,386 @@
+/*
+ * lwm2m/send.c - client-initiated Send (LwM2M 1.1 6.5: POST /dp, SenML
+ * CBOR) and "nothing lost while the server is away".
+ *
+ * Every reading a client still owes its server waits in one FIFO per client
+ * (offline.c), oldest first, each with its own timestamp:
+ * - report = "send": every change, sent in batches at most once per
+ *   send_min_interval_s;
+ * - while the registration is down (or after a Send failed), what an
+ *   observation would have notified, and the Send readings, if the server's
+ *   /1/x/6 (Notification Storing When Disabled or Offline) allows storing.
+ * Only then is the FIFO mirrored on disk: a client that reports normally
+ * costs no I/O. A Send takes the oldest readings (up to SEND_CHUNK, fewer
+ * when they would not fit one CoAP message) and they leave the FIFO only on
+ * 2.04, so an error or silence keeps them (at least once, never lost).
+ *
+ * Send and the offline store talk to the first server (/1/0): with several
+ * servers, that is the one whose Mute Send and Notification Storing count.
+ * Mute Send (/1/x/23) true: nothing is sent or kept (the server said it does
+ * not want the data), and what already waits stays until it is unmuted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../gateway/log.h"
+#include "lwm2m_internal.h"
+#include "offline.h"
+
+#define SEND_CHUNK 64
+#define DEFAULT_OFFLINE_MAX 1000
+#define DROP_LOG_EVERY_MS 10000
+
+struct gw_send {
+    gw_vclient_t *vc;
+    gw_offline_t *q;
+    bool report;          /* report = "send" */
+    bool held;            /* a Send failed: wait until the registration is confirmed */
+    int32_t interval_s;
+    size_t inflight;      /* readings at the head of q in the Send in flight */
+    int64_t last_ms;      /* monotonic time of the last Send */
+    gw_timer_t timer;
+    uint8_t token_len;
+    uint8_t token[8];
+};
+
+static void flush(struct gw_send *s, bool now);
+
+/* ---- module settings ---- */
+
+int gw_lwm2m_set_offline_store(gw_lwm2m_t *m, size_t max_per_client, const char *state_dir)
+{
+    char *dir = NULL;
+    if (state_dir && !(dir = strdup(state_dir)))
+        return -ENOMEM;
+    free(m->offline_dir);
+    m->offline_dir = dir;
+    m->offline_max = max_per_client;
+    m->offline_set = true;
+    return 0;
+}
+
+uint64_t gw_lwm2m_offline_dropped(const gw_lwm2m_t *m) { return m->offline_dropped; }
+
+void gw_send_module_free(gw_lwm2m_t *m)
+{
+    free(m->offline_dir);
+    m->offline_dir = NULL;
+}
+
+/* ---- helpers ---- */
+
+static struct gw_reg *send_reg(const gw_vclient_t *vc) { return vc->n_regs ? (struct gw_reg *)&vc->regs[0] : NULL; }
+
+static bool server_flag(const gw_vclient_t *vc, uint16_t rid, bool dflt)
+{
+    const struct gw_reg *r = send_reg(vc);
+    gw_value_t v;
+    if (!r)
+        return dflt;
+    gw_path_t p = gw_path_make(1, (uint16_t)r->srv->index, rid, GW_ID_NONE);
+    if (gw_store_get(vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_BOOLEAN)
+        return v.v.b;
+    return dflt;
+}
+
+static bool muted(const gw_vclient_t *vc) { return server_flag(vc, 23, false); }
+static bool storing(const gw_vclient_t *vc) { return server_flag(vc, 6, false); }
+
+static bool reg_up(const struct gw_reg *r)
+{
+    return r && r->session && (r->state == GW_REG_REGISTERED || r->state == GW_REG_UPDATING);
+}
+
+static bool online(const struct gw_send *s) { return !s->held && reg_up(send_reg(s->vc)); }
+
+/* Readings are what sensors report: the LwM2M management objects (Security,
+ * Server, Access Control, Device, Connectivity Monitoring, Firmware
+ * Update) change through the server or on demand, and are read, not sent. */
+static bool is_reading(const gw_path_t *p) { return p->len >= 3 && p->id[0] > 5; }
+
+static void keep(struct gw_send *s, const gw_path_t *path, const gw_value_t *v, int64_t ts_ms, bool persist)
+{
+    gw_lwm2m_t *m = s->vc->m;
+    bool dropped = false;
+    int rc = gw_offline_push(s->q, path, v, ts_ms, persist, &dropped);
+    if (rc < 0) {
+        char ps[32];
+        gw_warn("%s: reading of %s not kept: %s", s->vc->endpoint, gw_path_format(path, ps, sizeof ps),
+                strerror(-rc));
+        return;
+    }
+    if (!dropped)
+        return;
+    m->offline_dropped++;
+    int64_t now = gw_now_ms();
+    if (m->offline_log_ms == 0 || now - m->offline_log_ms >= DROP_LOG_EVERY_MS) {
+        m->offline_log_ms = now;
+        gw_warn("%s: offline store full (%zu readings): the oldest are dropped (%llu dropped since start, "
+                "all clients)", s->vc->endpoint, gw_offline_count(s->q), (unsigned long long)m->offline_dropped);
+    }
+}
+
+/* ---- per client ---- */
+
+static void on_timer(void *ctx) { flush(ctx, false); }
+
+int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
+{
+    gw_lwm2m_t *m = vc->m;
+    char *file = NULL;
+    int rc;
+    struct gw_send *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    s->vc = vc;
+    s->report = opts && opts->report_send;
+    s->interval_s = opts && opts->send_min_interval_s > 0 ? opts->send_min_interval_s : 0;
+    gw_timer_init(&s->timer, on_timer, s);
+    if (m->offline_dir && (rc = gw_offline_file_name(m->offline_dir, vc->endpoint, &file)) < 0)
+        goto fail;
+    rc = gw_offline_new(m->offline_set ? m->offline_max : DEFAULT_OFFLINE_MAX, file, &s->q);
+    free(file);
+    if (rc < 0)
+        goto fail;
+    vc->send = s;
+    return 0;
+fail:
+    free(s);
+    return rc;
+}
+
+void gw_send_client_free(gw_vclient_t *vc)
+{
+    struct gw_send *s = vc->send;
+    if (!s)
+        return;
+    gw_timer_stop(vc->m->loop, &s->timer);
+    gw_offline_free(&s->q);
+    free(s);
+    vc->send = NULL;
+}
+
+/* ---- sending ---- */
+
+static int add_cf(coap_pdu_t *pdu)
+{
+    uint8_t b[4];
+    return coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(b, sizeof b, GW_CF_SENML_CBOR), b)
+               ? 0
+               : -ENOMEM;
+}
+
+/* The oldest readings that fit one message, encoded. */
+static int encode_chunk(struct gw_send *s, size_t room, gw_buf_t *out, size_t *out_n)
+{
+    gw_record_t recs[SEND_CHUNK];
+    gw_path_t root = {{0}, 0};
+    size_t n;
+    gw_offline_peek(s->q, SEND_CHUNK, recs, &n);
+    while (n) {
+        out->len = 0;
+        int rc = gw_senml_cbor_encode(&root, recs, n, out);
+        if (rc < 0)
+            return rc;
+        if (out->len <= room)
+            break;
+        n = n > 1 ? n / 2 : 0;
+    }
+    *out_n = n;
+    return n ? 0 : -EMSGSIZE;
+}
+
+static int send_chunk(struct gw_send *s, struct gw_reg *r)
+{
+    gw_buf_t body = {0};
+    size_t n = 0;
+    size_t max = coap_session_max_pdu_size(r->session);
+    /* Room for the header, token, Uri-Path "dp", Content-Format. */
+    int rc = encode_chunk(s, max > 32 ? max - 32 : 0, &body, &n);
+    if (rc == -EMSGSIZE) {
+        gw_warn("%s: a reading does not fit one Send message; dropped", s->vc->endpoint);
+        gw_offline_consume(s->q, 1);
+        goto out;
+    }
+    if (rc < 0)
+        goto out;
+    coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, coap_new_message_id(r->session), max);
+    if (!pdu) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    size_t tl = 0;
+    coap_session_new_token(r->session, &tl, s->token);
+    s->token_len = (uint8_t)tl;
+    if (!coap_add_token(pdu, tl, s->token) || !coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"dp") ||
+        add_cf(pdu) < 0 || !coap_add_data(pdu, body.len, body.data)) {
+        coap_delete_pdu(pdu);
+        rc = -ENOMEM;
+        goto out;
+    }
+    gw_reg_touch(r);
+    if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
+        rc = -EIO;
+        goto out;
+    }
+    s->inflight = n;
+    s->last_ms = gw_now_ms();
+    gw_debug("%s: Send of %zu readings to %s", s->vc->endpoint, n, r->srv->uri);
+out:
+    gw_buf_free(&body);
+    return rc;
+}
+
+/* now: deliver without waiting for the interval (a backlog). */
+static void flush(struct gw_send *s, bool now)
+{
+    struct gw_reg *r = send_reg(s->vc);
+    gw_loop_t *loop = s->vc->m->loop;
+    if (s->inflight || !online(s) || muted(s->vc) || gw_offline_count(s->q) == 0)
+        return;
+    int64_t due = s->last_ms + (int64_t)s->interval_s * 1000;
+    if (!now && s->last_ms && gw_now_ms() < due) {
+        if (!gw_timer_active(&s->timer))
+            gw_timer_start_at(loop, &s->timer, due);
+        return;
+    }
+    gw_timer_stop(loop, &s->timer);
+    if (send_chunk(s, r) < 0)
+        gw_timer_start(loop, &s->timer, 1000); /* out of memory or sockets: try again soon */
+}
+
+/* The Send failed: its readings stay, on disk from now on, unless the
+ * server said not to store (then they go, like a notification would). */
+static void send_failed(struct gw_send *s, struct gw_reg *r, const char *why)
+{
+    size_t n = s->inflight;
+    s->inflight = 0;
+    s->token_len = 0;
+    if (!storing(s->vc)) {
+        gw_warn("%s: Send of %zu readings to %s failed (%s); dropped (/1/%zu/6 is false)", s->vc->endpoint, n,
+                r->srv->uri, why, r->srv->index);
+        gw_offline_consume(s->q, n);
+        return;
+    }
+    gw_warn("%s: Send of %zu readings to %s failed (%s); %zu readings kept until the registration is confirmed",
+            s->vc->endpoint, n, r->srv->uri, why, gw_offline_count(s->q));
+    s->held = true;
+    gw_offline_persist(s->q);
+    /* An Update finds out whether the server still knows this client;
+     * its answer (or a new registration) resumes delivery. */
+    gw_reg_request_update(r, false);
+}
+
+bool gw_send_on_response(struct gw_reg *r, const coap_pdu_t *received)
+{
+    struct gw_send *s = r->vc->send;
+    if (!s || r != send_reg(r->vc) || !s->token_len)
+        return false;
+    coap_bin_const_t tok = coap_pdu_get_token(received);
+    if (tok.length != s->token_len || memcmp(tok.s, s->token, tok.length) != 0)
+        return false;
+    coap_pdu_code_t code = coap_pdu_get_code(received);
+    if (COAP_RESPONSE_CLASS(code) == 2) {
+        bool full = s->inflight == SEND_CHUNK;
+        gw_offline_consume(s->q, s->inflight);
+        s->inflight = 0;
+        s->token_len = 0;
+        flush(s, full);
+    } else {
+        char why[32];
+        snprintf(why, sizeof why, "server answered %d.%02d", COAP_RESPONSE_CLASS(code), code & 31);
+        send_failed(s, r, why);
+    }
+    return true;
+}
+
+bool gw_send_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason)
+{
+    struct gw_send *s = r->vc->send;
+    if (!s || !sent || r != send_reg(r->vc) || !s->token_len)
+        return false;
+    coap_bin_const_t tok = coap_pdu_get_token(sent);
+    if (tok.length != s->token_len || memcmp(tok.s, s->token, tok.length) != 0)
+        return false;
+    send_failed(s, r, reason == COAP_NACK_RST ? "reset by the server" : "no answer");
+    return true;
+}
+
+void gw_send_registered(struct gw_reg *r, bool new_registration)
+{
+    struct gw_send *s = r->vc->send;
+    if (!s || r != send_reg(r->vc))
+        return;
+    if (new_registration && s->inflight) {
+        /* A Send of the old registration died with its session (its
+         * answer can no longer arrive): its readings go again. */
+        s->inflight = 0;
+        s->token_len = 0;
+    }
+    s->held = false;
+    flush(s, true);
+}
+
+/* ---- what to keep ---- */
+
+void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v)
+{
+    struct gw_send *s = vc->send;
+    if (!s)
+        return;
+    const struct gw_reg *r = send_reg(vc);
+    if (r && path->len >= 3 && path->id[0] == 1 && path->id[1] == r->srv->index && path->id[2] == 23) {
+        if (v->type == GW_TYPE_BOOLEAN && !v->v.b)
+            flush(s, false); /* unmuted: what waits may go */
+        return;
+    }
+    if (!s->report || !is_reading(path) || muted(vc))
+        return;
+    bool up = online(s);
+    if (!up && !storing(vc))
+        return;
+    int64_t ts = 0;
+    gw_value_t cur;
+    if (gw_store_get(vc->sc, path, &cur, &ts) < 0 || ts <= 0)
+        ts = gw_wall_ms();
+    keep(s, path, v, ts, !up);
+    if (up)
+        flush(s, false);
+}
+
+static void keep_path(struct gw_send *s, const gw_path_t *path, int64_t since_ms)
+{
+    gw_record_t *recs = NULL;
+    size_t n = 0;
+    if (gw_store_read(s->vc->sc, path, &recs, &n) < 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        gw_value_t v;
+        int64_t ts = 0;
+        if (!is_reading(&recs[i].path) || gw_store_get(s->vc->sc, &recs[i].path, &v, &ts) < 0 || ts <= since_ms)
+            continue;
+        keep(s, &recs[i].path, &recs[i].value, ts, true);
+    }
+    free(recs);
+}
+
+void gw_send_keep_observed(struct gw_obs *o)
+{
+    gw_vclient_t *vc = o->r->vc;
+    struct gw_send *s = vc->send;
+    /* A "send" client keeps every change already; storing is the server's
+     * choice (/1/x/6), and a muted server wants nothing. */
+    if (!s || s->report || o->r != send_reg(vc) || muted(vc) || !storing(vc))
+        return;
+    /* What changed since the last notification (or the last keep): the
+     * observation's clock is monotonic, the store's timestamps wall time. */
+    int64_t since = gw_wall_ms() - (gw_now_ms() - o->last_ms);
+    if (o->n_paths) {
+        for (size_t i = 0; i < o->n_paths; i++)
+            keep_path(s, &o->paths[i], since);
+    } else {
+        keep_path(s, &o->path, since);
+    }
+}
