@@ -243,7 +243,8 @@ static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const g
     s->security = o->security;
     if (o->psk_key_len > sizeof s->psk_key)
         return -EINVAL;
-    memcpy(s->psk_key, o->psk_key, o->psk_key_len);
+    if (o->psk_key_len)
+        memcpy(s->psk_key, o->psk_key, o->psk_key_len);
     s->psk_key_len = o->psk_key_len;
     s->rps = o->registrations_per_second;
     s->ssid = o->short_server_id ? o->short_server_id : (uint16_t)(index + 1);
