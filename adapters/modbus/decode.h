@@ -1,0 +1,56 @@
+/*
+ * adapters/modbus/decode.h - Modbus register contents <-> values, and the
+ * merging of a device's registers into few reads. Pure functions: no I/O,
+ * no allocation, safe on any input (fuzzed by tests/fuzz/fuzz_modbus.c).
+ */
+#ifndef GW_ADAPTERS_MODBUS_DECODE_H
+#define GW_ADAPTERS_MODBUS_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../lwm2m/value.h"
+#include "../../mapping/config.h"
+
+/* Most registers one FC03/FC04 read returns, most bits one FC01/FC02 read
+ * returns (Modbus Application Protocol V1.1b3, 6.1-6.4). */
+#define GW_MODBUS_MAX_REGS 125
+#define GW_MODBUS_MAX_BITS 2000
+
+/* Decode the r->count words of register entry r (for coils and discrete
+ * inputs: one word, 0 or 1) into out, with scale and offset applied.
+ * Integer types give INTEGER when scale is 1 and offset 0, else FLOAT;
+ * f32/f64 give FLOAT, bool BOOLEAN, string STRING whose bytes are copied
+ * into strbuf (size at least 2 * count + 1, NUL-terminated; out borrows
+ * it). Returns 0, -EINVAL for n < r->count, a NaN/infinite float or a
+ * string with bytes other than printable ASCII before its NUL padding,
+ * -ENOSPC when strbuf is too small. */
+int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, size_t n,
+                     gw_value_t *out, char *strbuf, size_t strsize);
+
+/* The inverse for a Write: (v - offset) / scale, rounded for integer types,
+ * into r->count words in r's order (bool: one word, 0 or 1). Returns 0,
+ * -ERANGE when the value does not fit the type, -EINVAL for NaN, a string
+ * type, or max < r->count. */
+int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max);
+
+/* One read request covering regs[first .. first + n) of a sorted list. */
+typedef struct gw_modbus_block {
+    uint8_t table;
+    uint16_t start, count;
+    uint32_t first, n;
+} gw_modbus_block_t;
+
+/* Order register entries for planning: by table, then address. */
+int gw_modbus_reg_cmp(const gw_config_modbus_reg_t *a, const gw_config_modbus_reg_t *b);
+
+/* Merge regs[0..n) (sorted with gw_modbus_reg_cmp) into reads: one block
+ * grows while the next entry is in the same table, starts at most max_gap
+ * registers after the block's end, and the block stays within 125
+ * registers (2000 bits). Returns the number of blocks written to out, or
+ * -ENOSPC when more than max are needed, -EINVAL for an entry longer than
+ * one read allows. */
+int gw_modbus_plan(const gw_config_modbus_reg_t *const *regs, size_t n, int max_gap,
+                   gw_modbus_block_t *out, size_t max);
+
+#endif

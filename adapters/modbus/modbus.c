@@ -1,0 +1,826 @@
+/*
+ * adapters/modbus/modbus.c - Modbus TCP and RTU devices polled with
+ * libmodbus.
+ *
+ * libmodbus blocks, so every bus has a worker thread that owns its
+ * modbus_t; the loop thread never touches a connection. A bus's scheduler
+ * is the worker's loop: writes first, otherwise the poll group (registers of
+ * one device sharing an interval) that is due earliest, one request at a
+ * time with the bus's turnaround pause between frames. A group's registers
+ * are merged into few reads at start (decode.c), so a meter with 30 values
+ * costs a few requests per poll. Linear scans over a bus's groups are fine:
+ * a serial line carries tens of devices, not thousands.
+ *
+ * Results travel to the loop as a mutex-protected list signalled through an
+ * eventfd that the gateway watches; process() drains it and emits readings.
+ * A device's fault state (timeouts, exceptions, lost connection) changes on
+ * the worker and is reported once per change, as a log line and an
+ * "error_code" reading (LwM2M /3/0/11 codes: 7 IP connectivity failure for
+ * a TCP device that cannot be reached, 8 peripheral malfunction otherwise,
+ * 0 when it answers again). A failing device is retried with exponential
+ * backoff up to the bus's backoff_max_ms.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <modbus.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../gateway/log.h"
+#include "../../mapping/mapping.h"
+#include "../adapters_internal.h"
+#include "decode.h"
+#include "modbus.h"
+
+enum { ERR_NONE = 0, ERR_IP = 7, ERR_PERIPHERAL = 8 };
+
+typedef struct mb_group {
+    uint32_t dev, bus;
+    int32_t interval_ms;
+    int64_t due_ms;
+    const gw_config_modbus_reg_t **regs; /* sorted for planning */
+    size_t n_regs;
+    gw_modbus_block_t *blocks;
+    size_t n_blocks;
+} mb_group_t;
+
+typedef struct mb_dev {
+    char *key;
+    const gw_config_device_t *cfg;
+    uint32_t bus;
+    int fault;   /* worker: the current error code */
+    int fails;   /* worker: consecutive failed polls */
+} mb_dev_t;
+
+typedef struct mb_write {
+    struct mb_write *next;
+    uint32_t dev;
+    const gw_config_modbus_reg_t *reg;
+    uint16_t words[4];
+    int rc;
+    bool done, abandoned;
+} mb_write_t;
+
+typedef struct mb_item {
+    struct mb_item *next;
+    uint32_t dev;
+    const char *field;
+    gw_value_t value;
+    bool fault_change;
+    int code;
+    int64_t ts_ms;
+    char text[]; /* string value, or the fault's description */
+} mb_item_t;
+
+typedef struct mb_bus {
+    gw_adapter_t *a;
+    const gw_config_modbus_bus_t *cfg;
+    pthread_t thread;
+    bool running;
+    modbus_t *ctx;
+    bool connected;
+    uint32_t *groups; /* indices into a->groups */
+    size_t n_groups;
+    size_t rr;        /* fairness among groups due at the same time */
+    mb_write_t *wq_head, *wq_tail;
+    int64_t next_req_ms;
+} mb_bus_t;
+
+struct gw_adapter {
+    gw_adapter_env_t env;
+    const gw_config_t *cfg;
+    mb_dev_t *devs;
+    size_t n_devs;
+    mb_group_t *groups;
+    size_t n_groups;
+    mb_bus_t *buses;
+    size_t n_buses;
+    pthread_mutex_t mu; /* everything below, the write queues, group due times */
+    pthread_cond_t cond;
+    bool sync_ok;
+    bool stopping;
+    mb_item_t *q_head, *q_tail;
+    gw_modbus_stats_t stats;
+    int efd;
+};
+
+static void add_stat(gw_adapter_t *a, uint64_t *counter, uint64_t n)
+{
+    pthread_mutex_lock(&a->mu);
+    *counter += n;
+    pthread_mutex_unlock(&a->mu);
+}
+
+void gw_modbus_get_stats(gw_adapter_t *a, gw_modbus_stats_t *out)
+{
+    pthread_mutex_lock(&a->mu);
+    *out = a->stats;
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* ---- worker side ------------------------------------------------------- */
+
+static void post(gw_adapter_t *a, mb_item_t *first, mb_item_t *last)
+{
+    if (!first)
+        return;
+    pthread_mutex_lock(&a->mu);
+    if (a->q_tail)
+        a->q_tail->next = first;
+    else
+        a->q_head = first;
+    a->q_tail = last;
+    pthread_mutex_unlock(&a->mu);
+    uint64_t one = 1;
+    /* A full counter still wakes the loop; nothing is lost. */
+    if (write(a->efd, &one, sizeof one) < 0) {
+    }
+}
+
+static mb_item_t *new_item(uint32_t dev, const char *text)
+{
+    size_t len = text ? strlen(text) : 0;
+    mb_item_t *it = calloc(1, sizeof *it + len + 1);
+    if (it && text)
+        memcpy(it->text, text, len + 1);
+    if (it) {
+        it->dev = dev;
+        it->ts_ms = gw_wall_ms();
+    }
+    return it;
+}
+
+static void sleep_until(int64_t due_ms)
+{
+    int64_t now = gw_now_ms();
+    if (due_ms <= now)
+        return;
+    struct timespec ts = {(due_ms - now) / 1000, ((due_ms - now) % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static void drop_connection(mb_bus_t *b)
+{
+    if (b->connected)
+        modbus_close(b->ctx);
+    b->connected = false;
+}
+
+/* Classify a failed libmodbus call by errno: returns the error code and
+ * counts it. A TCP connection is dropped on anything but an exception,
+ * because a late reply would otherwise be taken for the next request's. */
+static int classify(mb_bus_t *b, int err)
+{
+    gw_adapter_t *a = b->a;
+    if (err > MODBUS_ENOBASE && err < EMBXGTAR + 1) {
+        add_stat(a, &a->stats.exceptions, 1);
+        return ERR_PERIPHERAL;
+    }
+    if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADEXC || err == EMBMDATA ||
+        err == EMBBADSLAVE || err == EMBUNKEXC) {
+        add_stat(a, &a->stats.bad_replies, 1);
+        if (!b->cfg->rtu)
+            drop_connection(b);
+        else
+            modbus_flush(b->ctx);
+        return ERR_PERIPHERAL;
+    }
+    if (err == ETIMEDOUT) {
+        add_stat(a, &a->stats.timeouts, 1);
+        if (!b->cfg->rtu) {
+            drop_connection(b);
+            return ERR_PERIPHERAL;
+        }
+        modbus_flush(b->ctx);
+        return ERR_PERIPHERAL;
+    }
+    add_stat(a, &a->stats.io_errors, 1);
+    drop_connection(b);
+    return b->cfg->rtu ? ERR_PERIPHERAL : ERR_IP;
+}
+
+static int ensure_connected(mb_bus_t *b)
+{
+    if (b->connected)
+        return 0;
+    if (modbus_connect(b->ctx) < 0)
+        return -errno;
+    b->connected = true;
+    add_stat(b->a, &b->a->stats.connects, 1);
+    return 0;
+}
+
+/* One request: wait for the turnaround, connect if needed, send. Returns
+ * the number read/written or -errno. */
+static int request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t start,
+                   uint16_t count, uint16_t *words, uint8_t *bits)
+{
+    sleep_until(b->next_req_ms);
+    int rc = ensure_connected(b);
+    if (rc < 0) {
+        b->next_req_ms = gw_now_ms() + b->cfg->turnaround_ms;
+        return rc;
+    }
+    modbus_set_slave(b->ctx, unit);
+    add_stat(b->a, &b->a->stats.requests, 1);
+    if (write) {
+        if (table == GW_MODBUS_COIL)
+            rc = modbus_write_bit(b->ctx, start, words[0] != 0); /* FC05 */
+        else if (count == 1)
+            rc = modbus_write_register(b->ctx, start, words[0]); /* FC06 */
+        else
+            rc = modbus_write_registers(b->ctx, start, count, words); /* FC16 */
+    } else {
+        switch (table) {
+        case GW_MODBUS_COIL: rc = modbus_read_bits(b->ctx, start, count, bits); break;
+        case GW_MODBUS_DISCRETE: rc = modbus_read_input_bits(b->ctx, start, count, bits); break;
+        case GW_MODBUS_INPUT: rc = modbus_read_input_registers(b->ctx, start, count, words); break;
+        default: rc = modbus_read_registers(b->ctx, start, count, words); break;
+        }
+    }
+    int err = errno;
+    b->next_req_ms = gw_now_ms() + b->cfg->turnaround_ms;
+    return rc < 0 ? -err : rc;
+}
+
+/* Record the outcome of a poll or write for its device; a change of fault
+ * state goes to the loop. */
+static void device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
+                           mb_item_t **tail)
+{
+    mb_dev_t *d = &b->a->devs[di];
+    d->fails = code ? d->fails + 1 : 0;
+    if (code == d->fault)
+        return;
+    d->fault = code;
+    mb_item_t *it = new_item(di, code ? modbus_strerror(err) : NULL);
+    if (!it)
+        return;
+    it->fault_change = true;
+    it->code = code;
+    if (*tail)
+        (*tail)->next = it;
+    else
+        *head = it;
+    *tail = it;
+}
+
+static void poll_group(mb_bus_t *b, mb_group_t *g)
+{
+    gw_adapter_t *a = b->a;
+    mb_dev_t *d = &a->devs[g->dev];
+    mb_item_t *head = NULL, *tail = NULL;
+    uint16_t words[GW_MODBUS_MAX_REGS];
+    uint8_t bits[GW_MODBUS_MAX_BITS];
+    int code = 0, err = 0;
+    for (size_t k = 0; k < g->n_blocks && !code; k++) {
+        const gw_modbus_block_t *blk = &g->blocks[k];
+        int rc = request(b, d->cfg->unit_id, blk->table, false, blk->start, blk->count, words,
+                         bits);
+        if (rc < 0) {
+            err = -rc;
+            code = classify(b, err);
+            break;
+        }
+        if (rc != blk->count) {
+            err = EMBBADDATA;
+            code = classify(b, err);
+            break;
+        }
+        add_stat(a, &a->stats.registers, (uint64_t)rc);
+        bool is_bits = blk->table == GW_MODBUS_COIL || blk->table == GW_MODBUS_DISCRETE;
+        for (uint32_t j = blk->first; j < blk->first + blk->n; j++) {
+            const gw_config_modbus_reg_t *r = g->regs[j];
+            size_t off = (size_t)(r->address - blk->start);
+            uint16_t one;
+            const uint16_t *src = words + off;
+            if (is_bits) {
+                one = bits[off];
+                src = &one;
+            }
+            char str[2 * GW_MODBUS_MAX_REGS + 1];
+            gw_value_t v;
+            if (gw_modbus_decode(r, src, r->count, &v, str, sizeof str) < 0) {
+                add_stat(a, &a->stats.decode_errors, 1);
+                continue;
+            }
+            mb_item_t *it = new_item(g->dev, v.type == GW_TYPE_STRING ? str : NULL);
+            if (!it)
+                continue;
+            it->field = r->field;
+            it->value = v;
+            if (tail)
+                tail->next = it;
+            else
+                head = it;
+            tail = it;
+        }
+    }
+    device_outcome(b, g->dev, code, err, &head, &tail);
+    post(a, head, tail);
+}
+
+static void do_write(mb_bus_t *b, mb_write_t *w)
+{
+    mb_dev_t *d = &b->a->devs[w->dev];
+    const gw_config_modbus_reg_t *r = w->reg;
+    int rc = request(b, d->cfg->unit_id, r->table, true, r->address, r->count, w->words, NULL);
+    mb_item_t *head = NULL, *tail = NULL;
+    if (rc < 0) {
+        device_outcome(b, w->dev, classify(b, -rc), -rc, &head, &tail);
+        w->rc = -rc > MODBUS_ENOBASE ? -EIO : rc;
+    } else {
+        add_stat(b->a, &b->a->stats.writes, 1);
+        device_outcome(b, w->dev, 0, 0, &head, &tail);
+        w->rc = 0;
+    }
+    post(b->a, head, tail);
+}
+
+/* Called with a->mu held. */
+static mb_group_t *next_group(mb_bus_t *b)
+{
+    mb_group_t *best = NULL;
+    for (size_t i = 0; i < b->n_groups; i++) {
+        mb_group_t *g = &b->a->groups[b->groups[(b->rr + i) % b->n_groups]];
+        if (!best || g->due_ms < best->due_ms)
+            best = g;
+    }
+    return best;
+}
+
+static int64_t retry_delay(const mb_bus_t *b, const mb_group_t *g, int fails)
+{
+    int64_t d = 500;
+    for (int i = 1; i < fails && d < b->cfg->backoff_max_ms; i++)
+        d *= 2;
+    if (d < g->interval_ms)
+        d = g->interval_ms;
+    return d > b->cfg->backoff_max_ms ? b->cfg->backoff_max_ms : d;
+}
+
+static void *bus_main(void *arg)
+{
+    mb_bus_t *b = arg;
+    gw_adapter_t *a = b->a;
+    pthread_mutex_lock(&a->mu);
+    while (!a->stopping) {
+        mb_write_t *w = b->wq_head;
+        if (w) {
+            b->wq_head = w->next;
+            if (!b->wq_head)
+                b->wq_tail = NULL;
+            pthread_mutex_unlock(&a->mu);
+            do_write(b, w);
+            pthread_mutex_lock(&a->mu);
+            /* Read back what was written with the device's next poll. */
+            for (size_t i = 0; i < b->n_groups; i++) {
+                mb_group_t *g = &a->groups[b->groups[i]];
+                if (g->dev == w->dev && w->rc == 0)
+                    g->due_ms = gw_now_ms();
+            }
+            w->done = true;
+            if (w->abandoned)
+                free(w);
+            pthread_cond_broadcast(&a->cond);
+            continue;
+        }
+        mb_group_t *g = next_group(b);
+        int64_t now = gw_now_ms();
+        if (!g || g->due_ms > now) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            int64_t wait = g ? g->due_ms - now : 60000;
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (wait % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+            continue;
+        }
+        b->rr++;
+        pthread_mutex_unlock(&a->mu);
+        poll_group(b, g);
+        pthread_mutex_lock(&a->mu);
+        int fails = a->devs[g->dev].fails;
+        now = gw_now_ms();
+        if (fails)
+            g->due_ms = now + retry_delay(b, g, fails);
+        else if ((g->due_ms += g->interval_ms) <= now)
+            g->due_ms = now + g->interval_ms; /* late: skip, do not burst */
+    }
+    pthread_mutex_unlock(&a->mu);
+    drop_connection(b);
+    return NULL;
+}
+
+/* ---- loop side --------------------------------------------------------- */
+
+static void free_items(mb_item_t *it)
+{
+    while (it) {
+        mb_item_t *n = it->next;
+        free(it);
+        it = n;
+    }
+}
+
+static void mb_stop(gw_adapter_t *a)
+{
+    if (!a || !a->sync_ok)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stopping = true;
+    pthread_cond_broadcast(&a->cond);
+    pthread_mutex_unlock(&a->mu);
+    for (size_t i = 0; i < a->n_buses; i++)
+        if (a->buses[i].running) {
+            pthread_join(a->buses[i].thread, NULL);
+            a->buses[i].running = false;
+        }
+    /* Writes never taken by a worker: their callers gave up (abandoned) or
+     * are none, since writes are only waited for on the loop thread. */
+    for (size_t i = 0; i < a->n_buses; i++) {
+        mb_write_t *w = a->buses[i].wq_head;
+        while (w) {
+            mb_write_t *n = w->next;
+            free(w);
+            w = n;
+        }
+        a->buses[i].wq_head = a->buses[i].wq_tail = NULL;
+    }
+}
+
+static void mb_destroy(gw_adapter_t **ap)
+{
+    if (!ap || !*ap)
+        return;
+    gw_adapter_t *a = *ap;
+    mb_stop(a);
+    for (size_t i = 0; i < a->n_buses; i++) {
+        if (a->buses[i].ctx)
+            modbus_free(a->buses[i].ctx);
+        free(a->buses[i].groups);
+    }
+    free(a->buses);
+    for (size_t i = 0; i < a->n_groups; i++) {
+        free(a->groups[i].regs);
+        free(a->groups[i].blocks);
+    }
+    free(a->groups);
+    for (size_t i = 0; i < a->n_devs; i++)
+        free(a->devs[i].key);
+    free(a->devs);
+    free_items(a->q_head);
+    if (a->efd >= 0)
+        close(a->efd);
+    if (a->sync_ok) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cond);
+    }
+    free(a);
+    *ap = NULL;
+}
+
+static int cmp_reg(const void *x, const void *y)
+{
+    return gw_modbus_reg_cmp(*(const gw_config_modbus_reg_t *const *)x,
+                             *(const gw_config_modbus_reg_t *const *)y);
+}
+
+/* Split a device's registers by interval into groups, each planned into
+ * merged reads. */
+static int add_groups(gw_adapter_t *a, uint32_t di, int max_gap)
+{
+    const gw_config_device_t *d = a->devs[di].cfg;
+    for (size_t i = 0; i < d->n_registers; i++) {
+        int32_t iv = d->registers[i].interval_ms;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = d->registers[j].interval_ms == iv;
+        if (seen)
+            continue;
+        mb_group_t *g = &a->groups[a->n_groups];
+        memset(g, 0, sizeof *g);
+        g->dev = di;
+        g->bus = a->devs[di].bus;
+        g->interval_ms = iv;
+        g->regs = calloc(d->n_registers, sizeof *g->regs);
+        g->blocks = calloc(d->n_registers, sizeof *g->blocks);
+        a->n_groups++;
+        if (!g->regs || !g->blocks)
+            return -ENOMEM;
+        for (size_t j = i; j < d->n_registers; j++)
+            if (d->registers[j].interval_ms == iv)
+                g->regs[g->n_regs++] = &d->registers[j];
+        qsort(g->regs, g->n_regs, sizeof *g->regs, cmp_reg);
+        int nb = gw_modbus_plan(g->regs, g->n_regs, max_gap, g->blocks, d->n_registers);
+        if (nb < 0)
+            return nb;
+        g->n_blocks = (size_t)nb;
+    }
+    return 0;
+}
+
+static int make_ctx(mb_bus_t *b)
+{
+    const gw_config_modbus_bus_t *c = b->cfg;
+    if (c->rtu) {
+        b->ctx = modbus_new_rtu(c->device, c->baud, c->parity, c->data_bits, c->stop_bits);
+    } else {
+        char port[16];
+        snprintf(port, sizeof port, "%d", (int)c->port);
+        b->ctx = modbus_new_tcp_pi(c->host, port);
+    }
+    if (!b->ctx)
+        return -errno ? -errno : -ENOMEM;
+    modbus_set_response_timeout(b->ctx, (uint32_t)(c->timeout_ms / 1000),
+                                (uint32_t)(c->timeout_ms % 1000) * 1000);
+    return 0;
+}
+
+static int mb_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out)
+{
+    if (!env || !cfg || !out)
+        return -EINVAL;
+    gw_adapter_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->env = *env;
+    a->cfg = cfg;
+    a->efd = -1;
+    int rc = -ENOMEM;
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0)
+        goto fail;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        pthread_condattr_destroy(&ca);
+        goto fail;
+    }
+    if (pthread_cond_init(&a->cond, &ca) != 0) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_condattr_destroy(&ca);
+        goto fail;
+    }
+    pthread_condattr_destroy(&ca);
+    a->sync_ok = true;
+    a->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (a->efd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    size_t nd = 0, ng = 0;
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        if (cfg->devices[i].adapter && strcmp(cfg->devices[i].adapter, "modbus") == 0) {
+            nd++;
+            ng += cfg->devices[i].n_registers;
+        }
+    a->devs = calloc(nd ? nd : 1, sizeof *a->devs);
+    a->groups = calloc(ng ? ng : 1, sizeof *a->groups);
+    a->buses = calloc(cfg->n_buses ? cfg->n_buses : 1, sizeof *a->buses);
+    if (!a->devs || !a->groups || !a->buses)
+        goto fail;
+    a->n_buses = cfg->n_buses;
+    for (size_t i = 0; i < cfg->n_buses; i++) {
+        a->buses[i].a = a;
+        a->buses[i].cfg = &cfg->buses[i];
+    }
+    char key[512];
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        const gw_config_device_t *d = &cfg->devices[i];
+        if (!d->adapter || strcmp(d->adapter, "modbus") != 0)
+            continue;
+        size_t bi = 0;
+        while (bi < cfg->n_buses && (!d->bus || strcmp(cfg->buses[bi].name, d->bus) != 0))
+            bi++;
+        if (bi == cfg->n_buses || gw_mapping_device_key(d, key, sizeof key) < 0) {
+            gw_err("modbus: device at line %d has no known bus or no address", d->line);
+            rc = -EINVAL;
+            goto fail;
+        }
+        mb_dev_t *md = &a->devs[a->n_devs];
+        md->key = strdup(key);
+        if (!md->key)
+            goto fail;
+        md->cfg = d;
+        md->bus = (uint32_t)bi;
+        a->n_devs++;
+        rc = add_groups(a, (uint32_t)(a->n_devs - 1), cfg->buses[bi].max_gap);
+        if (rc < 0)
+            goto fail;
+        rc = -ENOMEM;
+    }
+    for (size_t i = 0; i < a->n_buses; i++) {
+        mb_bus_t *b = &a->buses[i];
+        b->groups = calloc(a->n_groups ? a->n_groups : 1, sizeof *b->groups);
+        if (!b->groups)
+            goto fail;
+        for (size_t g = 0; g < a->n_groups; g++)
+            if (a->groups[g].bus == i)
+                b->groups[b->n_groups++] = (uint32_t)g;
+    }
+    *out = a;
+    return 0;
+fail:
+    mb_destroy(&a);
+    return rc;
+}
+
+static int mb_start(gw_adapter_t *a)
+{
+    if (!a)
+        return -EINVAL;
+    int64_t now = gw_now_ms();
+    for (size_t i = 0; i < a->n_buses; i++) {
+        mb_bus_t *b = &a->buses[i];
+        if (!b->n_groups)
+            continue; /* a bus no device uses is not opened */
+        int rc = make_ctx(b);
+        if (rc < 0) {
+            gw_err("modbus: bus %s: %s", b->cfg->name, modbus_strerror(-rc));
+            return rc;
+        }
+        /* Spread first polls over a bus's groups instead of one burst. */
+        for (size_t k = 0; k < b->n_groups; k++) {
+            mb_group_t *g = &a->groups[b->groups[k]];
+            g->due_ms = now + (int64_t)((uint64_t)g->interval_ms * k / b->n_groups / 4);
+        }
+        rc = pthread_create(&b->thread, NULL, bus_main, b);
+        if (rc != 0) {
+            gw_err("modbus: bus %s: cannot start its thread: %s", b->cfg->name, strerror(rc));
+            return -rc;
+        }
+        b->running = true;
+    }
+    gw_info("modbus: %zu devices, %zu poll groups on %zu buses", a->n_devs, a->n_groups,
+            a->n_buses);
+    return 0;
+}
+
+static int mb_fds(gw_adapter_t *a, int *out, int max)
+{
+    if (!a || max < 1)
+        return 0;
+    out[0] = a->efd;
+    return 1;
+}
+
+static int64_t mb_deadline(gw_adapter_t *a)
+{
+    (void)a;
+    return -1;
+}
+
+static void deliver(gw_adapter_t *a, mb_item_t *it)
+{
+    mb_dev_t *d = &a->devs[it->dev];
+    gw_reading_t r = {.device_key = d->key, .ts_ms = it->ts_ms};
+    if (it->fault_change) {
+        if (it->code)
+            gw_warn("modbus: %s (bus %s, unit %d) fails: %s", d->key,
+                    a->buses[d->bus].cfg->name, (int)d->cfg->unit_id, it->text);
+        else
+            gw_notice("modbus: %s answers again", d->key);
+        r.field = "error_code";
+        r.value = (gw_value_t){.type = GW_TYPE_INTEGER, .v.i = it->code};
+    } else {
+        r.field = it->field;
+        r.value = it->value;
+        if (r.value.type == GW_TYPE_STRING)
+            r.value.v.bytes.ptr = (const uint8_t *)it->text;
+    }
+    /* A refused reading is logged and counted by the mapping. */
+    if (a->env.emit)
+        a->env.emit(a->env.emit_ctx, &r);
+}
+
+static int mb_process(gw_adapter_t *a, int fd)
+{
+    if (!a)
+        return -EINVAL;
+    if (fd != a->efd)
+        return 0;
+    uint64_t n;
+    if (read(a->efd, &n, sizeof n) < 0 && errno != EAGAIN)
+        return -errno;
+    pthread_mutex_lock(&a->mu);
+    mb_item_t *it = a->q_head;
+    a->q_head = a->q_tail = NULL;
+    pthread_mutex_unlock(&a->mu);
+    for (mb_item_t *p = it; p; p = p->next)
+        deliver(a, p);
+    free_items(it);
+    return 0;
+}
+
+static int to_double(const gw_value_t *v, double *out)
+{
+    switch (v->type) {
+    case GW_TYPE_FLOAT: *out = v->v.f; return 0;
+    case GW_TYPE_INTEGER: *out = (double)v->v.i; return 0;
+    case GW_TYPE_UNSIGNED: *out = (double)v->v.u; return 0;
+    case GW_TYPE_BOOLEAN: *out = v->v.b; return 0;
+    default: return -EINVAL;
+    }
+}
+
+/* The loop waits for the device's answer, so that a Write is confirmed
+ * only once the device took it. The wait is bounded by what the bus can
+ * take: the poll in flight and the write itself. */
+static int mb_write(gw_adapter_t *a, const char *device_key, const char *field,
+                    const gw_value_t *value, const char *args)
+{
+    if (!a || !device_key || !field)
+        return -EINVAL;
+    size_t di = 0;
+    while (di < a->n_devs && strcmp(a->devs[di].key, device_key) != 0)
+        di++;
+    if (di == a->n_devs)
+        return -ENOENT;
+    const gw_config_device_t *d = a->devs[di].cfg;
+    const gw_config_modbus_reg_t *r = NULL;
+    for (size_t i = 0; i < d->n_registers && !r; i++)
+        if (strcmp(d->registers[i].field, field) == 0)
+            r = &d->registers[i];
+    if (!r)
+        return -ENOENT;
+    if (!r->writable)
+        return -EPERM;
+    double v;
+    if (value) {
+        if (to_double(value, &v) < 0)
+            return -EINVAL;
+    } else if (r->table == GW_MODBUS_COIL) {
+        /* Execute on a coil switches it on, or to the state given ("0"). */
+        v = !(args && strcmp(args, "0") == 0);
+        v = v * r->scale + r->offset;
+    } else {
+        return -ENOTSUP;
+    }
+    mb_bus_t *b = &a->buses[a->devs[di].bus];
+    if (!b->running)
+        return -ENOTCONN;
+    mb_write_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    int rc = gw_modbus_encode(r, v, w->words, 4);
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    w->dev = (uint32_t)di;
+    w->reg = r;
+    pthread_mutex_lock(&a->mu);
+    if (b->wq_tail)
+        b->wq_tail->next = w;
+    else
+        b->wq_head = w;
+    b->wq_tail = w;
+    pthread_cond_broadcast(&a->cond);
+    size_t max_blocks = 1;
+    for (size_t i = 0; i < b->n_groups; i++)
+        if (a->groups[b->groups[i]].n_blocks > max_blocks)
+            max_blocks = a->groups[b->groups[i]].n_blocks;
+    int64_t budget = (int64_t)(max_blocks + 2) * (b->cfg->timeout_ms + b->cfg->turnaround_ms) +
+                     1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += budget / 1000;
+    ts.tv_nsec += (budget % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    while (!w->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+    if (w->done) {
+        rc = w->rc;
+        free(w);
+    } else {
+        w->abandoned = true; /* the worker frees it */
+        rc = -ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+const gw_adapter_ops_t gw_adapter_modbus = {
+    .name = "modbus",
+    .create = mb_create,
+    .start = mb_start,
+    .stop = mb_stop,
+    .destroy = mb_destroy,
+    .fds = mb_fds,
+    .next_deadline_ms = mb_deadline,
+    .process = mb_process,
+    .write = mb_write,
+};
