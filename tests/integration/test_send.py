@@ -190,3 +190,27 @@ def test_overflow_drops_oldest_and_counts(tmp):
             assert 1 <= len(backlog) <= 4, backlog
             assert backlog == sorted(backlog)
             assert reg["ts"] - 3.5 < backlog[0] and backlog[-1] < reg["ts"] + 0.3, (backlog, reg["ts"])
+
+
+def test_observed_readings_kept_while_away_arrive_with_send(tmp):
+    srv = TestServer().start()
+    port = srv.port
+    with Gateway(tmp, _conf(report=None, lifetime=3), server=srv.uri):
+        srv.wait_register(EP)
+        time.sleep(1)  # the first simulated reading
+        req = srv.send_command("observe", ep=EP, path="/3303/0/5700")
+        first = srv.wait_response(req)
+        assert first["code"] == "2.05", first
+        srv.wait_notify(req)
+        t_stop = time.time()
+        # killed: a server that quits cancels its observations first
+        srv.proc.kill()
+        srv.proc.wait()
+        time.sleep(5)
+        with TestServer(args=("--port", str(port))) as srv2:
+            reg = srv2.wait_register(EP, timeout=40)
+            ev = srv2.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "the kept readings")
+            times = [t for _, t in _temps(_payload(ev))]
+            assert times == sorted(times) and len(set(times)) == len(times), times
+            # readings every 0.5 s from when the registration was found down
+            assert len([t for t in times if t_stop + 4 < t < reg["ts"]]) >= 2, (times, t_stop, reg["ts"])
