@@ -621,6 +621,31 @@ static void housekeeping(gw_mapping_t *m, const mdev_t *d, const gw_map_target_t
     }
 }
 
+/* An adapter's fault state (0 = none, LwM2M 1.1 /3/0/11 codes: 7 = lost
+ * communication, 8 = peripheral malfunction, ...) goes to the client's
+ * Device object: it is a multiple resource, which field targets are not. */
+static int device_error_code(gw_mapping_t *m, mdev_t *d, const gw_reading_t *r)
+{
+    gw_value_t v = {.type = GW_TYPE_INTEGER};
+    if (r->value.type == GW_TYPE_INTEGER)
+        v.v.i = r->value.v.i;
+    else if (r->value.type == GW_TYPE_FLOAT && r->value.v.f >= 0 && r->value.v.f <= 32)
+        v.v.i = (int64_t)r->value.v.f;
+    else {
+        m->stats.rejected++;
+        report(m, r, "error_code must be an integer");
+        return -EINVAL;
+    }
+    int rc = gw_store_set(m->store, d->c, &(gw_path_t){{3, 0, 11, 0}, 4}, &v, r->ts_ms);
+    if (rc < 0) {
+        m->stats.rejected++;
+        report(m, r, "the client has no Device object for its error code");
+        return rc;
+    }
+    m->stats.readings++;
+    return 0;
+}
+
 int gw_mapping_reading(gw_mapping_t *m, const gw_reading_t *r)
 {
     if (!m || !r)
@@ -637,6 +662,8 @@ int gw_mapping_reading(gw_mapping_t *m, const gw_reading_t *r)
         return -ENOENT;
     }
     int idx = find_field(d, r->field);
+    if (idx < 0 && strcmp(r->field, "error_code") == 0)
+        return device_error_code(m, d, r);
     if (idx < 0) {
         const gw_field_default_t *def = gw_mapping_default(r->field);
         if (!def) {

@@ -405,6 +405,29 @@ GW_TEST(test_reading_dynamic_field)
     teardown();
 }
 
+GW_TEST(test_reading_error_code_goes_to_device_object)
+{
+    setup();
+    gw_config_field_t f[1] = {field("temperature", NULL)};
+    gw_config_device_t d = device(f, 1);
+    int crc = gw_store_instance_create(st, cl, 3, 0);
+    CHECK(crc == 0 || crc == -EEXIST);
+    CHECK_EQ_INT(gw_mapping_add_device(map, "modbus:m1", cl, &d), 0);
+    gw_reading_t r = {.device_key = "modbus:m1", .field = "error_code", .value = {.type = GW_TYPE_INTEGER}};
+    r.value.v.i = 7;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    gw_value_t v;
+    CHECK_EQ_INT(gw_store_get(cl, &(gw_path_t){{3, 0, 11, 0}, 4}, &v, NULL), 0);
+    CHECK_EQ_INT(v.v.i, 7);
+    r.value.v.i = 0;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK_EQ_INT(gw_store_get(cl, &(gw_path_t){{3, 0, 11, 0}, 4}, &v, NULL), 0);
+    CHECK_EQ_INT(v.v.i, 0);
+    r.value.type = GW_TYPE_STRING;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), -EINVAL);
+    teardown();
+}
+
 GW_TEST(test_many_devices)
 {
     setup();
@@ -457,4 +480,5 @@ GW_TEST(test_device_key)
 GW_TEST_MAIN(test_resolve_explicit_and_defaults, test_resolve_single_instance_and_sims,
              test_resolve_errors, test_add_device_creates_instances,
              test_reading_scale_offset_clamp_units, test_reading_housekeeping, test_reading_types,
-             test_reading_unknown, test_reading_dynamic_field, test_many_devices, test_device_key)
+             test_reading_unknown, test_reading_dynamic_field, test_reading_error_code_goes_to_device_object,
+             test_many_devices, test_device_key)
