@@ -102,6 +102,9 @@ int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const 
     if (rc < 0)
         goto fail;
     gw_lwm2m_set_refresh(g->lwm2m, refresh, g);
+    rc = gw_lwm2m_set_offline_store(g->lwm2m, (size_t)cfg->offline_store_max, cfg->state_dir);
+    if (rc < 0)
+        goto fail;
     gw_lwm2m_set_write_hook(g->lwm2m, gw_gateway_write_hook, g);
     *out = g;
     return 0;
