@@ -97,8 +97,9 @@ GW_TEST(test_table)
 {
     CHECK(gw_adapter_find("static") == gw_adapters[0]);
     CHECK(gw_adapter_find("simulated") == gw_adapters[1]);
-    CHECK(gw_adapters[2] == NULL);
-    CHECK(gw_adapter_find("modbus") == NULL);
+    CHECK(gw_adapter_find("modbus") == gw_adapters[2]);
+    CHECK(gw_adapters[3] == NULL);
+    CHECK(gw_adapter_find("ble") == NULL);
     CHECK(gw_adapter_find(NULL) == NULL);
 }
 
