@@ -2,6 +2,7 @@
 server is away, against the independent test server."""
 
 import os
+import re
 import time
 
 from harness import Gateway, TestServer, decode_senml_cbor
@@ -39,6 +40,42 @@ def _temps(recs):
     return [(v, t) for n, v, t in recs if n == "/3303/0/5700"]
 
 
+def _is_send(e):
+    return e["event"] == "send" and e["ep"] == EP
+
+
+def _index(srv, ev):
+    """Position of event ev (the object) in srv.events."""
+    return next(i for i, e in enumerate(srv.events) if e is ev)
+
+
+def _sent_temps(sends):
+    return [vt for ev in sends for vt in _temps(_payload(ev))]
+
+
+def _check_contiguous(temps):
+    """No reading missing, none twice, oldest first: SIM's sawtooth steps by
+    (max - min) * interval / period = 1.0 per reading (modulo 10), so a lost
+    reading shows as a step of 2, whatever the timing."""
+    times = [t for _, t in temps]
+    assert len(set(times)) == len(times), "duplicates: %r" % temps
+    assert times == sorted(times), temps
+    for (v1, t1), (v2, t2) in zip(temps, temps[1:]):
+        step = (v2 - v1) % 10.0
+        assert abs(step - 1.0) < 1e-3, "reading(s) missing between %r and %r: %r" % (
+            (v1, t1), (v2, t2), temps)
+
+
+def _retries(gw, since, n):
+    """Waits until the gateway logged n failed registration attempts (each
+    one after the backoff of the one before) from log index since on."""
+    rx = re.compile(r"%s: registration with .* failed \(.*\); retrying in" % EP)
+    for _ in range(n):
+        gw.wait_log(rx.pattern, timeout=40, since=since)
+        since = next(i for i in range(since, gw.mark()) if rx.search(gw.lines[i])) + 1
+    return since
+
+
 def test_send_carries_senml_cbor_with_timestamps(tmp):
     with TestServer() as srv, Gateway(tmp, _conf(interval=1), server=srv):
         srv.wait_register(EP)
@@ -65,38 +102,33 @@ def test_send_carries_senml_cbor_with_timestamps(tmp):
 def test_mute_send_stops_sends(tmp):
     with TestServer() as srv, Gateway(tmp, _conf(interval=1), server=srv):
         srv.wait_register(EP)
-        srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "a Send")
-        r = srv.request("write", ep=EP, path="/1/0/23", cf=0, payload_text="1")
-        assert r["code"] == "2.04", r
-        time.sleep(1.5)  # a Send already on its way may still arrive
-        mark = len(srv.events)
-        time.sleep(3)
-        assert not _sends(srv, mark), "muted, yet Sends came"
+        srv.wait_event(_is_send, 10, "a Send")
+        muted = srv.request("write", ep=EP, path="/1/0/23", cf=0, payload_text="1")
+        assert muted["code"] == "2.04", muted
+        # Readings go on while muted: an observation shows each one (every
+        # 0.5 s), so six of them span several send_intervals. (The instance:
+        # before any observation the resource itself reads 4.04.)
+        req = srv.send_command("observe", ep=EP, path="/3303/0")
+        first = srv.wait_response(req)
+        assert first["code"] == "2.05", first
+        for _ in range(6):
+            srv.wait_notify(req)
+        unmute_at = time.time()
+        while_muted = _sends(srv, _index(srv, muted))
+        # One Send may have been on its way (or queued behind another
+        # confirmable message) when the mute arrived: only readings taken
+        # before the mute can be in it, and no other Send follows.
+        assert len(while_muted) <= 1, while_muted
+        assert all(t < muted["ts"] for _, t in _sent_temps(while_muted)), (while_muted, muted["ts"])
         # unmuted: Sends resume, and what was read while muted is not there
-        muted_until = time.time()
         r = srv.request("write", ep=EP, path="/1/0/23", cf=0, payload_text="0")
         assert r["code"] == "2.04", r
-        ev = srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP and e["ts"] > muted_until - 0.1,
-                            10, "a Send after unmute")
-        for v, t in _temps(_payload(ev)):
-            assert t >= muted_until - 1.2, (t, muted_until)
-
-
-def _check_every_reading(srv, t_stop, t_back):
-    """Every Send event together: no duplicates, oldest first, and no gap
-    over the outage (readings every 0.5 s)."""
-    temps = []
-    for ev in _sends(srv):
-        temps += _temps(_payload(ev))
-    times = [t for _, t in temps]
-    assert len(set(times)) == len(times), "duplicates: %r" % times
-    assert times == sorted(times), times
-    during = [t for t in times if t_stop + 1 < t < t_back - 1]
-    expected = (t_back - t_stop - 2) / 0.5
-    assert len(during) >= expected - 2, (len(during), expected, times)
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert max(gaps) < 1.6, (max(gaps), times)
-    return times
+        k = _index(srv, r)
+        srv.wait_event(lambda e: _is_send(e) and _index(srv, e) > k, 10, "a Send after unmute")
+        srv.wait_event(lambda e: _is_send(e) and _index(srv, e) > k, 10, "a second Send after unmute")
+        sent = _sent_temps(_sends(srv))
+        assert not [t for _, t in sent if muted["ts"] < t < unmute_at], (sent, muted["ts"], unmute_at)
+        assert [t for _, t in sent if t > unmute_at], sent
 
 
 def test_server_away_every_reading_arrives_oldest_first(tmp):
@@ -104,29 +136,25 @@ def test_server_away_every_reading_arrives_oldest_first(tmp):
     port = srv.port
     with Gateway(tmp, _conf(interval=1, lifetime=3), server=srv.uri) as gw:
         srv.wait_register(EP)
-        srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "a Send")
-        srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "a Send")
-        first_events = list(srv.events)
+        srv.wait_event(_is_send, 10, "a Send")
+        srv.wait_event(_is_send, 10, "a second Send")
+        mark = gw.mark()
         t_stop = time.time()
         srv.stop()
-        time.sleep(6)
-        srv2 = TestServer(args=("--port", str(port))).start()
-        t_back = time.time()
-        try:
-            srv2.wait_register(EP, timeout=40)
-            # the backlog, then live Sends again
-            deadline = time.time() + 20
-            while time.time() < deadline:
-                sends = _sends(srv2)
-                if sends and max(t for ev in sends for _, t in _temps(_payload(ev))) > t_back + 1:
-                    break
-                time.sleep(0.5)
-            srv2.events[:0] = first_events  # one history over both servers
-            _check_every_reading(srv2, t_stop, t_back)
-            assert gw.has_log(r"%s: Send of \d+ readings to .* failed" % EP) or \
-                gw.has_log(r"registration with .* failed"), gw.log_tail()
-        finally:
-            srv2.stop()
+        # away for two backoffs of the registration
+        _retries(gw, mark, 2)
+        with TestServer(args=("--port", str(port))) as srv2:
+            reg = srv2.wait_register(EP, timeout=40)
+            # the backlog, oldest first, then a Send with a reading taken
+            # after the registration: everything before it has arrived
+            srv2.wait_event(lambda e: _is_send(e) and any(t > reg["ts"] for _, t in _temps(_payload(e))),
+                            20, "a live Send after the backlog")
+            temps = _sent_temps(_sends(srv) + _sends(srv2))
+            _check_contiguous(temps)
+            away = [t for _, t in temps if t_stop < t < reg["ts"]]
+            assert len(away) >= 2, (away, t_stop, reg["ts"])
+            assert gw.has_log(r"%s: Send of \d+ readings to .* failed" % EP, mark) or \
+                gw.has_log(r"registration with .* failed", mark), gw.log_tail()
 
 
 def test_readings_survive_a_restart(tmp):
@@ -134,41 +162,38 @@ def test_readings_survive_a_restart(tmp):
     server after the gateway itself restarted."""
     srv = TestServer().start()
     port = srv.port
+    f = os.path.join(tmp, "offline", EP + ".rec")
     gw = Gateway(tmp, _conf(interval=1, lifetime=3), server=srv.uri).start()
     try:
         srv.wait_register(EP)
-        srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "a Send")
-        first_events = list(srv.events)
+        srv.wait_event(_is_send, 10, "a Send")
+        mark = gw.mark()
         t_stop = time.time()
         srv.stop()
-        f = os.path.join(tmp, "offline", EP + ".rec")
-        deadline = time.time() + 30
-        while time.time() < deadline and not os.path.exists(f):
-            time.sleep(0.2)
+        # Away, every reading is written to the file as it is kept; two
+        # backoffs of the registration span several readings.
+        _retries(gw, mark, 2)
         assert os.path.exists(f), gw.log_tail()
-        time.sleep(2)
     finally:
         gw.stop()
     t_gone = time.time()
-    size = os.path.getsize(f)
-    assert size > 8
+    assert os.path.getsize(f) > 8
     with TestServer(args=("--port", str(port))) as srv2, Gateway(tmp, _conf(interval=1, lifetime=3),
                                                                    server=srv2.uri) as gw2:
-        gw2.wait_log(r"offline store: \d+ readings loaded")
+        loaded = int(gw2.wait_log(r"offline store: (\d+) readings loaded").group(1))
+        assert loaded >= 1, gw2.log_tail()
         srv2.wait_register(EP, timeout=20)
-        deadline = time.time() + 20
-        kept = []
-        while time.time() < deadline:
-            kept = [t for ev in _sends(srv2) for _, t in _temps(_payload(ev)) if t < t_gone]
-            if kept and max(kept) > t_gone - 1.5:
-                break
-            time.sleep(0.5)
-        srv2.events[:0] = first_events
-        times = [t for ev in _sends(srv2) for _, t in _temps(_payload(ev))]
-        assert len(set(times)) == len(times), "duplicates"
+        # the kept readings first, then one of the restarted gateway's own
+        srv2.wait_event(lambda e: _is_send(e) and any(t > t_gone for _, t in _temps(_payload(e))),
+                        20, "a Send with a reading of the restarted gateway")
+        temps = _sent_temps(_sends(srv) + _sends(srv2))
+        times = [t for _, t in temps]
+        assert len(set(times)) == len(times), "duplicates: %r" % times
         assert times == sorted(times), times
-        between = [t for t in times if t_stop + 1 < t < t_gone - 1]
-        assert len(between) >= (t_gone - t_stop - 2) / 0.5 - 2, (between, t_stop, t_gone)
+        # up to the first gateway's end, nothing is missing
+        before = [vt for vt in temps if vt[1] < t_gone]
+        _check_contiguous(before)
+        assert len([t for _, t in before if t > t_stop]) >= 2, (before, t_stop)
 
 
 def test_overflow_drops_oldest_and_counts(tmp):
@@ -176,41 +201,47 @@ def test_overflow_drops_oldest_and_counts(tmp):
     port = srv.port
     with Gateway(tmp, _conf(interval=1, lifetime=3, store_max=4), server=srv.uri) as gw:
         srv.wait_register(EP)
-        srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "a Send")
+        srv.wait_event(_is_send, 10, "a Send")
         srv.stop()
-        gw.wait_log(r"%s: offline store full \(4 readings\): the oldest are dropped \(\d+ dropped" % EP,
-                    timeout=30)
-        time.sleep(2)
+        m = gw.wait_log(r"%s: offline store full \(4 readings\): the oldest are dropped \((\d+) dropped" % EP,
+                        timeout=30)
+        assert int(m.group(1)) >= 1, m.group(0)
         with TestServer(args=("--port", str(port))) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
-            ev = srv2.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "the backlog")
-            backlog = [t for _, t in _temps(_payload(ev))]
-            # the store holds 4: only the newest readings taken while away,
-            # delivered at once when the registration is back
-            assert 1 <= len(backlog) <= 4, backlog
-            assert backlog == sorted(backlog)
-            assert reg["ts"] - 3.5 < backlog[0] and backlog[-1] < reg["ts"] + 0.3, (backlog, reg["ts"])
+            # The Sends after the registration: the backlog, then readings
+            # taken once registered. Wait for one of the latter: by then
+            # the whole backlog has arrived (oldest first).
+            srv2.wait_event(lambda e: _is_send(e) and any(t > reg["ts"] for _, t in _temps(_payload(e))),
+                            20, "a Send with a reading taken after the registration")
+            temps = _sent_temps(_sends(srv2))
+            backlog = [t for _, t in temps if t < reg["ts"]]
+            # at most the store's 4, and the newest: nothing is missing
+            # between them and the first reading taken once registered
+            assert 1 <= len(backlog) <= 4, (backlog, reg["ts"], temps)
+            _check_contiguous(temps)
 
 
 def test_observed_readings_kept_while_away_arrive_with_send(tmp):
     srv = TestServer().start()
     port = srv.port
-    with Gateway(tmp, _conf(report=None, lifetime=3), server=srv.uri):
+    with Gateway(tmp, _conf(report=None, lifetime=3), server=srv.uri) as gw:
         srv.wait_register(EP)
-        time.sleep(1)  # the first simulated reading
-        req = srv.send_command("observe", ep=EP, path="/3303/0/5700")
+        # the instance, which exists before the first reading; its first
+        # notification brings that reading
+        req = srv.send_command("observe", ep=EP, path="/3303/0")
         first = srv.wait_response(req)
         assert first["code"] == "2.05", first
         srv.wait_notify(req)
+        mark = gw.mark()
         t_stop = time.time()
         # killed: a server that quits cancels its observations first
         srv.proc.kill()
         srv.proc.wait()
-        time.sleep(5)
+        _retries(gw, mark, 2)
         with TestServer(args=("--port", str(port))) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
-            ev = srv2.wait_event(lambda e: e["event"] == "send" and e["ep"] == EP, 10, "the kept readings")
-            times = [t for _, t in _temps(_payload(ev))]
-            assert times == sorted(times) and len(set(times)) == len(times), times
-            # readings every 0.5 s from when the registration was found down
-            assert len([t for t in times if t_stop + 4 < t < reg["ts"]]) >= 2, (times, t_stop, reg["ts"])
+            ev = srv2.wait_event(_is_send, 10, "the kept readings")
+            temps = _temps(_payload(ev))
+            # every change while the registration was down, oldest first
+            _check_contiguous(temps)
+            assert len([t for _, t in temps if t_stop < t < reg["ts"]]) >= 2, (temps, t_stop, reg["ts"])
