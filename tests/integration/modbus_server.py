@@ -7,11 +7,17 @@
 FILE is JSON: {"hr": {"addr": [words...]}, "ir": {...}, "co": {...}, "di": {...}};
 every unit gets the same tables of --size entries from address 0. Reads past
 --size answer with exception 2 (illegal data address).
+
+Over TCP, "ready" on stdout says the port is listening: tests wait for that
+line instead of probing the port. A port it cannot bind ends the process
+with exit code 2 and the reason on stderr.
 """
 
 import argparse
+import asyncio
 import json
 import logging
+import sys
 
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 
@@ -50,8 +56,23 @@ def main():
         StartSerialServer(context=ctx, framer=ModbusRtuFramer, port=a.serial, baudrate=9600,
                           timeout=0.01)
     else:
-        from pymodbus.server import StartTcpServer
-        StartTcpServer(context=ctx, address=("127.0.0.1", a.port))
+        sys.exit(asyncio.run(serve_tcp(ctx, a.port)))
+
+
+async def serve_tcp(ctx, port):
+    from pymodbus.server.async_io import ModbusTcpServer
+    # Reuse: the port of a server stopped a moment ago still has connections
+    # in TIME_WAIT, which would make the bind fail.
+    server = ModbusTcpServer(ctx, address=("127.0.0.1", port), allow_reuse_address=True)
+    task = asyncio.create_task(server.serve_forever())
+    await asyncio.wait({task, server.serving}, return_when=asyncio.FIRST_COMPLETED)
+    if not server.serving.done():
+        exc = task.exception()
+        print("modbus_server: cannot listen on 127.0.0.1:%d: %s" % (port, exc), file=sys.stderr)
+        return 2
+    print("ready", flush=True)
+    await task
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ import os
 import random
 import socket
 import struct
+import select
 import subprocess
-import time
 
 import configs
 from harness import Gateway, TestServer, decode_senml_json
@@ -45,27 +45,31 @@ class ModbusServer:
 
         self.proc = None
 
-    def start(self):
-        # pymodbus 3.0.0rc1 now and then comes up without listening when a
-        # client keeps connecting during its start: try again.
-        for _ in range(4):
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.time() + 3
-            while time.time() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    return self
-                except OSError:
-                    time.sleep(0.05)
+    def start(self, timeout=10):
+        """Starts the server and waits for its "ready" line (listening)."""
+        self.errfile = open(self.vfile + ".stderr", "w+")
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self.errfile)
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
             self.stop()
-        raise AssertionError("modbus server did not start on port %d" % self.port)
+            raise AssertionError("modbus server did not start on port %d (%r): %s"
+                                 % (self.port, line, self.stderr()))
+        return self
+
+    def stderr(self):
+        self.errfile.seek(0)
+        return self.errfile.read()[-2000:]
 
     def stop(self):
         if self.proc:
-            self.proc.terminate()
+            if self.proc.poll() is None:
+                self.proc.terminate()
             self.proc.wait(5)
+            self.proc.stdout.close()
             self.proc = None
+            self.errfile.close()
 
     def __enter__(self):
         return self.start()
@@ -126,22 +130,44 @@ def modbus_conf(port, regs, extra_dev="", bus_extra=""):
             'timeout_ms = 300; backoff_max_ms = 800; %s } ); };\n' % (port, bus_extra))
 
 
-def _vals(srv, ep, path):
-    r = srv.read(ep, path, accept=110)
-    if r.get("code") != "2.05":
+def _senml(ev):
+    if ev.get("code") != "2.05" or not ev.get("payload_hex"):
         return {}
-    return dict(decode_senml_json(bytes.fromhex(r["payload_hex"])))
+    return dict(decode_senml_json(bytes.fromhex(ev["payload_hex"])))
 
 
-def wait_vals(srv, ep, path, pred, timeout=10):
-    deadline = time.time() + timeout
-    vals = {}
-    while time.time() < deadline:
-        vals = _vals(srv, ep, path)
-        if pred(vals):
-            return vals
-        time.sleep(0.2)
-    raise AssertionError("%s %s: condition not met, last %r" % (ep, path, vals))
+class Watch:
+    """An observation of path (SenML JSON): every change the gateway
+    notifies is an event to wait on, instead of reading again and again."""
+
+    def __init__(self, srv, ep, path):
+        self.srv, self.path = srv, path
+        self.req = srv.send_command("observe", ep=ep, path=path, accept=110)
+        first = srv.wait_response(self.req)
+        assert first["code"] == "2.05" and "observe" in first, first
+        self.pending = first   # the first answer, not looked at yet
+        self.seq = first["observe"]
+        self.last = _senml(first)
+
+    def wait(self, pred, timeout=10):
+        """The first state (from the last one returned on) that satisfies
+        pred; the values, a dict path -> value."""
+        if self.pending is not None:
+            self.pending = None
+            if pred(self.last):
+                return self.last
+
+        def later(e):
+            if e["event"] != "notify" or e["req"] != self.req or e["observe"] <= self.seq:
+                return False
+            self.seq = e["observe"]
+            self.last = _senml(e)
+            return pred(self.last)
+        try:
+            self.srv.wait_event(later, timeout, "notification of %s" % self.path)
+        except AssertionError as e:
+            raise AssertionError("%s: condition not met, last %r (%s)" % (self.path, self.last, e))
+        return self.last
 
 
 def close(a, b):
@@ -155,11 +181,11 @@ def test_every_type_and_order_arrives_scaled(tmp):
     with ModbusServer(tmp, values) as mb, TestServer() as srv:
         with Gateway(tmp, modbus_conf(mb.port, regs), server=srv):
             srv.wait_register("mb-1")
-            got = {}
+            # one observation per instance: a whole object's notification
+            # would need block-wise transfer
+            watches = {path: Watch(srv, "mb-1", path.rsplit("/", 1)[0]) for path in expect}
             for path, want in expect.items():
-                obj = "/" + path.split("/")[1]
-                got = wait_vals(srv, "mb-1", obj, lambda v, p=path, w=want: close(v.get(p), w))
-            assert got
+                watches[path].wait(lambda v, p=path, w=want: close(v.get(p), w))
 
 
 def test_write_lands_in_the_register(tmp):
@@ -171,7 +197,8 @@ def test_write_lands_in_the_register(tmp):
     with ModbusServer(tmp, values) as mb, TestServer() as srv:
         with Gateway(tmp, modbus_conf(mb.port, regs), server=srv):
             srv.wait_register("mb-1")
-            wait_vals(srv, "mb-1", "/3308", lambda v: close(v.get("/3308/0/5900"), 18.5))
+            setpoint = Watch(srv, "mb-1", "/3308")
+            setpoint.wait(lambda v: close(v.get("/3308/0/5900"), 18.5))
             r = srv.request("write", ep="mb-1", path="/3308/0/5900", cf=0, payload_text="-21.37")
             assert r["code"] == "2.04", r
             from pymodbus.client import ModbusTcpClient
@@ -180,7 +207,7 @@ def test_write_lands_in_the_register(tmp):
             try:
                 got = c.read_holding_registers(10, 2, slave=1).registers
                 assert got == words("s32", "CDAB", -2137), got
-                wait_vals(srv, "mb-1", "/3308", lambda v: close(v.get("/3308/0/5900"), -21.37))
+                setpoint.wait(lambda v: close(v.get("/3308/0/5900"), -21.37))
                 r = srv.request("write", ep="mb-1", path="/3306/0/5850", cf=0, payload_text="1")
                 assert r["code"] == "2.04", r
                 assert c.read_coils(5, 1, slave=1).bits[0] is True
@@ -197,18 +224,19 @@ def test_exception_and_stopped_server_set_error_code_and_recover(tmp):
         with TestServer() as srv:
             with Gateway(tmp, modbus_conf(port, regs), server=srv) as gw:
                 srv.wait_register("mb-1")
-                wait_vals(srv, "mb-1", "/3300/99", lambda v: v.get("/3300/99/5700") == 8)
+                err = Watch(srv, "mb-1", "/3300/99")
+                err.wait(lambda v: v.get("/3300/99/5700") == 8)
                 gw.wait_log(r"modbus: modbus:plc/1 .*fails: .*(Illegal data address|address)")
                 small.stop()
                 full = ModbusServer(tmp, values, port=port).start()
                 try:
-                    wait_vals(srv, "mb-1", "/3300/99", lambda v: v.get("/3300/99/5700") == 0)
-                    wait_vals(srv, "mb-1", "/3316", lambda v: close(v.get("/3316/0/5700"), 231.0))
+                    err.wait(lambda v: v.get("/3300/99/5700") == 0)
+                    Watch(srv, "mb-1", "/3316").wait(lambda v: close(v.get("/3316/0/5700"), 231.0))
                     full.stop()
-                    wait_vals(srv, "mb-1", "/3300/99", lambda v: v.get("/3300/99/5700") == 7)
+                    err.wait(lambda v: v.get("/3300/99/5700") == 7)
                     mark = gw.mark()
                     full.start()
-                    wait_vals(srv, "mb-1", "/3300/99", lambda v: v.get("/3300/99/5700") == 0)
+                    err.wait(lambda v: v.get("/3300/99/5700") == 0)
                     gw.wait_log(r"modbus:plc/1 answers again", since=mark)
                 finally:
                     full.stop()
