@@ -39,6 +39,14 @@ typedef struct gw_adapter_env {
      * by the mapping layer: the adapter need not log it again). */
     int (*emit)(void *emit_ctx, const gw_reading_t *r);
     void *emit_ctx;
+    /* Whether a device can be reached, as the adapter judges it (issue 5:
+     * a Modbus device after fail_threshold consecutive failures): false
+     * asks the gateway to deregister the device's virtual client, true
+     * (once the device answers again) to register it again. Called on
+     * the loop thread, once per change, with emit_ctx; device_key is
+     * borrowed. Returns 0 or a negative errno. NULL: the gateway keeps
+     * every client registered (the adapter then only logs the change). */
+    int (*set_available)(void *emit_ctx, const char *device_key, bool available);
 } gw_adapter_env_t;
 
 typedef struct gw_adapter_ops {

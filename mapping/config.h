@@ -85,6 +85,8 @@ typedef struct gw_config_modbus_bus {
     int32_t max_gap;              /* registers allowed between two merged into one read, default 8 */
     int32_t backoff_max_ms;       /* retry delay cap after failures, default 30000 */
     int line;
+    int32_t fail_threshold;       /* consecutive failures before a device is reported
+                                     unavailable; 0 (default) = stays available */
 } gw_config_modbus_bus_t;
 
 /* Modbus tables, data types and word/byte orders of a register entry. */

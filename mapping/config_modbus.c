@@ -18,7 +18,7 @@
 /* ---- buses -------------------------------------------------------------- */
 
 enum { B_NAME, B_TYPE, B_HOST, B_PORT, B_DEVICE, B_BAUD, B_PARITY, B_DATA, B_STOP, B_TIMEOUT,
-       B_TURN, B_GAP, B_BACKOFF, B_N };
+       B_TURN, B_GAP, B_BACKOFF, B_FAIL, B_N };
 
 static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
 {
@@ -44,6 +44,9 @@ static const gw_cfg_key_t bus_keys[] = {
     {"max_gap", GW_CFG_INT, "an integer (registers, 0..100)", false, h_rec, B_GAP, 0, 100},
     {"backoff_max_ms", GW_CFG_INT, "an integer (milliseconds, 100..3600000)", false, h_rec,
      B_BACKOFF, 100, 3600000},
+    {"fail_threshold", GW_CFG_INT,
+     "an integer (consecutive failures before a device is deregistered, 0 = never, up to 1000000)",
+     false, h_rec, B_FAIL, 0, 1000000},
 };
 
 /* An integer key in [k->min, k->max]; keeps *out when absent. */
@@ -106,6 +109,7 @@ static int bus_entry(gw_cfg_ctx_t *ctx, const config_setting_t *g, const config_
                        : i == B_TURN    ? &b.turnaround_ms
                        : i == B_GAP     ? &b.max_gap
                        : i == B_BACKOFF ? &b.backoff_max_ms
+                       : i == B_FAIL    ? &b.fail_threshold
                                         : NULL;
         if (dst)
             ok &= bus_int(ctx, e[i], &bus_keys[i], dst);
@@ -277,8 +281,8 @@ static const gw_cfg_key_t reg_keys[] = {
      false, h_rec, R_TYPE, 0, 0},
     {"order", GW_CFG_STRING, "\"ABCD\", \"CDAB\", \"BADC\" or \"DCBA\"", false, h_rec, R_ORDER, 0,
      0},
-    {"length", GW_CFG_INT, "an integer (registers of a string, 1..125)", false, h_rec, R_LENGTH,
-     0, 0},
+    {"length", GW_CFG_INT, "an integer (registers of a string, 1..125, or bits of a coil field)",
+     false, h_rec, R_LENGTH, 0, 0},
     {"scale", GW_CFG_NUMBER, "a number", false, h_rec, R_SCALE, 0, 0},
     {"offset", GW_CFG_NUMBER, "a number", false, h_rec, R_OFFSET, 0, 0},
     {"interval", GW_CFG_NUMBER, "a number (seconds between polls, at least 0.01)", false, h_rec,
@@ -364,15 +368,31 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
     bool bits = r.table == GW_MODBUS_COIL || r.table == GW_MODBUS_DISCRETE;
     if (ok && !e[R_TYPE] && bits)
         r.type = GW_MODBUS_BOOL;
-    if (ok && bits != (r.type == GW_MODBUS_BOOL)) {
+    /* On coils and discrete inputs an unsigned type is a bit field: `length`
+     * bits from `address`, written with FC15. */
+    unsigned field_bits = !bits                        ? 0
+                          : r.type == GW_MODBUS_U16 ? 16
+                          : r.type == GW_MODBUS_U32 ? 32
+                          : r.type == GW_MODBUS_U64 ? 64
+                                                    : 0;
+    if (ok && (bits ? r.type != GW_MODBUS_BOOL && !field_bits : r.type == GW_MODBUS_BOOL)) {
         gw_config_error(ctx, e[R_TYPE] ? e[R_TYPE] : g,
                         "type \"%s\" does not fit table \"%s\", expected %s", type_names[r.type],
                         table_names[r.table],
-                        bits ? "type = \"bool\" for coils and discrete inputs"
+                        bits ? "type = \"bool\" (one bit) or \"u16\", \"u32\", \"u64\" (a bit "
+                               "field of length bits) for coils and discrete inputs"
                              : "a register type (not bool) for input and holding registers");
         ok = false;
     }
-    if (r.type == GW_MODBUS_STRING) {
+    if (field_bits) {
+        long long len = e[R_LENGTH] ? config_setting_get_int64(e[R_LENGTH]) : field_bits;
+        if (len < 1 || len > field_bits) {
+            gw_config_error(ctx, e[R_LENGTH], "a %s bit field has length = 1..%u (bits), got %lld",
+                            type_names[r.type], field_bits, len);
+            ok = false;
+        }
+        r.count = (uint16_t)(ok ? len : 1);
+    } else if (r.type == GW_MODBUS_STRING) {
         long long len = e[R_LENGTH] ? config_setting_get_int64(e[R_LENGTH]) : 0;
         if (len < 1 || len > 125) {
             gw_config_error(ctx, e[R_LENGTH] ? e[R_LENGTH] : g,
@@ -382,8 +402,8 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
         r.count = (uint16_t)(ok ? len : 1);
     } else {
         if (e[R_LENGTH]) {
-            gw_config_error(ctx, e[R_LENGTH], "length is only for type = \"string\"; the type "
-                                              "gives the size");
+            gw_config_error(ctx, e[R_LENGTH], "length is only for type = \"string\" and coil "
+                                              "bit fields; the type gives the size");
             ok = false;
         }
         r.count = type_regs[r.type];

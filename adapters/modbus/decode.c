@@ -61,6 +61,57 @@ static size_t type_words(uint8_t type)
     return 0;
 }
 
+static bool bit_table(uint8_t table)
+{
+    return table == GW_MODBUS_COIL || table == GW_MODBUS_DISCRETE;
+}
+
+/* Bits a bit field of this type may span: the unsigned types only, since
+ * a run of coils has no sign bit a device would agree on. */
+static unsigned field_bits(uint8_t type)
+{
+    return type == GW_MODBUS_U16 ? 16 : type == GW_MODBUS_U32 ? 32 : type == GW_MODBUS_U64 ? 64 : 0;
+}
+
+/* A run of coils or discrete inputs read as one unsigned number, the first
+ * bit the least significant (the bit order of FC01/FC02/FC15 payloads,
+ * Modbus Application Protocol V1.1b3, 6.1). */
+static int decode_bits(const gw_config_modbus_reg_t *r, const uint16_t *words, gw_value_t *out)
+{
+    if (r->count > field_bits(r->type))
+        return -EINVAL;
+    uint64_t raw = 0;
+    for (unsigned i = 0; i < r->count; i++)
+        raw |= (uint64_t)(words[i] != 0) << i;
+    if (r->scale == 1.0 && r->offset == 0.0) {
+        if (raw > INT64_MAX) {
+            out->type = GW_TYPE_UNSIGNED;
+            out->v.u = raw;
+        } else {
+            out->type = GW_TYPE_INTEGER;
+            out->v.i = (int64_t)raw;
+        }
+        return 0;
+    }
+    out->type = GW_TYPE_FLOAT;
+    out->v.f = (double)raw * r->scale + r->offset;
+    return isfinite(out->v.f) ? 0 : -EINVAL;
+}
+
+static int encode_bits(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max)
+{
+    if (r->count == 0 || r->count > field_bits(r->type) || max < r->count)
+        return -EINVAL;
+    double y = round((v - r->offset) / r->scale);
+    /* 2^count is exact as a double for count <= 64. */
+    if (!(y >= 0) || y >= ldexp(1.0, r->count))
+        return -ERANGE;
+    uint64_t raw = (uint64_t)y;
+    for (unsigned i = 0; i < r->count; i++)
+        out_words[i] = (uint16_t)(raw >> i & 1);
+    return 0;
+}
+
 static int decode_string(const gw_config_modbus_reg_t *r, const uint16_t *words, gw_value_t *out,
                          char *strbuf, size_t strsize)
 {
@@ -100,6 +151,8 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
     memset(out, 0, sizeof *out);
     if (r->type == GW_MODBUS_STRING)
         return decode_string(r, words, out, strbuf, strsize);
+    if (bit_table(r->table) && r->type != GW_MODBUS_BOOL)
+        return decode_bits(r, words, out);
     size_t nw = type_words(r->type);
     if (nw == 0 || nw > n || r->order > GW_MODBUS_DCBA)
         return -EINVAL;
@@ -171,6 +224,8 @@ int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_wo
 {
     if (!r || !out_words || isnan(v) || r->type == GW_MODBUS_STRING || r->scale == 0.0)
         return -EINVAL;
+    if (bit_table(r->table) && r->type != GW_MODBUS_BOOL)
+        return encode_bits(r, v, out_words, max);
     size_t nw = type_words(r->type);
     if (nw == 0 || max < nw || r->order > GW_MODBUS_DCBA)
         return -EINVAL;

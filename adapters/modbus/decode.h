@@ -17,8 +17,15 @@
 #define GW_MODBUS_MAX_REGS 125
 #define GW_MODBUS_MAX_BITS 2000
 
-/* Decode the r->count words of register entry r (for coils and discrete
- * inputs: one word, 0 or 1) into out, with scale and offset applied.
+/* Most coils one write carries here: a bit field is at most 64 coils (FC15
+ * itself allows 1968). */
+#define GW_MODBUS_MAX_FIELD_BITS 64
+
+/* Decode the r->count words of register entry r into out, with scale and
+ * offset applied. For coils and discrete inputs every word is one bit (0 or
+ * nonzero): type bool is one bit, u16/u32/u64 a bit field of r->count bits
+ * (at most the type's width), the first coil the least significant bit;
+ * unscaled it gives INTEGER (UNSIGNED above INT64_MAX).
  * Integer types give INTEGER when scale is 1 and offset 0, else FLOAT;
  * f32/f64 give FLOAT, bool BOOLEAN, string STRING whose bytes are copied
  * into strbuf (size at least 2 * count + 1, NUL-terminated; out borrows
@@ -29,9 +36,10 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
                      gw_value_t *out, char *strbuf, size_t strsize);
 
 /* The inverse for a Write: (v - offset) / scale, rounded for integer types,
- * into r->count words in r's order (bool: one word, 0 or 1). Returns 0,
- * -ERANGE when the value does not fit the type, -EINVAL for NaN, a string
- * type, or max < r->count. */
+ * into r->count words in r's order (bool: one word, 0 or 1; a coil bit
+ * field: r->count words of 0 or 1, first coil first). Returns 0, -ERANGE
+ * when the value does not fit the type (a bit field: 0..2^count-1),
+ * -EINVAL for NaN, a string type, or max < r->count. */
 int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max);
 
 /* One read request covering regs[first .. first + n) of a sorted list. */

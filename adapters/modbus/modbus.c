@@ -55,13 +55,14 @@ typedef struct mb_dev {
     uint32_t bus;
     int fault;   /* worker: the current error code */
     int fails;   /* worker: consecutive failed polls */
+    bool down;   /* worker: fails reached the bus's fail_threshold */
 } mb_dev_t;
 
 typedef struct mb_write {
     struct mb_write *next;
     uint32_t dev;
     const gw_config_modbus_reg_t *reg;
-    uint16_t words[4];
+    uint16_t words[GW_MODBUS_MAX_FIELD_BITS]; /* registers, or one word per coil */
     int rc;
     bool done, abandoned;
 } mb_write_t;
@@ -72,6 +73,7 @@ typedef struct mb_item {
     const char *field;
     gw_value_t value;
     bool fault_change;
+    int avail_change; /* +1 available again, -1 unavailable, 0 neither */
     int code;
     int64_t ts_ms;
     char text[]; /* string value, or the fault's description */
@@ -230,9 +232,15 @@ static int request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t st
     modbus_set_slave(b->ctx, unit);
     add_stat(b->a, &b->a->stats.requests, 1);
     if (write) {
-        if (table == GW_MODBUS_COIL)
+        if (table == GW_MODBUS_COIL && count == 1) {
             rc = modbus_write_bit(b->ctx, start, words[0] != 0); /* FC05 */
-        else if (count == 1)
+        } else if (table == GW_MODBUS_COIL) {
+            /* A bit field goes in one FC15 so that its coils change together. */
+            uint8_t coils[GW_MODBUS_MAX_FIELD_BITS];
+            for (uint16_t i = 0; i < count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+                coils[i] = words[i] != 0;
+            rc = modbus_write_bits(b->ctx, start, count, coils); /* FC15 */
+        } else if (count == 1)
             rc = modbus_write_register(b->ctx, start, words[0]); /* FC06 */
         else
             rc = modbus_write_registers(b->ctx, start, count, words); /* FC16 */
@@ -249,26 +257,54 @@ static int request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t st
     return rc < 0 ? -err : rc;
 }
 
-/* Record the outcome of a poll or write for its device; a change of fault
- * state goes to the loop. */
-static void device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
-                           mb_item_t **tail)
+static void append(mb_item_t **head, mb_item_t **tail, mb_item_t *it)
 {
-    mb_dev_t *d = &b->a->devs[di];
-    d->fails = code ? d->fails + 1 : 0;
-    if (code == d->fault)
-        return;
-    d->fault = code;
-    mb_item_t *it = new_item(di, code ? modbus_strerror(err) : NULL);
-    if (!it)
-        return;
-    it->fault_change = true;
-    it->code = code;
     if (*tail)
         (*tail)->next = it;
     else
         *head = it;
     *tail = it;
+}
+
+/* Record the outcome of a poll or write for its device; a change of fault
+ * state goes to the loop, and so does a change of availability when the
+ * bus has a fail_threshold. A device coming back is announced ahead of
+ * this poll's readings (its client registers first); one going down after
+ * the error code that explains it. */
+static void device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
+                           mb_item_t **tail)
+{
+    mb_dev_t *d = &b->a->devs[di];
+    d->fails = code ? d->fails + 1 : 0;
+    int threshold = b->cfg->fail_threshold;
+    bool down = threshold > 0 && d->fails >= threshold;
+    mb_item_t *av = NULL;
+    if (down != d->down) {
+        av = new_item(di, code ? modbus_strerror(err) : NULL);
+        if (av) {
+            d->down = down;
+            av->avail_change = down ? -1 : 1;
+            av->code = d->fails;
+            if (!down) {
+                av->next = *head;
+                *head = av;
+                if (!*tail)
+                    *tail = av;
+                av = NULL;
+            }
+        }
+    }
+    if (code != d->fault) {
+        mb_item_t *it = new_item(di, code ? modbus_strerror(err) : NULL);
+        if (it) {
+            d->fault = code;
+            it->fault_change = true;
+            it->code = code;
+            append(head, tail, it);
+        }
+    }
+    if (av)
+        append(head, tail, av);
 }
 
 static void poll_group(mb_bus_t *b, mb_group_t *g)
@@ -298,11 +334,12 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
         for (uint32_t j = blk->first; j < blk->first + blk->n; j++) {
             const gw_config_modbus_reg_t *r = g->regs[j];
             size_t off = (size_t)(r->address - blk->start);
-            uint16_t one;
+            uint16_t field[GW_MODBUS_MAX_FIELD_BITS];
             const uint16_t *src = words + off;
             if (is_bits) {
-                one = bits[off];
-                src = &one;
+                for (size_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+                    field[i] = bits[off + i];
+                src = field;
             }
             char str[2 * GW_MODBUS_MAX_REGS + 1];
             gw_value_t v;
@@ -684,6 +721,19 @@ static void deliver(gw_adapter_t *a, mb_item_t *it)
 {
     mb_dev_t *d = &a->devs[it->dev];
     gw_reading_t r = {.device_key = d->key, .ts_ms = it->ts_ms};
+    if (it->avail_change) {
+        bool up = it->avail_change > 0;
+        if (up)
+            gw_notice("modbus: %s is available again", d->key);
+        else
+            gw_warn("modbus: %s unavailable after %d consecutive failures (fail_threshold)%s",
+                    d->key, it->code, a->env.set_available ? "" : "; the gateway keeps it registered");
+        int rc = a->env.set_available ? a->env.set_available(a->env.emit_ctx, d->key, up) : 0;
+        if (rc < 0)
+            gw_warn("modbus: %s: the gateway could not mark it %s: %s", d->key,
+                    up ? "available" : "unavailable", strerror(-rc));
+        return;
+    }
     if (it->fault_change) {
         if (it->code)
             gw_warn("modbus: %s (bus %s, unit %d) fails: %s", d->key,
@@ -755,24 +805,27 @@ static int mb_write(gw_adapter_t *a, const char *device_key, const char *field,
         return -ENOENT;
     if (!r->writable)
         return -EPERM;
-    double v;
-    if (value) {
-        if (to_double(value, &v) < 0)
-            return -EINVAL;
-    } else if (r->table == GW_MODBUS_COIL) {
-        /* Execute on a coil switches it on, or to the state given ("0"). */
-        v = !(args && strcmp(args, "0") == 0);
-        v = v * r->scale + r->offset;
-    } else {
+    double v = 0;
+    if (value && to_double(value, &v) < 0)
+        return -EINVAL;
+    if (!value && r->table != GW_MODBUS_COIL)
         return -ENOTSUP;
-    }
     mb_bus_t *b = &a->buses[a->devs[di].bus];
     if (!b->running)
         return -ENOTCONN;
     mb_write_t *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
-    int rc = gw_modbus_encode(r, v, w->words, 4);
+    int rc = 0;
+    if (value) {
+        rc = gw_modbus_encode(r, v, w->words, GW_MODBUS_MAX_FIELD_BITS);
+    } else {
+        /* Execute on a coil switches it on, or off with the argument "0"; on
+         * a bit field all its coils. Raw coil states: scale has no say. */
+        bool on = !(args && strcmp(args, "0") == 0);
+        for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+            w->words[i] = on;
+    }
     if (rc < 0) {
         free(w);
         return rc;
