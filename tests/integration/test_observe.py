@@ -169,3 +169,19 @@ def test_lt_notifies_exactly_at_crossings(tmp):
         vals = [first] + _values(srv, req, 4)
         for a, b in zip(vals, vals[1:]):
             assert (a < 3) != (b < 3), vals
+
+
+def test_reset_answering_a_confirmable_notification_cancels(tmp):
+    conf = configs.gateway([configs.device(EP)], security="confirmable_notifications = true;")
+    with TestServer() as srv, Gateway(tmp, conf, server=srv) as gw:
+        srv.wait_register(EP)
+        req = srv.send_command("observe", ep=EP, path="/3303/0/5750")
+        srv.wait_response(req)
+        _write(srv, "/3303/0/5750", "one")
+        assert srv.wait_notify(req)["payload_text"] == "one"
+        assert srv.request("forget_observe", observe_req=req)["ok"] is True
+        _write(srv, "/3303/0/5750", "two")  # its notification is answered with a Reset
+        gw.wait_log(r"observation of /3303/0/5750 cancelled by a Reset from the server")
+        _write(srv, "/3303/0/5750", "three")
+        assert srv.read(EP, "/3303/0/5750")["payload_text"] == "three"
+        assert not [e for e in srv.events if e.get("event") == "notify" and e.get("payload_text") == "three"]

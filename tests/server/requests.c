@@ -701,6 +701,16 @@ void ts_requests_command(ts_server_t *s, const char *line)
         }
     if (strcmp(op, "cancel_observe") == 0) {
         ts_cancel_observe(s, cmd, req, timeout_us);
+    } else if (strcmp(op, "forget_observe") == 0) {
+        /* Drop the observation without telling the client: its next
+         * notification gets a Reset (RFC 7641 3.6, the other way to cancel). */
+        ts_pending_t *p = ts_find_observe(s, cmd);
+        cJSON *ev = ts_reply(req, "response");
+        cJSON_AddStringToObject(ev, "op", "forget_observe");
+        cJSON_AddBoolToObject(ev, "ok", p != NULL);
+        ts_emit(ev);
+        if (p)
+            ts_pending_free(s, p);
     } else if (strcmp(op, "bench_read") == 0) {
         ts_bench_start(s, cmd, req);
     } else if (strcmp(op, "clients") == 0) {
