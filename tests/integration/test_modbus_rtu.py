@@ -283,7 +283,9 @@ def test_write_silent_and_garbled_units(tmp):
     extra = ('{ field = "setpoint"; table = "holding"; address = 10; type = "s16"; scale = 0.1; '
              'interval = 0.2; writable = true; path = "/3308/0/5900"; }, '
              '{ field = "heater"; table = "coil"; address = 4; type = "bool"; interval = 0.2; '
-             'writable = true; path = "/3306/0/5850"; }')
+             'writable = true; path = "/3306/0/5850"; }, '
+             '{ field = "relays"; table = "coil"; type = "u16"; length = 4; address = 8; '
+             'interval = 0.2; writable = true; path = "/3306/1/5851"; }')
     pty = PtyPair(tmp)
     dev = RtuServer(pty.b, units, reply_delay=0.005)
     try:
@@ -297,6 +299,11 @@ def test_write_silent_and_garbled_units(tmp):
             assert r["code"] == "2.04", r
             assert units[2]["co"][4] == 1
             wait_vals(srv, "th-attic", "/3306", lambda v: v.get("/3306/0/5850") is True)
+            # a coil bit field: one FC15 for its four coils, first coil = bit 0
+            r = srv.request("write", ep="th-attic", path="/3306/1/5851", cf=0, payload_text="5")
+            assert r["code"] == "2.04", r
+            assert [units[2]["co"].get(a) for a in range(8, 12)] == [1, 0, 1, 0], units[2]["co"]
+            wait_vals(srv, "th-attic", "/3306", lambda v: v.get("/3306/1/5851") == 5)
 
             # a unit that stops answering: error code 8, the other goes on
             dev.silent.add(2)
@@ -322,7 +329,33 @@ def test_write_silent_and_garbled_units(tmp):
             log = dev.requests()
         assert dev.bad_frames == 0
         check_serialised(log, 0.030)
-        assert any(r["fc"] == 6 for r in log) and any(r["fc"] == 5 for r in log)
+        for fc in (1, 5, 6, 15):
+            assert any(r["fc"] == fc for r in log), "no FC%d on the line" % fc
+        assert [(r["addr"], r["count"]) for r in log if r["fc"] == 15] == [(8, 4)]
+    finally:
+        dev.close()
+        pty.close()
+
+
+def test_fail_threshold_marks_a_silent_unit_unavailable_until_it_answers(tmp):
+    units = {1: {"ir": {1: s16(200), 2: s16(500)}}, 2: {"ir": {1: s16(-10), 2: s16(700)}}}
+    pty = PtyPair(tmp)
+    dev = RtuServer(pty.b, units, reply_delay=0.002)
+    dev.silent.add(2)
+    try:
+        conf = example_conf(pty.a, extra_bus="fail_threshold = 2;")
+        with TestServer() as srv, Gateway(tmp, conf, server=srv) as gw:
+            gw.wait_log(r"modbus: modbus:rs485/2 unavailable after 2 consecutive failures")
+            assert not gw.has_log(r"modbus:rs485/1 unavailable")
+            srv.wait_register("th-cellar")
+            wait_vals(srv, "th-cellar", "/3303", lambda v: near(v.get("/3303/0/5700"), 20.0))
+            mark = gw.mark()
+            dev.silent.discard(2)
+            gw.wait_log(r"modbus: modbus:rs485/2 is available again", since=mark)
+            srv.wait_register("th-attic")
+            wait_vals(srv, "th-attic", "/3303", lambda v: near(v.get("/3303/0/5700"), -1.0))
+            wait_vals(srv, "th-attic", "/3300/99", lambda v: v.get("/3300/99/5700") == 0)
+            assert len(re.findall(r"rs485/2 unavailable", "\n".join(gw.lines))) == 1
     finally:
         dev.close()
         pty.close()
