@@ -138,8 +138,19 @@ static void on_store_change(void *ctx, gw_sclient_t *c, const gw_path_t *path, c
     }
 }
 
+/* libcoap's log handler takes no context pointer: this is set only while
+ * this module hands received datagrams to libcoap, the one time a "got RST"
+ * line concerns one of our sessions. */
+static gw_lwm2m_t *receiving;
+
 static void on_coap_log(coap_log_t level, const char *message)
 {
+    unsigned mid;
+    if (receiving && sscanf(message, "got RST for mid=0x%x", &mid) == 1) {
+        gw_debug("libcoap: %s", message);
+        gw_obs_on_reset_mid(receiving, (uint16_t)mid);
+        return;
+    }
     size_t n = strlen(message);
     while (n && (message[n - 1] == '\n' || message[n - 1] == '\r'))
         n--;
@@ -173,7 +184,9 @@ static void on_coap_fd(void *ctx, uint32_t events)
         for (int i = 0; i < n; i++)
             if (!ev[i].data.ptr)
                 timer = true;
+        receiving = m;
         coap_io_do_epoll(m->ctx, ev, (size_t)n);
+        receiving = NULL;
         if (timer)
             coap_housekeeping(m);
         if (n < 64)

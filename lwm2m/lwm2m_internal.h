@@ -69,6 +69,8 @@ struct gw_obs {
     gw_timer_t timer;       /* pmin hold-off or pmax */
     bool pending;           /* a change waits for pmin */
     bool has_last;          /* last_num holds the last notified number */
+    bool has_non_mid;       /* non_mid: message id of the last NON notification */
+    uint16_t non_mid;
     uint8_t token_len;
     uint8_t token[8];
     double last_num;
@@ -199,6 +201,10 @@ void gw_obs_attrs_changed(gw_vclient_t *vc);
 /* A notification we sent got a Reset or was never acknowledged. */
 void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 size_t gw_obs_count(const struct gw_reg *r);
+/* A Reset with this message id arrived for something libcoap did not keep
+ * (a NON notification): cancel the observation that sent it, when exactly
+ * one recent NON notification carries that id. */
+void gw_obs_on_reset_mid(gw_lwm2m_t *m, uint16_t mid);
 /* Observe-Composite: like gw_obs_start for a set of n (1..GW_OBS_MAX_PATHS)
  * paths, copied; accept is the format of every notification. 0, -EINVAL,
  * -ENOMEM. */

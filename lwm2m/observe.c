@@ -163,8 +163,11 @@ static int notify(struct gw_obs *o)
         }
     }
     gw_buf_free(&body);
-    if (coap_send(r->session, pdu) == COAP_INVALID_MID)
+    coap_mid_t mid = coap_send(r->session, pdu);
+    if (mid == COAP_INVALID_MID)
         gw_debug("%s: notification not sent", r->vc->endpoint);
+    o->has_non_mid = !con && mid != COAP_INVALID_MID;
+    o->non_mid = (uint16_t)mid;
     o->last_ms = now;
     if (con)
         o->last_con_ms = now;
@@ -345,4 +348,29 @@ bool gw_obs_covers(const struct gw_obs *o, const gw_path_t *path)
         if (gw_path_has_prefix(path, &o->paths[i]))
             return true;
     return false;
+}
+
+/* libcoap 4.3.1 tells of a Reset only for messages it keeps (confirmable
+ * ones); for a NON notification all that is known is the message id, read
+ * from its log (see client.c). Message ids are per session, so an id can
+ * repeat across 10,000 clients: only an unambiguous match within the CoAP
+ * exchange lifetime (247 s) is cancelled; an ambiguous one waits for the
+ * next confirmable notification, which is cancelled precisely. */
+void gw_obs_on_reset_mid(gw_lwm2m_t *m, uint16_t mid)
+{
+    int64_t now = gw_now_ms();
+    struct gw_obs *hit = NULL;
+    int n = 0;
+    for (size_t b = 0; b < m->n_buckets; b++)
+        for (struct gw_vclient *vc = m->buckets[b]; vc; vc = vc->hnext)
+            for (size_t i = 0; i < vc->n_regs; i++)
+                for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next)
+                    if (o->has_non_mid && o->non_mid == mid && now - o->last_ms < 247000) {
+                        hit = o;
+                        n++;
+                    }
+    if (n == 1)
+        gw_obs_cancel(hit->r, hit->token, hit->token_len, "cancelled by a Reset from the server");
+    else if (n > 1)
+        gw_debug("Reset for message id 0x%04x matches %d observations; left to the next CON", mid, n);
 }

@@ -185,3 +185,14 @@ def test_reset_answering_a_confirmable_notification_cancels(tmp):
         _write(srv, "/3303/0/5750", "three")
         assert srv.read(EP, "/3303/0/5750")["payload_text"] == "three"
         assert not [e for e in srv.events if e.get("event") == "notify" and e.get("payload_text") == "three"]
+
+
+def test_reset_answering_a_non_notification_cancels(tmp):
+    with TestServer() as srv, _start(tmp, srv) as gw:
+        req = srv.send_command("observe", ep=EP, path="/3303/0/5750")
+        srv.wait_response(req)
+        _write(srv, "/3303/0/5750", "one")
+        assert srv.wait_notify(req)["payload_text"] == "one"
+        assert srv.request("forget_observe", observe_req=req)["ok"] is True
+        _write(srv, "/3303/0/5750", "two")  # a NON notification, answered with a Reset
+        gw.wait_log(r"observation of /3303/0/5750 cancelled by a Reset from the server")
