@@ -53,32 +53,45 @@ int gw_dm_type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
     return 0;
 }
 
-static void release_body(coap_session_t *session, void *app_ptr)
-{
-    (void)session;
-    free(app_ptr);
-}
-
-/* body (may be NULL) is taken over: libcoap keeps the bytes until the last
- * Block2 went out and then releases them. */
+/* Block2 (RFC 7959) is done here rather than by libcoap's large-response
+ * cache: libcoap would serve the blocks a server fetches after a block-wise
+ * notification from the body of the *first* response to that token, i.e.
+ * a stale value. Every block request is answered from the store as it is. */
 static void respond(dm_req_t *q, int code, int cf, gw_buf_t *body)
 {
     coap_pdu_set_code(q->response, (coap_pdu_code_t)code);
     if (body && cf >= 0) {
-        /* libcoap leaves Content-Format out for 0, but an absent option
-         * means "unknown" to a CoAP peer, not text/plain: say it. */
-        if (cf == GW_CF_TEXT)
-            coap_add_option(q->response, COAP_OPTION_CONTENT_FORMAT, 0, NULL);
-        /* Block2 for large answers is handled by libcoap; it copies data. */
-        if (!body->data && gw_buf_reserve(body, 1) < 0) {
-            coap_pdu_set_code(q->response, C(500));
-            return;
+        uint8_t b[4];
+        /* An absent Content-Format means "unknown" to a CoAP peer, not
+         * text/plain (0): always say it. */
+        coap_add_option(q->response, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(b, sizeof b, (unsigned)cf), b);
+        size_t room = coap_session_max_pdu_size(q->session);
+        room = room > 64 ? room - 64 : 16;
+        coap_block_t req = {0, 0, 0};
+        bool asked = coap_get_block(q->request, COAP_OPTION_BLOCK2, &req);
+        if (!asked && body->len <= room) {
+            coap_add_data(q->response, body->len, body->data ? body->data : (const uint8_t *)"");
+        } else {
+            unsigned szx = 6;
+            while (szx > 0 && (1u << (szx + 4)) > room)
+                szx--;
+            if (asked && req.szx < szx)
+                szx = req.szx;
+            size_t bs = (size_t)1 << (szx + 4), off = (size_t)req.num * bs;
+            if (asked && off >= body->len && !(off == 0 && body->len == 0)) {
+                coap_pdu_set_code(q->response, C(402)); /* Bad Option: no such block */
+            } else {
+                size_t n = body->len - off < bs ? body->len - off : bs;
+                bool more = off + n < body->len;
+                unsigned v = (req.num << 4) | (more ? 0x08u : 0u) | szx;
+                coap_add_option(q->response, COAP_OPTION_BLOCK2, coap_encode_var_safe(b, sizeof b, v), b);
+                if (req.num == 0)
+                    coap_add_option(q->response, COAP_OPTION_SIZE2,
+                                    coap_encode_var_safe(b, sizeof b, (unsigned)body->len), b);
+                coap_add_data(q->response, n, body->data + off);
+            }
         }
-        coap_add_data_large_response(q->res, q->session, q->request, q->response, q->query,
-                                     (uint16_t)cf, -1, 0, body->len, body->data, release_body,
-                                     body->data);
-        body->data = NULL;
-        body->len = body->cap = 0;
+        gw_buf_free(body);
     } else if (q->diag[0]) {
         /* A diagnostic payload tells the server's operator what was wrong. */
         coap_add_data(q->response, strlen(q->diag), (const uint8_t *)q->diag);

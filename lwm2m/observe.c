@@ -157,9 +157,23 @@ static int notify(struct gw_obs *o)
     if (!code) {
         coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(ob, sizeof ob, o->seq), ob);
         coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cb, sizeof cb, (unsigned)cf), cb);
-        if (!coap_add_data(pdu, body.len, body.data ? body.data : (const uint8_t *)"")) {
-            gw_warn("%s: notification of %s does not fit one message (%zu bytes); observe a "
-                    "smaller path", r->vc->endpoint, (obs_path_str(o, ps, sizeof ps), ps), body.len);
+        size_t room = coap_session_max_pdu_size(r->session);
+        room = room > 64 ? room - 64 : 0; /* header, token and options */
+        if (body.len > room && room >= 16) {
+            /* Too big for one datagram: send the first block (RFC 7959 2.6);
+             * the server fetches the rest with GET Block2, which the DM
+             * handler answers block by block from the store. */
+            unsigned szx = 6; /* 1024 bytes */
+            while (szx > 0 && (1u << (szx + 4)) > room)
+                szx--;
+            uint8_t bb[4];
+            unsigned blk = (0u << 4) | 0x08u | szx; /* num 0, more, size */
+            coap_add_option(pdu, COAP_OPTION_BLOCK2, coap_encode_var_safe(bb, sizeof bb, blk), bb);
+            coap_add_option(pdu, COAP_OPTION_SIZE2, coap_encode_var_safe(bb, sizeof bb, (unsigned)body.len), bb);
+            coap_add_data(pdu, (size_t)1 << (szx + 4), body.data);
+        } else if (!coap_add_data(pdu, body.len, body.data ? body.data : (const uint8_t *)"")) {
+            gw_warn("%s: notification of %s could not be built (%zu bytes)", r->vc->endpoint,
+                    (obs_path_str(o, ps, sizeof ps), ps), body.len);
         }
     }
     gw_buf_free(&body);

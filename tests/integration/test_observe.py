@@ -196,3 +196,18 @@ def test_reset_answering_a_non_notification_cancels(tmp):
         assert srv.request("forget_observe", observe_req=req)["ok"] is True
         _write(srv, "/3303/0/5750", "two")  # a NON notification, answered with a Reset
         gw.wait_log(r"observation of /3303/0/5750 cancelled by a Reset from the server")
+
+
+def test_large_notification_goes_block_wise(tmp):
+    long_text = "y" * 1500
+    extra = '{ path = "/3303/0/5750"; value = "%s"; }' % long_text
+    dev = configs.device(EP).replace('{ path = "/3303/0/5750"; value = "boiler"; },', "") \
+        .replace("resources = ( ", "resources = ( " + extra + ", ")
+    with TestServer() as srv, Gateway(tmp, configs.gateway([dev]), server=srv):
+        srv.wait_register(EP)
+        req = srv.send_command("observe", ep=EP, path="/3303/0/5750")
+        assert srv.wait_response(req)["payload_text"] == long_text
+        _write(srv, "/3303/0/5750", "z" * 1400)
+        n = srv.wait_notify(req)
+        t = n.get("payload_text", "")
+        assert t == "z" * 1400, (len(t), t.count("z"), t.count("y"), t[1000:1100])
