@@ -35,10 +35,50 @@ static void host_memory(gw_gateway_t *g, gw_sclient_t *c)
     set_int(g, c, DEV_MEMORY_TOTAL, GW_TYPE_INTEGER, (int64_t)((uint64_t)si.totalram * unit / 1024));
 }
 
+/* The gateway's own endpoint counts, in an IPSO Generic Sensor (3300/0),
+ * the readings its clients' offline stores had to drop. */
+enum { GEN_SENSOR = 3300, GEN_VALUE = 5700, GEN_UNITS = 5701, GEN_APP_TYPE = 5750 };
+
+static void dropped_counter(gw_gateway_t *g)
+{
+    gw_sclient_t *c = gw_vclient_store(g->self);
+    gw_value_t v = {.type = GW_TYPE_FLOAT};
+    v.v.f = (double)gw_lwm2m_offline_dropped(g->lwm2m);
+    gw_store_set(g->store, c, &(gw_path_t){{GEN_SENSOR, 0, GEN_VALUE, 0}, 3}, &v, 0);
+}
+
+static void on_counter_timer(void *ctx)
+{
+    gw_gateway_t *g = ctx;
+    dropped_counter(g);
+    gw_timer_start(g->loop, &g->counter_timer, 10000);
+}
+
+static int self_counter_object(gw_gateway_t *g, gw_sclient_t *c)
+{
+    int rc = gw_store_instance_create(g->store, c, GEN_SENSOR, 0);
+    gw_value_t s = {.type = GW_TYPE_STRING};
+    s.v.bytes.ptr = (const uint8_t *)"offline readings dropped";
+    s.v.bytes.len = strlen("offline readings dropped");
+    if (rc == 0)
+        rc = gw_store_set(g->store, c, &(gw_path_t){{GEN_SENSOR, 0, GEN_APP_TYPE, 0}, 3}, &s, 0);
+    s.v.bytes.ptr = (const uint8_t *)"readings";
+    s.v.bytes.len = strlen("readings");
+    if (rc == 0)
+        rc = gw_store_set(g->store, c, &(gw_path_t){{GEN_SENSOR, 0, GEN_UNITS, 0}, 3}, &s, 0);
+    if (rc == 0) {
+        dropped_counter(g);
+        gw_timer_start(g->loop, &g->counter_timer, 10000);
+    }
+    return rc;
+}
+
 static void refresh(void *ctx, gw_vclient_t *vc, const gw_path_t *path)
 {
     gw_gateway_t *g = ctx;
     gw_sclient_t *c = gw_vclient_store(vc);
+    if (vc == g->self && (path->len == 0 || path->id[0] == GEN_SENSOR))
+        dropped_counter(g);
     if ((path->len >= 1 && path->id[0] != 3) || (path->len >= 2 && path->id[1] != 0))
         return;
     if (!gw_store_instance_exists(c, 3, 0))
@@ -71,6 +111,7 @@ int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const 
     g->cfg = cfg;
     g->reg = reg;
     g->loop = loop;
+    gw_timer_init(&g->counter_timer, on_counter_timer, g);
     rc = gw_store_new(reg, &g->store);
     if (rc == 0)
         rc = gw_mapping_new(g->store, reg, &g->mapping);
@@ -122,6 +163,8 @@ int gw_gateway_start(gw_gateway_t *g)
     }
     gw_sclient_t *c = gw_vclient_store(g->self);
     rc = gw_device_object(g, c, "lwm2m-gateway project", "lwm2m-gateway", g->cfg->name, GW_VERSION);
+    if (rc == 0)
+        rc = self_counter_object(g, c);
     if (rc == 0) {
         host_memory(g, c);
         rc = gw_vclient_start(g->lwm2m, g->self);
@@ -296,6 +339,7 @@ void gw_gateway_free(gw_gateway_t **pg)
     if (!g)
         return;
     gw_adapters_stop(g);
+    gw_timer_stop(g->loop, &g->counter_timer);
     for (size_t i = 0; i < g->n_devices; i++) {
         if (g->mapping && g->devices[i].mapped)
             gw_mapping_remove_device(g->mapping, g->devices[i].key);

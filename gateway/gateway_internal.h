@@ -47,6 +47,7 @@ struct gw_gateway {
     gw_adapter_slot_t *adapters;
     size_t n_adapters;
     gw_adapter_env_t env;
+    gw_timer_t counter_timer;      /* refreshes the dropped-readings counter */
 };
 
 /* devices.c */

@@ -5,7 +5,7 @@ import os
 import re
 import time
 
-from harness import Gateway, TestServer, decode_senml_cbor
+from harness import Gateway, TestServer, decode_senml_cbor, decode_senml_json
 
 EP = "send-dev"
 SIM = ('simulate = ( { field = "temperature"; wave = "sawtooth"; min = 0.0; max = 10.0; '
@@ -219,6 +219,12 @@ def test_overflow_drops_oldest_and_counts(tmp):
             # between them and the first reading taken once registered
             assert 1 <= len(backlog) <= 4, (backlog, reg["ts"], temps)
             _check_contiguous(temps)
+            # the gateway's own endpoint counts what was dropped
+            srv2.wait_register("test-gw", timeout=40)
+            r = srv2.read("test-gw", "/3300/0", accept=110)
+            vals = dict(decode_senml_json(bytes.fromhex(r["payload_hex"])))
+            assert vals["/3300/0/5750"] == "offline readings dropped"
+            assert vals["/3300/0/5700"] >= int(m.group(1)), (vals, m.group(0))
 
 
 def test_observed_readings_kept_while_away_arrive_with_send(tmp):
