@@ -43,6 +43,26 @@ static int emit(void *ctx, const gw_reading_t *r)
     return gw_mapping_reading(g->mapping, r);
 }
 
+/* An adapter says a device is (un)reachable: its virtual client leaves the
+ * servers, and comes back when the device does. */
+static int set_available(void *ctx, const char *device_key, bool available)
+{
+    struct gw_gateway *g = ctx;
+    for (size_t i = 0; i < g->n_devices; i++) {
+        gw_device_t *d = &g->devices[i];
+        if (!d->vc || !d->key || strcmp(d->key, device_key) != 0)
+            continue;
+        gw_notice("%s (%s): device %s: %s", d->cfg->endpoint, device_key,
+                  available ? "reachable again" : "unreachable",
+                  available ? "registering again" : "de-registering until it answers");
+        if (available)
+            return gw_vclient_start(g->lwm2m, d->vc);
+        gw_vclient_stop(g->lwm2m, d->vc);
+        return 0;
+    }
+    return -ENOENT;
+}
+
 static bool adapter_used(const gw_config_t *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_devices; i++)
@@ -59,6 +79,7 @@ int gw_adapters_start(struct gw_gateway *g)
     g->env.loop = g->loop;
     g->env.emit = emit;
     g->env.emit_ctx = g;
+    g->env.set_available = set_available;
     g->adapters = calloc(n ? n : 1, sizeof *g->adapters);
     if (!g->adapters)
         return -ENOMEM;

@@ -615,6 +615,15 @@ void gw_vclient_remove(gw_lwm2m_t *m, gw_vclient_t **pvc)
     *pvc = NULL;
 }
 
+void gw_vclient_stop(gw_lwm2m_t *m, gw_vclient_t *vc)
+{
+    (void)m;
+    for (size_t i = 0; i < vc->n_regs; i++) {
+        gw_obs_drop_all(&vc->regs[i]);
+        gw_reg_deregister(&vc->regs[i]);
+    }
+}
+
 gw_sclient_t *gw_vclient_store(const gw_vclient_t *vc) { return vc->sc; }
 const char *gw_vclient_endpoint(const gw_vclient_t *vc) { return vc->endpoint; }
 void *gw_vclient_app(const gw_vclient_t *vc) { return vc->app; }

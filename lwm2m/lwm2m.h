@@ -92,6 +92,10 @@ int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t 
 int gw_vclient_start(gw_lwm2m_t *m, gw_vclient_t *vc);
 /* The object list changed: send a Registration Update with the new links. */
 int gw_vclient_objects_changed(gw_lwm2m_t *m, gw_vclient_t *vc);
+/* Take the client off the servers (De-register) without forgetting it,
+ * e.g. while its device is unreachable; gw_vclient_start registers it
+ * again. */
+void gw_vclient_stop(gw_lwm2m_t *m, gw_vclient_t *vc);
 /* Deregister (if registered) and free the client. */
 void gw_vclient_remove(gw_lwm2m_t *m, gw_vclient_t **vc);
 

@@ -91,6 +91,10 @@ static void dequeue(struct gw_reg *r)
 
 void gw_reg_start(struct gw_reg *r)
 {
+    if (r->state == GW_REG_REGISTERING && r->dereg_after) {
+        r->dereg_after = false; /* still registering: simply keep it */
+        return;
+    }
     if (r->state != GW_REG_IDLE && r->state != GW_REG_DONE)
         return;
     r->links_dirty = true;
@@ -424,7 +428,7 @@ int gw_reg_deregister(struct gw_reg *r)
 {
     gw_timer_stop(r->srv->m->loop, &r->timer);
     dequeue(r);
-    if (r->state == GW_REG_REGISTERING && r->session && r->srv->m->shutting_down) {
+    if (r->state == GW_REG_REGISTERING && r->session) {
         /* The server may already hold this registration: wait for the
          * answer and de-register right after it. */
         r->dereg_after = true;

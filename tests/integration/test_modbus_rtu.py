@@ -357,12 +357,14 @@ def test_fail_threshold_marks_a_silent_unit_unavailable_until_it_answers(tmp):
         with TestServer() as srv, Gateway(tmp, conf, server=srv) as gw:
             gw.wait_log(r"modbus: modbus:rs485/2 unavailable after 2 consecutive failures")
             assert not gw.has_log(r"modbus:rs485/1 unavailable")
+            srv.wait_register("th-attic")
+            srv.wait_deregister("th-attic")  # unreachable: off the server
             srv.wait_register("th-cellar")
             wait_vals(srv, "th-cellar", "/3303", lambda v: near(v.get("/3303/0/5700"), 20.0))
             mark = gw.mark()
             dev.silent.discard(2)
             gw.wait_log(r"modbus: modbus:rs485/2 is available again", since=mark)
-            srv.wait_register("th-attic")
+            srv.wait_register("th-attic")  # back: registered again
             wait_vals(srv, "th-attic", "/3303", lambda v: near(v.get("/3303/0/5700"), -1.0))
             wait_vals(srv, "th-attic", "/3300/99", lambda v: v.get("/3300/99/5700") == 0)
             assert len(re.findall(r"rs485/2 unavailable", "\n".join(gw.lines))) == 1
