@@ -31,6 +31,9 @@ typedef struct gw_reading {
 
 typedef struct gw_adapter gw_adapter_t;
 
+/* Completion of an asynchronous write (see write_async). */
+typedef void (*gw_write_done_fn)(void *done_ctx, int rc);
+
 /* What the gateway gives an adapter. */
 typedef struct gw_adapter_env {
     gw_loop_t *loop;
@@ -74,6 +77,15 @@ typedef struct gw_adapter_ops {
      * May be NULL: no field of this adapter is writable. */
     int (*write)(gw_adapter_t *a, const char *device_key, const char *field,
                  const gw_value_t *value, const char *args);
+    /* The same without blocking the loop, for devices that answer slowly
+     * (a serial bus): returns 0 when the request is queued, and then calls
+     * done(done_ctx, rc) exactly once, later, on the loop thread, with rc as
+     * write() would return it; or returns a negative errno at once (done is
+     * then never called). stop() completes every queued write with
+     * -ECANCELED. value/args are copied. May be NULL: write() is used. */
+    int (*write_async)(gw_adapter_t *a, const char *device_key, const char *field,
+                       const gw_value_t *value, const char *args, gw_write_done_fn done,
+                       void *done_ctx);
 } gw_adapter_ops_t;
 
 /* The adapters compiled in, looked up by name; NULL when unknown. */
