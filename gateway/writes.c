@@ -36,8 +36,15 @@ static gw_adapter_slot_t *slot_for(struct gw_gateway *g, const char *device_key)
     return NULL;
 }
 
+static void write_done(void *ctx, int rc)
+{
+    if (rc < 0 && rc != -ENOTSUP)
+        gw_warn("a write to a device failed: %s", strerror(-rc));
+    gw_lwm2m_write_complete(ctx, rc);
+}
+
 int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
-                          const uint8_t *args, size_t args_len, bool probe)
+                          const uint8_t *args, size_t args_len, bool probe, gw_write_token_t *token)
 {
     struct gw_gateway *g = ctx;
     const char *key = NULL;
@@ -70,7 +77,15 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
         if (!argz)
             return -ENOMEM;
     }
-    int rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
+    int rc;
+    if (token && s->ops->write_async) {
+        /* The device answers later (a serial bus): the server's request
+         * waits for it, the loop does not. */
+        rc = s->ops->write_async(s->a, key, t->field, value ? &dv : NULL, argz, write_done, token);
+        free(argz);
+        return rc == 0 ? -EINPROGRESS : rc;
+    }
+    rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
     free(argz);
     char ps[32];
     if (rc < 0 && rc != -ENOTSUP)

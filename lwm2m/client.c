@@ -428,6 +428,7 @@ static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
 {
     for (size_t i = 0; i < vc->n_regs; i++) {
         gw_obs_drop_all(&vc->regs[i]);
+        gw_dm_orphan_writes(&vc->regs[i]);
         gw_reg_stop(&vc->regs[i]);
         gw_reg_release_session(&vc->regs[i]);
         free(vc->regs[i].location);

@@ -287,26 +287,141 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
 
 /* Hand each written value to where it really lives (a sensor's adapter)
  * before the store keeps it: a device that refuses makes the Write fail. */
-static int route_writes(dm_req_t *q, const gw_decoded_t *dec)
+/* ---- writes that wait for a device ---- */
+
+/* Returned by route_writes when the request now waits for its device. */
+#define DM_WAITING 1
+
+void gw_lwm2m_write_complete(gw_write_token_t *t, int rc)
 {
+    if (!t->r) { /* the client went away meanwhile */
+        free(t);
+        return;
+    }
+    t->rc = rc;
+    t->done = true;
+    /* Completed from inside the hook: route_writes sees done at once. */
+    if (t->async)
+        coap_async_trigger(t->async); /* the handler runs again and answers */
+}
+
+static void unlink_write(gw_write_token_t *t)
+{
+    if (!t->r)
+        return;
+    for (gw_write_token_t **pp = &t->r->writes; *pp; pp = &(*pp)->next)
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+}
+
+void gw_dm_orphan_writes(struct gw_reg *r)
+{
+    while (r->writes) {
+        gw_write_token_t *t = r->writes;
+        r->writes = t->next;
+        if (t->async && r->session)
+            coap_free_async(r->session, t->async);
+        t->async = NULL;
+        t->r = NULL; /* freed by gw_lwm2m_write_complete */
+    }
+}
+
+/* The token of a request that waited and whose device has answered, or
+ * NULL for a fresh request. A repeat of a request still waiting (a CoAP
+ * retransmission) gets *out_waiting set. */
+static gw_write_token_t *resumed(dm_req_t *q, bool *out_waiting)
+{
+    *out_waiting = false;
+    coap_async_t *as = coap_find_async(q->session, coap_pdu_get_token(q->request));
+    gw_write_token_t *t = as ? coap_async_get_app_data(as) : NULL;
+    if (t && !t->done) {
+        *out_waiting = true;
+        return NULL;
+    }
+    return t;
+}
+
+static void finish_write(dm_req_t *q, gw_write_token_t *t)
+{
+    if (!t)
+        return;
+    unlink_write(t);
+    if (t->async)
+        coap_free_async(q->session, t->async);
+    free(t);
+}
+
+static int route_fail(dm_req_t *q, int rc, bool execute)
+{
+    if (rc == -ENOTSUP)
+        return fail(q, C(405), execute ? "the device cannot execute this resource%s"
+                                       : "the device does not accept writes to this resource%s", NULL);
+    return fail(q, C(500), execute ? "the device did not execute it%s" : "the device did not accept the value%s",
+                NULL);
+}
+
+/* Call the hook for one routed operation; on -EINPROGRESS hold the request
+ * with libcoap's async API until gw_lwm2m_write_complete. Returns the
+ * hook's result, or DM_WAITING. */
+static int route_one(dm_req_t *q, gw_write_token_t **tp, size_t index, const gw_path_t *path,
+                     const gw_value_t *v)
+{
+    gw_write_token_t *t = *tp;
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t)
+            return -ENOMEM;
+        t->r = q->r;
+        t->next = q->r->writes;
+        q->r->writes = t;
+        *tp = t;
+    }
+    t->done = false;
+    t->index = index;
+    int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len, false, t);
+    if (rc != -EINPROGRESS)
+        return rc;
+    if (t->done)
+        return t->rc;
+    if (!t->async) {
+        t->async = coap_register_async(q->session, q->request, 0);
+        if (!t->async)
+            return -ENOMEM;
+        coap_async_set_app_data(t->async, t);
+    }
+    return DM_WAITING;
+}
+
+/* Hand each written value to where it really lives (a sensor's adapter)
+ * before the store keeps it: a device that refuses makes the Write fail.
+ * A resumed request continues after the record its device just answered. */
+static int route_writes(dm_req_t *q, const gw_decoded_t *dec, gw_write_token_t **tp)
+{
+    size_t start = 0;
     if (!q->m->write_hook)
         return 0;
-    for (size_t i = 0; i < dec->n; i++) {
-        int rc = q->m->write_hook(q->m->write_ctx, q->vc, &dec->recs[i].path, &dec->recs[i].value, NULL, 0,
-                                  false);
+    if (*tp) {
+        if ((*tp)->rc < 0 && (*tp)->rc != -ENOENT)
+            return route_fail(q, (*tp)->rc, false);
+        start = (*tp)->index + 1;
+    }
+    for (size_t i = start; i < dec->n; i++) {
+        int rc = route_one(q, tp, i, &dec->recs[i].path, &dec->recs[i].value);
+        if (rc == DM_WAITING)
+            return DM_WAITING;
         if (rc == -ENOENT || rc == 0)
             continue;
-        if (rc == -ENOTSUP)
-            return fail(q, C(405), "the device does not accept writes to this resource%s", NULL);
-        return fail(q, C(500), "the device did not accept the value%s", NULL);
+        return route_fail(q, rc, false);
     }
     return 0;
 }
 
-static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace)
+static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace, gw_write_token_t **tp)
 {
     gw_store_t *s = q->m->store;
-    int code = route_writes(q, dec);
+    int code = route_writes(q, dec, tp);
     if (code)
         return code;
     if (replace) {
@@ -343,6 +458,10 @@ static int do_write(dm_req_t *q, bool replace)
     const gw_resdef_t *d;
     gw_decoded_t dec = {0};
     int code;
+    bool waiting;
+    gw_write_token_t *t = resumed(q, &waiting);
+    if (waiting)
+        return DM_WAITING; /* a repeat of a request still at its device */
     if (q->path.len < 2)
         return fail(q, C(405), "Write needs an object instance or resource path%s", NULL);
     if ((code = check_path(q, &o, &d)))
@@ -353,11 +472,14 @@ static int do_write(dm_req_t *q, bool replace)
         if (dec.n == 0 && q->path.len >= 3 && !(d && d->multiple))
             code = fail(q, C(400), "no value in payload%s", NULL);
         else
-            code = apply_records(q, &dec, replace || q->path.len >= 3);
+            code = apply_records(q, &dec, replace || q->path.len >= 3, &t);
     }
+    gw_decoded_free(&dec);
+    if (code == DM_WAITING)
+        return DM_WAITING; /* answered when the device has */
     if (code == 0 && replace && q->path.len == 3 && d->multiple && dec.n == 0)
         gw_store_unset(q->m->store, q->vc->sc, &q->path);
-    gw_decoded_free(&dec);
+    finish_write(q, t);
     if (code == 0)
         respond(q, C(204), -1, NULL);
     return code;
@@ -460,18 +582,31 @@ static int do_execute(dm_req_t *q)
         return code;
     if (!(d->ops & GW_OP_E))
         return fail(q, C(405), "resource is not executable%s", NULL);
+    bool waiting;
+    gw_write_token_t *t = resumed(q, &waiting);
+    if (waiting)
+        return DM_WAITING;
+    if (t) { /* the device has answered this Execute */
+        int rc = t->rc;
+        finish_write(q, t);
+        if (rc < 0)
+            return route_fail(q, rc, true);
+        respond(q, C(204), -1, NULL);
+        return 0;
+    }
     bool routed = q->m->write_hook &&
-                  q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, NULL, 0, true) == 0;
+                  q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, NULL, 0, true, NULL) == 0;
     if (!routed && !gw_exec_available(q->vc->sc, &q->path))
         return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
     if (gw_exec_args_validate(q->data, q->len) < 0)
         return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1%s", NULL);
     if (routed) {
-        int rc = q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, q->data, q->len, false);
-        if (rc == -ENOTSUP)
-            return fail(q, C(405), "the device cannot execute this resource%s", NULL);
+        int rc = route_one(q, &t, 0, &q->path, NULL);
+        if (rc == DM_WAITING)
+            return DM_WAITING;
+        finish_write(q, t);
         if (rc < 0)
-            return fail(q, C(500), "the device did not execute it%s", NULL);
+            return route_fail(q, rc, true);
         respond(q, C(204), -1, NULL);
         return 0;
     }
@@ -636,6 +771,11 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
         break;
     }
 out:
+    if (code == DM_WAITING) {
+        /* Left without a code: libcoap acknowledges the request now and the
+         * answer follows when the device has answered. */
+        return;
+    }
     if (code != 0) {
         respond(&q, code, -1, NULL);
         gw_debug("%s: %s -> %d.%02d %s", q.vc ? q.vc->endpoint : "?", ps, code >> 5, code & 31, q.diag);

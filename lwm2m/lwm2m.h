@@ -67,9 +67,16 @@ typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path
  * routed and accepted (the store is then updated for a Write), -ENOENT when
  * the path is not routed (the store alone keeps the value), -ENOTSUP when the
  * device cannot do it (4.05), another negative errno when it failed (5.00). */
+typedef struct gw_write_token gw_write_token_t;
 typedef int (*gw_vclient_write_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path,
                                    const gw_value_t *value, const uint8_t *args, size_t args_len,
-                                   bool probe);
+                                   bool probe, gw_write_token_t *token);
+/* With a token (not NULL), the hook may also return -EINPROGRESS: the
+ * device answers later, and the owner then calls gw_lwm2m_write_complete
+ * exactly once, on the loop thread, with what the hook would have returned;
+ * the server's request is answered then (a separate CoAP response), and the
+ * loop is never held up by a slow device. */
+void gw_lwm2m_write_complete(gw_write_token_t *token, int rc);
 void gw_lwm2m_set_write_hook(gw_lwm2m_t *m, gw_vclient_write_fn fn, void *ctx);
 
 /* loop and store are borrowed and must outlive the module. servers are

@@ -82,6 +82,16 @@ struct gw_obs {
     gw_path_t paths[];
 };
 
+/* A Write/Execute waiting for its device (see gw_lwm2m_write_complete). */
+struct gw_write_token {
+    struct gw_write_token *next; /* in reg->writes */
+    struct gw_reg *r;            /* NULL once the client is gone */
+    coap_async_t *async;         /* libcoap's hold on the request */
+    size_t index;                /* record of the request being written */
+    int rc;
+    bool done;
+};
+
 /* One virtual client's registration with one server. */
 struct gw_reg {
     gw_vclient_t *vc;
@@ -102,6 +112,7 @@ struct gw_reg {
     uint8_t token[8];
     struct gw_obs *obs;     /* observations of this server */
     int64_t last_activity_ms; /* last exchange with the server (queue mode) */
+    struct gw_write_token *writes; /* Writes/Executes waiting for devices */
 };
 
 struct gw_vclient {
@@ -177,6 +188,9 @@ const char *gw_reg_state_name(gw_reg_state_t s);
 /* dm.c: the device-management interface, one entry per CoAP method */
 void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
                   const coap_string_t *query, coap_pdu_t *response);
+
+/* dm.c: the client is going away: its waiting writes must not touch it. */
+void gw_dm_orphan_writes(struct gw_reg *r);
 
 /* dm.c: helpers the composite operations share. */
 int gw_dm_opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt); /* option value or dflt */
