@@ -112,6 +112,8 @@ typedef struct gw_config_modbus_reg {
     double scale, offset;         /* value = raw * scale + offset (default 1, 0) */
     int32_t interval_ms;          /* poll interval, default 5000 */
     bool writable;                /* LwM2M Write goes to the device (coil/holding only) */
+    bool read_back;               /* a write succeeds only if reading it back gives the
+                                     same registers (writable only) */
     gw_path_t path;               /* len 0 = the field's mapping decides */
     int line;
 } gw_config_modbus_reg_t;

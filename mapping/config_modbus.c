@@ -268,7 +268,7 @@ int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const 
 /* ---- register entries -------------------------------------------------- */
 
 enum { R_FIELD, R_TABLE, R_ADDRESS, R_TYPE, R_ORDER, R_LENGTH, R_SCALE, R_OFFSET, R_INTERVAL,
-       R_WRITABLE, R_PATH, R_N };
+       R_WRITABLE, R_READ_BACK, R_PATH, R_N };
 
 static const gw_cfg_key_t reg_keys[] = {
     {"field", GW_CFG_STRING, "a string (the reading's field, e.g. \"voltage\")", true, h_rec,
@@ -288,6 +288,8 @@ static const gw_cfg_key_t reg_keys[] = {
     {"interval", GW_CFG_NUMBER, "a number (seconds between polls, at least 0.01)", false, h_rec,
      R_INTERVAL, 0, 0},
     {"writable", GW_CFG_BOOL, "true or false", false, h_rec, R_WRITABLE, 0, 0},
+    {"read_back", GW_CFG_BOOL, "true or false (check a write by reading the register back)",
+     false, h_rec, R_READ_BACK, 0, 0},
     {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, R_PATH, 0, 0},
 };
 
@@ -437,6 +439,12 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
     if (r.writable && r.type == GW_MODBUS_STRING) {
         gw_config_error(ctx, e[R_WRITABLE], "string registers cannot be written, expected a "
                                             "numeric or bool type");
+        ok = false;
+    }
+    r.read_back = e[R_READ_BACK] && config_setting_get_bool(e[R_READ_BACK]);
+    if (r.read_back && !r.writable) {
+        gw_config_error(ctx, e[R_READ_BACK], "read_back checks writes, expected it only with "
+                                             "writable = true");
         ok = false;
     }
     if (e[R_PATH]) {
@@ -637,7 +645,7 @@ uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d)
     for (size_t i = 0; i < d->n_registers; i++) {
         const gw_config_modbus_reg_t *r = &d->registers[i];
         fnv_str(&h, r->field);
-        uint8_t small[4] = {r->table, r->type, r->order, r->writable};
+        uint8_t small[5] = {r->table, r->type, r->order, r->writable, r->read_back};
         fnv(&h, small, sizeof small);
         fnv(&h, &r->address, sizeof r->address);
         fnv(&h, &r->count, sizeof r->count);

@@ -18,12 +18,11 @@
  * "error_code" reading (LwM2M /3/0/11 codes: 7 IP connectivity failure for
  * a TCP device that cannot be reached, 8 peripheral malfunction otherwise,
  * 0 when it answers again). A failing device is retried with exponential
- * backoff up to the bus's backoff_max_ms.
+ * backoff up to the bus's backoff_max_ms. Writes, which the worker takes
+ * ahead of polls, are in write.c.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <modbus.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,84 +33,11 @@
 #include "../../gateway/log.h"
 #include "../../mapping/mapping.h"
 #include "../adapters_internal.h"
-#include "decode.h"
-#include "modbus.h"
+#include "modbus_internal.h"
 
 enum { ERR_NONE = 0, ERR_IP = 7, ERR_PERIPHERAL = 8 };
 
-typedef struct mb_group {
-    uint32_t dev, bus;
-    int32_t interval_ms;
-    int64_t due_ms;
-    const gw_config_modbus_reg_t **regs; /* sorted for planning */
-    size_t n_regs;
-    gw_modbus_block_t *blocks;
-    size_t n_blocks;
-} mb_group_t;
-
-typedef struct mb_dev {
-    char *key;
-    const gw_config_device_t *cfg;
-    uint32_t bus;
-    int fault;   /* worker: the current error code */
-    int fails;   /* worker: consecutive failed polls */
-    bool down;   /* worker: fails reached the bus's fail_threshold */
-} mb_dev_t;
-
-typedef struct mb_write {
-    struct mb_write *next;
-    uint32_t dev;
-    const gw_config_modbus_reg_t *reg;
-    uint16_t words[GW_MODBUS_MAX_FIELD_BITS]; /* registers, or one word per coil */
-    int rc;
-    bool done, abandoned;
-} mb_write_t;
-
-typedef struct mb_item {
-    struct mb_item *next;
-    uint32_t dev;
-    const char *field;
-    gw_value_t value;
-    bool fault_change;
-    int avail_change; /* +1 available again, -1 unavailable, 0 neither */
-    int code;
-    int64_t ts_ms;
-    char text[]; /* string value, or the fault's description */
-} mb_item_t;
-
-typedef struct mb_bus {
-    gw_adapter_t *a;
-    const gw_config_modbus_bus_t *cfg;
-    pthread_t thread;
-    bool running;
-    modbus_t *ctx;
-    bool connected;
-    uint32_t *groups; /* indices into a->groups */
-    size_t n_groups;
-    size_t rr;        /* fairness among groups due at the same time */
-    mb_write_t *wq_head, *wq_tail;
-    int64_t next_req_ms;
-} mb_bus_t;
-
-struct gw_adapter {
-    gw_adapter_env_t env;
-    const gw_config_t *cfg;
-    mb_dev_t *devs;
-    size_t n_devs;
-    mb_group_t *groups;
-    size_t n_groups;
-    mb_bus_t *buses;
-    size_t n_buses;
-    pthread_mutex_t mu; /* everything below, the write queues, group due times */
-    pthread_cond_t cond;
-    bool sync_ok;
-    bool stopping;
-    mb_item_t *q_head, *q_tail;
-    gw_modbus_stats_t stats;
-    int efd;
-};
-
-static void add_stat(gw_adapter_t *a, uint64_t *counter, uint64_t n)
+void gw_modbus_add_stat(gw_adapter_t *a, uint64_t *counter, uint64_t n)
 {
     pthread_mutex_lock(&a->mu);
     *counter += n;
@@ -127,7 +53,7 @@ void gw_modbus_get_stats(gw_adapter_t *a, gw_modbus_stats_t *out)
 
 /* ---- worker side ------------------------------------------------------- */
 
-static void post(gw_adapter_t *a, mb_item_t *first, mb_item_t *last)
+void gw_modbus_post(gw_adapter_t *a, mb_item_t *first, mb_item_t *last)
 {
     if (!first)
         return;
@@ -177,16 +103,16 @@ static void drop_connection(mb_bus_t *b)
 /* Classify a failed libmodbus call by errno: returns the error code and
  * counts it. A TCP connection is dropped on anything but an exception,
  * because a late reply would otherwise be taken for the next request's. */
-static int classify(mb_bus_t *b, int err)
+int gw_modbus_classify(mb_bus_t *b, int err)
 {
     gw_adapter_t *a = b->a;
     if (err > MODBUS_ENOBASE && err < EMBXGTAR + 1) {
-        add_stat(a, &a->stats.exceptions, 1);
+        gw_modbus_add_stat(a, &a->stats.exceptions, 1);
         return ERR_PERIPHERAL;
     }
     if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADEXC || err == EMBMDATA ||
         err == EMBBADSLAVE || err == EMBUNKEXC) {
-        add_stat(a, &a->stats.bad_replies, 1);
+        gw_modbus_add_stat(a, &a->stats.bad_replies, 1);
         if (!b->cfg->rtu)
             drop_connection(b);
         else
@@ -194,7 +120,7 @@ static int classify(mb_bus_t *b, int err)
         return ERR_PERIPHERAL;
     }
     if (err == ETIMEDOUT) {
-        add_stat(a, &a->stats.timeouts, 1);
+        gw_modbus_add_stat(a, &a->stats.timeouts, 1);
         if (!b->cfg->rtu) {
             drop_connection(b);
             return ERR_PERIPHERAL;
@@ -202,7 +128,7 @@ static int classify(mb_bus_t *b, int err)
         modbus_flush(b->ctx);
         return ERR_PERIPHERAL;
     }
-    add_stat(a, &a->stats.io_errors, 1);
+    gw_modbus_add_stat(a, &a->stats.io_errors, 1);
     drop_connection(b);
     return b->cfg->rtu ? ERR_PERIPHERAL : ERR_IP;
 }
@@ -214,14 +140,14 @@ static int ensure_connected(mb_bus_t *b)
     if (modbus_connect(b->ctx) < 0)
         return -errno;
     b->connected = true;
-    add_stat(b->a, &b->a->stats.connects, 1);
+    gw_modbus_add_stat(b->a, &b->a->stats.connects, 1);
     return 0;
 }
 
 /* One request: wait for the turnaround, connect if needed, send. Returns
  * the number read/written or -errno. */
-static int request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t start,
-                   uint16_t count, uint16_t *words, uint8_t *bits)
+int gw_modbus_request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t start,
+                      uint16_t count, uint16_t *words, uint8_t *bits)
 {
     sleep_until(b->next_req_ms);
     int rc = ensure_connected(b);
@@ -230,7 +156,7 @@ static int request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t st
         return rc;
     }
     modbus_set_slave(b->ctx, unit);
-    add_stat(b->a, &b->a->stats.requests, 1);
+    gw_modbus_add_stat(b->a, &b->a->stats.requests, 1);
     if (write) {
         if (table == GW_MODBUS_COIL && count == 1) {
             rc = modbus_write_bit(b->ctx, start, words[0] != 0); /* FC05 */
@@ -271,8 +197,8 @@ static void append(mb_item_t **head, mb_item_t **tail, mb_item_t *it)
  * bus has a fail_threshold. A device coming back is announced ahead of
  * this poll's readings (its client registers first); one going down after
  * the error code that explains it. */
-static void device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
-                           mb_item_t **tail)
+void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
+                              mb_item_t **tail)
 {
     mb_dev_t *d = &b->a->devs[di];
     d->fails = code ? d->fails + 1 : 0;
@@ -317,19 +243,19 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
     int code = 0, err = 0;
     for (size_t k = 0; k < g->n_blocks && !code; k++) {
         const gw_modbus_block_t *blk = &g->blocks[k];
-        int rc = request(b, d->cfg->unit_id, blk->table, false, blk->start, blk->count, words,
+        int rc = gw_modbus_request(b, d->cfg->unit_id, blk->table, false, blk->start, blk->count, words,
                          bits);
         if (rc < 0) {
             err = -rc;
-            code = classify(b, err);
+            code = gw_modbus_classify(b, err);
             break;
         }
         if (rc != blk->count) {
             err = EMBBADDATA;
-            code = classify(b, err);
+            code = gw_modbus_classify(b, err);
             break;
         }
-        add_stat(a, &a->stats.registers, (uint64_t)rc);
+        gw_modbus_add_stat(a, &a->stats.registers, (uint64_t)rc);
         bool is_bits = blk->table == GW_MODBUS_COIL || blk->table == GW_MODBUS_DISCRETE;
         for (uint32_t j = blk->first; j < blk->first + blk->n; j++) {
             const gw_config_modbus_reg_t *r = g->regs[j];
@@ -344,7 +270,7 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
             char str[2 * GW_MODBUS_MAX_REGS + 1];
             gw_value_t v;
             if (gw_modbus_decode(r, src, r->count, &v, str, sizeof str) < 0) {
-                add_stat(a, &a->stats.decode_errors, 1);
+                gw_modbus_add_stat(a, &a->stats.decode_errors, 1);
                 continue;
             }
             mb_item_t *it = new_item(g->dev, v.type == GW_TYPE_STRING ? str : NULL);
@@ -359,25 +285,8 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
             tail = it;
         }
     }
-    device_outcome(b, g->dev, code, err, &head, &tail);
-    post(a, head, tail);
-}
-
-static void do_write(mb_bus_t *b, mb_write_t *w)
-{
-    mb_dev_t *d = &b->a->devs[w->dev];
-    const gw_config_modbus_reg_t *r = w->reg;
-    int rc = request(b, d->cfg->unit_id, r->table, true, r->address, r->count, w->words, NULL);
-    mb_item_t *head = NULL, *tail = NULL;
-    if (rc < 0) {
-        device_outcome(b, w->dev, classify(b, -rc), -rc, &head, &tail);
-        w->rc = -rc > MODBUS_ENOBASE ? -EIO : rc;
-    } else {
-        add_stat(b->a, &b->a->stats.writes, 1);
-        device_outcome(b, w->dev, 0, 0, &head, &tail);
-        w->rc = 0;
-    }
-    post(b->a, head, tail);
+    gw_modbus_device_outcome(b, g->dev, code, err, &head, &tail);
+    gw_modbus_post(a, head, tail);
 }
 
 /* Called with a->mu held. */
@@ -414,18 +323,15 @@ static void *bus_main(void *arg)
             if (!b->wq_head)
                 b->wq_tail = NULL;
             pthread_mutex_unlock(&a->mu);
-            do_write(b, w);
+            gw_modbus_do_write(b, w);
             pthread_mutex_lock(&a->mu);
-            /* Read back what was written with the device's next poll. */
+            /* Report what was written with the device's next poll. */
             for (size_t i = 0; i < b->n_groups; i++) {
                 mb_group_t *g = &a->groups[b->groups[i]];
                 if (g->dev == w->dev && w->rc == 0)
                     g->due_ms = gw_now_ms();
             }
-            w->done = true;
-            if (w->abandoned)
-                free(w);
-            pthread_cond_broadcast(&a->cond);
+            gw_modbus_write_finished(a, w);
             continue;
         }
         mb_group_t *g = next_group(b);
@@ -483,17 +389,7 @@ static void mb_stop(gw_adapter_t *a)
             pthread_join(a->buses[i].thread, NULL);
             a->buses[i].running = false;
         }
-    /* Writes never taken by a worker: their callers gave up (abandoned) or
-     * are none, since writes are only waited for on the loop thread. */
-    for (size_t i = 0; i < a->n_buses; i++) {
-        mb_write_t *w = a->buses[i].wq_head;
-        while (w) {
-            mb_write_t *n = w->next;
-            free(w);
-            w = n;
-        }
-        a->buses[i].wq_head = a->buses[i].wq_tail = NULL;
-    }
+    gw_modbus_write_stop(a);
 }
 
 static void mb_destroy(gw_adapter_t **ap)
@@ -769,101 +665,9 @@ static int mb_process(gw_adapter_t *a, int fd)
     for (mb_item_t *p = it; p; p = p->next)
         deliver(a, p);
     free_items(it);
+    /* After the items: a write's error code goes out before its answer. */
+    gw_modbus_write_deliver(a);
     return 0;
-}
-
-static int to_double(const gw_value_t *v, double *out)
-{
-    switch (v->type) {
-    case GW_TYPE_FLOAT: *out = v->v.f; return 0;
-    case GW_TYPE_INTEGER: *out = (double)v->v.i; return 0;
-    case GW_TYPE_UNSIGNED: *out = (double)v->v.u; return 0;
-    case GW_TYPE_BOOLEAN: *out = v->v.b; return 0;
-    default: return -EINVAL;
-    }
-}
-
-/* The loop waits for the device's answer, so that a Write is confirmed
- * only once the device took it. The wait is bounded by what the bus can
- * take: the poll in flight and the write itself. */
-static int mb_write(gw_adapter_t *a, const char *device_key, const char *field,
-                    const gw_value_t *value, const char *args)
-{
-    if (!a || !device_key || !field)
-        return -EINVAL;
-    size_t di = 0;
-    while (di < a->n_devs && strcmp(a->devs[di].key, device_key) != 0)
-        di++;
-    if (di == a->n_devs)
-        return -ENOENT;
-    const gw_config_device_t *d = a->devs[di].cfg;
-    const gw_config_modbus_reg_t *r = NULL;
-    for (size_t i = 0; i < d->n_registers && !r; i++)
-        if (strcmp(d->registers[i].field, field) == 0)
-            r = &d->registers[i];
-    if (!r)
-        return -ENOENT;
-    if (!r->writable)
-        return -EPERM;
-    double v = 0;
-    if (value && to_double(value, &v) < 0)
-        return -EINVAL;
-    if (!value && r->table != GW_MODBUS_COIL)
-        return -ENOTSUP;
-    mb_bus_t *b = &a->buses[a->devs[di].bus];
-    if (!b->running)
-        return -ENOTCONN;
-    mb_write_t *w = calloc(1, sizeof *w);
-    if (!w)
-        return -ENOMEM;
-    int rc = 0;
-    if (value) {
-        rc = gw_modbus_encode(r, v, w->words, GW_MODBUS_MAX_FIELD_BITS);
-    } else {
-        /* Execute on a coil switches it on, or off with the argument "0"; on
-         * a bit field all its coils. Raw coil states: scale has no say. */
-        bool on = !(args && strcmp(args, "0") == 0);
-        for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
-            w->words[i] = on;
-    }
-    if (rc < 0) {
-        free(w);
-        return rc;
-    }
-    w->dev = (uint32_t)di;
-    w->reg = r;
-    pthread_mutex_lock(&a->mu);
-    if (b->wq_tail)
-        b->wq_tail->next = w;
-    else
-        b->wq_head = w;
-    b->wq_tail = w;
-    pthread_cond_broadcast(&a->cond);
-    size_t max_blocks = 1;
-    for (size_t i = 0; i < b->n_groups; i++)
-        if (a->groups[b->groups[i]].n_blocks > max_blocks)
-            max_blocks = a->groups[b->groups[i]].n_blocks;
-    int64_t budget = (int64_t)(max_blocks + 2) * (b->cfg->timeout_ms + b->cfg->turnaround_ms) +
-                     1000;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += budget / 1000;
-    ts.tv_nsec += (budget % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    while (!w->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&a->cond, &a->mu, &ts);
-    if (w->done) {
-        rc = w->rc;
-        free(w);
-    } else {
-        w->abandoned = true; /* the worker frees it */
-        rc = -ETIMEDOUT;
-    }
-    pthread_mutex_unlock(&a->mu);
-    return rc;
 }
 
 const gw_adapter_ops_t gw_adapter_modbus = {
@@ -875,5 +679,6 @@ const gw_adapter_ops_t gw_adapter_modbus = {
     .fds = mb_fds,
     .next_deadline_ms = mb_deadline,
     .process = mb_process,
-    .write = mb_write,
+    .write = gw_modbus_write,
+    .write_async = gw_modbus_write_async,
 };

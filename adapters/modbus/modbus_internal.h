@@ -1,0 +1,138 @@
+/*
+ * adapters/modbus/modbus_internal.h - the Modbus adapter's state, shared by
+ * modbus.c (buses, polls, the loop side) and write.c (writes). Nothing
+ * outside adapters/modbus/ includes it.
+ *
+ * Threads: each bus has a worker; fields marked "worker" are its own, the
+ * rest of the mutable state is under gw_adapter.mu unless marked "loop".
+ */
+#ifndef GW_ADAPTERS_MODBUS_MODBUS_INTERNAL_H
+#define GW_ADAPTERS_MODBUS_MODBUS_INTERNAL_H
+
+#include <modbus.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../adapter.h"
+#include "decode.h"
+#include "modbus.h"
+
+typedef struct mb_group {
+    uint32_t dev, bus;
+    int32_t interval_ms;
+    int64_t due_ms;
+    const gw_config_modbus_reg_t **regs; /* sorted for planning */
+    size_t n_regs;
+    gw_modbus_block_t *blocks;
+    size_t n_blocks;
+} mb_group_t;
+
+typedef struct mb_dev {
+    char *key;
+    const gw_config_device_t *cfg;
+    uint32_t bus;
+    int fault;   /* worker: the current error code */
+    int fails;   /* worker: consecutive failed polls */
+    bool down;   /* worker: fails reached the bus's fail_threshold */
+} mb_dev_t;
+
+/* One write, from the loop to a bus's worker and back. A synchronous one is
+ * waited for on a->cond (done, abandoned); an asynchronous one (done_fn set)
+ * comes back through a->wd_head and process(). */
+typedef struct mb_write {
+    struct mb_write *next;
+    uint32_t dev;
+    const gw_config_modbus_reg_t *reg;
+    uint16_t words[GW_MODBUS_MAX_FIELD_BITS]; /* registers, or one word per coil */
+    int rc;
+    bool done, abandoned;
+    gw_write_done_fn done_fn;
+    void *done_ctx;
+    int checked; /* read_back: 1 the device holds what was written, -1 it does not, 0 unread */
+    uint16_t got[GW_MODBUS_MAX_FIELD_BITS]; /* what was read back */
+} mb_write_t;
+
+typedef struct mb_item {
+    struct mb_item *next;
+    uint32_t dev;
+    const char *field;
+    gw_value_t value;
+    bool fault_change;
+    int avail_change; /* +1 available again, -1 unavailable, 0 neither */
+    int code;
+    int64_t ts_ms;
+    char text[]; /* string value, or the fault's description */
+} mb_item_t;
+
+typedef struct mb_bus {
+    gw_adapter_t *a;
+    const gw_config_modbus_bus_t *cfg;
+    pthread_t thread;
+    bool running;
+    modbus_t *ctx;
+    bool connected;
+    uint32_t *groups; /* indices into a->groups */
+    size_t n_groups;
+    size_t rr;        /* fairness among groups due at the same time */
+    mb_write_t *wq_head, *wq_tail;
+    int64_t next_req_ms;
+} mb_bus_t;
+
+struct gw_adapter {
+    gw_adapter_env_t env;
+    const gw_config_t *cfg;
+    mb_dev_t *devs;
+    size_t n_devs;
+    mb_group_t *groups;
+    size_t n_groups;
+    mb_bus_t *buses;
+    size_t n_buses;
+    pthread_mutex_t mu; /* everything below, the write queues, group due times */
+    pthread_cond_t cond;
+    bool sync_ok;
+    bool stopping;
+    mb_item_t *q_head, *q_tail;
+    mb_write_t *wd_head, *wd_tail; /* asynchronous writes the workers finished */
+    gw_modbus_stats_t stats;
+    int efd;
+};
+
+/* ---- modbus.c, for the workers ----------------------------------------- */
+
+void gw_modbus_add_stat(gw_adapter_t *a, uint64_t *counter, uint64_t n);
+/* Hand the items first..last to the loop and wake it. */
+void gw_modbus_post(gw_adapter_t *a, mb_item_t *first, mb_item_t *last);
+/* One request on b (turnaround, connection): the number of registers or
+ * bits read/written, or -errno (libmodbus's codes above MODBUS_ENOBASE). */
+int gw_modbus_request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t start,
+                      uint16_t count, uint16_t *words, uint8_t *bits);
+/* Count a failed request's errno and recover the connection; returns the
+ * device's error code (7 or 8). */
+int gw_modbus_classify(mb_bus_t *b, int err);
+/* Record device di's outcome (code 0: it answered), appending the fault and
+ * availability changes to head..tail. */
+void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
+                              mb_item_t **tail);
+
+/* ---- write.c ----------------------------------------------------------- */
+
+/* Worker: send w, read it back when its register says read_back, and post
+ * the device's outcome; sets w->rc. Called without a->mu. */
+void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w);
+/* Worker, with a->mu held: w is finished; wake its synchronous waiter or
+ * queue it for the loop (which process() completes). */
+void gw_modbus_write_finished(gw_adapter_t *a, mb_write_t *w);
+/* Loop: call done for the asynchronous writes the workers finished. */
+void gw_modbus_write_deliver(gw_adapter_t *a);
+/* Loop, after the workers are joined: finished writes complete with their
+ * result, queued ones with -ECANCELED. */
+void gw_modbus_write_stop(gw_adapter_t *a);
+
+int gw_modbus_write(gw_adapter_t *a, const char *device_key, const char *field,
+                    const gw_value_t *value, const char *args);
+int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,
+                          const gw_value_t *value, const char *args, gw_write_done_fn done,
+                          void *done_ctx);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * adapters/modbus/write.c - LwM2M Write and Execute on Modbus registers and
+ * coils.
+ *
+ * A write is encoded on the loop thread and queued on its bus; the worker
+ * takes it ahead of the next poll (never into the middle of one), so the
+ * bus keeps one request at a time. The answer comes back in one of two
+ * ways: write() waits for it on a condition variable, which blocks the loop
+ * for as long as the bus takes; write_async() returns at once and the
+ * worker hands the finished write to the loop through the adapter's
+ * eventfd, the way poll results travel, and process() calls done. The
+ * gateway uses write_async so that a slow or silent device never holds up
+ * other clients; write() stays for callers that want the answer in line.
+ *
+ * read_back: a device may answer a write and still not hold the value (a
+ * clamped setpoint, a coil its program switches back), so such a register
+ * is read again after the write and the write succeeds only when the raw
+ * words match what was sent.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../gateway/log.h"
+#include "modbus_internal.h"
+
+/* ---- worker side ------------------------------------------------------- */
+
+/* Read w's register(s) back into w->got; 0, or -errno as a request gives. */
+static int read_back(mb_bus_t *b, int unit, mb_write_t *w)
+{
+    const gw_config_modbus_reg_t *r = w->reg;
+    uint8_t bits[GW_MODBUS_MAX_FIELD_BITS];
+    bool is_bits = r->table == GW_MODBUS_COIL;
+    int rc = gw_modbus_request(b, unit, r->table, false, r->address, r->count, w->got, bits);
+    if (rc < 0)
+        return rc;
+    if (rc != r->count)
+        return -EMBBADDATA;
+    for (size_t i = 0; is_bits && i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+        w->got[i] = bits[i] != 0;
+    bool same = true;
+    for (size_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+        same &= is_bits ? (w->got[i] != 0) == (w->words[i] != 0) : w->got[i] == w->words[i];
+    w->checked = same ? 1 : -1;
+    return 0;
+}
+
+void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w)
+{
+    gw_adapter_t *a = b->a;
+    int unit = a->devs[w->dev].cfg->unit_id;
+    const gw_config_modbus_reg_t *r = w->reg;
+    int rc = gw_modbus_request(b, unit, r->table, true, r->address, r->count, w->words, NULL);
+    if (rc >= 0) {
+        gw_modbus_add_stat(a, &a->stats.writes, 1);
+        rc = r->read_back ? read_back(b, unit, w) : 0;
+    }
+    mb_item_t *head = NULL, *tail = NULL;
+    if (rc < 0) {
+        gw_modbus_device_outcome(b, w->dev, gw_modbus_classify(b, -rc), -rc, &head, &tail);
+        /* Exceptions and garbled replies are the device's refusal: EIO. */
+        w->rc = -rc > MODBUS_ENOBASE ? -EIO : rc;
+    } else {
+        gw_modbus_device_outcome(b, w->dev, 0, 0, &head, &tail);
+        w->rc = w->checked < 0 ? -EIO : 0;
+    }
+    gw_modbus_post(a, head, tail);
+}
+
+void gw_modbus_write_finished(gw_adapter_t *a, mb_write_t *w)
+{
+    w->done = true;
+    if (w->done_fn) {
+        w->next = NULL;
+        if (a->wd_tail)
+            a->wd_tail->next = w;
+        else
+            a->wd_head = w;
+        a->wd_tail = w;
+        uint64_t one = 1;
+        /* A full counter still wakes the loop; nothing is lost. */
+        if (write(a->efd, &one, sizeof one) < 0) {
+        }
+        return;
+    }
+    if (w->abandoned)
+        free(w);
+    pthread_cond_broadcast(&a->cond);
+}
+
+/* ---- loop side --------------------------------------------------------- */
+
+static void format_words(const gw_config_modbus_reg_t *r, const uint16_t *words, char *out,
+                         size_t size)
+{
+    gw_value_t v;
+    if (gw_modbus_decode(r, words, r->count, &v, NULL, 0) < 0) {
+        snprintf(out, size, "(raw 0x%04x...)", (unsigned)words[0]);
+        return;
+    }
+    switch (v.type) {
+    case GW_TYPE_FLOAT: snprintf(out, size, "%g", v.v.f); break;
+    case GW_TYPE_UNSIGNED: snprintf(out, size, "%" PRIu64, v.v.u); break;
+    case GW_TYPE_BOOLEAN: snprintf(out, size, "%s", v.v.b ? "true" : "false"); break;
+    default: snprintf(out, size, "%" PRId64, v.v.i); break;
+    }
+}
+
+/* The log line for a finished write that was read back. */
+static void report(gw_adapter_t *a, const mb_write_t *w)
+{
+    if (!w->checked)
+        return;
+    const char *key = a->devs[w->dev].key;
+    char sent[64], got[64];
+    format_words(w->reg, w->words, sent, sizeof sent);
+    if (w->checked > 0) {
+        gw_info("modbus: %s %s: wrote %s, read back the same", key, w->reg->field, sent);
+        return;
+    }
+    format_words(w->reg, w->got, got, sizeof got);
+    gw_warn("modbus: %s %s: wrote %s but read back %s: the device did not take it", key,
+            w->reg->field, sent, got);
+}
+
+static mb_write_t *take_finished(gw_adapter_t *a)
+{
+    pthread_mutex_lock(&a->mu);
+    mb_write_t *w = a->wd_head;
+    a->wd_head = a->wd_tail = NULL;
+    pthread_mutex_unlock(&a->mu);
+    return w;
+}
+
+/* Complete a list of asynchronous writes. No lock is held: done may queue
+ * another write. */
+static void complete(gw_adapter_t *a, mb_write_t *w, bool cancel)
+{
+    while (w) {
+        mb_write_t *n = w->next;
+        if (!cancel)
+            report(a, w);
+        w->done_fn(w->done_ctx, cancel ? -ECANCELED : w->rc);
+        free(w);
+        w = n;
+    }
+}
+
+void gw_modbus_write_deliver(gw_adapter_t *a)
+{
+    complete(a, take_finished(a), false);
+}
+
+void gw_modbus_write_stop(gw_adapter_t *a)
+{
+    /* The workers are joined: what they finished has its answer, the rest
+     * never reached a device. A synchronous write left in a queue was
+     * abandoned by its caller (they wait on the loop thread, as stop does). */
+    complete(a, take_finished(a), false);
+    for (size_t i = 0; i < a->n_buses; i++) {
+        pthread_mutex_lock(&a->mu);
+        mb_write_t *w = a->buses[i].wq_head;
+        a->buses[i].wq_head = a->buses[i].wq_tail = NULL;
+        pthread_mutex_unlock(&a->mu);
+        mb_write_t *async = NULL, **tail = &async;
+        while (w) {
+            mb_write_t *n = w->next;
+            if (w->done_fn) {
+                w->next = NULL;
+                *tail = w;
+                tail = &w->next;
+            } else {
+                free(w);
+            }
+            w = n;
+        }
+        complete(a, async, true);
+    }
+}
+
+static int to_double(const gw_value_t *v, double *out)
+{
+    switch (v->type) {
+    case GW_TYPE_FLOAT: *out = v->v.f; return 0;
+    case GW_TYPE_INTEGER: *out = (double)v->v.i; return 0;
+    case GW_TYPE_UNSIGNED: *out = (double)v->v.u; return 0;
+    case GW_TYPE_BOOLEAN: *out = v->v.b; return 0;
+    default: return -EINVAL;
+    }
+}
+
+/* Find the register, encode the value and queue the write on its bus.
+ * Returns 0 with *out_w queued (and the worker woken), or the errno write()
+ * documents. */
+static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
+                   const gw_value_t *value, const char *args, gw_write_done_fn done,
+                   void *done_ctx, mb_write_t **out_w)
+{
+    if (!a || !device_key || !field)
+        return -EINVAL;
+    size_t di = 0;
+    while (di < a->n_devs && strcmp(a->devs[di].key, device_key) != 0)
+        di++;
+    if (di == a->n_devs)
+        return -ENOENT;
+    const gw_config_device_t *d = a->devs[di].cfg;
+    const gw_config_modbus_reg_t *r = NULL;
+    for (size_t i = 0; i < d->n_registers && !r; i++)
+        if (strcmp(d->registers[i].field, field) == 0)
+            r = &d->registers[i];
+    if (!r)
+        return -ENOENT;
+    if (!r->writable)
+        return -EPERM;
+    double v = 0;
+    if (value && to_double(value, &v) < 0)
+        return -EINVAL;
+    if (!value && r->table != GW_MODBUS_COIL)
+        return -ENOTSUP;
+    mb_bus_t *b = &a->buses[a->devs[di].bus];
+    if (!b->running)
+        return -ENOTCONN;
+    mb_write_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    int rc = 0;
+    if (value) {
+        rc = gw_modbus_encode(r, v, w->words, GW_MODBUS_MAX_FIELD_BITS);
+    } else {
+        /* Execute on a coil switches it on, or off with the argument "0"; on
+         * a bit field all its coils. Raw coil states: scale has no say. */
+        bool on = !(args && strcmp(args, "0") == 0);
+        for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+            w->words[i] = on;
+    }
+    if (rc < 0) {
+        free(w);
+        return rc;
+    }
+    w->dev = (uint32_t)di;
+    w->reg = r;
+    w->done_fn = done;
+    w->done_ctx = done_ctx;
+    pthread_mutex_lock(&a->mu);
+    if (b->wq_tail)
+        b->wq_tail->next = w;
+    else
+        b->wq_head = w;
+    b->wq_tail = w;
+    pthread_cond_broadcast(&a->cond);
+    *out_w = w;
+    /* Returned locked: a synchronous caller starts waiting before the worker
+     * can finish, an asynchronous one lets go at once. */
+    return 0;
+}
+
+int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,
+                          const gw_value_t *value, const char *args, gw_write_done_fn done,
+                          void *done_ctx)
+{
+    if (!done)
+        return -EINVAL;
+    mb_write_t *w;
+    int rc = enqueue(a, device_key, field, value, args, done, done_ctx, &w);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+/* The loop waits for the device's answer, so that a Write is confirmed
+ * only once the device took it. The wait is bounded by what the bus can
+ * take: the poll in flight and the write itself (and its read-back). */
+int gw_modbus_write(gw_adapter_t *a, const char *device_key, const char *field,
+                    const gw_value_t *value, const char *args)
+{
+    mb_write_t *w;
+    int rc = enqueue(a, device_key, field, value, args, NULL, NULL, &w);
+    if (rc < 0)
+        return rc;
+    mb_bus_t *b = &a->buses[a->devs[w->dev].bus];
+    size_t max_blocks = 1;
+    for (size_t i = 0; i < b->n_groups; i++)
+        if (a->groups[b->groups[i]].n_blocks > max_blocks)
+            max_blocks = a->groups[b->groups[i]].n_blocks;
+    int64_t budget = (int64_t)(max_blocks + 3) * (b->cfg->timeout_ms + b->cfg->turnaround_ms) +
+                     1000;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += budget / 1000;
+    ts.tv_nsec += (budget % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    while (!w->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&a->cond, &a->mu, &ts);
+    bool log_it = false;
+    if (w->done) {
+        rc = w->rc;
+        log_it = true;
+    } else {
+        w->abandoned = true; /* the worker frees it */
+        rc = -ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (log_it) {
+        report(a, w);
+        free(w);
+    }
+    return rc;
+}
