@@ -2,8 +2,11 @@
  * tests/unit/adapters/test_modbus_adapter.c - the Modbus adapter against a
  * libmodbus TCP server in a thread: coil bit fields read with FC01 and
  * written with FC15, Execute on them, fail_threshold reporting a device
- * unavailable and available again, and no availability change without it.
- * Bit field encoding and its configuration errors are tested here too.
+ * unavailable and available again, and no availability change without it;
+ * asynchronous writes completed through process(), against a silent device,
+ * cancelled by stop(), and read_back catching a device that does not keep
+ * the value. Bit field encoding and its configuration errors are tested
+ * here too.
  */
 #include <errno.h>
 #include <modbus.h>
@@ -33,6 +36,8 @@ typedef struct server {
     pthread_mutex_t mu; /* the mapping */
     modbus_mapping_t *map;
     volatile int stop;
+    bool silent;        /* under mu: requests get no answer */
+    bool ignore_writes; /* under mu: writes are answered but not kept */
 } server_t;
 
 static void *serve(void *arg)
@@ -67,7 +72,16 @@ static void *serve(void *arg)
             int rc = modbus_receive(ctx, q);
             if (rc > 0) {
                 pthread_mutex_lock(&s->mu);
-                modbus_reply(ctx, q, rc, s->map);
+                uint16_t regs[100];
+                uint8_t bits[100];
+                memcpy(regs, s->map->tab_registers, sizeof regs);
+                memcpy(bits, s->map->tab_bits, sizeof bits);
+                if (!s->silent)
+                    modbus_reply(ctx, q, rc, s->map);
+                if (s->ignore_writes) {
+                    memcpy(s->map->tab_registers, regs, sizeof regs);
+                    memcpy(s->map->tab_bits, bits, sizeof bits);
+                }
                 pthread_mutex_unlock(&s->mu);
             } else if (rc < 0) {
                 close(clients[i]);
@@ -219,7 +233,9 @@ static int load_bus(int port, int fail_threshold, gw_config_t **out)
              "  registers = (\n"
              "    { field = \"level\"; address = 3; interval = 0.05; path = \"/3300/0/5700\"; },\n"
              "    { field = \"relays\"; table = \"coil\"; type = \"u16\"; length = 10; address = 20;\n"
-             "      interval = 0.05; writable = true; path = \"/3300/1/5700\"; } ); } );\n",
+             "      interval = 0.05; writable = true; path = \"/3300/1/5700\"; },\n"
+             "    { field = \"setpoint\"; address = 10; interval = 0.05; writable = true;\n"
+             "      read_back = true; path = \"/3300/2/5700\"; } ); } );\n",
              port, fail_threshold);
     int rc = load(text, d, out);
     if (rc < 0)
@@ -421,6 +437,229 @@ GW_TEST(without_fail_threshold_the_device_stays_available)
     gw_config_free(&cfg);
 }
 
+/* ---- asynchronous writes ------------------------------------------------ */
+
+typedef struct done_rec {
+    int calls, rc;
+    int64_t at_ms; /* when done was called */
+} done_rec_t;
+
+static void on_done(void *ctx, int rc)
+{
+    done_rec_t *d = ctx;
+    d->calls++;
+    d->rc = rc;
+    d->at_ms = ms_now();
+}
+
+/* Run the adapter's part of the loop until d is called, or max_ms; returns
+ * how many turns the loop made meanwhile. */
+static int pump_done(const gw_adapter_ops_t *ops, gw_adapter_t *a, const done_rec_t *d,
+                     int max_ms)
+{
+    int fd, turns = 0;
+    ops->fds(a, &fd, 1);
+    int64_t end = ms_now() + max_ms;
+    while (!d->calls && ms_now() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 10) > 0)
+            ops->process(a, fd);
+        turns++;
+    }
+    return turns;
+}
+
+static void server_set(server_t *s, bool silent, bool ignore_writes)
+{
+    pthread_mutex_lock(&s->mu);
+    s->silent = silent;
+    s->ignore_writes = ignore_writes;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int server_reg(server_t *s, int addr)
+{
+    pthread_mutex_lock(&s->mu);
+    int v = s->map->tab_registers[addr];
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+/* A running server and an adapter that has read from it once. */
+typedef struct rig {
+    server_t s;
+    gw_config_t *cfg;
+    env_t e;
+    const gw_adapter_ops_t *ops;
+    gw_adapter_t *a;
+} rig_t;
+
+static int rig_up(rig_t *r)
+{
+    memset(r, 0, sizeof *r);
+    if (server_bind(&r->s) < 0 || server_start(&r->s) < 0)
+        return -1;
+    if (load_bus(r->s.port, 0, &r->cfg) < 0)
+        return -1;
+    r->ops = gw_adapter_find("modbus");
+    gw_adapter_env_t env = {.emit = on_emit, .emit_ctx = &r->e, .set_available = on_available};
+    if (r->ops->create(&env, r->cfg, &r->a) < 0 || r->ops->start(r->a) < 0)
+        return -1;
+    return pump_until(r->ops, r->a, &r->e, 0, "level", false, 0) >= 0 ? 0 : -1;
+}
+
+static void rig_down(rig_t *r)
+{
+    if (r->a) {
+        r->ops->stop(r->a);
+        r->ops->destroy(&r->a);
+    }
+    server_free(&r->s, true);
+    gw_config_free(&r->cfg);
+}
+
+GW_TEST(write_async_completes_through_process)
+{
+    static rig_t r;
+    CHECK_EQ_INT(rig_up(&r), 0);
+    gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 77};
+    done_rec_t d = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &d), 0);
+    CHECK_EQ_INT(d.calls, 0); /* only process() completes a write */
+    pump_done(r.ops, r.a, &d, 5000);
+    CHECK_EQ_INT(d.calls, 1);
+    CHECK_EQ_INT(d.rc, 0);
+    CHECK_EQ_INT(server_reg(&r.s, 10), 77);
+    /* Execute, and writes refused at once (done is then never called). */
+    done_rec_t x = {0}, bad = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "relays", NULL, NULL, on_done, &x), 0);
+    pump_done(r.ops, r.a, &x, 5000);
+    CHECK_EQ_INT(x.calls, 1);
+    CHECK_EQ_INT(x.rc, 0);
+    pthread_mutex_lock(&r.s.mu);
+    CHECK_EQ_INT(r.s.map->tab_bits[20] + r.s.map->tab_bits[29], 2);
+    pthread_mutex_unlock(&r.s.mu);
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "nope", &v, NULL, on_done, &bad),
+                 -ENOENT);
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/9", "setpoint", &v, NULL, on_done, &bad),
+                 -ENOENT);
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "level", &v, NULL, on_done, &bad),
+                 -EPERM);
+    v.v.i = 70000; /* not a u16 */
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &bad),
+                 -ERANGE);
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", NULL, NULL, on_done, &bad),
+                 -ENOTSUP);
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, NULL, NULL),
+                 -EINVAL);
+    pump_done(r.ops, r.a, &bad, 500); /* nothing comes */
+    CHECK_EQ_INT(bad.calls, 0);
+    gw_modbus_stats_t st;
+    gw_modbus_get_stats(r.a, &st);
+    CHECK_EQ_INT(st.writes, 2);
+    rig_down(&r);
+}
+
+GW_TEST(write_async_to_a_silent_device_fails_while_the_loop_runs)
+{
+    static rig_t r;
+    CHECK_EQ_INT(rig_up(&r), 0);
+    server_set(&r.s, true, false);
+    gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 5};
+    done_rec_t d = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &d), 0);
+    int64_t returned_ms = ms_now();
+    /* Returned before the device could have answered: the bus needs at least
+     * its 200 ms timeout to give up on it. */
+    CHECK_EQ_INT(d.calls, 0);
+    int turns = pump_done(r.ops, r.a, &d, 5000);
+    CHECK_EQ_INT(d.calls, 1);
+    CHECK(d.at_ms > returned_ms);
+    CHECK_EQ_INT(d.rc, -ETIMEDOUT);
+    CHECK(turns > 1); /* the loop went on while the bus waited */
+    CHECK(server_reg(&r.s, 10) != 5);
+    /* The same write once the device answers again. */
+    server_set(&r.s, false, false);
+    d = (done_rec_t){0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &d), 0);
+    pump_done(r.ops, r.a, &d, 5000);
+    CHECK_EQ_INT(d.rc, 0);
+    CHECK_EQ_INT(server_reg(&r.s, 10), 5);
+    rig_down(&r);
+}
+
+GW_TEST(stop_cancels_queued_writes)
+{
+    static rig_t r;
+    CHECK_EQ_INT(rig_up(&r), 0);
+    server_set(&r.s, true, false);
+    gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 9};
+    done_rec_t d[3] = {{0}};
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(
+            r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &d[i]), 0);
+    r.ops->stop(r.a);
+    /* The first may have reached the silent device (and timed out); the
+     * worker takes one write at a time, so the others never left. */
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(d[i].calls, 1);
+        CHECK(d[i].rc < 0);
+    }
+    CHECK_EQ_INT(d[1].rc, -ECANCELED);
+    CHECK_EQ_INT(d[2].rc, -ECANCELED);
+    done_rec_t late = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &late),
+                 -ENOTCONN);
+    CHECK_EQ_INT(late.calls, 0);
+    r.ops->destroy(&r.a);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ_INT(d[i].calls, 1); /* exactly once */
+    rig_down(&r);
+}
+
+GW_TEST(read_back_mismatch_fails_the_write)
+{
+    static rig_t r;
+    CHECK_EQ_INT(rig_up(&r), 0);
+    server_set(&r.s, false, true);
+    gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 42};
+    done_rec_t d = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &d), 0);
+    pump_done(r.ops, r.a, &d, 5000);
+    CHECK_EQ_INT(d.calls, 1);
+    CHECK_EQ_INT(d.rc, -EIO);
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &v, NULL), -EIO);
+    /* Without read_back the same device's answer is taken at its word. */
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "relays", &v, NULL), 0);
+    server_set(&r.s, false, false);
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &v, NULL), 0);
+    CHECK_EQ_INT(server_reg(&r.s, 10), 42);
+    rig_down(&r);
+}
+
+GW_TEST(read_back_config)
+{
+    char d[512];
+    gw_config_t *c = NULL;
+    CHECK_EQ_INT(load(HEAD " registers = ( { field = \"r\"; address = 4; read_back = true;\n"
+                           "  path = \"/3300/0/5700\"; } ); } );\n",
+                      d, &c),
+                 -EINVAL);
+    CHECK(strstr(d, ":4: ") != NULL && strstr(d, "read_back") != NULL &&
+          strstr(d, "writable = true") != NULL);
+    CHECK(c == NULL);
+    CHECK_EQ_INT(load(HEAD " registers = ( { field = \"r\"; address = 4; read_back = true;\n"
+                           "  writable = true; path = \"/3300/0/5700\"; } ); } );\n",
+                      d, &c),
+                 0);
+    if (c)
+        CHECK(c->devices[0].registers[0].read_back);
+    gw_config_free(&c);
+}
+
 GW_TEST_MAIN(bit_field_decode_and_encode, bit_field_and_fail_threshold_config,
              fail_threshold_reports_unavailable_then_available_and_fc15_writes,
-             without_fail_threshold_the_device_stays_available)
+             without_fail_threshold_the_device_stays_available,
+             write_async_completes_through_process,
+             write_async_to_a_silent_device_fails_while_the_loop_runs, stop_cancels_queued_writes,
+             read_back_mismatch_fails_the_write, read_back_config)
