@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/select.h>
@@ -35,7 +36,7 @@ typedef struct server {
     pthread_t thread;
     pthread_mutex_t mu; /* the mapping */
     modbus_mapping_t *map;
-    volatile int stop;
+    atomic_int stop;
     bool silent;        /* under mu: requests get no answer */
     bool ignore_writes; /* under mu: writes are answered but not kept */
 } server_t;
