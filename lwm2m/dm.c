@@ -32,6 +32,7 @@ typedef struct dm_req {
     const coap_pdu_t *request;
     coap_pdu_t *response;
     char diag[160];
+    bool resumed; /* the device answered: libcoap runs this request again */
 } dm_req_t;
 
 int gw_dm_opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
@@ -340,6 +341,13 @@ static gw_write_token_t *resumed(dm_req_t *q, bool *out_waiting)
         *out_waiting = true;
         return NULL;
     }
+    if (t) {
+        /* libcoap removes a triggered async itself when this handler
+         * returns (coap_async(3)): forget it, and let whatever else this
+         * request writes go synchronously (it cannot wait twice). */
+        t->async = NULL;
+        q->resumed = true;
+    }
     return t;
 }
 
@@ -380,7 +388,8 @@ static int route_one(dm_req_t *q, gw_write_token_t **tp, size_t index, const gw_
     }
     t->done = false;
     t->index = index;
-    int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len, false, t);
+    int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len, false,
+                              q->resumed ? NULL : t);
     if (rc != -EINPROGRESS)
         return rc;
     if (t->done)
