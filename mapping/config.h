@@ -114,6 +114,9 @@ typedef struct gw_config_modbus_reg {
     bool writable;                /* LwM2M Write goes to the device (coil/holding only) */
     bool read_back;               /* a write succeeds only if reading it back gives the
                                      same registers (writable only) */
+    int32_t pulse_ms;             /* writable coil: Execute switches it on for this long, then off */
+    bool has_execute_value;       /* writable register: Execute writes execute_value */
+    double execute_value;
     gw_path_t path;               /* len 0 = the field's mapping decides */
     int line;
 } gw_config_modbus_reg_t;

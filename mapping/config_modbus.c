@@ -268,7 +268,7 @@ int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const 
 /* ---- register entries -------------------------------------------------- */
 
 enum { R_FIELD, R_TABLE, R_ADDRESS, R_TYPE, R_ORDER, R_LENGTH, R_SCALE, R_OFFSET, R_INTERVAL,
-       R_WRITABLE, R_READ_BACK, R_PATH, R_N };
+       R_WRITABLE, R_READ_BACK, R_PATH, R_PULSE, R_EXEC_VALUE, R_N };
 
 static const gw_cfg_key_t reg_keys[] = {
     {"field", GW_CFG_STRING, "a string (the reading's field, e.g. \"voltage\")", true, h_rec,
@@ -291,6 +291,10 @@ static const gw_cfg_key_t reg_keys[] = {
     {"read_back", GW_CFG_BOOL, "true or false (check a write by reading the register back)",
      false, h_rec, R_READ_BACK, 0, 0},
     {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, R_PATH, 0, 0},
+    {"pulse_ms", GW_CFG_INT, "an integer (ms a writable coil stays on when executed, 1..60000)", false,
+     h_rec, R_PULSE, 0, 0},
+    {"execute_value", GW_CFG_NUMBER, "a number (what Execute writes to a writable register)", false,
+     h_rec, R_EXEC_VALUE, 0, 0},
 };
 
 static const char *const table_names[] = {"coil", "discrete", "input", "holding"};
@@ -440,6 +444,27 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
         gw_config_error(ctx, e[R_WRITABLE], "string registers cannot be written, expected a "
                                             "numeric or bool type");
         ok = false;
+    }
+    if (e[R_PULSE]) {
+        long long ms = config_setting_get_int64(e[R_PULSE]);
+        if (!r.writable || r.table != GW_MODBUS_COIL || ms < 1 || ms > 60000) {
+            gw_config_error(ctx, e[R_PULSE], "pulse_ms must be 1..60000 on a writable coil, got %lld%s",
+                            ms, r.writable && r.table == GW_MODBUS_COIL ? "" : " (not a writable coil)");
+            ok = false;
+        } else {
+            r.pulse_ms = (int32_t)ms;
+        }
+    }
+    if (e[R_EXEC_VALUE]) {
+        if (!r.writable || r.table != GW_MODBUS_HOLDING) {
+            gw_config_error(ctx, e[R_EXEC_VALUE], "execute_value needs a writable holding register");
+            ok = false;
+        } else {
+            r.has_execute_value = true;
+            r.execute_value = config_setting_get_float(e[R_EXEC_VALUE]);
+            if (config_setting_type(e[R_EXEC_VALUE]) != CONFIG_TYPE_FLOAT)
+                r.execute_value = (double)config_setting_get_int64(e[R_EXEC_VALUE]);
+        }
     }
     r.read_back = e[R_READ_BACK] && config_setting_get_bool(e[R_READ_BACK]);
     if (r.read_back && !r.writable) {
@@ -652,6 +677,9 @@ uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d)
         fnv(&h, &r->scale, sizeof r->scale);
         fnv(&h, &r->offset, sizeof r->offset);
         fnv(&h, &r->interval_ms, sizeof r->interval_ms);
+        fnv(&h, &r->pulse_ms, sizeof r->pulse_ms);
+        fnv(&h, &r->has_execute_value, sizeof r->has_execute_value);
+        fnv(&h, &r->execute_value, sizeof r->execute_value);
         fnv(&h, &r->path.len, sizeof r->path.len);
         fnv(&h, r->path.id, sizeof r->path.id[0] * r->path.len);
     }

@@ -49,6 +49,7 @@ typedef struct mb_write {
     bool done, abandoned;
     gw_write_done_fn done_fn;
     void *done_ctx;
+    bool pulse;  /* Execute on a pulse coil: on, wait pulse_ms, off */
     int checked; /* read_back: 1 the device holds what was written, -1 it does not, 0 unread */
     uint16_t got[GW_MODBUS_MAX_FIELD_BITS]; /* what was read back */
 } mb_write_t;

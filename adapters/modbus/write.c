@@ -56,6 +56,14 @@ void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w)
     int unit = a->devs[w->dev].cfg->unit_id;
     const gw_config_modbus_reg_t *r = w->reg;
     int rc = gw_modbus_request(b, unit, r->table, true, r->address, r->count, w->words, NULL);
+    if (rc >= 0 && w->pulse) {
+        struct timespec ts = {r->pulse_ms / 1000, (long)(r->pulse_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+            w->words[i] = 0;
+        rc = gw_modbus_request(b, unit, r->table, true, r->address, r->count, w->words, NULL);
+    }
     if (rc >= 0) {
         gw_modbus_add_stat(a, &a->stats.writes, 1);
         rc = r->read_back ? read_back(b, unit, w) : 0;
@@ -220,7 +228,7 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
     double v = 0;
     if (value && to_double(value, &v) < 0)
         return -EINVAL;
-    if (!value && r->table != GW_MODBUS_COIL)
+    if (!value && r->table != GW_MODBUS_COIL && !r->has_execute_value)
         return -ENOTSUP;
     mb_bus_t *b = &a->buses[a->devs[di].bus];
     if (!b->running)
@@ -231,6 +239,14 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
     int rc = 0;
     if (value) {
         rc = gw_modbus_encode(r, v, w->words, GW_MODBUS_MAX_FIELD_BITS);
+    } else if (r->has_execute_value) {
+        rc = gw_modbus_encode(r, r->execute_value, w->words, GW_MODBUS_MAX_FIELD_BITS);
+    } else if (r->pulse_ms > 0) {
+        /* A pulse: on now, off after pulse_ms (the worker waits, the loop
+         * does not); the Execute is answered when the coil is off again. */
+        for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
+            w->words[i] = 1;
+        w->pulse = true;
     } else {
         /* Execute on a coil switches it on, or off with the argument "0"; on
          * a bit field all its coils. Raw coil states: scale has no say. */

@@ -39,6 +39,7 @@ typedef struct server {
     atomic_int stop;
     bool silent;        /* under mu: requests get no answer */
     bool ignore_writes; /* under mu: writes are answered but not kept */
+    int bell_on, bell_off; /* under mu: FC05 requests to coil 40 */
 } server_t;
 
 static void *serve(void *arg)
@@ -77,6 +78,9 @@ static void *serve(void *arg)
                 uint8_t bits[100];
                 memcpy(regs, s->map->tab_registers, sizeof regs);
                 memcpy(bits, s->map->tab_bits, sizeof bits);
+                /* MBAP header (7 bytes), then FC 5, address, 0xFF00 on / 0 off */
+                if (rc >= 12 && q[7] == 5 && q[8] == 0 && q[9] == 40)
+                    *(q[10] == 0xFF ? &s->bell_on : &s->bell_off) += 1;
                 if (!s->silent)
                     modbus_reply(ctx, q, rc, s->map);
                 if (s->ignore_writes) {
@@ -236,7 +240,11 @@ static int load_bus(int port, int fail_threshold, gw_config_t **out)
              "    { field = \"relays\"; table = \"coil\"; type = \"u16\"; length = 10; address = 20;\n"
              "      interval = 0.05; writable = true; path = \"/3300/1/5700\"; },\n"
              "    { field = \"setpoint\"; address = 10; interval = 0.05; writable = true;\n"
-             "      read_back = true; path = \"/3300/2/5700\"; } ); } );\n",
+             "      read_back = true; path = \"/3300/2/5700\"; },\n"
+             "    { field = \"bell\"; table = \"coil\"; address = 40; writable = true; pulse_ms = 30;\n"
+             "      path = \"/3300/3/5700\"; },\n"
+             "    { field = \"reset\"; address = 12; writable = true; execute_value = 5;\n"
+             "      path = \"/3300/4/5700\"; } ); } );\n",
              port, fail_threshold);
     int rc = load(text, d, out);
     if (rc < 0)
@@ -561,6 +569,29 @@ GW_TEST(write_async_completes_through_process)
     rig_down(&r);
 }
 
+GW_TEST(execute_pulses_a_coil_and_writes_a_configured_value)
+{
+    static rig_t r;
+    CHECK_EQ_INT(rig_up(&r), 0);
+    done_rec_t d = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "bell", NULL, NULL, on_done, &d), 0);
+    pump_done(r.ops, r.a, &d, 5000);
+    CHECK_EQ_INT(d.calls, 1);
+    CHECK_EQ_INT(d.rc, 0);
+    pthread_mutex_lock(&r.s.mu);
+    CHECK_EQ_INT(r.s.bell_on, 1);  /* on ... */
+    CHECK_EQ_INT(r.s.bell_off, 1); /* ... then off, before the Execute is answered */
+    CHECK_EQ_INT(r.s.map->tab_bits[40], 0);
+    pthread_mutex_unlock(&r.s.mu);
+    done_rec_t x = {0};
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "reset", NULL, NULL, on_done, &x), 0);
+    pump_done(r.ops, r.a, &x, 5000);
+    CHECK_EQ_INT(x.calls, 1);
+    CHECK_EQ_INT(x.rc, 0);
+    CHECK_EQ_INT(server_reg(&r.s, 12), 5);
+    rig_down(&r);
+}
+
 GW_TEST(write_async_to_a_silent_device_fails_while_the_loop_runs)
 {
     static rig_t r;
@@ -662,5 +693,6 @@ GW_TEST_MAIN(bit_field_decode_and_encode, bit_field_and_fail_threshold_config,
              fail_threshold_reports_unavailable_then_available_and_fc15_writes,
              without_fail_threshold_the_device_stays_available,
              write_async_completes_through_process,
+             execute_pulses_a_coil_and_writes_a_configured_value,
              write_async_to_a_silent_device_fails_while_the_loop_runs, stop_cancels_queued_writes,
              read_back_mismatch_fails_the_write, read_back_config)
