@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../gateway/log.h"
 #include "lwm2m_internal.h"
@@ -126,7 +127,7 @@ static void keep(struct gw_send *s, const gw_path_t *path, const gw_value_t *v, 
 
 static void on_timer(void *ctx) { flush(ctx, false); }
 
-int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
+static int send_create(gw_vclient_t *vc, bool report, int32_t interval_s)
 {
     gw_lwm2m_t *m = vc->m;
     char *file = NULL;
@@ -135,8 +136,8 @@ int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
     if (!s)
         return -ENOMEM;
     s->vc = vc;
-    s->report = opts && opts->report_send;
-    s->interval_s = opts && opts->send_min_interval_s > 0 ? opts->send_min_interval_s : 0;
+    s->report = report;
+    s->interval_s = interval_s > 0 ? interval_s : 0;
     gw_timer_init(&s->timer, on_timer, s);
     if (m->offline_dir && (rc = gw_offline_file_name(m->offline_dir, vc->endpoint, &file)) < 0)
         goto fail;
@@ -149,6 +150,25 @@ int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
 fail:
     free(s);
     return rc;
+}
+
+/* Most clients never need this state (they report through observations
+ * and their server stays up): it costs a few hundred bytes per client, so
+ * it is made when a client reports with Send, has readings kept from an
+ * earlier run, or first has to keep a reading while its server is away. */
+int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
+{
+    bool report = opts && opts->report_send;
+    bool kept = false;
+    if (!report && vc->m->offline_dir) {
+        char *file = NULL;
+        if (gw_offline_file_name(vc->m->offline_dir, vc->endpoint, &file) == 0)
+            kept = access(file, F_OK) == 0;
+        free(file);
+    }
+    if (!report && !kept)
+        return 0;
+    return send_create(vc, report, opts ? opts->send_min_interval_s : 0);
 }
 
 void gw_send_client_free(gw_vclient_t *vc)
@@ -370,6 +390,8 @@ void gw_send_keep_observed(struct gw_obs *o)
 {
     gw_vclient_t *vc = o->r->vc;
     struct gw_send *s = vc->send;
+    if (!s && send_create(vc, false, 0) == 0)
+        s = vc->send;
     /* A "send" client keeps every change already; storing is the server's
      * choice (/1/x/6), and a muted server wants nothing. */
     if (!s || s->report || o->r != send_reg(vc) || muted(vc) || !storing(vc))
