@@ -142,7 +142,8 @@ class Server:
                                      stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
         self.stderr_lines = []
         threading.Thread(target=self._reader, daemon=True).start()
-        threading.Thread(target=self._stderr_reader, daemon=True).start()
+        self.stderr_thread = threading.Thread(target=self._stderr_reader, daemon=True)
+        self.stderr_thread.start()
         deadline = time.monotonic() + 10
         with self.cond:
             while self.ready is None and self.proc.poll() is None:
@@ -152,7 +153,7 @@ class Server:
                 self.cond.wait(min(left, 0.2))
         if self.ready is None:
             self.stop()
-            time.sleep(0.1)
+            self.stderr_thread.join(2)  # its last words
             return " ".join(self.stderr_lines[-3:]) or "no ready event"
         self.port = self.ready["port"]
         return None
@@ -329,6 +330,7 @@ def main(argv):
 
     server = Server(build)
     gw = None
+    gw_reader_thread = None
     gw_log = []
     try:
         err = server.start(5683) if udp_port_free(5683) else "in use"
@@ -351,7 +353,8 @@ def main(argv):
         def gw_reader():
             for raw in gw.stderr:
                 gw_log.append(raw.decode("utf-8", "replace").rstrip())
-        threading.Thread(target=gw_reader, daemon=True).start()
+        gw_reader_thread = threading.Thread(target=gw_reader, daemon=True)
+        gw_reader_thread.start()
 
         want = expected_endpoints(CONF)
         deadline = time.monotonic() + REGISTER_WAIT_S
@@ -362,7 +365,7 @@ def main(argv):
                 server.cond.wait(0.2)
             got = dict(server.registered)
         if gw.poll() is not None:
-            time.sleep(0.2)
+            gw_reader_thread.join(2)  # its last lines
             sys.stderr.write("demo: the gateway exited (%s):\n%s\n"
                              % (gw.returncode, "\n".join(gw_log[-20:])))
             return 1
@@ -409,7 +412,8 @@ def main(argv):
         say("Stopped.")
     # after a clean stop, anything but 0 is a failure (e.g. a sanitizer report)
     if gw is not None and gw.returncode != 0:
-        time.sleep(0.2)
+        if gw_reader_thread is not None:
+            gw_reader_thread.join(2)  # its last lines
         sys.stderr.write("demo: the gateway exited with status %s:\n%s\n"
                          % (gw.returncode, "\n".join(gw_log[-30:])))
         return 1

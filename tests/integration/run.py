@@ -14,6 +14,7 @@ GW_WRAP a command the Gateway class prefixes to the daemon.
 import importlib.util
 import inspect
 import os
+import select
 import shutil
 import signal
 import sys
@@ -90,22 +91,28 @@ def run_one(func, timeout):
     chunks = []
     deadline = time.monotonic() + timeout
     status = None
-    while True:
+    # The child holds the pipe's write end until it exits (the processes a
+    # test starts do not inherit it: Popen closes other fds), so end of file
+    # on the pipe is the event to wait for.
+    eof = False
+    while not eof:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ready, _, _ = select.select([rfd], [], [], left)
+        if not ready:
+            break
         try:
             while True:
                 b = os.read(rfd, 65536)
                 if not b:
+                    eof = True
                     break
                 chunks.append(b)
         except BlockingIOError:
             pass
-        r, st = os.waitpid(pid, os.WNOHANG)
-        if r == pid:
-            status = st
-            break
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
+    if eof:
+        _, status = os.waitpid(pid, 0)
     if status is None:
         try:
             os.killpg(pid, signal.SIGKILL)

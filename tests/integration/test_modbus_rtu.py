@@ -88,7 +88,7 @@ class RtuServer:
         self.garble = set()   # units whose replies get a bad CRC
         self.log = []
         self.bad_frames = 0
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.fd, termios.TCSANOW)
         self.stopping = False
@@ -103,6 +103,13 @@ class RtuServer:
     def requests(self, unit=None):
         with self.lock:
             return [r for r in self.log if unit is None or r["unit"] == unit]
+
+    def wait_requests(self, unit, n, timeout=10):
+        """Wait until unit has been sent at least n requests."""
+        with self.lock:
+            if not self.lock.wait_for(lambda: len([r for r in self.log if r["unit"] == unit]) >= n,
+                                      timeout):
+                raise AssertionError("unit %d: fewer than %d requests in %ss" % (unit, n, timeout))
 
     @staticmethod
     def _frame_len(buf):
@@ -147,6 +154,7 @@ class RtuServer:
                "addr": frame[2] << 8 | frame[3], "count": frame[4] << 8 | frame[5]}
         with self.lock:
             self.log.append(rec)
+            self.lock.notify_all()
         regs = self.units.get(unit)
         if regs is None or unit in self.silent:
             return
@@ -225,22 +233,26 @@ def example_conf(tty_path, extra_regs="", extra_bus=""):
     return text
 
 
-def _vals(srv, ep, path):
-    r = srv.read(ep, path, accept=110)
-    if r.get("code") != "2.05":
-        return {}
-    return dict(decode_senml_json(bytes.fromhex(r["payload_hex"])))
-
-
 def wait_vals(srv, ep, path, pred, timeout=10):
-    deadline = time.time() + timeout
-    vals = {}
-    while time.time() < deadline:
-        vals = _vals(srv, ep, path)
+    """Observe path until its values satisfy pred (each notification is the
+    event waited on), then cancel the observation."""
+    for _ in range(5):
+        req = srv.send_command("observe", ep=ep, path=path, accept=110)
+        ev = srv.wait_response(req)
+        if ev.get("code") != "4.04":
+            break
+        # the object appears with the device's first reading, announced to
+        # the server by a Registration Update: that is the event to wait for
+        srv.wait_update(ep, timeout=timeout)
+    while True:
+        vals = dict(decode_senml_json(bytes.fromhex(ev["payload_hex"]))) if ev.get("code") == "2.05" else {}
         if pred(vals):
+            if ev.get("code") == "2.05":
+                srv.request("cancel_observe", observe_req=req)
             return vals
-        time.sleep(0.1)
-    raise AssertionError("%s %s: condition not met, last %r" % (ep, path, vals))
+        if ev.get("code") != "2.05" and "observe" not in ev:
+            raise AssertionError("%s %s: %s" % (ep, path, ev))
+        ev = srv.wait_notify(req, timeout=timeout)
 
 
 def near(a, b):
@@ -273,7 +285,8 @@ def test_two_units_share_the_line_without_overlap(tmp):
             wait_vals(srv, "th-attic", "/3304", lambda v: near(v.get("/3304/0/5700"), 80.1))
             units[1]["ir"][1] = s16(230)  # a new value arrives with the next poll
             wait_vals(srv, "th-cellar", "/3303", lambda v: near(v.get("/3303/0/5700"), 23.0))
-            time.sleep(1.0)
+            for unit in (1, 2):
+                dev.wait_requests(unit, 5)
             log = dev.requests()
         # both sensors polled, each poll one merged FC04 read of registers 1..2
         for unit in (1, 2):
