@@ -86,6 +86,8 @@ class RtuServer:
         self.reply_delay = reply_delay
         self.silent = set()   # units that do not answer
         self.garble = set()   # units whose replies get a bad CRC
+        self.wrong = {}       # unit -> "unit" (reply from another unit), "fc" (another
+                              # function code) or "short" (a truncated reply)
         self.log = []
         self.bad_frames = 0
         self.lock = threading.Condition()
@@ -169,7 +171,12 @@ class RtuServer:
             rec["late"] = True
             return
         body = self._answer(regs, fc, frame)
-        reply = bytes([unit]) + body
+        how = self.wrong.get(unit)
+        if how == "fc":
+            body = bytes([(body[0] % 16) + 1 if body[0] != 1 else 2]) + body[1:]
+        elif how == "short":
+            body = body[:2]
+        reply = bytes([(unit % 247) + 1 if how == "unit" else unit]) + body
         reply += crc16(reply)
         if unit in self.garble:
             reply = reply[:-1] + bytes([reply[-1] ^ 0xFF])
@@ -349,6 +356,18 @@ def test_write_silent_and_garbled_units(tmp):
             dev.garble.discard(2)
             wait_vals(srv, "th-attic", "/3300/99", lambda v: v.get("/3300/99/5700") == 0)
             gw.wait_log(r"modbus:rs485/2 answers again", since=mark)
+
+            # replies from the wrong unit, with the wrong function code, or
+            # cut short: each a fault (error code 8), then recovery, no crash
+            for how in ("unit", "fc", "short"):
+                mark = gw.mark()
+                dev.wrong[2] = how
+                wait_vals(srv, "th-attic", "/3300/99", lambda v: v.get("/3300/99/5700") == 8)
+                gw.wait_log(r"modbus:rs485/2 .*fails", since=mark)
+                del dev.wrong[2]
+                wait_vals(srv, "th-attic", "/3300/99", lambda v: v.get("/3300/99/5700") == 0)
+                gw.wait_log(r"modbus:rs485/2 answers again", since=mark)
+            assert gw.proc.poll() is None
             log = dev.requests()
         assert dev.bad_frames == 0
         check_serialised(log, 0.030)
