@@ -280,6 +280,18 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
         code = fail(q, C(400), "%s", dec.error[0] ? dec.error : "malformed payload");
     else
         code = validate_write(q, &dec);
+    /* Values that live in a device go there first (synchronously: a
+     * composite cannot wait for several devices); a refusal fails the
+     * request before the store changes. */
+    gw_lwm2m_t *m = vc->m;
+    for (size_t i = 0; !code && m->write_hook && i < dec.n; i++) {
+        const gw_record_t *rec = &dec.recs[i];
+        int wrc = m->write_hook(m->write_ctx, vc, &rec->path, &rec->value, NULL, 0, false, NULL);
+        if (wrc == -ENOTSUP)
+            code = fail(q, C(405), "the device does not accept writes to this resource");
+        else if (wrc < 0 && wrc != -ENOENT)
+            code = fail(q, C(500), "the device did not accept the value");
+    }
     for (size_t i = 0; !code && i < dec.n; i++) {
         const gw_record_t *rec = &dec.recs[i];
         if (gw_store_set(s, vc->sc, &rec->path, &rec->value, 0) < 0)

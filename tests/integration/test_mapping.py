@@ -156,3 +156,22 @@ def test_write_to_writable_field_goes_to_the_adapter(tmp):
             # a walk of at most 5 per step from 77.5 (steps are (max-min)/20)
             for k, v in enumerate(vals):
                 assert abs(v - 77.5) <= 5.0 * (k + 2) + 1e-9, vals
+
+
+def test_write_composite_to_a_writable_field_goes_to_the_adapter(tmp):
+    import json
+    dev = sim_device("sim-wc", '{ field = "setpoint"; wave = "random_walk"; min = 0.0; max = 100.0; '
+                               'interval = 0.2; }',
+                     resources='{ field = "setpoint"; path = "/3308/0/5900"; writable = true; }')
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([dev]), server=srv):
+            srv.wait_register("sim-wc")
+            _observe_until(srv, "sim-wc", "/3308/0", lambda v: "/3308/0/5900" in v)
+            body = json.dumps([{"n": "/3308/0/5900", "v": 22.5}]).encode().hex()
+            r = srv.request("raw", ep="sim-wc", path="/", method="ipatch", cf=110, payload_hex=body)
+            assert r["code"] == "2.04", r
+            req = srv.send_command("observe", ep="sim-wc", path="/3308/0/5900")
+            first = srv.wait_response(req)
+            vals = [float(first["payload_text"])] + [float(srv.wait_notify(req)["payload_text"]) for _ in range(3)]
+            for k, v in enumerate(vals):  # the walk continues from the written value
+                assert abs(v - 22.5) <= 5.0 * (k + 2) + 1e-9, vals
