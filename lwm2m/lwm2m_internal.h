@@ -143,6 +143,7 @@ struct gw_lwm2m {
     size_t n_buckets;
     size_t n_clients;
     size_t n_registered; /* registrations in REGISTERED/UPDATING state */
+    bool all_registered;  /* logged that every client is registered */
     gw_vclient_refresh_fn refresh;
     void *refresh_ctx;
     gw_vclient_write_fn write_hook;

@@ -40,6 +40,12 @@ static void set_state(struct gw_reg *r, gw_reg_state_t st)
         m->n_registered--;
     else if (!was && now)
         m->n_registered++;
+    /* One line when the whole fleet is in (and again after it was not):
+     * operators watch for it, and benchmarks wait on it. */
+    bool all = m->n_clients && m->n_registered == m->n_clients * m->n_servers;
+    if (all && !m->all_registered)
+        gw_notice("all %zu virtual clients registered", m->n_clients);
+    m->all_registered = all;
 }
 
 static void on_timer(void *ctx);

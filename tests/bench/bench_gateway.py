@@ -23,6 +23,7 @@ a timeout) before the script exits, also on errors and Ctrl-C.
 
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -233,6 +234,56 @@ def ensure_fd_limit(n):
                            % (hard, need, e, need, need, need))
 
 
+class GatewayLog:
+    """The gateway's stderr, line by line with the monotonic time of arrival."""
+
+    def __init__(self, pipe, copy):
+        self.cond = threading.Condition()
+        self.lines = []
+        self.eof = False
+        self.copy = copy
+        threading.Thread(target=self._reader, args=(pipe,), daemon=True).start()
+
+    def _reader(self, pipe):
+        for raw in pipe:
+            now = time.monotonic()
+            line = raw.decode(errors="replace").rstrip("\n")
+            self.copy.write(line + "\n")
+            with self.cond:
+                self.lines.append((now, line))
+                self.cond.notify_all()
+        with self.cond:
+            self.eof = True
+            self.cond.notify_all()
+
+    def wait_for(self, regex, since, timeout):
+        """The first line at or after index since matching regex: (t, match, index)."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = since
+            while True:
+                while i < len(self.lines):
+                    m = regex.search(self.lines[i][1])
+                    if m:
+                        return self.lines[i][0], m, i
+                    i += 1
+                if self.eof:
+                    raise RuntimeError("gateway exited before logging /%s/" % regex.pattern)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RuntimeError("no /%s/ in the gateway log after %.0f s"
+                                       % (regex.pattern, timeout))
+                self.cond.wait(min(left, 0.5))
+
+    def count(self):
+        with self.cond:
+            return len(self.lines)
+
+
+# The gateway logs this once every client is registered.
+ALL_REGISTERED_RE = re.compile(r"all \d+ virtual clients registered")
+
+
 class Gateway:
     def __init__(self, build, conf, port, logf, n):
         self.cmd = [os.path.join(build, "lwm2m-gateway"), "-c", conf,
@@ -246,8 +297,9 @@ class Gateway:
         ensure_fd_limit(self.n)
         self.start_wall = time.time()
         self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
-                                     stdout=self.logf, stderr=self.logf)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _procs.append(self.proc)
+        self.log = GatewayLog(self.proc.stderr, self.logf)
         return self
 
     def alive(self):
@@ -271,8 +323,8 @@ def run_fleet(build, tmp, n, do_reads):
             gw = Gateway(build, conf, server.port, logf, n).start()
             last_ts = server.wait_registered(n + 1, REGISTER_TIMEOUT_S, gw.alive)
             reg_s = last_ts - gw.start_wall
-            # the Register answers may still be in flight to the daemon
-            time.sleep(0.5)
+            # wait until the daemon has the answers too, not only the server
+            gw.log.wait_for(ALL_REGISTERED_RE, 0, REGISTER_TIMEOUT_S)
             rss = vm_rss_bytes(gw.proc.pid)
             log("%d devices: %d registrations in %.3f s, VmRSS %d KiB"
                 % (n, n + 1, reg_s, rss // 1024))

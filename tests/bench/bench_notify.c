@@ -343,15 +343,26 @@ static void srv_stop(bench_t *b)
         return;
     srv_command(b, "{\"op\":\"quit\"}");
     close(b->srv_in);
-    for (int i = 0; i < 100; i++) {
+    /* The server's stdout closes when it exits: wait on that (5 s at most). */
+    int64_t deadline = gw_now_ms() + 5000;
+    for (;;) {
         if (waitpid(b->srv_pid, NULL, WNOHANG) == b->srv_pid) {
             b->srv_pid = 0;
             break;
         }
-        char sink[4096];
-        while (read(b->srv_out, sink, sizeof sink) > 0)
-            ;
-        usleep(50000);
+        int64_t left = deadline - gw_now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd p = {b->srv_out, POLLIN, 0};
+        if (poll(&p, 1, (int)left) > 0) {
+            char sink[4096];
+            ssize_t n = read(b->srv_out, sink, sizeof sink);
+            if (n == 0) { /* end of file: it has exited, reap it */
+                waitpid(b->srv_pid, NULL, 0);
+                b->srv_pid = 0;
+                break;
+            }
+        }
     }
     if (b->srv_pid > 0) {
         fprintf(stderr, "bench_notify: test server did not quit: SIGKILL\n");

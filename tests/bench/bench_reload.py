@@ -33,7 +33,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,10 +41,6 @@ import bench_gateway as bg  # noqa: E402  (Server, process helpers, fd limit)
 
 REGISTER_TIMEOUT_S = 120.0
 RELOAD_TIMEOUT_S = 30.0
-# After the reload line: anything the reload sends leaves on that loop turn,
-# and the server's events arrive within milliseconds on loopback; a second
-# is ample to see stray Registers/Updates.
-SETTLE_S = 1.0
 TARGET_MS = 200.0
 TRAFFIC_EVENTS = ("register", "update", "deregister", "update_unknown", "deregister_unknown")
 RELOAD_RE = re.compile(r"reload of .*: (\d+) added, (\d+) removed, (\d+) changed, (\d+) untouched")
@@ -110,52 +105,6 @@ class TrafficServer(bg.Server):
             self.cond.notify_all()
 
 
-class GatewayLog:
-    """The gateway's stderr, line by line with the monotonic time of arrival."""
-
-    def __init__(self, pipe, copy):
-        self.cond = threading.Condition()
-        self.lines = []
-        self.eof = False
-        self.copy = copy
-        threading.Thread(target=self._reader, args=(pipe,), daemon=True).start()
-
-    def _reader(self, pipe):
-        for raw in pipe:
-            now = time.monotonic()
-            line = raw.decode(errors="replace").rstrip("\n")
-            self.copy.write(line + "\n")
-            with self.cond:
-                self.lines.append((now, line))
-                self.cond.notify_all()
-        with self.cond:
-            self.eof = True
-            self.cond.notify_all()
-
-    def wait_for(self, regex, since, timeout):
-        """The first line at or after index since matching regex: (t, match, index)."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            i = since
-            while True:
-                while i < len(self.lines):
-                    m = regex.search(self.lines[i][1])
-                    if m:
-                        return self.lines[i][0], m, i
-                    i += 1
-                if self.eof:
-                    raise RuntimeError("gateway exited before logging /%s/" % regex.pattern)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RuntimeError("no /%s/ in the gateway log after %.0f s"
-                                       % (regex.pattern, timeout))
-                self.cond.wait(min(left, 0.5))
-
-    def count(self):
-        with self.cond:
-            return len(self.lines)
-
-
 def run(build, tmp, n):
     conf = os.path.join(tmp, "reload.conf")
     state = os.path.join(tmp, "state")
@@ -175,12 +124,12 @@ def run(build, tmp, n):
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, bufsize=0)
             bg._procs.append(gw)
-            glog = GatewayLog(gw.stderr, logcopy)
+            glog = bg.GatewayLog(gw.stderr, logcopy)
             t0 = time.monotonic()
             server.wait_registered(n + 1, REGISTER_TIMEOUT_S, lambda: gw.poll() is None)
             log("%d endpoints registered in %.2f s" % (n + 1, time.monotonic() - t0))
             # the last Register answers may still be on their way to the daemon
-            time.sleep(0.5)
+            glog.wait_for(bg.ALL_REGISTERED_RE, 0, bg.REGISTER_TIMEOUT_S)
 
             write_config(conf, n, state, changed)
             since = glog.count()
@@ -193,7 +142,10 @@ def run(build, tmp, n):
             added, removed, nchanged, kept = (int(x) for x in m.groups())
             log("reload: %d added, %d removed, %d changed, %d untouched in %.1f ms"
                 % (added, removed, nchanged, kept, reload_ms))
-            time.sleep(SETTLE_S)
+            # A Read answered after the reload is a barrier: whatever the
+            # reload sent to the server went out before its answer.
+            server.command(op="read", ep=changed_ep, path="/3/0/0", req="barrier")
+            server.wait(lambda e: e.get("req") == "barrier", 30, "the barrier Read")
             with server.cond:
                 after = server.traffic[mark:]
             unchanged = [e for e in after if e[2] != changed_ep]
