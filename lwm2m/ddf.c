@@ -17,6 +17,7 @@
 #include <expat.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,10 +116,17 @@ struct ddf {
     size_t n_done, cap_done;
 };
 
+/* expat 2.9 deprecates the XML_Size position calls for 64-bit ones that
+ * older releases (Debian 12 ships 2.5) do not have; use whichever this
+ * expat's own header says is current. */
 static int cur_line(const struct ddf *p)
 {
+#if XML_MAJOR_VERSION > 2 || (XML_MAJOR_VERSION == 2 && XML_MINOR_VERSION >= 9)
+    uint64_t l = XML_GetCurrentLineNumber64(p->xp);
+#else
     XML_Size l = XML_GetCurrentLineNumber(p->xp);
-    return l > (XML_Size)INT_MAX ? INT_MAX : (int)l;
+#endif
+    return l > (uint64_t)INT_MAX ? INT_MAX : (int)l;
 }
 
 static void stop(struct ddf *p)
