@@ -56,15 +56,22 @@ static bool readable(const gw_registry_t *reg, const gw_path_t *p)
     return d && (d->ops & GW_OP_R);
 }
 
+/* Not for a server's reading: Security (0) and OSCORE (21) hold keys. */
+static bool hidden(uint16_t oid)
+{
+    return oid == 0 || oid == 21;
+}
+
 /* Appends the readable values at or below path to *recs; a path that names
- * nothing adds nothing. 0 or -ENOMEM. */
+ * nothing adds nothing; the root ("/", LwM2M 1.1 6.3.x: the TS's own
+ * example of a Read-Composite) names every object. 0 or -ENOMEM. */
 static int collect(gw_vclient_t *vc, const gw_registry_t *reg, const gw_path_t *path, gw_record_t **recs,
                    size_t *n, size_t *cap)
 {
-    const gw_objdef_t *o = gw_registry_find(reg, path->id[0]);
+    const gw_objdef_t *o = path->len ? gw_registry_find(reg, path->id[0]) : NULL;
     gw_record_t *got = NULL;
     size_t n_got = 0;
-    if (!o || path->id[0] == 0)
+    if (path->len && (!o || hidden(path->id[0])))
         return 0;
     if (path->len >= 3) {
         const gw_resdef_t *d = gw_objdef_find_res(o, path->id[2]);
@@ -77,7 +84,7 @@ static int collect(gw_vclient_t *vc, const gw_registry_t *reg, const gw_path_t *
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n_got; i++) {
-        if (!readable(reg, &got[i].path))
+        if (hidden(got[i].path.id[0]) || !readable(reg, &got[i].path))
             continue;
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 16;
@@ -111,7 +118,7 @@ int gw_composite_read_encode(struct gw_reg *r, const gw_path_t *paths, size_t n,
      * which a refresh of a later path could replace. */
     if (m->refresh)
         for (size_t i = 0; i < n; i++)
-            if (paths[i].id[0] != 0 && gw_registry_find(reg, paths[i].id[0]))
+            if (paths[i].len == 0 || (!hidden(paths[i].id[0]) && gw_registry_find(reg, paths[i].id[0])))
                 m->refresh(m->refresh_ctx, vc, &paths[i]);
     for (size_t i = 0; i < n && !rc; i++)
         rc = collect(vc, reg, &paths[i], &recs, &n_recs, &cap);

@@ -116,8 +116,10 @@ static int check_path(dm_req_t *q, const gw_objdef_t **out_o, const gw_resdef_t 
     *out_d = NULL;
     if (!o)
         return fail(q, C(404), "object %s not supported", NULL);
-    if (p->len == 1 && !gw_store_object_exists(q->vc->sc, p->id[0]))
-        return fail(q, C(404), "no instance of this object%s", NULL);
+    /* A supported object answers even with no instance left (an empty
+     * Read, a Discover of the object alone). */
+    if (p->len == 1 && !gw_store_object_supported(q->vc->sc, p->id[0]))
+        return fail(q, C(404), "object not supported by this client%s", NULL);
     if (p->len >= 2 && !gw_store_instance_exists(q->vc->sc, p->id[0], p->id[1]))
         return fail(q, C(404), "no such object instance%s", NULL);
     if (p->len >= 3) {
@@ -433,10 +435,11 @@ static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace, gw_
     int code = route_writes(q, dec, tp);
     if (code)
         return code;
-    if (replace) {
+    if (replace && q->path.len < 4) {
         /* Replace: a multiple resource in the payload loses the instances
          * the payload does not list. Records are sorted, so the instances
-         * of one resource are adjacent. */
+         * of one resource are adjacent. A Write on one resource instance
+         * replaces that instance alone, its siblings stay. */
         gw_path_t last = {{0, 0, 0, 0}, 0};
         for (size_t i = 0; i < dec->n; i++) {
             const gw_record_t *rec = &dec->recs[i];
@@ -689,7 +692,13 @@ static int do_delete(dm_req_t *q)
         return code;
     if (o->id == 0 || o->id == 1 || o->id == 3 || o->id == 21)
         return fail(q, C(405), "instances of this object are managed by the gateway%s", NULL);
+    /* The object stays supported (registered, readable, creatable) when
+     * its last instance goes; kept first so that running out of memory
+     * changes nothing. */
+    if (gw_store_object_keep(q->m->store, q->vc->sc, q->path.id[0]) < 0)
+        return fail(q, C(500), "out of memory%s", NULL);
     gw_store_instance_delete(q->m->store, q->vc->sc, q->path.id[0], q->path.id[1]);
+    gw_obs_path_removed(q->vc, &q->path);
     respond(q, C(202), -1, NULL);
     gw_info("%s: server deleted /%u/%u", q->vc->endpoint, q->path.id[0], q->path.id[1]);
     gw_vclient_objects_changed(q->m, q->vc);

@@ -25,9 +25,11 @@ int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg,
             const gw_objdef_t *o = gw_registry_find(reg, oid);
             if (o && o->version && strcmp(o->version, "1.0") != 0)
                 rc = gw_buf_appendf(out, ",</%u>;ver=%s", oid, o->version);
+            else if (iid == GW_ID_NONE) /* a supported object with no instance is still listed */
+                rc = gw_buf_appendf(out, ",</%u>", oid);
             last_oid = oid;
         }
-        if (rc == 0)
+        if (rc == 0 && iid != GW_ID_NONE) /* GW_ID_NONE: the object's own entry (store.h) */
             rc = gw_buf_appendf(out, ",</%u/%u>", oid, iid);
     }
     return rc;
@@ -124,7 +126,7 @@ int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_
         for (size_t i = 0; i < ni && rc == 0; i++) {
             uint16_t oid, iid;
             gw_store_instance_at(c, i, &oid, &iid);
-            if (oid == o->id)
+            if (oid == o->id && iid != GW_ID_NONE)
                 rc = discover_instance(c, o, iid, recs, n, out);
         }
     } else if (path->len == 2) {

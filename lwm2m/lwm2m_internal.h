@@ -55,31 +55,37 @@ struct gw_server {
     gw_timer_t pace_timer;
 };
 
-/* One observation (RFC 7641) a server holds on a path of a client. State
- * lives here, not in libcoap: one unknown-resource handler serves every
- * client, so libcoap's per-resource observer lists do not apply. */
+/* One observed path and what the attributes in force there need to know
+ * about it (observe.c). */
+struct gw_obs_member {
+    gw_path_t path;
+    bool pending;           /* a change met the criteria and waits for pmin */
+    bool deferred;          /* a change came within epmin: judged when it ends */
+    bool has_last;          /* last_num holds the last notified number */
+    double last_num;
+    int64_t last_eval_ms;   /* monotonic time the criteria were last evaluated */
+};
+
+/* One observation (RFC 7641) a server holds on a client. State lives here,
+ * not in libcoap: one unknown-resource handler serves every client, so
+ * libcoap's per-resource observer lists do not apply. */
 struct gw_obs {
     struct gw_obs *next;    /* in reg->obs */
     struct gw_reg *r;
-    gw_path_t path;
     int accept;             /* Accept of the Observe request, -1 when none */
     uint32_t seq;           /* Observe option value of the last notification */
     int64_t last_ms;        /* monotonic time of the last notification */
     int64_t last_con_ms;    /* ... of the last confirmable one */
-    gw_timer_t timer;       /* pmin hold-off or pmax */
-    bool pending;           /* a change waits for pmin */
-    bool has_last;          /* last_num holds the last notified number */
+    gw_timer_t timer;       /* next pmin/pmax/epmin/epmax moment of any member */
+    bool composite;         /* Observe-Composite (notified as Read-Composite) */
     bool has_non_mid;       /* non_mid: message id of the last NON notification */
     uint16_t non_mid;
     uint8_t token_len;
     uint8_t token[8];
-    double last_num;
-    /* Observe-Composite (composite.c): the member paths, 0 for a plain
-     * observation. path then holds their common prefix cut to at most an
-     * object instance, so the attributes of that level (or the server's
-     * defaults) apply to the set and gt/lt/st never do. */
-    uint16_t n_paths;
-    gw_path_t paths[];
+    /* The observed path (one for Observe; each path of an
+     * Observe-Composite), each under the attributes in force at it. */
+    uint16_t n_members;
+    struct gw_obs_member members[];
 };
 
 /* A Write/Execute waiting for its device (see gw_lwm2m_write_complete). */
@@ -213,6 +219,9 @@ void gw_obs_drop_all(struct gw_reg *r);
 void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v);
 /* Attributes of some path of vc changed: recompute every timer. */
 void gw_obs_attrs_changed(gw_vclient_t *vc);
+/* path (an object instance) of vc was deleted: observations of it or
+ * below end with a 4.04 notification, those above it are notified. */
+void gw_obs_path_removed(gw_vclient_t *vc, const gw_path_t *path);
 /* A notification we sent got a Reset or was never acknowledged. */
 void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 size_t gw_obs_count(const struct gw_reg *r);

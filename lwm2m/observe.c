@@ -4,22 +4,39 @@
  * loop's timer heap.
  *
  * Rules (LwM2M 1.1 5.1.2 and 6.4):
- * - attributes pmin/pmax/gt/lt/st are looked up on the resource, then its
- *   instance, then its object, the nearest level winning per attribute;
- *   pmin/pmax default to the server's /1/x/2 and /1/x/3;
+ * - the attributes in force at an observed path are those written on it
+ *   and on the levels above it (object, object instance, resource,
+ *   resource instance), the nearest level winning per attribute; pmin and
+ *   pmax default to the server's /1/x/2 and /1/x/3 (attrs.c);
  * - a change notifies at once when pmin has passed since the last
  *   notification, else once when pmin ends, with the value of that moment
  *   (changes coalesce: never a backlog);
  * - pmax forces a notification even without change;
- * - on a numeric resource, gt/lt notify when the value crosses them and st
- *   when it moved by at least st, both judged against the last *notified*
- *   value; other changes of that resource are not notified;
+ * - on a single numeric value (a resource, or a resource instance), gt/lt
+ *   notify when the value crosses them and st when it moved by at least
+ *   st, both judged against the last *notified* value; other changes of
+ *   that value are not notified;
+ * - epmin: a change that comes less than epmin after the last evaluation
+ *   of the criteria is judged when epmin ends, with the value then; epmax:
+ *   the value is sampled again (the refresh hook, e.g. /3/0/13 Current
+ *   Time) and judged at least every epmax;
+ * - Observe-Composite (6.4.3): every member path keeps the attributes in
+ *   force at it, and one notification carries all members. A member's
+ *   change (as its gt/lt/st judge it) notifies once its own pmin has
+ *   passed; the smallest pmax among members forces one; a notification
+ *   resets every member's clock, as each member's value went out in it.
+ *   So a member's pmin holds back only notifications its own changes
+ *   cause, never those of another member: pmin bounds how often a path's
+ *   changes are reported, and taking the largest pmin for the set would
+ *   delay members that ask for none;
  * - notifications are NON, with a CON at least every 24 h (RFC 7641 4.5)
  *   or always with confirmable_notifications; a CON that is not
- *   acknowledged, or a Reset, cancels the observation.
+ *   acknowledged, or a Reset, cancels the observation; a notification
+ *   other than 2.05 (the path was deleted) ends it.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,49 +46,52 @@
 
 #define CON_EVERY_MS (24LL * 3600 * 1000)
 
-typedef gw_notify_attrs_t eff_attrs_t;
-
 static void on_timer(void *ctx);
 
 static void obs_path_str(const struct gw_obs *o, char *buf, size_t size)
 {
-    gw_path_format(&o->path, buf, size);
+    if (o->composite)
+        snprintf(buf, size, "a composite of %u paths", (unsigned)o->n_members);
+    else
+        gw_path_format(&o->members[0].path, buf, size);
 }
 
-/* Nearest level wins, per attribute. */
-static void effective(const struct gw_obs *o, eff_attrs_t *e)
+/* The server's default period (/1/x/2 or /1/x/3), 0 when unset. */
+static int32_t server_default(const struct gw_reg *r, uint16_t rid)
 {
-    struct gw_reg *r = o->r;
-    gw_sclient_t *c = r->vc->sc;
     gw_value_t v;
-    memset(e, 0, sizeof *e);
-    if (gw_store_get(c, &(gw_path_t){{1, (uint16_t)r->srv->index, 2, 0}, 3}, &v, NULL) == 0 &&
-        v.type == GW_TYPE_INTEGER && v.v.i >= 0 && v.v.i <= INT32_MAX)
-        e->pmin = (int32_t)v.v.i;
-    if (gw_store_get(c, &(gw_path_t){{1, (uint16_t)r->srv->index, 3, 0}, 3}, &v, NULL) == 0 &&
-        v.type == GW_TYPE_INTEGER && v.v.i >= 0 && v.v.i <= INT32_MAX)
-        e->pmax = (int32_t)v.v.i;
-    for (uint8_t len = 1; len <= o->path.len && len <= 3; len++) {
-        gw_path_t p = o->path;
-        gw_attrs_t a;
+    gw_path_t p = {{1, (uint16_t)r->srv->index, rid, GW_ID_NONE}, 3};
+    if (gw_store_get(r->vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_INTEGER && v.v.i >= 0 &&
+        v.v.i <= INT32_MAX)
+        return (int32_t)v.v.i;
+    return 0;
+}
+
+/* Does path name one value (a single resource or a resource instance)? */
+static bool single_value(const struct gw_reg *r, const gw_path_t *p)
+{
+    if (p->len == 4)
+        return true;
+    if (p->len != 3)
+        return false;
+    const gw_objdef_t *od = gw_registry_find(gw_store_registry(r->vc->m->store), p->id[0]);
+    const gw_resdef_t *rd = od ? gw_objdef_find_res(od, p->id[2]) : NULL;
+    return rd && !rd->multiple;
+}
+
+static void effective(const struct gw_obs *o, const struct gw_obs_member *mb, gw_notify_attrs_t *e)
+{
+    const gw_sclient_t *c = o->r->vc->sc;
+    gw_attrs_t at[4];
+    const gw_attrs_t *levels[4] = {NULL, NULL, NULL, NULL};
+    for (uint8_t len = 1; len <= mb->path.len && len <= 4; len++) {
+        gw_path_t p = mb->path;
         p.len = len;
-        if (gw_store_attrs_get(c, &p, &a) < 0)
-            continue;
-        if (a.set & GW_ATTR_PMIN)
-            e->pmin = a.pmin;
-        if (a.set & GW_ATTR_PMAX)
-            e->pmax = a.pmax;
-        if (a.set & GW_ATTR_GT)
-            e->has_gt = true, e->gt = a.gt;
-        if (a.set & GW_ATTR_LT)
-            e->has_lt = true, e->lt = a.lt;
-        if (a.set & GW_ATTR_ST)
-            e->has_st = true, e->st = a.st;
+        if (gw_store_attrs_get(c, &p, &at[len - 1]) == 0)
+            levels[len - 1] = &at[len - 1];
     }
-    if (o->path.len < 3)
-        e->has_gt = e->has_lt = e->has_st = false; /* numeric conditions are per resource */
-    if (e->pmax > 0 && e->pmax < e->pmin)
-        e->pmax = 0; /* LwM2M 1.1: pmax below pmin is ignored */
+    gw_attrs_inherit(levels, mb->path.len, server_default(o->r, 2), server_default(o->r, 3),
+                     single_value(o->r, &mb->path), e);
 }
 
 static bool numeric(const gw_value_t *v, double *out)
@@ -85,12 +105,28 @@ static bool numeric(const gw_value_t *v, double *out)
     }
 }
 
+static bool has_criteria(const gw_notify_attrs_t *e)
+{
+    return e->has_gt || e->has_lt || e->has_st;
+}
+
+/* The member's next moment: a notification (pmin/pmax) or an evaluation
+ * (epmin/epmax); -1 when none. */
+static int64_t member_due(const struct gw_obs *o, const struct gw_obs_member *mb, const gw_notify_attrs_t *e)
+{
+    return gw_attrs_earliest(gw_attrs_due(e, o->last_ms, mb->pending),
+                             gw_attrs_eval_due(e, mb->last_eval_ms, mb->deferred));
+}
+
 static void rearm(struct gw_obs *o)
 {
     gw_loop_t *loop = o->r->srv->m->loop;
-    eff_attrs_t e;
-    effective(o, &e);
-    int64_t due = gw_attrs_due(&e, o->last_ms, o->pending);
+    int64_t due = -1;
+    for (size_t i = 0; i < o->n_members; i++) {
+        gw_notify_attrs_t e;
+        effective(o, &o->members[i], &e);
+        due = gw_attrs_earliest(due, member_due(o, &o->members[i], &e));
+    }
     if (due < 0)
         gw_timer_stop(loop, &o->timer);
     else
@@ -110,19 +146,57 @@ static void unlink_obs(struct gw_obs *o)
     free(o);
 }
 
-static void remember_number(struct gw_obs *o)
+static void remember_number(struct gw_obs *o, struct gw_obs_member *mb)
 {
     gw_value_t v;
     double x;
-    o->has_last = false;
-    if (o->path.len >= 3 && gw_store_get(o->r->vc->sc, &o->path, &v, NULL) == 0 && numeric(&v, &x)) {
-        o->last_num = x;
-        o->has_last = true;
+    mb->has_last = false;
+    if (mb->path.len >= 3 && gw_store_get(o->r->vc->sc, &mb->path, &v, NULL) == 0 && numeric(&v, &x)) {
+        mb->last_num = x;
+        mb->has_last = true;
     }
+}
+
+/* Judge a change of the member's value v (NULL: take the stored one) and
+ * mark it pending when the criteria hold. */
+static void judge(struct gw_obs *o, struct gw_obs_member *mb, const gw_notify_attrs_t *e, const gw_value_t *v,
+                  int64_t now)
+{
+    gw_value_t stored;
+    double x;
+    mb->last_eval_ms = now;
+    mb->deferred = false;
+    if (mb->pending)
+        return; /* goes out at pmin with the value of that moment */
+    if (has_criteria(e)) {
+        if (!v && gw_store_get(o->r->vc->sc, &mb->path, &stored, NULL) == 0)
+            v = &stored;
+        if (v && numeric(v, &x) && !gw_attrs_value_triggers(e, mb->has_last, mb->last_num, x))
+            return;
+    }
+    mb->pending = true;
 }
 
 /* Build and send one notification with the current value. Returns 0, or a
  * negative errno when the observation ended (it is then freed). */
+static bool any_pending(const struct gw_obs *o)
+{
+    for (size_t i = 0; i < o->n_members; i++)
+        if (o->members[i].pending)
+            return true;
+    return false;
+}
+
+/* Every member's value went out (or was kept) now. */
+static void notified(struct gw_obs *o, int64_t now)
+{
+    o->last_ms = now;
+    for (size_t i = 0; i < o->n_members; i++) {
+        o->members[i].pending = false;
+        remember_number(o, &o->members[i]);
+    }
+}
+
 static int notify(struct gw_obs *o)
 {
     struct gw_reg *r = o->r;
@@ -133,15 +207,21 @@ static int notify(struct gw_obs *o)
     if (!r->session || (r->state != GW_REG_REGISTERED && r->state != GW_REG_UPDATING)) {
         /* Not registered right now: what changed goes to the offline
          * store (send.c), delivered with Send once registered again. */
-        if (o->pending)
+        if (any_pending(o))
             gw_send_keep_observed(o);
-        o->pending = false;
-        o->last_ms = gw_now_ms();
+        notified(o, gw_now_ms());
         rearm(o);
         return 0;
     }
-    int code = o->n_paths ? gw_composite_read_encode(r, o->paths, o->n_paths, o->accept, &body, &cf)
-                          : gw_dm_read_encode(r, &o->path, o->accept, &body, &cf);
+    int code;
+    if (o->composite) {
+        gw_path_t paths[GW_OBS_MAX_PATHS];
+        for (size_t i = 0; i < o->n_members; i++)
+            paths[i] = o->members[i].path;
+        code = gw_composite_read_encode(r, paths, o->n_members, o->accept, &body, &cf);
+    } else {
+        code = gw_dm_read_encode(r, &o->members[0].path, o->accept, &body, &cf);
+    }
     int64_t now = gw_now_ms();
     bool con = r->srv->confirmable_notifications || now - o->last_con_ms >= CON_EVERY_MS;
     coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON,
@@ -182,10 +262,8 @@ static int notify(struct gw_obs *o)
         gw_debug("%s: notification not sent", r->vc->endpoint);
     o->has_non_mid = !con && mid != COAP_INVALID_MID;
     o->non_mid = (uint16_t)mid;
-    o->last_ms = now;
     if (con)
         o->last_con_ms = now;
-    o->pending = false;
     if (code) {
         /* A non-2.05 notification ends the observation (RFC 7641 4.2). */
         obs_path_str(o, ps, sizeof ps);
@@ -194,28 +272,55 @@ static int notify(struct gw_obs *o)
         (void)m;
         return -ENOENT;
     }
-    remember_number(o);
+    notified(o, now);
     rearm(o);
     return 0;
+}
+
+/* epmin/epmax moments of one member that have come: sample the value
+ * when epmax says so (through the refresh hook, whose store change comes
+ * back through gw_obs_value_changed) and judge a change epmin deferred. */
+static void evaluate_due(struct gw_obs *o, struct gw_obs_member *mb, const gw_notify_attrs_t *e, int64_t now)
+{
+    gw_lwm2m_t *m = o->r->vc->m;
+    if (e->epmax > 0 && now >= mb->last_eval_ms + (int64_t)e->epmax * 1000) {
+        if (m->refresh)
+            m->refresh(m->refresh_ctx, o->r->vc, &mb->path);
+        mb->last_eval_ms = now;
+    }
+    if (mb->deferred && now >= mb->last_eval_ms + (int64_t)e->epmin * 1000)
+        judge(o, mb, e, NULL, now);
 }
 
 static void on_timer(void *ctx)
 {
     struct gw_obs *o = ctx;
-    eff_attrs_t e;
-    effective(o, &e);
     int64_t now = gw_now_ms();
-    bool pmax_due = e.pmax > 0 && now >= o->last_ms + (int64_t)e.pmax * 1000;
-    bool pmin_over = now >= o->last_ms + (int64_t)e.pmin * 1000;
-    if ((o->pending && pmin_over) || pmax_due)
+    bool due = false;
+    for (size_t i = 0; i < o->n_members; i++) {
+        gw_notify_attrs_t e;
+        effective(o, &o->members[i], &e);
+        evaluate_due(o, &o->members[i], &e, now);
+    }
+    for (size_t i = 0; i < o->n_members && !due; i++) {
+        gw_notify_attrs_t e;
+        effective(o, &o->members[i], &e);
+        int64_t d = gw_attrs_due(&e, o->last_ms, o->members[i].pending);
+        due = d >= 0 && now >= d;
+    }
+    if (due)
         notify(o);
     else
         rearm(o);
 }
 
-/* Fill the parts every observation has and put it in r's list. */
-static void obs_link(struct gw_obs *o, struct gw_reg *r, const uint8_t *token, size_t token_len, int accept)
+/* A new observation of n paths (copied), in r's list, or NULL. */
+static struct gw_obs *obs_new(struct gw_reg *r, const gw_path_t *paths, size_t n, const uint8_t *token,
+                              size_t token_len, int accept)
 {
+    struct gw_obs *o = calloc(1, sizeof *o + n * sizeof o->members[0]);
+    if (!o)
+        return NULL;
     o->r = r;
     o->accept = accept;
     o->token_len = (uint8_t)token_len;
@@ -223,9 +328,18 @@ static void obs_link(struct gw_obs *o, struct gw_reg *r, const uint8_t *token, s
     o->last_ms = gw_now_ms();
     o->last_con_ms = o->last_ms;
     o->seq = 2; /* the first notification after the 2.05 carries 3 */
+    o->n_members = (uint16_t)n;
+    for (size_t i = 0; i < n; i++) {
+        /* The Observe's answer read every value: that counts as the
+         * first evaluation and the first notification. */
+        o->members[i].path = paths[i];
+        o->members[i].last_eval_ms = o->last_ms;
+        remember_number(o, &o->members[i]);
+    }
     gw_timer_init(&o->timer, on_timer, o);
     o->next = r->obs;
     r->obs = o;
+    return o;
 }
 
 int gw_obs_start(struct gw_reg *r, const gw_path_t *path, const uint8_t *token, size_t token_len,
@@ -234,12 +348,9 @@ int gw_obs_start(struct gw_reg *r, const gw_path_t *path, const uint8_t *token, 
     if (token_len > 8)
         return -EINVAL;
     gw_obs_cancel(r, token, token_len, NULL); /* same token: the new one replaces it */
-    struct gw_obs *o = calloc(1, sizeof *o);
+    struct gw_obs *o = obs_new(r, path, 1, token, token_len, accept);
     if (!o)
         return -ENOMEM;
-    o->path = *path;
-    obs_link(o, r, token, token_len, accept);
-    remember_number(o);
     rearm(o);
     *out_seq = o->seq;
     char ps[32];
@@ -278,23 +389,49 @@ size_t gw_obs_count(const struct gw_reg *r)
 
 void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v)
 {
+    int64_t now = gw_now_ms();
     for (size_t i = 0; i < vc->n_regs; i++) {
         for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next) {
-            if (o->pending || !gw_obs_covers(o, path))
-                continue;
-            eff_attrs_t e;
-            effective(o, &e);
-            double x;
-            if ((e.has_gt || e.has_lt || e.has_st) && numeric(v, &x) &&
-                !gw_attrs_value_triggers(&e, o->has_last, o->last_num, x))
-                continue;
+            bool touched = false;
+            for (size_t k = 0; k < o->n_members; k++) {
+                struct gw_obs_member *mb = &o->members[k];
+                if (!gw_path_has_prefix(path, &mb->path))
+                    continue;
+                gw_notify_attrs_t e;
+                effective(o, mb, &e);
+                if (e.epmin > 0 && now < mb->last_eval_ms + (int64_t)e.epmin * 1000)
+                    mb->deferred = true;
+                else
+                    judge(o, mb, &e, v, now);
+                touched = true;
+            }
             /* Not sent from here: one reading sets several resources of an
              * instance (value, min, max, timestamp), and an observation of
              * the instance should carry them in one notification. The timer
              * fires on the next loop turn at the earliest (or when pmin
              * ends) and sends what the store holds then. */
-            o->pending = true;
-            rearm(o);
+            if (touched)
+                rearm(o);
+        }
+    }
+}
+
+void gw_obs_path_removed(gw_vclient_t *vc, const gw_path_t *path)
+{
+    for (size_t i = 0; i < vc->n_regs; i++) {
+        for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next) {
+            bool touched = false;
+            for (size_t k = 0; k < o->n_members; k++) {
+                struct gw_obs_member *mb = &o->members[k];
+                /* Below the deleted path the value is gone (a 4.04 ends a
+                 * plain observation); above it, what it holds changed. */
+                if (gw_path_has_prefix(path, &mb->path) || gw_path_has_prefix(&mb->path, path)) {
+                    mb->pending = true;
+                    touched = true;
+                }
+            }
+            if (touched)
+                rearm(o);
         }
     }
 }
@@ -316,18 +453,7 @@ void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t
                                           : "cancelled: a confirmable notification was not acknowledged");
 }
 
-/* ---- Observe-Composite (LwM2M 1.1 6.4.x) --------------------------------
- *
- * One notification carries every member path, so the set has one schedule.
- * Its attributes are those of the deepest level holding every member, cut
- * at the object instance: /3303/0 for /3303/0/5700 + /3303/0/5701, /3303
- * for members in two of its instances, and for members in different
- * objects only the server's defaults (/1/x/2, /1/x/3). This is the plain
- * reading of "attributes of the object level": a pmin written on one
- * member resource would hold back the others it does not concern, and the
- * smallest pmin among members would ignore what was written on the rest.
- * gt/lt/st judge one resource's value and cannot gate a notification of a
- * set, so they do not apply (path never has 3 levels). */
+/* ---- Observe-Composite (LwM2M 1.1 6.4.3): see the rules at the top. */
 
 int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, const uint8_t *token,
                            size_t token_len, int accept, uint32_t *out_seq)
@@ -335,19 +461,10 @@ int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, c
     if (token_len > 8 || n == 0 || n > GW_OBS_MAX_PATHS)
         return -EINVAL;
     gw_obs_cancel(r, token, token_len, NULL); /* same token: the new one replaces it */
-    struct gw_obs *o = calloc(1, sizeof *o + n * sizeof o->paths[0]);
+    struct gw_obs *o = obs_new(r, paths, n, token, token_len, accept);
     if (!o)
         return -ENOMEM;
-    gw_path_t common = paths[0];
-    if (common.len > 2)
-        common.len = 2;
-    for (size_t i = 1; i < n; i++)
-        while (common.len && !gw_path_has_prefix(&paths[i], &common))
-            common.len--;
-    o->path = common;
-    memcpy(o->paths, paths, n * sizeof o->paths[0]);
-    o->n_paths = (uint16_t)n;
-    obs_link(o, r, token, token_len, accept);
+    o->composite = true;
     rearm(o);
     *out_seq = o->seq;
     gw_debug("%s: %s observes a composite of %zu paths", r->vc->endpoint, r->srv->uri, n);
@@ -356,10 +473,8 @@ int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, c
 
 bool gw_obs_covers(const struct gw_obs *o, const gw_path_t *path)
 {
-    if (!o->n_paths)
-        return gw_path_has_prefix(path, &o->path);
-    for (size_t i = 0; i < o->n_paths; i++)
-        if (gw_path_has_prefix(path, &o->paths[i]))
+    for (size_t i = 0; i < o->n_members; i++)
+        if (gw_path_has_prefix(path, &o->members[i].path))
             return true;
     return false;
 }

@@ -399,10 +399,6 @@ void gw_send_keep_observed(struct gw_obs *o)
     /* What changed since the last notification (or the last keep): the
      * observation's clock is monotonic, the store's timestamps wall time. */
     int64_t since = gw_wall_ms() - (gw_now_ms() - o->last_ms);
-    if (o->n_paths) {
-        for (size_t i = 0; i < o->n_paths; i++)
-            keep_path(s, &o->paths[i], since);
-    } else {
-        keep_path(s, &o->path, since);
-    }
+    for (size_t i = 0; i < o->n_members; i++)
+        keep_path(s, &o->members[i].path, since);
 }

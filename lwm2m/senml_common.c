@@ -109,7 +109,9 @@ int gw_senml_emit(const gw_path_t *base, const gw_senml_base_t *b, const gw_senm
     name[b->bn_len + r->n_len] = '\0';
     if (memchr(name, '\0', b->bn_len + r->n_len) || !name[0])
         return gw_decoded_fail(dec, -EINVAL, "SenML record without a name");
-    if (gw_path_parse(name, &rec.path) || rec.path.len == 0)
+    /* "/" is a path too: Read-Composite names it for every object (LwM2M
+     * 1.1 6.3.x); a value on it is refused below as on any non-resource. */
+    if (gw_path_parse(name, &rec.path))
         return gw_decoded_fail(dec, -EINVAL, "SenML name \"%.40s\" is not an LwM2M path", name);
     if (!gw_path_has_prefix(&rec.path, base))
         return gw_decoded_fail(dec, -EINVAL, "SenML name %s is outside the request path %s", name,

@@ -7,6 +7,11 @@
  *   gw_inst     (16 bytes)   oid, iid, slot count/capacity, slot array
  *   gw_slot     (20 bytes)   rid, riid, type, 48-bit ms timestamp, 8-byte value
  *
+ * An object kept with no instance (gw_store_object_keep) is one gw_inst
+ * entry with iid GW_ID_NONE and no slots: it sorts after the object's real
+ * instances, reads hold nothing for it, and no path names it as an
+ * instance (path ids stop at 65534).
+ *
  * Strings and opaque values are pointers to blobs interned in the store
  * (intern.c), so equal texts across the fleet are held once. Attributes are
  * rare and live in a separate per-client array (store_attrs.c).
@@ -171,6 +176,8 @@ static size_t inst_lower_bound(const gw_sclient_t *c, uint32_t key)
 
 struct gw_inst *gw_store_inst_find(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
 {
+    if (iid == GW_ID_NONE)
+        return NULL; /* the entry of an empty object is no instance */
     size_t i = inst_lower_bound(c, gw_store_key2(oid, iid));
     if (i < c->n_inst && c->inst[i].oid == oid && c->inst[i].iid == iid)
         return &c->inst[i];
@@ -333,18 +340,9 @@ size_t gw_store_client_bytes(const gw_sclient_t *c)
 
 /* ---- instances ------------------------------------------------------------- */
 
-int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
+/* Insert an empty entry at pos of the sorted instance array. */
+static int inst_insert(gw_sclient_t *c, size_t pos, uint16_t oid, uint16_t iid)
 {
-    if (!s || !c || oid == GW_ID_NONE || iid == GW_ID_NONE)
-        return -EINVAL;
-    const gw_objdef_t *od = gw_registry_find(s->reg, oid);
-    if (!od)
-        return -ENOENT;
-    size_t pos = inst_lower_bound(c, gw_store_key2(oid, iid));
-    if (pos < c->n_inst && c->inst[pos].oid == oid && c->inst[pos].iid == iid)
-        return -EEXIST;
-    if (!od->multiple && gw_store_object_exists(c, oid))
-        return -EPERM;
     if (c->n_inst == c->cap_inst) {
         size_t cap = gw_store_grow_cap(c->cap_inst, UINT32_MAX);
         if (cap == c->cap_inst)
@@ -361,14 +359,48 @@ int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint1
     return 0;
 }
 
+int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    if (!s || !c || oid == GW_ID_NONE || iid == GW_ID_NONE)
+        return -EINVAL;
+    const gw_objdef_t *od = gw_registry_find(s->reg, oid);
+    if (!od)
+        return -ENOENT;
+    size_t pos = inst_lower_bound(c, gw_store_key2(oid, iid));
+    if (pos < c->n_inst && c->inst[pos].oid == oid && c->inst[pos].iid == iid)
+        return -EEXIST;
+    if (!od->multiple && gw_store_object_exists(c, oid))
+        return -EPERM;
+    return inst_insert(c, pos, oid, iid);
+}
+
+int gw_store_object_keep(gw_store_t *s, gw_sclient_t *c, uint16_t oid)
+{
+    if (!s || !c || oid == GW_ID_NONE)
+        return -EINVAL;
+    if (!gw_registry_find(s->reg, oid))
+        return -ENOENT;
+    size_t pos = inst_lower_bound(c, gw_store_key2(oid, GW_ID_NONE));
+    if (pos < c->n_inst && c->inst[pos].oid == oid && c->inst[pos].iid == GW_ID_NONE)
+        return 0;
+    return inst_insert(c, pos, oid, GW_ID_NONE);
+}
+
+bool gw_store_object_supported(const gw_sclient_t *c, uint16_t oid)
+{
+    size_t i = inst_lower_bound(c, gw_store_key2(oid, 0));
+    return i < c->n_inst && c->inst[i].oid == oid;
+}
+
+/* iid GW_ID_NONE removes the entry gw_store_object_keep made. */
 int gw_store_instance_delete(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
 {
     if (!s || !c)
         return -EINVAL;
-    struct gw_inst *in = gw_store_inst_find(c, oid, iid);
-    if (!in)
+    size_t pos = inst_lower_bound(c, gw_store_key2(oid, iid));
+    if (pos >= c->n_inst || c->inst[pos].oid != oid || c->inst[pos].iid != iid)
         return -ENOENT;
-    size_t pos = (size_t)(in - c->inst);
+    struct gw_inst *in = &c->inst[pos];
     inst_release(s, in);
     memmove(&c->inst[pos], &c->inst[pos + 1], (c->n_inst - pos - 1) * sizeof(*c->inst));
     c->n_inst--;
@@ -391,7 +423,7 @@ bool gw_store_instance_exists(const gw_sclient_t *c, uint16_t oid, uint16_t iid)
 bool gw_store_object_exists(const gw_sclient_t *c, uint16_t oid)
 {
     size_t i = inst_lower_bound(c, gw_store_key2(oid, 0));
-    return i < c->n_inst && c->inst[i].oid == oid;
+    return i < c->n_inst && c->inst[i].oid == oid && c->inst[i].iid != GW_ID_NONE;
 }
 
 uint16_t gw_store_instance_free_id(const gw_sclient_t *c, uint16_t oid)

@@ -57,13 +57,27 @@ void *gw_store_client_app(const gw_sclient_t *c);
 /* Instances. create: 0, -EEXIST, -ENOENT (object not in the registry),
  * -EPERM (single-instance object that already has an instance), -ENOMEM. */
 int gw_store_instance_create(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid);
+/* delete: 0 or -ENOENT. The object goes with its last instance unless it
+ * is kept (gw_store_object_keep); iid GW_ID_NONE removes that keep (and
+ * the object's attributes) once the object has no instance. */
 int gw_store_instance_delete(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid);
 bool gw_store_instance_exists(const gw_sclient_t *c, uint16_t oid, uint16_t iid);
+/* True when oid has at least one instance. */
 bool gw_store_object_exists(const gw_sclient_t *c, uint16_t oid);
+/* LwM2M 1.1 (6.2.1, 6.3.x): an object the client supports stays supported
+ * with no instance left: it is still registered and reads as empty. keep
+ * marks oid so (whether it has instances now or not); 0, -EINVAL,
+ * -ENOENT (not in the registry), -ENOMEM. Costs one instance entry. */
+int gw_store_object_keep(gw_store_t *s, gw_sclient_t *c, uint16_t oid);
+/* True when oid has an instance or is kept. */
+bool gw_store_object_supported(const gw_sclient_t *c, uint16_t oid);
 /* Lowest free instance id of oid (for Create without an id). */
 uint16_t gw_store_instance_free_id(const gw_sclient_t *c, uint16_t oid);
+/* Entries in (oid, iid) order: every instance, and after the instances
+ * of a kept object one entry with iid GW_ID_NONE standing for the object
+ * itself (so an object without instances is still listed). */
 size_t gw_store_instance_count(const gw_sclient_t *c);
-/* The i-th instance in (oid, iid) order; 0 or -ENOENT past the end. */
+/* The i-th entry (see above); 0 or -ENOENT past the end. */
 int gw_store_instance_at(const gw_sclient_t *c, size_t i, uint16_t *out_oid, uint16_t *out_iid);
 
 /* Set a value. path has 3 levels (single resource) or 4 (resource instance
@@ -84,7 +98,8 @@ bool gw_store_has(const gw_sclient_t *c, const gw_path_t *path);
 
 /* All values at or below path (0..4 levels), sorted by path. *out is
  * allocated (free() it); values borrow the store's strings, valid until the
- * next change. Returns 0 (possibly n = 0 when the instance holds nothing),
+ * next change. path of 0 levels reads every object. Returns 0 (possibly
+ * n = 0 when the instance holds nothing or a kept object has no instance),
  * -ENOENT when the object/instance/resource does not exist, -ENOMEM. */
 int gw_store_read(const gw_sclient_t *c, const gw_path_t *path, gw_record_t **out, size_t *out_n);
 

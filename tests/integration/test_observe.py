@@ -211,3 +211,119 @@ def test_large_notification_goes_block_wise(tmp):
         n = srv.wait_notify(req)
         t = n.get("payload_text", "")
         assert t == "z" * 1400, (len(t), t.count("z"), t.count("y"), t[1000:1100])
+
+
+# ---- attributes on every level (LwM2M 1.1 5.1.2) ----------------------------
+
+LEVELS_DEV = ('{ path = "/19/0/0"; value = ["0x01", "0x02"]; }, { path = "/2/0/2"; value = [1, 5]; }')
+
+
+def _levels_start(tmp, srv):
+    return _start(tmp, srv, LEVELS_DEV)
+
+
+def _attrs(srv, path, query):
+    r = srv.request("write_attributes", ep=EP, path=path, query=query)
+    assert r["code"] == "2.04", (path, query, r)
+
+
+def _cancel(srv, gw, req, path):
+    assert srv.request("cancel_observe", observe_req=req)["code"] == "2.05"
+    gw.wait_log(r"observation of %s cancelled by the server" % path)
+
+
+def test_pmax_acts_on_every_level_down_to_the_resource_instance(tmp):
+    """pmax written on the object, the instance, the resource or the
+    resource instance forces notifications of a resource-instance
+    observation: each level carries attributes and they are inherited."""
+    with TestServer() as srv, _levels_start(tmp, srv) as gw:
+        for level in ("/19", "/19/0", "/19/0/0", "/19/0/0/1"):
+            _attrs(srv, level, "pmax=1")
+            req = srv.send_command("observe", ep=EP, path="/19/0/0/1", accept=110)
+            first = srv.wait_response(req)
+            assert first["code"] == "2.05" and "observe" in first, first
+            n1 = srv.wait_notify(req, timeout=5)
+            n2 = srv.wait_notify(req, timeout=5)
+            assert n2["observe"] > n1["observe"] > first["observe"], level
+            assert n2["ts"] - first["ts"] >= 1.9, (level, n2["ts"] - first["ts"])
+            assert dict(decode_senml_json(bytes.fromhex(n2["payload_hex"]))) == {"/19/0/0/1": b"\x02"}
+            _cancel(srv, gw, req, "/19/0/0/1")
+            _attrs(srv, level, "pmax")  # removed again before the next level
+
+
+def test_resource_instance_observation_notifies_its_changes_only(tmp):
+    with TestServer() as srv, _levels_start(tmp, srv):
+        req = srv.send_command("observe", ep=EP, path="/2/0/2/1")
+        assert srv.wait_response(req)["payload_text"] == "5"
+        _write(srv, "/2/0/2/0", "3")   # the other instance: no notification
+        _write(srv, "/2/0/2/1", "7")
+        n = srv.wait_notify(req)
+        assert n["payload_text"] == "7", n
+
+
+def test_value_attributes_on_a_resource_instance_and_inherited_from_its_resource(tmp):
+    with TestServer() as srv, _levels_start(tmp, srv):
+        _attrs(srv, "/2/0/2/1", "gt=10")
+        req = srv.send_command("observe", ep=EP, path="/2/0/2/1")
+        assert srv.wait_response(req)["payload_text"] == "5"
+        _write(srv, "/2/0/2/1", "8")    # no crossing of 10: silent
+        _write(srv, "/2/0/2/1", "12")   # crossing
+        assert srv.wait_notify(req)["payload_text"] == "12"
+        _write(srv, "/2/0/2/1", "11")   # same side: silent
+        _write(srv, "/2/0/2/1", "9")
+        assert srv.wait_notify(req)["payload_text"] == "9"
+        # st on the resource reaches its instances
+        _attrs(srv, "/2/0/2", "st=4")
+        req0 = srv.send_command("observe", ep=EP, path="/2/0/2/0")
+        assert srv.wait_response(req0)["payload_text"] == "1"
+        _write(srv, "/2/0/2/0", "3")    # moved 2 < 4: silent
+        _write(srv, "/2/0/2/0", "6")    # moved 5 from the last notified 1
+        assert srv.wait_notify(req0)["payload_text"] == "6"
+
+
+def test_pmin_on_the_object_holds_a_resource_instance_observation(tmp):
+    with TestServer() as srv, _levels_start(tmp, srv):
+        _attrs(srv, "/2", "pmin=2")
+        req = srv.send_command("observe", ep=EP, path="/2/0/2/1")
+        first = srv.wait_response(req)
+        _write(srv, "/2/0/2/1", "20")
+        _write(srv, "/2/0/2/1", "21")
+        n = srv.wait_notify(req)
+        assert n["payload_text"] == "21" and n["ts"] - first["ts"] >= 1.9, (n, n["ts"] - first["ts"])
+
+
+def test_epmin_defers_the_evaluation_of_a_change(tmp):
+    with TestServer() as srv, _start(tmp, srv):
+        _attrs(srv, "/3303/0/5750", "epmin=2")
+        req = srv.send_command("observe", ep=EP, path="/3303/0/5750")
+        first = srv.wait_response(req)
+        _write(srv, "/3303/0/5750", "early")
+        n = srv.wait_notify(req)
+        assert n["payload_text"] == "early" and n["ts"] - first["ts"] >= 1.9, (n, n["ts"] - first["ts"])
+
+
+def test_epmax_samples_a_value_nothing_else_refreshes(tmp):
+    """/3/0/13 (Current Time) is only sampled when read; epmax makes the
+    client sample and judge it, so the observation reports the time."""
+    with TestServer() as srv, _start(tmp, srv):
+        _attrs(srv, "/3/0/13", "epmax=1")
+        req = srv.send_command("observe", ep=EP, path="/3/0/13")
+        t0 = int(srv.wait_response(req)["payload_text"])
+        t1 = int(srv.wait_notify(req, timeout=5)["payload_text"])
+        t2 = int(srv.wait_notify(req, timeout=5)["payload_text"])
+        assert t0 < t1 < t2, (t0, t1, t2)
+
+
+def test_write_attributes_on_a_missing_resource_instance_is_404(tmp):
+    with TestServer() as srv, _levels_start(tmp, srv):
+        r = srv.request("write_attributes", ep=EP, path="/19/0/0/7", query="pmax=1")
+        assert r["code"] == "4.04", r
+        r = srv.request("write_attributes", ep=EP, path="/3303/0/5700/0", query="pmax=1")
+        assert r["code"] == "4.04", r  # a single resource has no instances
+
+
+def test_write_of_one_resource_instance_keeps_its_siblings(tmp):
+    with TestServer() as srv, _levels_start(tmp, srv):
+        _write(srv, "/2/0/2/1", "9")
+        assert srv.read(EP, "/2/0/2/0")["payload_text"] == "1"
+        assert srv.read(EP, "/2/0/2/1")["payload_text"] == "9"

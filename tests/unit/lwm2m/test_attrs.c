@@ -114,4 +114,72 @@ GW_TEST(test_due_times)
     CHECK_EQ_INT(gw_attrs_due(&b, 1000, true), 1000);
 }
 
-GW_TEST_MAIN(test_attribute_tables, test_triggers_first_value_and_no_attributes, test_due_times)
+/* LwM2M 1.1 5.1.2: attributes on object, object instance, resource and
+ * resource instance; the deepest level wins per attribute. */
+GW_TEST(test_inheritance_per_level)
+{
+    const gw_attrs_t obj = {.set = GW_ATTR_PMIN | GW_ATTR_PMAX | GW_ATTR_EPMAX, .pmin = 1, .pmax = 60, .epmax = 30};
+    const gw_attrs_t inst = {.set = GW_ATTR_PMAX, .pmax = 40};
+    const gw_attrs_t res = {.set = GW_ATTR_GT | GW_ATTR_ST | GW_ATTR_EPMIN, .gt = 5, .st = 1, .epmin = 2};
+    const gw_attrs_t ri = {.set = GW_ATTR_PMAX | GW_ATTR_GT | GW_ATTR_LT, .pmax = 2, .gt = 9, .lt = -1};
+    gw_notify_attrs_t e;
+
+    /* nothing written: the server's defaults */
+    const gw_attrs_t *none[4] = {NULL, NULL, NULL, NULL};
+    gw_attrs_inherit(none, 4, 3, 90, true, &e);
+    CHECK(e.pmin == 3 && e.pmax == 90 && e.epmin == 0 && e.epmax == 0 && !e.has_gt && !e.has_lt && !e.has_st);
+
+    /* an object observation sees only the object level */
+    const gw_attrs_t *l1[4] = {&obj, &inst, &res, &ri};
+    gw_attrs_inherit(l1, 1, 0, 0, false, &e);
+    CHECK(e.pmin == 1 && e.pmax == 60 && e.epmax == 30);
+
+    /* instance: its pmax over the object's, the object's pmin kept */
+    gw_attrs_inherit(l1, 2, 0, 0, false, &e);
+    CHECK(e.pmin == 1 && e.pmax == 40 && e.epmax == 30);
+
+    /* resource: its gt/st/epmin, the rest from above */
+    gw_attrs_inherit(l1, 3, 0, 0, true, &e);
+    CHECK(e.pmin == 1 && e.pmax == 40 && e.has_gt && e.gt == 5 && e.has_st && e.st == 1 && !e.has_lt);
+    CHECK(e.epmin == 2 && e.epmax == 30);
+
+    /* resource instance: its own pmax/gt/lt, st inherited from the resource */
+    gw_attrs_inherit(l1, 4, 0, 0, true, &e);
+    CHECK(e.pmax == 2 && e.gt == 9 && e.has_lt && e.lt == -1 && e.has_st && e.st == 1 && e.pmin == 1);
+
+    /* a resource instance with nothing of its own takes the resource's, then
+     * the instance's, then the object's */
+    const gw_attrs_t *l2[4] = {&obj, NULL, &res, NULL};
+    gw_attrs_inherit(l2, 4, 0, 0, true, &e);
+    CHECK(e.pmin == 1 && e.pmax == 60 && e.gt == 5 && e.epmin == 2);
+    const gw_attrs_t *l3[4] = {NULL, &inst, NULL, NULL};
+    gw_attrs_inherit(l3, 4, 7, 0, true, &e);
+    CHECK(e.pmin == 7 && e.pmax == 40);
+
+    /* gt/lt/st judge one value: not for an instance or a multiple resource */
+    gw_attrs_inherit(l1, 3, 0, 0, false, &e);
+    CHECK(!e.has_gt && !e.has_lt && !e.has_st);
+
+    /* pmax below pmin and epmax below epmin are ignored */
+    const gw_attrs_t bad = {.set = GW_ATTR_PMIN | GW_ATTR_EPMIN, .pmin = 70, .epmin = 40};
+    const gw_attrs_t *l4[4] = {&obj, &bad};
+    gw_attrs_inherit(l4, 2, 0, 0, false, &e);
+    CHECK(e.pmin == 70 && e.pmax == 0 && e.epmin == 40 && e.epmax == 0);
+}
+
+GW_TEST(test_evaluation_due_times)
+{
+    gw_notify_attrs_t a = {.epmin = 2, .epmax = 10};
+    CHECK_EQ_INT(gw_attrs_eval_due(&a, 1000, false), 11000);
+    CHECK_EQ_INT(gw_attrs_eval_due(&a, 1000, true), 3000);
+    gw_notify_attrs_t b = {0};
+    CHECK_EQ_INT(gw_attrs_eval_due(&b, 1000, false), -1);
+    CHECK_EQ_INT(gw_attrs_eval_due(&b, 1000, true), 1000);
+    CHECK_EQ_INT(gw_attrs_earliest(-1, 5), 5);
+    CHECK_EQ_INT(gw_attrs_earliest(7, -1), 7);
+    CHECK_EQ_INT(gw_attrs_earliest(7, 5), 5);
+    CHECK_EQ_INT(gw_attrs_earliest(-1, -1), -1);
+}
+
+GW_TEST_MAIN(test_attribute_tables, test_triggers_first_value_and_no_attributes, test_due_times,
+             test_inheritance_per_level, test_evaluation_due_times)

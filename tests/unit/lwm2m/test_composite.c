@@ -312,17 +312,19 @@ GW_TEST(garbage_never_crashes)
 
 GW_TEST(observation_covers_its_member_paths)
 {
-    struct gw_obs *o = calloc(1, sizeof *o + 2 * sizeof o->paths[0]);
-    o->n_paths = 2;
-    o->paths[0] = P("/3303/0/5700");
-    o->paths[1] = P("/3/0");
+    struct gw_obs *o = calloc(1, sizeof *o + 2 * sizeof o->members[0]);
+    o->composite = true;
+    o->n_members = 2;
+    o->members[0].path = P("/3303/0/5700");
+    o->members[1].path = P("/3/0");
     gw_path_t a = P("/3303/0/5700"), b = P("/3/0/13"), c = P("/3303/0/5701"), d = P("/3303/1/5700");
     CHECK(gw_obs_covers(o, &a));
     CHECK(gw_obs_covers(o, &b));
     CHECK(!gw_obs_covers(o, &c));
     CHECK(!gw_obs_covers(o, &d));
-    o->n_paths = 0;
-    o->path = P("/3303");
+    o->composite = false;
+    o->n_members = 1;
+    o->members[0].path = P("/3303");
     CHECK(gw_obs_covers(o, &c) && gw_obs_covers(o, &d) && !gw_obs_covers(o, &b));
     free(o);
 }

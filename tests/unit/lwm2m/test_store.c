@@ -788,6 +788,69 @@ GW_TEST(test_many_values_order)
     teardown();
 }
 
+/* A supported object outlives its last instance (LwM2M 1.1 6.2.1): it is
+ * still listed, reads as empty, and takes new instances. */
+GW_TEST(test_kept_object_without_instances)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    gw_record_t *recs = NULL;
+    size_t n = 99;
+    uint16_t o, i;
+    const gw_path_t val = P3(3300, 0, 5700), obj = PN(1, 3300, 0, 0, 0), inst = PN(2, 3300, 0, 0, 0);
+    const gw_path_t root = PN(0, 0, 0, 0, 0);
+    const gw_value_t one = vflt(1);
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3300, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_set(st, c, &val, &one, 0), 0);
+    gw_attrs_t a = {.set = GW_ATTR_PMAX, .pmax = 7}, got;
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, &obj, &a), 0);
+
+    CHECK_EQ_INT(gw_store_object_keep(st, c, 3300), 0);
+    CHECK_EQ_INT(gw_store_object_keep(st, c, 3300), 0); /* once is enough */
+    CHECK_EQ_INT(gw_store_object_keep(st, c, 65000), -ENOENT);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3300, 0), 0);
+    CHECK(!gw_store_object_exists(c, 3300));
+    CHECK(gw_store_object_supported(c, 3300));
+    CHECK(!gw_store_object_supported(c, 3304));
+    CHECK(!gw_store_instance_exists(c, 3300, GW_ID_NONE));
+    /* listed as the object's own entry after its instances */
+    CHECK_EQ_INT(gw_store_instance_count(c), 2);
+    CHECK_EQ_INT(gw_store_instance_at(c, 0, &o, &i), 0);
+    CHECK(o == 3300 && i == GW_ID_NONE);
+    /* reads hold nothing, whole-client reads skip it */
+    CHECK_EQ_INT(gw_store_read(c, &obj, &recs, &n), 0);
+    CHECK(n == 0 && recs == NULL);
+    CHECK_EQ_INT(gw_store_read(c, &root, &recs, &n), 0);
+    CHECK_EQ_INT(n, 0);
+    free(recs);
+    CHECK_EQ_INT(gw_store_read(c, &inst, &recs, &n), -ENOENT);
+    CHECK_EQ_INT(gw_store_set(st, c, &val, &one, 0),
+                 -ENOENT);
+    /* the object's attributes stay with it */
+    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &got), 0);
+    CHECK_EQ_INT(got.pmax, 7);
+    /* a new instance; the object stays kept when it goes again */
+    CHECK_EQ_INT(gw_store_instance_free_id(c, 3300), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3300, 0), 0);
+    CHECK(gw_store_object_exists(c, 3300));
+    CHECK_EQ_INT(gw_store_instance_count(c), 3);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3300, 0), 0);
+    CHECK(gw_store_object_supported(c, 3300));
+    /* the gateway's own removal (a reload) drops the keep and the attributes */
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3300, GW_ID_NONE), 0);
+    CHECK(!gw_store_object_supported(c, 3300));
+    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &got), -ENOENT);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3300, GW_ID_NONE), -ENOENT);
+    /* a single-instance object kept empty takes its one instance again */
+    CHECK_EQ_INT(gw_store_object_keep(st, c, 3), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 1), -EPERM);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
 GW_TEST_MAIN(test_instances, test_types, test_errors, test_multiple_and_unset, test_read_levels,
              test_hook, test_timestamps, test_interning_shared, test_client_bytes, test_attrs,
-             test_many_values_order)
+             test_many_values_order, test_kept_object_without_instances)
