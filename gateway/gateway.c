@@ -137,6 +137,7 @@ int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const 
         so[i].default_pmax = cs->default_pmax;
         so[i].binding = cs->binding;
         so[i].confirmable_notifications = cs->confirmable_notifications;
+        so[i].content_format = cs->content_format;
     }
     rc = gw_lwm2m_new(loop, g->store, so, cfg->n_servers, &g->lwm2m);
     free(so);

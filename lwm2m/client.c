@@ -264,6 +264,13 @@ static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const g
     s->default_pmin = o->default_pmin;
     s->default_pmax = o->default_pmax;
     s->confirmable_notifications = o->confirmable_notifications;
+    s->content_format = o->content_format ? o->content_format : GW_CF_LWM2M_TLV;
+    if (s->content_format != GW_CF_LWM2M_TLV && s->content_format != GW_CF_SENML_JSON &&
+        s->content_format != GW_CF_SENML_CBOR) {
+        gw_err("server %s: preferred content format %d is none of 11542, 110, 112", o->uri,
+               s->content_format);
+        return -EINVAL;
+    }
     gw_server_pace_init(s);
     server_resolve(s); /* retried at the first Register when it fails now */
     return 0;

@@ -153,7 +153,7 @@ static int read_body(dm_req_t *q, gw_buf_t *out, int *out_cf)
     int cf = q->accept;
     if (cf < 0)
         cf = single_value_path(&q->path, d) ? (d->type == GW_TYPE_OPAQUE ? GW_CF_OPAQUE : GW_CF_TEXT)
-                                           : GW_CF_LWM2M_TLV;
+                                           : q->r->srv->content_format; /* the server's preferred */
     if (cf != GW_CF_TEXT && cf != GW_CF_OPAQUE && cf != GW_CF_LWM2M_TLV && cf != GW_CF_SENML_JSON &&
         cf != GW_CF_SENML_CBOR)
         return fail(q, C(406), "Accept not supported: use 0, 42, 110, 112 or 11542%s", NULL);

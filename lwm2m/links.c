@@ -7,11 +7,51 @@
 
 #include "lwm2m_internal.h"
 
-int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg, gw_buf_t *out)
+/* Object versions LwM2M 1.1.1 gives the core objects (TS Core Appendix E);
+ * every other object defaults to 1.0. A Register or Discover link carries
+ * ver only when the version differs from this default (6.2.1.1): servers
+ * without a model of the newer version then still use theirs. */
+static const struct {
+    uint16_t oid;
+    const char *version;
+} enabler_default[] = {
+    {0, "1.1"}, {1, "1.1"}, {2, "1.0"}, {3, "1.1"}, {4, "1.2"},
+    {5, "1.0"}, {6, "1.0"}, {7, "1.0"}, {21, "1.0"},
+};
+
+/* The gateway's own code fills Server (client.c: /1 resources 0-3, 6, 7,
+ * 23) and Device (devices.c, exec.c: /3 0-22, error codes 0-8) as LwM2M
+ * 1.1 defines them. The registry holds the newest definitions (Server 1.2
+ * needs LwM2M 1.2; Device 1.2 only widens /3/x/11 to 0-32), so their
+ * registry version is not the one implemented. */
+static const char *implemented_version(const gw_objdef_t *o)
 {
-    /* ct names the preferred format for payloads the server has not asked
-     * a format for; TLV is what every LwM2M 1.x server decodes. */
-    int rc = gw_buf_appendf(out, "</>;rt=\"oma.lwm2m\";ct=%d", GW_CF_LWM2M_TLV);
+    if (o->id == 1 || o->id == 3)
+        return "1.1";
+    return o->version ? o->version : "1.0";
+}
+
+/* The ver attribute a link to object o carries, NULL for none. */
+static const char *advertised_version(const gw_objdef_t *o)
+{
+    const char *v = implemented_version(o);
+    const char *def = "1.0";
+    for (size_t i = 0; i < sizeof enabler_default / sizeof enabler_default[0]; i++)
+        if (enabler_default[i].oid == o->id)
+            def = enabler_default[i].version;
+    return strcmp(v, def) != 0 ? v : NULL;
+}
+
+int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg, int content_format,
+                                gw_buf_t *out)
+{
+    /* ct on the root link names the format the client prefers for payloads
+     * the server asked no format for. Absent, it means TLV; Wakaama refuses
+     * a Register whose ct is 11542 (it takes only 110, 112 and 11543 there),
+     * so TLV is said by leaving ct out, which every server accepts. */
+    int rc = gw_buf_appendf(out, "</>;rt=\"oma.lwm2m\"");
+    if (rc == 0 && content_format != GW_CF_LWM2M_TLV)
+        rc = gw_buf_appendf(out, ";ct=%d", content_format);
     size_t n = gw_store_instance_count(c);
     int last_oid = -1;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -23,8 +63,9 @@ int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg,
             continue;
         if (oid != last_oid) {
             const gw_objdef_t *o = gw_registry_find(reg, oid);
-            if (o && o->version && strcmp(o->version, "1.0") != 0)
-                rc = gw_buf_appendf(out, ",</%u>;ver=%s", oid, o->version);
+            const char *ver = o ? advertised_version(o) : NULL;
+            if (ver)
+                rc = gw_buf_appendf(out, ",</%u>;ver=%s", oid, ver);
             else if (iid == GW_ID_NONE) /* a supported object with no instance is still listed */
                 rc = gw_buf_appendf(out, ",</%u>", oid);
             last_oid = oid;
@@ -120,8 +161,9 @@ int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_
         return rc;
     if (path->len == 1) {
         rc = link(out, c, path, -1);
-        if (!rc && o->version && strcmp(o->version, "1.0") != 0)
-            rc = gw_buf_appendf(out, ";ver=%s", o->version);
+        const char *ver = advertised_version(o);
+        if (!rc && ver)
+            rc = gw_buf_appendf(out, ";ver=%s", ver);
         size_t ni = gw_store_instance_count(c);
         for (size_t i = 0; i < ni && rc == 0; i++) {
             uint16_t oid, iid;

@@ -34,6 +34,10 @@ typedef struct gw_lwm2m_server_opts {
     int32_t default_pmin, default_pmax;
     const char *binding;         /* "U" */
     bool confirmable_notifications; /* every notification CON (else NON, CON once a day) */
+    int content_format;          /* preferred format of multi-value payloads the server asks
+                                    no format for (Read, Observe without Accept), named in
+                                    Register's root link: 11542 TLV (also for 0, the default;
+                                    no ct is sent), 110 SenML JSON, 112 SenML CBOR (ct sent) */
 } gw_lwm2m_server_opts_t;
 
 /* Per-client options (NULL/0 for the defaults). Copied. */
@@ -120,8 +124,15 @@ size_t gw_lwm2m_registered_count(const gw_lwm2m_t *m);
  * are deregistered or after timeout_ms, whichever comes first. */
 int gw_lwm2m_shutdown(gw_lwm2m_t *m, int64_t timeout_ms, gw_work_fn done, void *ctx);
 
-/* Build the CoRE link-format registration payload of a client
- * ("</>;rt=\"oma.lwm2m\";ct=11542,</1/0>,</3/0>,..."). Appends to out. */
-int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg, gw_buf_t *out);
+/* Build the CoRE link-format (RFC 6690) registration payload of a client,
+ * LwM2M 1.1 Core 6.2.1: the root link "</>;rt=\"oma.lwm2m\"", with
+ * ";ct=N" when content_format is not 11542 (TLV, which an absent ct means),
+ * then each object's instances ("</3303>;ver=1.1,</3303/0>"), ver only where
+ * the object's version is not the LwM2M 1.1 default (Appendix E; 1.0 for
+ * non-core objects). Security (0) and OSCORE (21) are never listed. c and reg
+ * are borrowed. Appends to out: 0, or -ENOMEM (out then holds a partial
+ * payload the caller frees). */
+int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg, int content_format,
+                                gw_buf_t *out);
 
 #endif

@@ -47,6 +47,7 @@ struct gw_server {
     int32_t default_pmin, default_pmax;
     char *binding;
     bool confirmable_notifications;
+    int content_format;     /* preferred: GW_CF_LWM2M_TLV, GW_CF_SENML_JSON or GW_CF_SENML_CBOR */
     /* pacing: FIFO of registrations waiting to send Register/Update */
     struct gw_reg *queue_head, *queue_tail;
     size_t inflight;

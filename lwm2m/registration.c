@@ -258,7 +258,8 @@ static int add_location_path(coap_pdu_t *pdu, const char *location)
 static int attach_links(struct gw_reg *r, coap_pdu_t *pdu)
 {
     gw_buf_t links = {0};
-    int rc = gw_lwm2m_registration_links(r->vc->sc, gw_store_registry(r->srv->m->store), &links);
+    int rc = gw_lwm2m_registration_links(r->vc->sc, gw_store_registry(r->srv->m->store),
+                                         r->srv->content_format, &links);
     if (rc < 0)
         goto out;
     /* Large object lists go block-wise (Block1); libcoap owns the buffer

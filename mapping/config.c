@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lwm2m/codec.h"
 #include "config_internal.h"
 
 #define GW_DEFAULT_STATE_DIR "/var/lib/lwm2m-gateway"
@@ -363,6 +364,32 @@ static int h_con_notifications(gw_cfg_ctx_t *ctx, const config_setting_t *s,
     return 0;
 }
 
+/* The names a user knows the formats by, and the codes Register sends. */
+static const struct {
+    const char *name;
+    int cf;
+} content_formats[] = {
+    {"tlv", GW_CF_LWM2M_TLV},
+    {"senml-json", GW_CF_SENML_JSON},
+    {"senml-cbor", GW_CF_SENML_CBOR},
+};
+
+static int h_content_format(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                            void *obj)
+{
+    (void)k;
+    const char *v = config_setting_get_string(s);
+    char q[GW_CFG_QUOTE_SIZE];
+    for (size_t i = 0; i < sizeof content_formats / sizeof content_formats[0]; i++)
+        if (strcmp(v, content_formats[i].name) == 0) {
+            ((gw_config_server_t *)obj)->content_format = content_formats[i].cf;
+            return 0;
+        }
+    gw_config_error(ctx, s, "content_format must be \"tlv\", \"senml-json\" or \"senml-cbor\", "
+                            "got %s", gw_config_quote(v, q, sizeof q));
+    return 0;
+}
+
 #define SRV(f) offsetof(gw_config_server_t, f)
 static const gw_cfg_key_t server_keys[] = {
     {"uri", GW_CFG_STRING, "coap://host[:port] or coaps://host[:port]", true, h_uri, SRV(uri),
@@ -385,6 +412,8 @@ static const gw_cfg_key_t server_keys[] = {
      SRV(binding), 0, 0},
     {"confirmable_notifications", GW_CFG_BOOL, "true or false", false, h_con_notifications, 0, 0,
      0},
+    {"content_format", GW_CFG_STRING, "\"tlv\", \"senml-json\" or \"senml-cbor\"", false,
+     h_content_format, 0, 0, 0},
 };
 #undef SRV
 #define N_SERVER_KEYS (sizeof server_keys / sizeof server_keys[0])
@@ -395,6 +424,7 @@ static int server_defaults(gw_config_server_t *srv, size_t index)
     srv->security = GW_SEC_NOSEC;
     srv->registrations_per_second = 50;
     srv->short_server_id = (uint16_t)(1 + index);
+    srv->content_format = GW_CF_LWM2M_TLV;
     srv->psk_identity = strdup("{endpoint}");
     srv->binding = strdup("U");
     return srv->psk_identity && srv->binding ? 0 : -ENOMEM;

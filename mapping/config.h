@@ -29,6 +29,8 @@ typedef struct gw_config_server {
     int32_t default_pmin, default_pmax; /* /1/x/2 and /1/x/3, default 0 and 0 (none) */
     char *binding;                /* default "U" */
     bool confirmable_notifications; /* default false: NON, with a CON once a day */
+    int content_format;           /* preferred format, a GW_CF_* code: "tlv" (default, 11542),
+                                     "senml-json" (110) or "senml-cbor" (112) */
     int line;
 } gw_config_server_t;
 

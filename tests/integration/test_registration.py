@@ -3,11 +3,10 @@ independent test server (tests/server), and the daemon's lifecycle."""
 
 import re
 import signal
-import socket
 import time
 
 import configs
-from harness import Gateway, TestServer, parse_link_format
+from harness import Gateway, TestServer, parse_link_format, reserve_port
 
 
 def _links(ev):
@@ -26,13 +25,37 @@ def test_register_query_and_links(tmp):
                 assert ev["query"]["b"] == "U"
                 assert ev["cf"] == 40
                 links = _links(ev)
-                assert links["/"]["rt"] == "oma.lwm2m", links
-                assert links["/"]["ct"] == "11542"
+                # TLV, the default preferred format, is said by leaving ct
+                # out: Wakaama answers 4.00 to a root link with ct=11542
+                assert links["/"] == {"rt": "oma.lwm2m"}, links
                 assert "/1/0" in links and "/3/0" in links
+                # Server and Device are LwM2M 1.1's versions, the enabler's
+                # defaults: no ver (the registry's 1.2 would need LwM2M 1.2
+                # for Server)
+                assert "/1" not in links and "/3" not in links, links
                 assert not any(u.startswith("/0") for u in links), "Security object must not be listed"
                 if ep != "test-gw":
                     assert "/3303/0" in links and "/3304/0" in links
-                    assert links["/3303"].get("ver") == "1.1"
+                    assert links["/3303"] == {"ver": "1.1"}
+                    assert ev["links"] == ('</>;rt="oma.lwm2m",</1/0>,</3/0>,</3303>;ver=1.1,</3303/0>,'
+                                           '</3304>;ver=1.1,</3304/0>'), ev["links"]
+
+
+def test_preferred_content_format_per_server(tmp):
+    """content_format names the server's preferred format in Register
+    (ct) and is the format of Reads of several values without Accept."""
+    with TestServer() as srv:
+        conf = configs.gateway([configs.device("dev-a")], security='content_format = "senml-cbor";')
+        with Gateway(tmp, conf, server=srv):
+            links = _links(srv.wait_register("dev-a"))
+            assert links["/"] == {"rt": "oma.lwm2m", "ct": "112"}, links
+            r = srv.read("dev-a", "/3303/0")
+            assert r["code"] == "2.05" and r["cf"] == 112, r
+            assert srv.read("dev-a", "/3303/0/5700")["cf"] == 0  # one value: plain text
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([configs.device("dev-a")]), server=srv):
+            srv.wait_register("dev-a")
+            assert srv.read("dev-a", "/3303/0")["cf"] == 11542
 
 
 def test_update_sent_before_lifetime_ends(tmp):
@@ -60,29 +83,23 @@ def test_forgotten_registration_registers_again(tmp):
 
 
 def test_restarted_server_is_registered_with_again(tmp):
-    srv = TestServer().start()
-    port = srv.port
+    port = reserve_port("udp")  # the restarted server's address stays free for it
+    srv = TestServer(port=port).start()
     conf = configs.gateway([configs.device("dev-a")], lifetime=3)
     with Gateway(tmp, conf, server=srv.uri) as gw:
         srv.wait_register("dev-a")
         srv.stop()
-        with TestServer(args=("--port", str(port))) as srv2:
+        with TestServer(port=port) as srv2:
             assert srv2.port == port
             srv2.wait_register("dev-a", timeout=40)
             srv2.wait_register("test-gw", timeout=40)
         assert gw.proc.poll() is None, "the gateway must not exit when its server goes away"
 
 
-def _free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_unreachable_server_retries_with_backoff(tmp):
-    port = _free_udp_port()
+    # reserved: nothing answers there (ICMP port unreachable) until the
+    # test server starts on it
+    port = reserve_port("udp")
     conf = configs.gateway([configs.device("dev-a")], lifetime=60)
     with Gateway(tmp, conf, server="coap://127.0.0.1:%d" % port) as gw:
         first = gw.wait_log(r"dev-a: registration with .* failed .*retrying in ([0-9.]+) s", timeout=60)
@@ -97,7 +114,7 @@ def test_unreachable_server_retries_with_backoff(tmp):
         assert first
         assert len(delays) >= 3, delays
         assert delays[2] > delays[0] * 1.4, delays
-        with TestServer(args=("--port", str(port))) as srv:
+        with TestServer(port=port) as srv:
             srv.wait_register("dev-a", timeout=40)
 
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "gwtest.h"
+#include "lwm2m/codec.h"
 #include "mapping/config.h"
 #include "mapping/config_internal.h"
 
@@ -20,7 +21,7 @@ GW_TEST(good_file_loads_every_value)
         "servers = ( { uri = \"coaps://dm.example.com:5684\"; lifetime = 120; security = \"psk\";\n"
         "              psk_identity = \"gw-{endpoint}\"; psk_key = \"000102030405060708090a0b0c0d0e0f\";\n"
         "              registrations_per_second = 7; short_server_id = 9; default_pmin = 5;\n"
-        "              default_pmax = 60; binding = \"UQ\"; },\n"
+        "              default_pmax = 60; binding = \"UQ\"; content_format = \"senml-cbor\"; },\n"
         "            { uri = \"coap://[::1]\"; } );\n"
         "devices = ( { endpoint = \"boiler-room-temp\"; adapter = \"static\";\n"
         "              device = { manufacturer = \"Acme\"; model = \"T-100\"; serial = \"0001\"; firmware = \"1.0\"; };\n"
@@ -60,6 +61,7 @@ GW_TEST(good_file_loads_every_value)
     CHECK_EQ_INT(s->default_pmin, 5);
     CHECK_EQ_INT(s->default_pmax, 60);
     CHECK_EQ_STR(s->binding, "UQ");
+    CHECK_EQ_INT(s->content_format, GW_CF_SENML_CBOR);
     CHECK_EQ_INT(s->line, 3);
     s = &c->servers[1]; /* defaults */
     CHECK_EQ_STR(s->uri, "coap://[::1]");
@@ -72,6 +74,7 @@ GW_TEST(good_file_loads_every_value)
     CHECK_EQ_INT(s->default_pmin, 0);
     CHECK_EQ_INT(s->default_pmax, 0);
     CHECK_EQ_STR(s->binding, "U");
+    CHECK_EQ_INT(s->content_format, GW_CF_LWM2M_TLV); /* no ct in Register: every server takes it */
     CHECK_EQ_INT(c->n_devices, 2);
     const gw_config_device_t *dv = &c->devices[0];
     CHECK_EQ_STR(dv->endpoint, "boiler-room-temp");
@@ -354,6 +357,14 @@ GW_TEST(err_uri_security)
                  "security must be \"nosec\" or \"psk\", got \"dtls\"");
 }
 
+GW_TEST(err_content_format)
+{
+    expect_error("servers = ( { uri = \"coap://h\";\n content_format = \"json\"; } );\n", 2,
+                 "content_format must be \"tlv\", \"senml-json\" or \"senml-cbor\", got \"json\"");
+    expect_error("servers = ( { uri = \"coap://h\";\n\n content_format = \"11542\"; } );\n", 3,
+                 "content_format must be \"tlv\", \"senml-json\" or \"senml-cbor\", got \"11542\"");
+}
+
 GW_TEST(err_missing_required)
 {
     expect_error("gateway = { name = \"g\"; };\n", 0,
@@ -551,7 +562,7 @@ GW_TEST_MAIN(good_file_loads_every_value, minimal_file_uses_defaults, parse_hex,
              big_literals_in_strings_comments_floats_are_fine, err_duplicate_endpoint,
              err_unknown_object, err_unknown_resource, err_value_type, err_value_other_types,
              err_executable, err_bad_path, err_instances, err_duplicate_path, err_psk_key,
-             err_psk_needs_key, err_uri, err_uri_security, err_missing_required,
+             err_psk_needs_key, err_uri, err_uri_security, err_content_format, err_missing_required,
              err_unknown_adapter, err_endpoint_chars, err_endpoint_is_gateway_name,
              err_objects_dir_missing, five_errors_all_reported, syntax_error_line, missing_file,
              vendor_object_from_objects_dir, examples_load)
