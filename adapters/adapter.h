@@ -27,6 +27,14 @@ typedef struct gw_reading {
     const char *unit;       /* unit the value is in ("Cel", "Fahrenheit", "Wh", "Pa", "%RH"),
                                NULL when the field's usual unit */
     int64_t ts_ms;          /* wall clock when the sensor measured it; 0 = now */
+    /* How finely the source resolves a FLOAT value (lwm2m/precision.h):
+     * has_decimals says the value is a decimal with `decimals` decimals (a
+     * register scaled by 0.1: 1; a float32 288.1: 1), already rounded to
+     * them, so that it publishes as 288.1, not 288.1000061035156; the
+     * mapping keeps that precision through its conversions. Unset (zero):
+     * the double is the value (INTEGER/UNSIGNED count as 0 decimals). */
+    bool has_decimals;
+    int8_t decimals;
 } gw_reading_t;
 
 typedef struct gw_adapter gw_adapter_t;
@@ -71,9 +79,28 @@ typedef struct gw_adapter_ops {
      * deadline passed. Returns 0 or a negative errno (logged, not fatal). */
     int (*process)(gw_adapter_t *a, int fd);
     /* An LwM2M Write (value != NULL) or Execute (value == NULL, args) on a
-     * field configured `writable`. Returns 0 when handed to the device (or
-     * queued for a sleeping one), -ENOTSUP when the adapter cannot write,
-     * -ENOENT for an unknown device/field, other negative errno on failure.
+     * field configured `writable`. value is in the adapter's own unit and
+     * scale (the mapping's conversion is undone). Returns
+     *   0        handed to the device (or queued for a sleeping one);
+     *   -ENOENT  unknown device or field;
+     * the value refused by the adapter itself, before any device traffic
+     * (the server's fault: 4.00 Bad Request):
+     *   -ERANGE  the value does not fit the field (a register's type and
+     *            scale, a bit field's width, an enumeration's values);
+     *   -EINVAL  a value of a type the field cannot hold (text to a number);
+     * the operation itself not possible on this field (4.05):
+     *   -EPERM   the field is not writable;
+     *   -ENOTSUP the adapter cannot do this (an Execute on a register
+     *            without execute_value);
+     * the device failing (5.00 Internal Server Error, 5.03 when it may
+     * answer later):
+     *   -EIO     the device answered with an error, or does not hold the
+     *            value (read_back);
+     *   -ETIMEDOUT, -ENOTCONN, -ECANCELED  no answer, no connection, the
+     *            adapter stopped (5.03);
+     *   -ENOMEM and other negative errno (5.00).
+     * The gateway maps these in one place (gateway/writes.c). For -ERANGE
+     * the adapter's write_range, when set, tells the server what fits.
      * May be NULL: no field of this adapter is writable. */
     int (*write)(gw_adapter_t *a, const char *device_key, const char *field,
                  const gw_value_t *value, const char *args);
@@ -82,10 +109,19 @@ typedef struct gw_adapter_ops {
      * done(done_ctx, rc) exactly once, later, on the loop thread, with rc as
      * write() would return it; or returns a negative errno at once (done is
      * then never called). stop() completes every queued write with
-     * -ECANCELED. value/args are copied. May be NULL: write() is used. */
+     * -ECANCELED. value/args are copied. May be NULL: write() is used.
+     * A value the adapter refuses (-ERANGE, -EINVAL, -EPERM, -ENOTSUP,
+     * -ENOENT) is refused at once, never through done. */
     int (*write_async)(gw_adapter_t *a, const char *device_key, const char *field,
                        const gw_value_t *value, const char *args, gw_write_done_fn done,
                        void *done_ctx);
+    /* The numbers a writable numeric field accepts, lo..hi inclusive, in
+     * the adapter's own unit and scale (a s16 register with scale 0.1:
+     * -3276.8..3276.7), for the diagnostic of a refused Write. Returns 0,
+     * -ENOENT for an unknown device/field, -ENOTSUP for a field that is not
+     * numeric. May be NULL. */
+    int (*write_range)(gw_adapter_t *a, const char *device_key, const char *field,
+                       double *out_lo, double *out_hi);
 } gw_adapter_ops_t;
 
 /* The adapters compiled in, looked up by name; NULL when unknown. */

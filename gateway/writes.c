@@ -4,9 +4,11 @@
  * undone (the device wants its own unit and scale).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lwm2m/precision.h"
 #include "gateway_internal.h"
 #include "log.h"
 
@@ -26,6 +28,37 @@ static double unconvert(gw_unit_conv_t c, double v)
     return v;
 }
 
+/* The adapter's limits of a field, in the resource's unit: what a server
+ * may write there, for the diagnostic of a refused value. */
+static void describe_range(gw_adapter_slot_t *s, const char *key, const gw_map_target_t *t, char *diag,
+                           size_t size)
+{
+    double lo, hi;
+    if (!diag || !size || !s->ops->write_range || s->ops->write_range(s->a, key, t->field, &lo, &hi) < 0)
+        return;
+    int dlo, dhi;
+    lo = gw_prec_double(lo, &dlo);
+    hi = gw_prec_double(hi, &dhi);
+    int d = gw_prec_linear(gw_unit_conv_decimals(t->conv, dlo > dhi ? dlo : dhi), t->scale, t->offset);
+    double a = gw_prec_round(gw_unit_conv_apply(t->conv, lo) * t->scale + t->offset, d);
+    double b = gw_prec_round(gw_unit_conv_apply(t->conv, hi) * t->scale + t->offset, d);
+    gw_buf_t out = {0};
+    gw_value_t va = {.type = GW_TYPE_FLOAT, .v.f = a < b ? a : b};
+    gw_value_t vb = {.type = GW_TYPE_FLOAT, .v.f = a < b ? b : a};
+    if (gw_buf_appendf(&out, "field \"%s\" takes ", t->field) == 0 && gw_value_to_text(&va, &out) == 0 &&
+        gw_buf_append(&out, "..", 2) == 0 && gw_value_to_text(&vb, &out) == 0 &&
+        (!t->lwm2m_unit || gw_buf_appendf(&out, " %s", t->lwm2m_unit) == 0))
+        snprintf(diag, size, "%.*s", (int)out.len, (const char *)out.data);
+    gw_buf_free(&out);
+}
+
+/* The value itself, or the operation, refused before any device traffic:
+ * the server's request was wrong, not the device (gw_lwm2m_write_code). */
+static bool refusal(int rc)
+{
+    return rc == -ERANGE || rc == -EINVAL || rc == -EPERM || rc == -ENOTSUP;
+}
+
 static gw_adapter_slot_t *slot_for(struct gw_gateway *g, const char *device_key)
 {
     const char *colon = strchr(device_key, ':');
@@ -38,13 +71,13 @@ static gw_adapter_slot_t *slot_for(struct gw_gateway *g, const char *device_key)
 
 static void write_done(void *ctx, int rc)
 {
-    if (rc < 0 && rc != -ENOTSUP)
-        gw_warn("a write to a device failed: %s", strerror(-rc));
+    /* The adapter logged the device's fault with its detail. */
     gw_lwm2m_write_complete(ctx, rc);
 }
 
 int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
-                          const uint8_t *args, size_t args_len, bool probe, gw_write_token_t *token)
+                          const uint8_t *args, size_t args_len, bool probe, gw_write_token_t *token,
+                          char *diag, size_t diag_size)
 {
     struct gw_gateway *g = ctx;
     const char *key = NULL;
@@ -82,14 +115,29 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
         /* The device answers later (a serial bus): the server's request
          * waits for it, the loop does not. */
         rc = s->ops->write_async(s->a, key, t->field, value ? &dv : NULL, argz, write_done, token);
-        free(argz);
-        return rc == 0 ? -EINPROGRESS : rc;
+        if (rc == 0)
+            rc = -EINPROGRESS;
+    } else {
+        rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
     }
-    rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
     free(argz);
-    char ps[32];
-    if (rc < 0 && rc != -ENOTSUP)
-        gw_warn("%s: %s of %s (field %s) failed at the device: %s", key, value ? "Write" : "Execute",
-                gw_path_format(path, ps, sizeof ps), t->field, strerror(-rc));
+    if (rc >= 0 || rc == -EINPROGRESS)
+        return rc;
+    char ps[32], vs[48] = "";
+    if (value) {
+        gw_buf_t b = {0};
+        if (gw_value_to_text(value, &b) == 0)
+            snprintf(vs, sizeof vs, " = %.*s", (int)(b.len < 40 ? b.len : 40), (const char *)b.data);
+        gw_buf_free(&b);
+    }
+    if (rc == -ERANGE)
+        describe_range(s, key, t, diag, diag_size);
+    if (refusal(rc))
+        gw_notice("%s: %s %s%s (field %s) refused: %s%s%s", key, value ? "Write" : "Execute",
+                  gw_path_format(path, ps, sizeof ps), vs, t->field, strerror(-rc), diag && diag[0] ? "; " : "",
+                  diag ? diag : "");
+    else
+        gw_warn("%s: %s %s%s (field %s) failed at the device: %s", key, value ? "Write" : "Execute",
+                gw_path_format(path, ps, sizeof ps), vs, t->field, strerror(-rc));
     return rc;
 }

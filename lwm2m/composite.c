@@ -293,11 +293,15 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
     gw_lwm2m_t *m = vc->m;
     for (size_t i = 0; !code && m->write_hook && i < dec.n; i++) {
         const gw_record_t *rec = &dec.recs[i];
-        int wrc = m->write_hook(m->write_ctx, vc, &rec->path, &rec->value, NULL, 0, false, NULL);
-        if (wrc == -ENOTSUP)
-            code = fail(q, C(405), "the device does not accept writes to this resource");
-        else if (wrc < 0 && wrc != -ENOENT)
-            code = fail(q, C(500), "the device did not accept the value");
+        char reason[128] = "";
+        int wrc = m->write_hook(m->write_ctx, vc, &rec->path, &rec->value, NULL, 0, false, NULL, reason,
+                                sizeof reason);
+        if (wrc < 0 && wrc != -ENOENT) {
+            char ps[24], why[sizeof reason + 64];
+            /* Say which member: a composite names several paths. */
+            code = gw_lwm2m_write_code(wrc, false, reason, why, sizeof why);
+            fail(q, code, "%s: %s", gw_path_format(&rec->path, ps, sizeof ps), why);
+        }
     }
     for (size_t i = 0; !code && i < dec.n; i++) {
         const gw_record_t *rec = &dec.recs[i];

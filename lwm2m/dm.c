@@ -363,13 +363,46 @@ static void finish_write(dm_req_t *q, gw_write_token_t *t)
     free(t);
 }
 
+int gw_lwm2m_write_code(int rc, bool execute, const char *reason, char *out_diag, size_t size)
+{
+    int code;
+    const char *what;
+    switch (rc) {
+    case -ERANGE:
+    case -EINVAL:
+        /* The gateway refused the value itself: the server sent it. */
+        code = C(400);
+        what = execute ? "bad Execute for this resource" : "the value does not fit this resource";
+        break;
+    case -EPERM:
+    case -ENOTSUP:
+        code = C(405);
+        what = execute ? "the device cannot execute this resource"
+                       : "the device does not accept writes to this resource";
+        break;
+    case -ETIMEDOUT:
+    case -ENOTCONN:
+    case -ECANCELED:
+    case -EAGAIN:
+        code = C(503);
+        what = "the device does not answer now; try again later";
+        break;
+    default:
+        code = C(500);
+        what = execute ? "the device did not execute it" : "the device did not accept the value";
+        break;
+    }
+    if (out_diag && size)
+        snprintf(out_diag, size, "%s%s%s", what, reason && reason[0] ? ": " : "", reason ? reason : "");
+    return code;
+}
+
+/* q->diag holds the hook's reason, if it gave one (route_one). */
 static int route_fail(dm_req_t *q, int rc, bool execute)
 {
-    if (rc == -ENOTSUP)
-        return fail(q, C(405), execute ? "the device cannot execute this resource%s"
-                                       : "the device does not accept writes to this resource%s", NULL);
-    return fail(q, C(500), execute ? "the device did not execute it%s" : "the device did not accept the value%s",
-                NULL);
+    char reason[sizeof q->diag];
+    snprintf(reason, sizeof reason, "%s", q->diag);
+    return gw_lwm2m_write_code(rc, execute, reason, q->diag, sizeof q->diag);
 }
 
 /* Call the hook for one routed operation; on -EINPROGRESS hold the request
@@ -390,8 +423,9 @@ static int route_one(dm_req_t *q, gw_write_token_t **tp, size_t index, const gw_
     }
     t->done = false;
     t->index = index;
+    q->diag[0] = '\0';
     int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len, false,
-                              q->resumed ? NULL : t);
+                              q->resumed ? NULL : t, q->diag, sizeof q->diag);
     if (rc != -EINPROGRESS)
         return rc;
     if (t->done)
@@ -606,8 +640,8 @@ static int do_execute(dm_req_t *q)
         respond(q, C(204), -1, NULL);
         return 0;
     }
-    bool routed = q->m->write_hook &&
-                  q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, NULL, 0, true, NULL) == 0;
+    bool routed = q->m->write_hook && q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, NULL, 0,
+                                                       true, NULL, NULL, 0) == 0;
     if (!routed && !gw_exec_available(q->vc->sc, &q->path))
         return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
     if (gw_exec_args_validate(q->data, q->len) < 0)

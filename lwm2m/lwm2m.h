@@ -69,12 +69,24 @@ typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path
  * (args/args_len then hold its arguments). With probe set, nothing is
  * done: the answer only says whether the path is routed. Returns 0 when
  * routed and accepted (the store is then updated for a Write), -ENOENT when
- * the path is not routed (the store alone keeps the value), -ENOTSUP when the
- * device cannot do it (4.05), another negative errno when it failed (5.00). */
+ * the path is not routed (the store alone keeps the value), or the codes of
+ * an adapter's write (adapters/adapter.h), answered (gw_lwm2m_write_code):
+ * -ERANGE, -EINVAL: the value itself is refused (4.00); -EPERM, -ENOTSUP:
+ * the resource cannot be written/executed there (4.05); -ETIMEDOUT,
+ * -ENOTCONN, -ECANCELED, -EAGAIN: the device does not answer now (5.03);
+ * any other: the device failed (5.00). On a refusal the hook may write a
+ * one-line reason for the server into diag (diag_size bytes, "" on entry;
+ * it is NUL-terminated by the hook). */
 typedef struct gw_write_token gw_write_token_t;
 typedef int (*gw_vclient_write_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path,
                                    const gw_value_t *value, const uint8_t *args, size_t args_len,
-                                   bool probe, gw_write_token_t *token);
+                                   bool probe, gw_write_token_t *token, char *diag,
+                                   size_t diag_size);
+/* The CoAP response code a write hook's result rc < 0 is answered with,
+ * as listed above, in libcoap's numbering (COAP_RESPONSE_CODE(400) for
+ * 4.00), and its diagnostic into out_diag (size bytes, NUL-terminated):
+ * reason (the hook's; NULL or "" for none) after a generic text. */
+int gw_lwm2m_write_code(int rc, bool execute, const char *reason, char *out_diag, size_t size);
 /* With a token (not NULL), the hook may also return -EINPROGRESS: the
  * device answers later, and the owner then calls gw_lwm2m_write_complete
  * exactly once, on the loop thread, with what the hook would have returned;

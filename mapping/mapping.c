@@ -16,6 +16,7 @@
 
 #include "../gateway/log.h"
 #include "../gateway/loop.h"
+#include "../lwm2m/precision.h"
 #include "mapping_internal.h"
 
 enum {
@@ -507,9 +508,13 @@ static int add_dynamic(gw_mapping_t *m, mdev_t *d, const char *field, const gw_f
 static int to_number(const gw_map_target_t *t, rt_t *rt, const gw_reading_t *r, double *out)
 {
     double x;
+    bool exact = true; /* the source's decimals are known */
+    int dec = 0;
     switch (r->value.type) {
     case GW_TYPE_FLOAT:
         x = r->value.v.f;
+        exact = r->has_decimals;
+        dec = r->decimals;
         break;
     case GW_TYPE_INTEGER:
         x = (double)r->value.v.i;
@@ -539,6 +544,11 @@ static int to_number(const gw_map_target_t *t, rt_t *rt, const gw_reading_t *r, 
         }
     }
     x = gw_unit_conv_apply(c, x) * t->scale + t->offset;
+    /* Conversions make binary noise of a decimal (72.5 F is
+     * 22.500000000000004 Cel): the result keeps the source's precision
+     * (lwm2m/precision.h), not the arithmetic's. */
+    if (exact && (c != GW_CONV_NONE || t->scale != 1.0 || t->offset != 0.0))
+        x = gw_prec_round(x, gw_prec_linear(gw_unit_conv_decimals(c, dec), t->scale, t->offset));
     if (t->has_min && x < t->min)
         x = t->min;
     if (t->has_max && x > t->max)

@@ -68,6 +68,10 @@ const gw_field_default_t *gw_mapping_default(const char *field);
  * the same unit) or -EINVAL when no conversion exists. */
 int gw_unit_conv_find(const char *from, const char *to, gw_unit_conv_t *out);
 double gw_unit_conv_apply(gw_unit_conv_t c, double v);
+/* Decimals a value with `decimals` decimals has after conversion c
+ * (lwm2m/precision.h): Wh -> kWh adds 3, K -> Cel keeps at least 2,
+ * Fahrenheit -> Cel (a factor 5/9, no short decimal) adds 2. */
+int gw_unit_conv_decimals(gw_unit_conv_t c, int decimals);
 
 /* Resolve every field of device d (its `resources` field overrides, the
  * fields its simulated adapter declares, and default-map kinds listed in

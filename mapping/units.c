@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <string.h>
 
+#include "../lwm2m/precision.h"
 #include "mapping.h"
 
 typedef struct unit_rule {
@@ -90,4 +91,20 @@ double gw_unit_conv_apply(gw_unit_conv_t c, double v)
         break;
     }
     return v;
+}
+
+int gw_unit_conv_decimals(gw_unit_conv_t c, int decimals)
+{
+    switch (c) {
+    case GW_CONV_F_TO_C: return gw_prec_linear(gw_prec_linear(decimals, 1.0, -32.0), 5.0 / 9.0, 0.0);
+    case GW_CONV_K_TO_C: return gw_prec_linear(decimals, 1.0, -273.15);
+    case GW_CONV_WH_TO_KWH:
+    case GW_CONV_MV_TO_V:
+    case GW_CONV_MA_TO_A:
+    case GW_CONV_W_TO_KW: return gw_prec_linear(decimals, 0.001, 0.0);
+    case GW_CONV_PA_TO_HPA: return gw_prec_linear(decimals, 0.01, 0.0);
+    case GW_CONV_KPA_TO_HPA: return gw_prec_linear(decimals, 10.0, 0.0);
+    case GW_CONV_NONE: break;
+    }
+    return decimals;
 }

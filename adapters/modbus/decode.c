@@ -8,8 +8,10 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "../../lwm2m/precision.h"
 #include "decode.h"
 
 /* The value's bytes, most significant first, from the wire words. */
@@ -76,7 +78,20 @@ static unsigned field_bits(uint8_t type)
 /* A run of coils or discrete inputs read as one unsigned number, the first
  * bit the least significant (the bit order of FC01/FC02/FC15 payloads,
  * Modbus Application Protocol V1.1b3, 6.1). */
-static int decode_bits(const gw_config_modbus_reg_t *r, const uint16_t *words, gw_value_t *out)
+/* x (with dec decimals) scaled and offset as r says, rounded to the
+ * decimals that leaves (a register 2307 with scale 0.1 is 230.7, not
+ * 230.70000000000002). */
+static int scaled(const gw_config_modbus_reg_t *r, double x, int dec, gw_value_t *out, int *out_dec)
+{
+    int d = gw_prec_linear(dec, r->scale, r->offset);
+    out->type = GW_TYPE_FLOAT;
+    out->v.f = gw_prec_round(x * r->scale + r->offset, d);
+    *out_dec = d;
+    return isfinite(out->v.f) ? 0 : -EINVAL;
+}
+
+static int decode_bits(const gw_config_modbus_reg_t *r, const uint16_t *words, gw_value_t *out,
+                       int *out_dec)
 {
     if (r->count > field_bits(r->type))
         return -EINVAL;
@@ -93,9 +108,7 @@ static int decode_bits(const gw_config_modbus_reg_t *r, const uint16_t *words, g
         }
         return 0;
     }
-    out->type = GW_TYPE_FLOAT;
-    out->v.f = (double)raw * r->scale + r->offset;
-    return isfinite(out->v.f) ? 0 : -EINVAL;
+    return scaled(r, (double)raw, 0, out, out_dec);
 }
 
 static int encode_bits(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max)
@@ -146,13 +159,21 @@ static int decode_string(const gw_config_modbus_reg_t *r, const uint16_t *words,
 int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, size_t n,
                      gw_value_t *out, char *strbuf, size_t strsize)
 {
-    if (!r || !words || !out || n < r->count || r->count == 0)
+    int dec;
+    return gw_modbus_decode_prec(r, words, n, out, strbuf, strsize, &dec);
+}
+
+int gw_modbus_decode_prec(const gw_config_modbus_reg_t *r, const uint16_t *words, size_t n,
+                          gw_value_t *out, char *strbuf, size_t strsize, int *out_decimals)
+{
+    if (!r || !words || !out || !out_decimals || n < r->count || r->count == 0)
         return -EINVAL;
     memset(out, 0, sizeof *out);
+    *out_decimals = 0;
     if (r->type == GW_MODBUS_STRING)
         return decode_string(r, words, out, strbuf, strsize);
     if (bit_table(r->table) && r->type != GW_MODBUS_BOOL)
-        return decode_bits(r, words, out);
+        return decode_bits(r, words, out, out_decimals);
     size_t nw = type_words(r->type);
     if (nw == 0 || nw > n || r->order > GW_MODBUS_DCBA)
         return -EINVAL;
@@ -169,6 +190,7 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
     uint64_t raw = be(b, 2 * nw);
     bool plain = r->scale == 1.0 && r->offset == 0.0;
     double x;
+    int dec = 0;
     int64_t i = 0;
     bool is_int = true;
     switch (r->type) {
@@ -194,14 +216,19 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
         uint32_t u = (uint32_t)raw;
         float f;
         memcpy(&f, &u, sizeof f);
-        x = f;
+        if (!isfinite(f))
+            return -EINVAL;
+        /* The decimal the device meant: 288.1, not 288.1000061035156. */
+        x = gw_prec_float32(f, &dec);
         is_int = false;
         break;
     }
     default: { /* F64 */
         double d;
         memcpy(&d, &raw, sizeof d);
-        x = d;
+        if (!isfinite(d))
+            return -EINVAL;
+        x = gw_prec_double(d, &dec);
         is_int = false;
         break;
     }
@@ -215,9 +242,13 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
         x = (double)i;
     if (!isfinite(x))
         return -EINVAL;
-    out->type = GW_TYPE_FLOAT;
-    out->v.f = x * r->scale + r->offset;
-    return isfinite(out->v.f) ? 0 : -EINVAL;
+    if (plain) {
+        out->type = GW_TYPE_FLOAT;
+        out->v.f = x;
+        *out_decimals = dec;
+        return 0;
+    }
+    return scaled(r, x, dec, out, out_decimals);
 }
 
 int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max)
@@ -271,6 +302,73 @@ int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_wo
                                                         : r->order,
                b, nw, out_words);
     return 0;
+}
+
+int gw_modbus_range(const gw_config_modbus_reg_t *r, double *out_lo, double *out_hi)
+{
+    if (!r || !out_lo || !out_hi || r->scale == 0.0 || !isfinite(r->scale) || !isfinite(r->offset))
+        return -EINVAL;
+    double lo, hi;
+    int dec = 0;
+    if (r->type == GW_MODBUS_STRING || r->type == GW_MODBUS_BOOL)
+        return -ENOTSUP;
+    if (bit_table(r->table)) {
+        if (r->count == 0 || r->count > field_bits(r->type))
+            return -EINVAL;
+        lo = 0;
+        hi = ldexp(1.0, r->count) - 1; /* rounds to 2^64 for 64 bits: near enough for a message */
+    } else {
+        switch (r->type) {
+        case GW_MODBUS_U16: lo = 0, hi = 65535.0; break;
+        case GW_MODBUS_S16: lo = -32768.0, hi = 32767.0; break;
+        case GW_MODBUS_U32: lo = 0, hi = 4294967295.0; break;
+        case GW_MODBUS_S32: lo = -2147483648.0, hi = 2147483647.0; break;
+        case GW_MODBUS_U64: lo = 0, hi = 18446744073709551615.0; break;
+        case GW_MODBUS_S64: lo = -9223372036854775808.0, hi = 9223372036854775807.0; break;
+        case GW_MODBUS_F32: lo = -3.4028234663852886e38, hi = 3.4028234663852886e38, dec = 0; break;
+        case GW_MODBUS_F64: lo = -1.7976931348623157e308, hi = 1.7976931348623157e308; break;
+        default: return -EINVAL;
+        }
+    }
+    int d = gw_prec_linear(dec, r->scale, r->offset);
+    double a = gw_prec_round(lo * r->scale + r->offset, d);
+    double b = gw_prec_round(hi * r->scale + r->offset, d);
+    if (!isfinite(a) || !isfinite(b))
+        return -EINVAL;
+    *out_lo = a < b ? a : b;
+    *out_hi = a < b ? b : a;
+    return 0;
+}
+
+const char *gw_modbus_table_name(uint8_t table)
+{
+    switch (table) {
+    case GW_MODBUS_COIL: return "coil";
+    case GW_MODBUS_DISCRETE: return "discrete input";
+    case GW_MODBUS_INPUT: return "input register";
+    case GW_MODBUS_HOLDING: return "holding register";
+    }
+    return "unknown table";
+}
+
+int gw_modbus_function_code(uint8_t table, bool write, uint16_t count)
+{
+    switch (table) {
+    case GW_MODBUS_COIL: return write ? (count == 1 ? 5 : 15) : 1;
+    case GW_MODBUS_DISCRETE: return 2;
+    case GW_MODBUS_INPUT: return 4;
+    default: return write ? (count == 1 ? 6 : 16) : 3;
+    }
+}
+
+void gw_modbus_describe(uint8_t table, bool write, uint16_t start, uint16_t count, char *buf,
+                        size_t size)
+{
+    unsigned end = (unsigned)start + (count ? count - 1u : 0u);
+    snprintf(buf, size, "FC%02d %s %s%s %u%s%.0u (address %u, count %u)",
+             gw_modbus_function_code(table, write, count), write ? "write" : "read",
+             gw_modbus_table_name(table), count == 1 ? "" : "s", (unsigned)start, count == 1 ? "" : "..",
+             count == 1 ? 0u : end, (unsigned)start, (unsigned)count);
 }
 
 int gw_modbus_reg_cmp(const gw_config_modbus_reg_t *a, const gw_config_modbus_reg_t *b)

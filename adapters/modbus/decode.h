@@ -6,6 +6,7 @@
 #ifndef GW_ADAPTERS_MODBUS_DECODE_H
 #define GW_ADAPTERS_MODBUS_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,13 @@
  * -ENOSPC when strbuf is too small. */
 int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, size_t n,
                      gw_value_t *out, char *strbuf, size_t strsize);
+/* The same, and a FLOAT value published at the precision of its source
+ * (lwm2m/precision.h): a float32 is the shortest decimal that reads back
+ * as it (288.1), a scaled integer has the scale's and offset's decimals
+ * (1234 x 0.1 = 123.4, rounded to that decimal); *out_decimals says how
+ * many (see gw_reading_t.decimals), 0 for other types. */
+int gw_modbus_decode_prec(const gw_config_modbus_reg_t *r, const uint16_t *words, size_t n,
+                          gw_value_t *out, char *strbuf, size_t strsize, int *out_decimals);
 
 /* The inverse for a Write: (v - offset) / scale, rounded for integer types,
  * into r->count words in r's order (bool: one word, 0 or 1; a coil bit
@@ -41,6 +49,22 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
  * when the value does not fit the type (a bit field: 0..2^count-1),
  * -EINVAL for NaN, a string type, or max < r->count. */
 int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max);
+
+/* The numbers a Write of r accepts, lo..hi, in the value's terms (scale
+ * and offset applied): a s16 with scale 0.1 takes -3276.8..3276.7, a bit
+ * field of 3 coils 0..7. Returns 0, or -ENOTSUP for string and bool
+ * entries (no numeric range), -EINVAL for a bad entry. */
+int gw_modbus_range(const gw_config_modbus_reg_t *r, double *out_lo, double *out_hi);
+
+/* "holding register", "input register", "coil", "discrete input". */
+const char *gw_modbus_table_name(uint8_t table);
+/* The function code a request on table uses (Modbus Application Protocol
+ * V1.1b3, 6): reads 1-4, writes 5/15 (coils) and 6/16 (registers) as
+ * count is 1 or more. */
+int gw_modbus_function_code(uint8_t table, bool write, uint16_t count);
+/* "FC03 read holding registers 100..104 (address 100, count 5)" into buf. */
+void gw_modbus_describe(uint8_t table, bool write, uint16_t start, uint16_t count, char *buf,
+                        size_t size);
 
 /* One read request covering regs[first .. first + n) of a sorted list. */
 typedef struct gw_modbus_block {

@@ -197,7 +197,18 @@ static void append(mb_item_t **head, mb_item_t **tail, mb_item_t *it)
  * bus has a fail_threshold. A device coming back is announced ahead of
  * this poll's readings (its client registers first); one going down after
  * the error code that explains it. */
-void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
+void gw_modbus_failure(const mb_bus_t *b, uint8_t table, bool write, uint16_t start, uint16_t count,
+                       int err, char *buf, size_t size)
+{
+    char req[96];
+    gw_modbus_describe(table, write, start, count, req, sizeof req);
+    if (!b->connected)
+        snprintf(buf, size, "cannot connect for %s: %s", req, modbus_strerror(err));
+    else
+        snprintf(buf, size, "%s: %s", req, modbus_strerror(err));
+}
+
+void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, const char *why, mb_item_t **head,
                               mb_item_t **tail)
 {
     mb_dev_t *d = &b->a->devs[di];
@@ -206,7 +217,7 @@ void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_it
     bool down = threshold > 0 && d->fails >= threshold;
     mb_item_t *av = NULL;
     if (down != d->down) {
-        av = new_item(di, code ? modbus_strerror(err) : NULL);
+        av = new_item(di, code ? why : NULL);
         if (av) {
             d->down = down;
             av->avail_change = down ? -1 : 1;
@@ -221,7 +232,7 @@ void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_it
         }
     }
     if (code != d->fault) {
-        mb_item_t *it = new_item(di, code ? modbus_strerror(err) : NULL);
+        mb_item_t *it = new_item(di, code ? why : NULL);
         if (it) {
             d->fault = code;
             it->fault_change = true;
@@ -240,19 +251,17 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
     mb_item_t *head = NULL, *tail = NULL;
     uint16_t words[GW_MODBUS_MAX_REGS];
     uint8_t bits[GW_MODBUS_MAX_BITS];
-    int code = 0, err = 0;
+    int code = 0;
+    char why[160] = "";
     for (size_t k = 0; k < g->n_blocks && !code; k++) {
         const gw_modbus_block_t *blk = &g->blocks[k];
         int rc = gw_modbus_request(b, d->cfg->unit_id, blk->table, false, blk->start, blk->count, words,
                          bits);
+        if (rc >= 0 && rc != blk->count)
+            rc = -EMBBADDATA;
         if (rc < 0) {
-            err = -rc;
-            code = gw_modbus_classify(b, err);
-            break;
-        }
-        if (rc != blk->count) {
-            err = EMBBADDATA;
-            code = gw_modbus_classify(b, err);
+            gw_modbus_failure(b, blk->table, false, blk->start, blk->count, -rc, why, sizeof why);
+            code = gw_modbus_classify(b, -rc);
             break;
         }
         gw_modbus_add_stat(a, &a->stats.registers, (uint64_t)rc);
@@ -269,7 +278,8 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
             }
             char str[2 * GW_MODBUS_MAX_REGS + 1];
             gw_value_t v;
-            if (gw_modbus_decode(r, src, r->count, &v, str, sizeof str) < 0) {
+            int dec;
+            if (gw_modbus_decode_prec(r, src, r->count, &v, str, sizeof str, &dec) < 0) {
                 gw_modbus_add_stat(a, &a->stats.decode_errors, 1);
                 continue;
             }
@@ -278,6 +288,7 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
                 continue;
             it->field = r->field;
             it->value = v;
+            it->decimals = (int8_t)(dec < INT8_MIN ? INT8_MIN : dec > INT8_MAX ? INT8_MAX : dec);
             if (tail)
                 tail->next = it;
             else
@@ -285,7 +296,7 @@ static void poll_group(mb_bus_t *b, mb_group_t *g)
             tail = it;
         }
     }
-    gw_modbus_device_outcome(b, g->dev, code, err, &head, &tail);
+    gw_modbus_device_outcome(b, g->dev, code, why, &head, &tail);
     gw_modbus_post(a, head, tail);
 }
 
@@ -622,8 +633,10 @@ static void deliver(gw_adapter_t *a, mb_item_t *it)
         if (up)
             gw_notice("modbus: %s is available again", d->key);
         else
-            gw_warn("modbus: %s unavailable after %d consecutive failures (fail_threshold)%s",
-                    d->key, it->code, a->env.set_available ? "" : "; the gateway keeps it registered");
+            gw_warn("modbus: %s unavailable after %d consecutive failures (fail_threshold), the last: "
+                    "%s%s",
+                    d->key, it->code, it->text,
+                    a->env.set_available ? "" : "; the gateway keeps it registered");
         int rc = a->env.set_available ? a->env.set_available(a->env.emit_ctx, d->key, up) : 0;
         if (rc < 0)
             gw_warn("modbus: %s: the gateway could not mark it %s: %s", d->key,
@@ -641,6 +654,8 @@ static void deliver(gw_adapter_t *a, mb_item_t *it)
     } else {
         r.field = it->field;
         r.value = it->value;
+        r.has_decimals = r.value.type == GW_TYPE_FLOAT;
+        r.decimals = it->decimals;
         if (r.value.type == GW_TYPE_STRING)
             r.value.v.bytes.ptr = (const uint8_t *)it->text;
     }
@@ -681,4 +696,5 @@ const gw_adapter_ops_t gw_adapter_modbus = {
     .process = mb_process,
     .write = gw_modbus_write,
     .write_async = gw_modbus_write_async,
+    .write_range = gw_modbus_write_range,
 };

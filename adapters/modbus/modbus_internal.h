@@ -52,6 +52,7 @@ typedef struct mb_write {
     bool pulse;  /* Execute on a pulse coil: on, wait pulse_ms, off */
     int checked; /* read_back: 1 the device holds what was written, -1 it does not, 0 unread */
     uint16_t got[GW_MODBUS_MAX_FIELD_BITS]; /* what was read back */
+    char why[160]; /* a failed write: which request and what went wrong */
 } mb_write_t;
 
 typedef struct mb_item {
@@ -59,6 +60,7 @@ typedef struct mb_item {
     uint32_t dev;
     const char *field;
     gw_value_t value;
+    int8_t decimals; /* a FLOAT value's, see gw_reading_t */
     bool fault_change;
     int avail_change; /* +1 available again, -1 unavailable, 0 neither */
     int code;
@@ -111,10 +113,17 @@ int gw_modbus_request(mb_bus_t *b, int unit, uint8_t table, bool write, uint16_t
 /* Count a failed request's errno and recover the connection; returns the
  * device's error code (7 or 8). */
 int gw_modbus_classify(mb_bus_t *b, int err);
-/* Record device di's outcome (code 0: it answered), appending the fault and
+/* Record device di's outcome (code 0: it answered; else why says which
+ * request failed and how, see gw_modbus_failure), appending the fault and
  * availability changes to head..tail. */
-void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, int err, mb_item_t **head,
+void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, const char *why, mb_item_t **head,
                               mb_item_t **tail);
+/* Worker: describe a failed request for the logs, before classify (which
+ * may drop the connection): "FC03 read holding registers 100..104
+ * (address 100, count 5): Illegal data address", or "cannot connect
+ * (...)" when the bus had no connection. */
+void gw_modbus_failure(const mb_bus_t *b, uint8_t table, bool write, uint16_t start, uint16_t count,
+                       int err, char *buf, size_t size);
 
 /* ---- write.c ----------------------------------------------------------- */
 
@@ -135,5 +144,7 @@ int gw_modbus_write(gw_adapter_t *a, const char *device_key, const char *field,
 int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,
                           const gw_value_t *value, const char *args, gw_write_done_fn done,
                           void *done_ctx);
+int gw_modbus_write_range(gw_adapter_t *a, const char *device_key, const char *field, double *out_lo,
+                          double *out_hi);
 
 #endif

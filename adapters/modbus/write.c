@@ -37,10 +37,12 @@ static int read_back(mb_bus_t *b, int unit, mb_write_t *w)
     uint8_t bits[GW_MODBUS_MAX_FIELD_BITS];
     bool is_bits = r->table == GW_MODBUS_COIL;
     int rc = gw_modbus_request(b, unit, r->table, false, r->address, r->count, w->got, bits);
-    if (rc < 0)
+    if (rc >= 0 && rc != r->count)
+        rc = -EMBBADDATA;
+    if (rc < 0) {
+        gw_modbus_failure(b, r->table, false, r->address, r->count, -rc, w->why, sizeof w->why);
         return rc;
-    if (rc != r->count)
-        return -EMBBADDATA;
+    }
     for (size_t i = 0; is_bits && i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
         w->got[i] = bits[i] != 0;
     bool same = true;
@@ -56,6 +58,8 @@ void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w)
     int unit = a->devs[w->dev].cfg->unit_id;
     const gw_config_modbus_reg_t *r = w->reg;
     int rc = gw_modbus_request(b, unit, r->table, true, r->address, r->count, w->words, NULL);
+    if (rc < 0)
+        gw_modbus_failure(b, r->table, true, r->address, r->count, -rc, w->why, sizeof w->why);
     if (rc >= 0 && w->pulse) {
         struct timespec ts = {r->pulse_ms / 1000, (long)(r->pulse_ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -63,6 +67,8 @@ void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w)
         for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
             w->words[i] = 0;
         rc = gw_modbus_request(b, unit, r->table, true, r->address, r->count, w->words, NULL);
+        if (rc < 0)
+            gw_modbus_failure(b, r->table, true, r->address, r->count, -rc, w->why, sizeof w->why);
     }
     if (rc >= 0) {
         gw_modbus_add_stat(a, &a->stats.writes, 1);
@@ -70,11 +76,13 @@ void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w)
     }
     mb_item_t *head = NULL, *tail = NULL;
     if (rc < 0) {
-        gw_modbus_device_outcome(b, w->dev, gw_modbus_classify(b, -rc), -rc, &head, &tail);
-        /* Exceptions and garbled replies are the device's refusal: EIO. */
-        w->rc = -rc > MODBUS_ENOBASE ? -EIO : rc;
+        gw_modbus_device_outcome(b, w->dev, gw_modbus_classify(b, -rc), w->why, &head, &tail);
+        /* Exceptions and garbled replies are the device's refusal (EIO);
+         * no answer or no connection a device that may answer later
+         * (adapter.h). */
+        w->rc = -rc > MODBUS_ENOBASE ? -EIO : rc == -ETIMEDOUT ? rc : -ENOTCONN;
     } else {
-        gw_modbus_device_outcome(b, w->dev, 0, 0, &head, &tail);
+        gw_modbus_device_outcome(b, w->dev, 0, NULL, &head, &tail);
         w->rc = w->checked < 0 ? -EIO : 0;
     }
     gw_modbus_post(a, head, tail);
@@ -111,20 +119,33 @@ static void format_words(const gw_config_modbus_reg_t *r, const uint16_t *words,
         snprintf(out, size, "(raw 0x%04x...)", (unsigned)words[0]);
         return;
     }
+    gw_buf_t b = {0};
     switch (v.type) {
-    case GW_TYPE_FLOAT: snprintf(out, size, "%g", v.v.f); break;
+    case GW_TYPE_FLOAT:
+        /* As the server sees it: the decimal of the source, all digits. */
+        if (gw_value_to_text(&v, &b) == 0)
+            snprintf(out, size, "%.*s", (int)b.len, (const char *)b.data);
+        gw_buf_free(&b);
+        break;
     case GW_TYPE_UNSIGNED: snprintf(out, size, "%" PRIu64, v.v.u); break;
     case GW_TYPE_BOOLEAN: snprintf(out, size, "%s", v.v.b ? "true" : "false"); break;
     default: snprintf(out, size, "%" PRId64, v.v.i); break;
     }
 }
 
-/* The log line for a finished write that was read back. */
+/* The log line for a finished write that failed at the device or was read
+ * back. */
 static void report(gw_adapter_t *a, const mb_write_t *w)
 {
+    const char *key = a->devs[w->dev].key;
+    if (w->rc < 0 && w->why[0]) {
+        gw_warn("modbus: %s (bus %s, unit %d) %s: write failed: %s", key,
+                a->buses[a->devs[w->dev].bus].cfg->name, (int)a->devs[w->dev].cfg->unit_id,
+                w->reg->field, w->why);
+        return;
+    }
     if (!w->checked)
         return;
-    const char *key = a->devs[w->dev].key;
     char sent[64], got[64];
     format_words(w->reg, w->words, sent, sizeof sent);
     if (w->checked > 0) {
@@ -132,8 +153,8 @@ static void report(gw_adapter_t *a, const mb_write_t *w)
         return;
     }
     format_words(w->reg, w->got, got, sizeof got);
-    gw_warn("modbus: %s %s: wrote %s but read back %s: the device did not take it", key,
-            w->reg->field, sent, got);
+    gw_warn("modbus: %s %s: wrote %s to %s %u but read back %s: the device did not take it", key,
+            w->reg->field, sent, gw_modbus_table_name(w->reg->table), (unsigned)w->reg->address, got);
 }
 
 static mb_write_t *take_finished(gw_adapter_t *a)
@@ -202,12 +223,8 @@ static int to_double(const gw_value_t *v, double *out)
     }
 }
 
-/* Find the register, encode the value and queue the write on its bus.
- * Returns 0 with *out_w queued (and the worker woken), or the errno write()
- * documents. */
-static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
-                   const gw_value_t *value, const char *args, gw_write_done_fn done,
-                   void *done_ctx, mb_write_t **out_w)
+static int find_reg(gw_adapter_t *a, const char *device_key, const char *field, size_t *out_di,
+                    const gw_config_modbus_reg_t **out_r)
 {
     if (!a || !device_key || !field)
         return -EINVAL;
@@ -217,14 +234,40 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
     if (di == a->n_devs)
         return -ENOENT;
     const gw_config_device_t *d = a->devs[di].cfg;
-    const gw_config_modbus_reg_t *r = NULL;
-    for (size_t i = 0; i < d->n_registers && !r; i++)
-        if (strcmp(d->registers[i].field, field) == 0)
-            r = &d->registers[i];
-    if (!r)
-        return -ENOENT;
+    for (size_t i = 0; i < d->n_registers; i++)
+        if (strcmp(d->registers[i].field, field) == 0) {
+            *out_di = di;
+            *out_r = &d->registers[i];
+            return 0;
+        }
+    return -ENOENT;
+}
+
+int gw_modbus_write_range(gw_adapter_t *a, const char *device_key, const char *field, double *out_lo,
+                          double *out_hi)
+{
+    size_t di;
+    const gw_config_modbus_reg_t *r;
+    int rc = find_reg(a, device_key, field, &di, &r);
+    return rc < 0 ? rc : gw_modbus_range(r, out_lo, out_hi);
+}
+
+/* Find the register, encode the value and queue the write on its bus.
+ * Returns 0 with *out_w queued (and the worker woken), or the errno write()
+ * documents. */
+static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
+                   const gw_value_t *value, const char *args, gw_write_done_fn done,
+                   void *done_ctx, mb_write_t **out_w)
+{
+    size_t di;
+    const gw_config_modbus_reg_t *r;
+    int rc = find_reg(a, device_key, field, &di, &r);
+    if (rc < 0)
+        return rc;
     if (!r->writable)
         return -EPERM;
+    if (r->type == GW_MODBUS_STRING)
+        return -ENOTSUP; /* text registers are read only here */
     double v = 0;
     if (value && to_double(value, &v) < 0)
         return -EINVAL;
@@ -236,7 +279,6 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
     mb_write_t *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
-    int rc = 0;
     if (value) {
         rc = gw_modbus_encode(r, v, w->words, GW_MODBUS_MAX_FIELD_BITS);
     } else if (r->has_execute_value) {

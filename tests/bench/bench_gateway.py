@@ -116,12 +116,24 @@ class Server:
     def start(self):
         self.proc = subprocess.Popen([self.binary, "--port", "0", "--bind", "127.0.0.1"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, bufsize=0)
+                                     stderr=subprocess.PIPE, bufsize=0)
         _procs.append(self.proc)
+        self.stderr_lines = []
         threading.Thread(target=self._reader, daemon=True).start()
+        threading.Thread(target=self._stderr_reader, daemon=True).start()
         ev = self.wait(lambda e: e.get("event") == "ready", 10, "ready")
         self.port = ev["port"]
         return self
+
+    def _stderr_reader(self):
+        # kept for the failure messages below: why the server died
+        for raw in self.proc.stderr:
+            with self.cond:
+                self.stderr_lines.append(raw.decode("utf-8", "replace").rstrip())
+
+    def _died(self, what):
+        return RuntimeError("test server exited (rc=%s) %s; its stderr:\n%s"
+                            % (self.proc.poll(), what, "\n".join(self.stderr_lines[-20:])))
 
     def _reader(self):
         for raw in self.proc.stdout:
@@ -149,7 +161,7 @@ class Server:
                     if pred(ev):
                         return self.events.pop(i)
                 if self.eof:
-                    raise RuntimeError("test server exited while waiting for %s" % what)
+                    raise self._died("while waiting for %s" % what)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise RuntimeError("timed out after %.0f s waiting for %s" % (timeout, what))
@@ -161,7 +173,7 @@ class Server:
         with self.cond:
             while len(self.registered) < count:
                 if self.eof:
-                    raise RuntimeError("test server exited")
+                    raise self._died("during the registrations")
                 if not alive():
                     raise RuntimeError("gateway exited after %d of %d registrations"
                                        % (len(self.registered), count))

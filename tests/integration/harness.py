@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import struct
 import subprocess
 import threading
@@ -27,6 +28,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Every process this module starts, so run.py can kill leftovers of a test
 # that failed before its own cleanup ran.
 _PROCS = []
+# Every process object started in this test that can say what it printed
+# (report()), so a failure shows why a helper died, not only that the test
+# timed out waiting for it.
+_REPORTERS = []
 
 
 def build_dir():
@@ -44,6 +49,239 @@ def cleanup_all():
             except Exception:
                 pass
     _PROCS.clear()
+    for r in _RESERVED:
+        r.close()
+    _RESERVED.clear()
+
+
+def failure_report(n=25):
+    """The exit status and last lines of stderr of every process started in
+    this test; run.py adds it to a failed test's output."""
+    out = []
+    for r in _REPORTERS:
+        try:
+            out.append(r.report(n))
+        except Exception as e:  # the report must never hide the failure itself
+            out.append("(no report from %r: %s)" % (r, e))
+    return "\n".join(x for x in out if x)
+
+
+def _tail(lines, n):
+    return "\n".join("    | " + line for line in lines[-n:]) or "    | (nothing)"
+
+
+class PortReservation:
+    """A port on 127.0.0.1 held by this test until close(), picked by the
+    kernel (bind to port 0), so no other process can take it, not even while
+    a server of the test is stopped and started again on it. Looking for a
+    free port and binding it later races with every other process.
+
+    The socket never receives anything: a TCP one is bound but not listening
+    (a connect is refused as if nothing were there), a UDP one is connected
+    to itself (only a datagram from its own address would match it, so other
+    datagrams reach the server bound after it, or get ICMP port unreachable
+    when none is). It has SO_REUSEADDR, which lets the server bind the same
+    port: Python's asyncio and libcoap both set it on their server sockets.
+    Bound ports are also skipped when the kernel picks a client's local port,
+    so a client reconnecting to a stopped server cannot connect to itself."""
+
+    def __init__(self, kind="tcp", port=0):
+        self.kind = kind
+        self.sock = socket.socket(socket.AF_INET,
+                                  socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", port))
+            self.port = self.sock.getsockname()[1]
+            if kind == "udp":
+                self.sock.connect(("127.0.0.1", self.port))
+        except OSError:
+            self.sock.close()
+            raise
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_RESERVED = []
+
+
+def reserve_port(kind="udp"):
+    """A PortReservation kept until the test ends (cleanup_all); its port.
+    For a server started more than once at the same address in a test:
+    TestServer(port=reserve_port("udp"))."""
+    r = PortReservation(kind)
+    _RESERVED.append(r)
+    return r.port
+
+
+def reserve_udp_pair():
+    """Two reserved UDP ports P and P+1 (coap-rd listens for coap on P and
+    coaps on P+1). Bounded: after 50 tries the test fails with the reason."""
+    for _ in range(50):
+        first = PortReservation("udp")
+        if first.port < 65535:
+            try:
+                return first, PortReservation("udp", first.port + 1)
+            except OSError:
+                pass
+        first.close()
+    raise AssertionError("no two consecutive free UDP ports on 127.0.0.1 in 50 tries")
+
+
+class HelperProcess:
+    """A program a test runs beside the gateway (the pymodbus server,
+    coap-rd, socat). A thread keeps every line it writes to stderr (and to
+    stdout when stdout=True), so a wait can stop as soon as it dies and its
+    last words appear in the failure, even after stop() ended it."""
+
+    def __init__(self, args, name=None, stdout=False):
+        self.args = list(args)
+        self.name = name or os.path.basename(self.args[0])
+        self.want_stdout = stdout
+        self.proc = None
+        self.err_lines = []
+        self.out_lines = []
+        self._cond = threading.Condition()
+        self._open = 0
+
+    def start(self):
+        self.err_lines, self.out_lines = [], []
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE if self.want_stdout else subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, bufsize=0)
+        _PROCS.append(self.proc)
+        if self not in _REPORTERS:
+            _REPORTERS.append(self)
+        streams = [(self.proc.stderr, self.err_lines)]
+        if self.want_stdout:
+            streams.append((self.proc.stdout, self.out_lines))
+        self._open = len(streams)
+        for stream, lines in streams:
+            threading.Thread(target=self._drain, args=(stream, lines), daemon=True).start()
+        return self
+
+    def _drain(self, stream, lines):
+        for raw in stream:
+            with self._cond:
+                lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._cond.notify_all()
+        stream.close()
+        with self._cond:
+            self._open -= 1
+            self._cond.notify_all()
+
+    def stderr(self, n=40):
+        with self._cond:
+            return "\n".join(self.err_lines[-n:])
+
+    def _died(self):
+        """An AssertionError naming the exit status and stderr, once the
+        process has exited and its output is read; else None."""
+        if self._open == 0 and self.proc.poll() is not None:
+            return AssertionError("%s exited (rc=%s); stderr:\n%s"
+                                  % (self.name, self.proc.returncode, _tail(self.err_lines, 40)))
+        return None
+
+    def wait_line(self, regex, timeout=10, stream="stdout", count=1):
+        """The count-th line of stream matching regex (a re.Match); fails at
+        once, with the process's stderr, when it exits first."""
+        rx = re.compile(regex)
+
+        def find():
+            lines = self.out_lines if stream == "stdout" else self.err_lines
+            found = [m for m in map(rx.search, lines) if m]
+            if len(found) >= count:
+                return found[count - 1]
+            died = self._died()
+            if died:
+                raise died
+            return None
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                m = find()
+                if m is not None:
+                    return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("timed out after %.1fs waiting for %s to print /%s/; "
+                                         "stderr:\n%s" % (timeout, self.name, regex,
+                                                           _tail(self.err_lines, 40)))
+                self._cond.wait(left)
+
+    def report(self, n=25):
+        if self.proc is None:
+            return ""
+        rc = self.proc.poll()
+        state = "still running" if rc is None else "exited with %s" % rc
+        return "%s (%s); last stderr:\n%s" % (self.name, state, _tail(self.err_lines, n))
+
+    def stop(self, timeout=5):
+        """SIGTERM, then SIGKILL; returns the exit code. The output read so
+        far stays available through stderr() and report()."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc in _PROCS:
+            _PROCS.remove(self.proc)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class ModbusServer(HelperProcess):
+    """tests/integration/modbus_server.py (pymodbus) on a reserved TCP port:
+    the port stays this object's from construction to close(), so stop()
+    and start() again give a stopped and restarted device at the same
+    address, with connections refused in between.
+
+    values: {"hr"|"ir"|"co"|"di": {"addr": [words...]}}. reservation: the
+    port of another ModbusServer (its .reservation), to replace that device
+    with a different one at the same address; its owner releases it."""
+
+    def __init__(self, tmp, values, size=200, units="1", reservation=None):
+        self.owns_port = reservation is None
+        self.reservation = reservation or PortReservation("tcp")
+        self.port = self.reservation.port
+        self.vfile = os.path.join(tmp, "modbus-values-%d-%d.json" % (self.port, id(self)))
+        with open(self.vfile, "w") as f:
+            json.dump(values, f)
+        super().__init__(["/usr/bin/python3", os.path.join(REPO, "tests", "integration",
+                                                           "modbus_server.py"),
+                          "--port", str(self.port), "--values", self.vfile, "--size", str(size),
+                          "--units", units],
+                         name="modbus_server.py (port %d)" % self.port, stdout=True)
+
+    def start(self, timeout=10):
+        """Starts the server and waits for its "ready PORT" line."""
+        super().start()
+        self.wait_line(r"^ready %d$" % self.port, timeout)
+        return self
+
+    def close(self):
+        self.stop()
+        if self.owns_port:
+            self.reservation.close()
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _wait_cond(cond, fn, timeout, what):
@@ -68,9 +306,11 @@ class TestServer:
     "register of x" gives the first and then the second registration.
     """
 
-    def __init__(self, args=(), build=None):
+    def __init__(self, args=(), build=None, port=0):
         self.binary = os.path.join(build or build_dir(), "lwm2m-test-server")
-        self.args = list(args)
+        # port: 0 lets the server bind any free port and report it; a
+        # PortReservation's port to start a server again at the same address
+        self.args = ["--port", str(port)] + list(args)
         self.events = []
         self._taken = set()
         self._cond = threading.Condition()
@@ -86,10 +326,12 @@ class TestServer:
                                  os.path.relpath(self.binary, REPO)))
         wrap = shlex.split(os.environ.get("GW_SERVER_WRAP", ""))
         self.proc = subprocess.Popen(
-            wrap + [self.binary, "--port", "0", "--bind", "127.0.0.1"] + self.args,
+            wrap + [self.binary, "--bind", "127.0.0.1"] + self.args,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             bufsize=0)
         _PROCS.append(self.proc)
+        if self not in _REPORTERS:
+            _REPORTERS.append(self)
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         ev = self.wait_event(lambda e: e["event"] == "ready", timeout)
@@ -99,6 +341,15 @@ class TestServer:
     @property
     def returncode(self):
         return self.proc.returncode if self.proc else None
+
+    def report(self, n=25):
+        if self.proc is None:
+            return ""
+        rc = self.proc.poll()
+        with self._cond:
+            lines = list(self.stderr_lines)
+        return "lwm2m-test-server (%s); last stderr:\n%s" % (
+            "still running" if rc is None else "exited with %s" % rc, _tail(lines, n))
 
     @property
     def uri(self):
@@ -270,8 +521,19 @@ class Gateway:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      env=env, cwd=self.tmpdir, bufsize=0)
         _PROCS.append(self.proc)
+        if self not in _REPORTERS:
+            _REPORTERS.append(self)
         threading.Thread(target=self._read, daemon=True).start()
         return self
+
+    def report(self, n=25):
+        if self.proc is None:
+            return ""
+        rc = self.proc.poll()
+        with self._cond:
+            lines = list(self.lines)
+        return "lwm2m-gateway (%s); last log lines:\n%s" % (
+            "still running" if rc is None else "exited with %s" % rc, _tail(lines, n))
 
     def _read(self):
         for raw in self.proc.stdout:

@@ -6,7 +6,9 @@
 Each test runs in its own forked process and process group with a fresh
 temporary directory (passed as the first argument when the function takes
 one) and a 60 s limit (GW_TEST_TIMEOUT overrides). Prints "PASS name" or
-"FAIL name" with the traceback, and ends with "N passed, N failed"; the exit
+"FAIL name" with the traceback and, for every process the test started
+(gateway, test server, helpers), its exit status and last stderr lines;
+ends with "N passed, N failed"; the exit
 code is 1 when any test failed. GW_BUILD names the build directory and
 GW_WRAP a command the Gateway class prefixes to the daemon.
 """
@@ -51,11 +53,19 @@ def discover(filters):
     return tests
 
 
-def run_child(func, tmp, wfd):
+def _overtime(signo, frame):
+    raise AssertionError("the test is about to exceed its time limit")
+
+
+def run_child(func, tmp, wfd, timeout):
     """In the forked child: run the test, write the traceback (or nothing)."""
     import harness
     os.setpgid(0, 0)
     err = ""
+    # a few seconds before the parent kills it, the test fails here instead,
+    # so its traceback shows where it waited and its processes are reported
+    signal.signal(signal.SIGALRM, _overtime)
+    signal.setitimer(signal.ITIMER_REAL, max(1.0, timeout - 3.0))
     try:
         if len(inspect.signature(func).parameters) >= 1:
             func(tmp)
@@ -63,7 +73,16 @@ def run_child(func, tmp, wfd):
             func()
     except BaseException:
         err = traceback.format_exc() or "failed"
+        # before cleanup kills them: whether each process died by itself,
+        # and what it said
+        try:
+            report = harness.failure_report()
+        except Exception:
+            report = "(no process report: %s)" % traceback.format_exc()
+        if report:
+            err += "processes started by the test:\n" + report
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
         try:
             harness.cleanup_all()
         except Exception:
@@ -81,7 +100,7 @@ def run_one(func, timeout):
     pid = os.fork()
     if pid == 0:
         os.close(rfd)
-        run_child(func, tmp, wfd)
+        run_child(func, tmp, wfd, timeout)
     os.close(wfd)
     try:
         os.setpgid(pid, pid)

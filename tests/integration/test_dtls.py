@@ -2,58 +2,37 @@
 directory example, coap-rd-gnutls (Debian package libcoap3-bin), which
 accepts an LwM2M Register (POST /rd) like any RD registration."""
 
-import os
 import re
 import shutil
-import socket
-import subprocess
 
 import configs
+import harness
 from harness import Gateway
 
 RD = shutil.which("coap-rd-gnutls")
 
 
-def _free_udp_pair():
-    # coap-rd listens for coap on PORT and coaps on PORT+1; find both free
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if port >= 65535:
-            continue
-        t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise AssertionError("no free UDP port pair")
+class RD_Server(harness.HelperProcess):
+    """coap-rd-gnutls on a reserved pair of UDP ports (coap on PORT, coaps
+    on PORT+1), held until the test ends so no other process can take them
+    while it starts."""
 
-
-class RD_Server:
     def __init__(self, key):
         assert RD, "coap-rd-gnutls (libcoap3-bin) is not installed"
-        self.port = _free_udp_pair()
-        self.proc = subprocess.Popen([RD, "-A", "127.0.0.1", "-p", str(self.port), "-k", key, "-v", "6"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.reservations = harness.reserve_udp_pair()
+        self.port = self.reservations[0].port
+        super().__init__([RD, "-A", "127.0.0.1", "-p", str(self.port), "-k", key, "-v", "6"],
+                         name="coap-rd-gnutls")
+        self.start()
 
     @property
     def uri(self):
         return "coaps://127.0.0.1:%d" % (self.port + 1)
 
-    def __enter__(self):
-        return self
-
     def __exit__(self, *exc):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.stop()
+        for r in self.reservations:
+            r.close()
 
 
 def _conf(uri, key_hex, identity="{endpoint}"):

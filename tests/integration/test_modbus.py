@@ -3,80 +3,10 @@ type and word order arrives scaled at the test LwM2M server, an LwM2M Write
 lands in the device's register, an exception response and a stopped server
 show up as an error code and recover."""
 
-import json
-import os
-import random
-import socket
 import struct
-import select
-import subprocess
 
 import configs
-from harness import Gateway, TestServer, decode_senml_json
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-PY = "/usr/bin/python3"
-
-
-def free_port():
-    # Below the ephemeral range: a client reconnecting to a stopped server's
-    # ephemeral port can connect to itself and hold the port.
-    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    while True:
-        port = random.randrange(max(1024, lo - 12000), lo)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-
-
-class ModbusServer:
-    def __init__(self, tmp, values, port=None, size=200, units="1"):
-        self.port = port or free_port()
-        self.vfile = os.path.join(tmp, "modbus-values-%d.json" % self.port)
-        with open(self.vfile, "w") as f:
-            json.dump(values, f)
-        self.args = [PY, os.path.join(HERE, "modbus_server.py"), "--port", str(self.port),
-                     "--values", self.vfile, "--size", str(size), "--units", units]
-
-        self.proc = None
-
-    def start(self, timeout=10):
-        """Starts the server and waits for its "ready" line (listening)."""
-        self.errfile = open(self.vfile + ".stderr", "w+")
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self.errfile)
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        line = self.proc.stdout.readline() if ready else b""
-        if line.strip() != b"ready":
-            self.stop()
-            raise AssertionError("modbus server did not start on port %d (%r): %s"
-                                 % (self.port, line, self.stderr()))
-        return self
-
-    def stderr(self):
-        self.errfile.seek(0)
-        return self.errfile.read()[-2000:]
-
-    def stop(self):
-        if self.proc:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            self.proc.wait(5)
-            self.proc.stdout.close()
-            self.proc = None
-            self.errfile.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
+from harness import Gateway, ModbusServer, TestServer, decode_senml_json
 
 ORDERS = {"ABCD": lambda b: b, "DCBA": lambda b: b[::-1],
           "BADC": lambda b: b"".join(b[i:i + 2][::-1] for i in range(0, len(b), 2)),
@@ -205,12 +135,12 @@ def test_write_lands_in_the_register(tmp):
             c = ModbusTcpClient("127.0.0.1", port=mb.port)
             c.connect()
             try:
-                got = c.read_holding_registers(10, 2, slave=1).registers
+                got = c.read_holding_registers(10, count=2, slave=1).registers
                 assert got == words("s32", "CDAB", -2137), got
                 setpoint.wait(lambda v: close(v.get("/3308/0/5900"), -21.37))
                 r = srv.request("write", ep="mb-1", path="/3306/0/5850", cf=0, payload_text="1")
                 assert r["code"] == "2.04", r
-                assert c.read_coils(5, 1, slave=1).bits[0] is True
+                assert c.read_coils(5, count=1, slave=1).bits[0] is True
             finally:
                 c.close()
 
@@ -218,17 +148,20 @@ def test_write_lands_in_the_register(tmp):
 def test_exception_and_stopped_server_set_error_code_and_recover(tmp):
     regs = ['{ field = "voltage"; table = "input"; address = 20; type = "f32"; interval = 0.3; }']
     values = {"ir": {"20": words("f32", "ABCD", 231.0)}}
-    port = free_port()
-    small = ModbusServer(tmp, values, port=port, size=10).start()  # address 20: exception 2
+    small = ModbusServer(tmp, values, size=10).start()  # address 20: exception 2
     try:
         with TestServer() as srv:
-            with Gateway(tmp, modbus_conf(port, regs), server=srv) as gw:
+            with Gateway(tmp, modbus_conf(small.port, regs), server=srv) as gw:
                 srv.wait_register("mb-1")
                 err = Watch(srv, "mb-1", "/3300/99")
                 err.wait(lambda v: v.get("/3300/99/5700") == 8)
-                gw.wait_log(r"modbus: modbus:plc/1 .*fails: .*(Illegal data address|address)")
+                # The line names the device, function code, table, address
+                # and count of the request, and the exception (issue 8).
+                gw.wait_log(r"modbus: modbus:plc/1 \(bus plc, unit 1\) fails: FC04 read input "
+                            r"registers 20\.\.21 \(address 20, count 2\): Illegal data address")
                 small.stop()
-                full = ModbusServer(tmp, values, port=port).start()
+                # the same address, now a device with register 20
+                full = ModbusServer(tmp, values, reservation=small.reservation).start()
                 try:
                     err.wait(lambda v: v.get("/3300/99/5700") == 0)
                     Watch(srv, "mb-1", "/3316").wait(lambda v: close(v.get("/3316/0/5700"), 231.0))
@@ -241,4 +174,68 @@ def test_exception_and_stopped_server_set_error_code_and_recover(tmp):
                 finally:
                     full.stop()
     finally:
-        small.stop()
+        small.close()
+
+
+def test_float32_publishes_its_decimal_in_every_format(tmp):
+    """A meter's float32 288.1 V (288.1000061035156 as a double) and a s16
+    2307 with scale 0.1 (230.70000000000002 unrounded) reach the server as
+    the decimals the device meant, in text, SenML JSON, SenML CBOR, TLV and
+    in notifications (issue 8)."""
+    regs = ['{ field = "voltage"; table = "input"; address = 20; type = "f32"; interval = 0.3; '
+            'path = "/3316/0/5700"; }',
+            '{ field = "mains"; table = "input"; address = 30; type = "s16"; scale = 0.1; '
+            'interval = 0.3; path = "/3316/1/5700"; }']
+    values = {"ir": {"20": words("f32", "ABCD", 288.1), "30": words("s16", "ABCD", 2307)}}
+    assert struct.unpack(">f", struct.pack(">f", 288.1))[0] == 288.1000061035156
+    with ModbusServer(tmp, values) as mb, TestServer() as srv:
+        with Gateway(tmp, modbus_conf(mb.port, regs), server=srv):
+            srv.wait_register("mb-1")
+            Watch(srv, "mb-1", "/3316/0").wait(lambda v: v.get("/3316/0/5700") == 288.1)
+            Watch(srv, "mb-1", "/3316/1").wait(lambda v: v.get("/3316/1/5700") == 230.7)
+            for path, text, dbl in (("/3316/0/5700", "288.1", "407201999999999a"),
+                                    ("/3316/1/5700", "230.7", "406cd66666666666")):
+                r = srv.read("mb-1", path, accept=0)
+                assert r["code"] == "2.05" and r.get("payload_text") == text, r
+                r = srv.read("mb-1", path, accept=110)
+                assert r["code"] == "2.05" and '"v":%s}' % text in r["payload_text"], r
+                # CBOR: the double nearest the decimal (a single 288.1f would
+                # reach a server holding doubles as 288.1000061035156).
+                r = srv.read("mb-1", path, accept=112)
+                assert r["code"] == "2.05" and r["payload_hex"].endswith("fb" + dbl), r
+                r = srv.read("mb-1", path, accept=11542)
+                assert r["code"] == "2.05" and r["payload_hex"].endswith(dbl), r
+                assert struct.unpack(">d", bytes.fromhex(r["payload_hex"])[-8:])[0] == float(text)
+
+
+def test_write_that_does_not_fit_the_register_is_a_bad_request(tmp):
+    """4000 on a s16 with scale 0.1 (at most 3276.7) is refused by the
+    gateway with 4.00 and the range that fits, in Write and
+    Write-Composite; the register keeps its value; a value that fits still
+    lands (issue 8)."""
+    regs = ['{ field = "setpoint"; table = "holding"; address = 10; type = "s16"; scale = 0.1; '
+            'interval = 0.3; writable = true; path = "/3308/0/5900"; }']
+    values = {"hr": {"10": words("s16", "ABCD", 215)}}
+    with ModbusServer(tmp, values) as mb, TestServer() as srv:
+        with Gateway(tmp, modbus_conf(mb.port, regs), server=srv) as gw:
+            srv.wait_register("mb-1")
+            Watch(srv, "mb-1", "/3308").wait(lambda v: v.get("/3308/0/5900") == 21.5)
+            r = srv.request("write", ep="mb-1", path="/3308/0/5900", cf=0, payload_text="4000")
+            assert r["code"] == "4.00", r
+            assert "-3276.8..3276.7" in r.get("payload_text", ""), r
+            gw.wait_log(r"Write /3308/0/5900 = 4000 \(field setpoint\) refused: .*-3276\.8\.\.3276\.7")
+            pack = '[{"n":"/3308/0/5900","v":-4000}]'
+            r = srv.request("raw", ep="mb-1", path="/", method="ipatch", cf=110,
+                            payload_hex=pack.encode().hex())
+            assert r["code"] == "4.00", r
+            assert "/3308/0/5900" in r.get("payload_text", ""), r
+            from pymodbus.client import ModbusTcpClient
+            c = ModbusTcpClient("127.0.0.1", port=mb.port)
+            c.connect()
+            try:
+                assert c.read_holding_registers(10, 1, slave=1).registers == [215]
+                r = srv.request("write", ep="mb-1", path="/3308/0/5900", cf=0, payload_text="3276.7")
+                assert r["code"] == "2.04", r
+                assert c.read_holding_registers(10, 1, slave=1).registers == [32767]
+            finally:
+                c.close()

@@ -34,7 +34,7 @@ def crc16(data):
     return bytes([crc & 0xFF, crc >> 8])
 
 
-class PtyPair:
+class PtyPair(harness.HelperProcess):
     """socat's two linked ptys. socat -d -d reports each pty ("PTY is") but
     may create its link just after; "starting data transfer loop" follows
     once both addresses, links included, are set up."""
@@ -42,32 +42,15 @@ class PtyPair:
     def __init__(self, tmp):
         self.a = os.path.join(tmp, "ttyGW")
         self.b = os.path.join(tmp, "ttyDEV")
-        self.proc = subprocess.Popen(
-            ["socat", "-d", "-d", "pty,raw,echo=0,link=" + self.a, "pty,raw,echo=0,link=" + self.b],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        harness._PROCS.append(self.proc)
-        # os.read, not readline: a buffered reader could hold the awaited
-        # line while select() sees nothing more to read.
-        fd = self.proc.stderr.fileno()
-        out = b""
-        deadline = time.monotonic() + 10
-        while not (out.count(b"PTY is") == 2 and b"starting data transfer loop" in out):
-            left = deadline - time.monotonic()
-            r, _, _ = select.select([fd], [], [], max(0, left))
-            if not r:
-                raise AssertionError("socat did not report its two ptys: %r" % out)
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                raise AssertionError("socat exited (rc=%s): %r" % (self.proc.wait(5), out))
-            out += chunk
+        super().__init__(["socat", "-d", "-d", "pty,raw,echo=0,link=" + self.a,
+                          "pty,raw,echo=0,link=" + self.b], name="socat")
+        self.start()
+        self.wait_line(r"PTY is", stream="stderr", count=2)
+        self.wait_line(r"starting data transfer loop", stream="stderr")
         assert os.path.exists(self.a) and os.path.exists(self.b)
-        # drain the rest of socat's chatter so it never blocks on a full pipe
-        threading.Thread(target=lambda: self.proc.stderr.read(), daemon=True).start()
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(5)
+        self.stop()
 
 
 class RtuServer:

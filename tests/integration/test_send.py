@@ -5,7 +5,7 @@ import os
 import re
 import time
 
-from harness import Gateway, TestServer, decode_senml_cbor, decode_senml_json
+from harness import Gateway, TestServer, decode_senml_cbor, decode_senml_json, reserve_port
 
 EP = "send-dev"
 SIM = ('simulate = ( { field = "temperature"; wave = "sawtooth"; min = 0.0; max = 10.0; '
@@ -132,8 +132,8 @@ def test_mute_send_stops_sends(tmp):
 
 
 def test_server_away_every_reading_arrives_oldest_first(tmp):
-    srv = TestServer().start()
-    port = srv.port
+    port = reserve_port("udp")  # the restarted server's address stays free for it
+    srv = TestServer(port=port).start()
     with Gateway(tmp, _conf(interval=1, lifetime=3), server=srv.uri) as gw:
         srv.wait_register(EP)
         srv.wait_event(_is_send, 10, "a Send")
@@ -143,7 +143,7 @@ def test_server_away_every_reading_arrives_oldest_first(tmp):
         srv.stop()
         # away for two backoffs of the registration
         _retries(gw, mark, 2)
-        with TestServer(args=("--port", str(port))) as srv2:
+        with TestServer(port=port) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
             # the backlog, oldest first, then a Send with a reading taken
             # after the registration: everything before it has arrived
@@ -160,8 +160,8 @@ def test_server_away_every_reading_arrives_oldest_first(tmp):
 def test_readings_survive_a_restart(tmp):
     """Readings kept while the server is away are in state_dir and reach the
     server after the gateway itself restarted."""
-    srv = TestServer().start()
-    port = srv.port
+    port = reserve_port("udp")  # the restarted server's address stays free for it
+    srv = TestServer(port=port).start()
     f = os.path.join(tmp, "offline", EP + ".rec")
     gw = Gateway(tmp, _conf(interval=1, lifetime=3), server=srv.uri).start()
     try:
@@ -178,7 +178,7 @@ def test_readings_survive_a_restart(tmp):
         gw.stop()
     t_gone = time.time()
     assert os.path.getsize(f) > 8
-    with TestServer(args=("--port", str(port))) as srv2, Gateway(tmp, _conf(interval=1, lifetime=3),
+    with TestServer(port=port) as srv2, Gateway(tmp, _conf(interval=1, lifetime=3),
                                                                    server=srv2.uri) as gw2:
         loaded = int(gw2.wait_log(r"offline store: (\d+) readings loaded").group(1))
         assert loaded >= 1, gw2.log_tail()
@@ -197,8 +197,8 @@ def test_readings_survive_a_restart(tmp):
 
 
 def test_overflow_drops_oldest_and_counts(tmp):
-    srv = TestServer().start()
-    port = srv.port
+    port = reserve_port("udp")  # the restarted server's address stays free for it
+    srv = TestServer(port=port).start()
     with Gateway(tmp, _conf(interval=1, lifetime=3, store_max=4), server=srv.uri) as gw:
         srv.wait_register(EP)
         srv.wait_event(_is_send, 10, "a Send")
@@ -206,7 +206,7 @@ def test_overflow_drops_oldest_and_counts(tmp):
         m = gw.wait_log(r"%s: offline store full \(4 readings\): the oldest are dropped \((\d+) dropped" % EP,
                         timeout=30)
         assert int(m.group(1)) >= 1, m.group(0)
-        with TestServer(args=("--port", str(port))) as srv2:
+        with TestServer(port=port) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
             # The Sends after the registration: the backlog, then readings
             # taken once registered. Wait for one of the latter: by then
@@ -228,8 +228,8 @@ def test_overflow_drops_oldest_and_counts(tmp):
 
 
 def test_observed_readings_kept_while_away_arrive_with_send(tmp):
-    srv = TestServer().start()
-    port = srv.port
+    port = reserve_port("udp")  # the restarted server's address stays free for it
+    srv = TestServer(port=port).start()
     with Gateway(tmp, _conf(report=None, lifetime=3), server=srv.uri) as gw:
         srv.wait_register(EP)
         # the instance, which exists before the first reading; its first
@@ -244,7 +244,7 @@ def test_observed_readings_kept_while_away_arrive_with_send(tmp):
         srv.proc.kill()
         srv.proc.wait()
         _retries(gw, mark, 2)
-        with TestServer(args=("--port", str(port))) as srv2:
+        with TestServer(port=port) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
             ev = srv2.wait_event(_is_send, 10, "the kept readings")
             temps = _temps(_payload(ev))

@@ -254,6 +254,61 @@ GW_TEST(template_merge_and_fingerprint)
     gw_config_free(&c);
 }
 
+/* Issue 8: 4000 does not fit a s16 with scale 0.1; the range says what does. */
+GW_TEST(range_of_a_writable_register)
+{
+    gw_config_modbus_reg_t r = reg(GW_MODBUS_S16, GW_MODBUS_ABCD, 1);
+    r.scale = 0.1;
+    uint16_t w[4];
+    CHECK_EQ_INT(gw_modbus_encode(&r, 4000, w, 4), -ERANGE);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 3276.7, w, 4), 0);
+    CHECK_EQ_INT(w[0], 32767);
+    double lo = 0, hi = 0;
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), 0);
+    CHECK(lo == -3276.8 && hi == 3276.7);
+    r.scale = -0.5; /* a negative scale swaps the ends */
+    r.offset = 10;
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), 0);
+    CHECK(lo == -16373.5 && hi == 16394.0);
+    r = reg(GW_MODBUS_U16, GW_MODBUS_ABCD, 1);
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), 0);
+    CHECK(lo == 0 && hi == 65535);
+    r.table = GW_MODBUS_COIL;
+    r.count = 3;
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), 0);
+    CHECK(lo == 0 && hi == 7);
+    r = reg(GW_MODBUS_F32, GW_MODBUS_ABCD, 2);
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), 0);
+    CHECK(hi == 3.4028234663852886e38 && lo == -hi);
+    r = reg(GW_MODBUS_STRING, GW_MODBUS_ABCD, 4);
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), -ENOTSUP);
+    r = reg(GW_MODBUS_BOOL, GW_MODBUS_ABCD, 1);
+    CHECK_EQ_INT(gw_modbus_range(&r, &lo, &hi), -ENOTSUP);
+}
+
+/* A failed request is named by its function code, table, address and count. */
+GW_TEST(requests_are_described_for_the_logs)
+{
+    char b[128];
+    gw_modbus_describe(GW_MODBUS_HOLDING, false, 100, 5, b, sizeof b);
+    CHECK_EQ_STR(b, "FC03 read holding registers 100..104 (address 100, count 5)");
+    gw_modbus_describe(GW_MODBUS_INPUT, false, 20, 2, b, sizeof b);
+    CHECK_EQ_STR(b, "FC04 read input registers 20..21 (address 20, count 2)");
+    gw_modbus_describe(GW_MODBUS_COIL, false, 0, 1, b, sizeof b);
+    CHECK_EQ_STR(b, "FC01 read coil 0 (address 0, count 1)");
+    gw_modbus_describe(GW_MODBUS_DISCRETE, false, 7, 3, b, sizeof b);
+    CHECK_EQ_STR(b, "FC02 read discrete inputs 7..9 (address 7, count 3)");
+    gw_modbus_describe(GW_MODBUS_COIL, true, 5, 1, b, sizeof b);
+    CHECK_EQ_STR(b, "FC05 write coil 5 (address 5, count 1)");
+    gw_modbus_describe(GW_MODBUS_COIL, true, 20, 10, b, sizeof b);
+    CHECK_EQ_STR(b, "FC15 write coils 20..29 (address 20, count 10)");
+    gw_modbus_describe(GW_MODBUS_HOLDING, true, 40, 1, b, sizeof b);
+    CHECK_EQ_STR(b, "FC06 write holding register 40 (address 40, count 1)");
+    gw_modbus_describe(GW_MODBUS_HOLDING, true, 65534, 2, b, sizeof b);
+    CHECK_EQ_STR(b, "FC16 write holding registers 65534..65535 (address 65534, count 2)");
+}
+
 GW_TEST_MAIN(decode_f32_in_every_order, decode_integers_and_scale, decode_rejects_bad_input,
              decode_string_and_bool, encode_is_the_inverse, plan_merges_within_gap_and_limit,
-             examples_load, config_errors_name_line_and_expectation, template_merge_and_fingerprint)
+             examples_load, config_errors_name_line_and_expectation, template_merge_and_fingerprint,
+             range_of_a_writable_register, requests_are_described_for_the_logs)

@@ -669,6 +669,34 @@ GW_TEST(read_back_mismatch_fails_the_write)
     rig_down(&r);
 }
 
+/* Issue 8: the adapter's own refusals are told apart from a device's
+ * failure (adapter.h), never reach the bus, and the range says what fits. */
+GW_TEST(write_refusals_are_told_apart)
+{
+    static rig_t r;
+    CHECK_EQ_INT(rig_up(&r), 0);
+    gw_value_t big = {.type = GW_TYPE_INTEGER, .v.i = 70000};
+    gw_value_t ok = {.type = GW_TYPE_INTEGER, .v.i = 9};
+    gw_value_t text = {.type = GW_TYPE_STRING, .v.bytes = {(const uint8_t *)"hot", 3}};
+    done_rec_t d = {0};
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &ok, NULL), 0);
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &big, NULL), -ERANGE);
+    CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &big, NULL, on_done, &d), -ERANGE);
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &text, NULL), -EINVAL);
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "level", &ok, NULL), -EPERM);
+    gw_value_t wide = {.type = GW_TYPE_INTEGER, .v.i = 1024};
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "relays", &wide, NULL), -ERANGE);
+    CHECK_EQ_INT(server_reg(&r.s, 10), 9); /* the refused values never went out */
+    CHECK_EQ_INT(d.calls, 0);
+    double lo = -1, hi = -1;
+    CHECK_EQ_INT(r.ops->write_range(r.a, "modbus:plc/1", "setpoint", &lo, &hi), 0);
+    CHECK(lo == 0 && hi == 65535);
+    CHECK_EQ_INT(r.ops->write_range(r.a, "modbus:plc/1", "relays", &lo, &hi), 0);
+    CHECK(lo == 0 && hi == 1023);
+    CHECK_EQ_INT(r.ops->write_range(r.a, "modbus:plc/1", "nothing", &lo, &hi), -ENOENT);
+    rig_down(&r);
+}
+
 GW_TEST(read_back_config)
 {
     char d[512];
@@ -695,4 +723,4 @@ GW_TEST_MAIN(bit_field_decode_and_encode, bit_field_and_fail_threshold_config,
              write_async_completes_through_process,
              execute_pulses_a_coil_and_writes_a_configured_value,
              write_async_to_a_silent_device_fails_while_the_loop_runs, stop_cancels_queued_writes,
-             read_back_mismatch_fails_the_write, read_back_config)
+             read_back_mismatch_fails_the_write, write_refusals_are_told_apart, read_back_config)
