@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages the build, the tests and the demo need, when
-# any is missing. Uses sudo when not root. Safe to run again: it does nothing
-# when everything is present.
+# any is missing, and the npm packages of tests/interop. Uses sudo for
+# apt-get when not root. Safe to run again: it does nothing when everything
+# is present.
 #
 # Packages are installed without their Recommends (a build host should not
 # grow a desktop's worth of extras), so every package a test imports or runs
@@ -15,20 +16,35 @@
 #   libcoap3-bin           coap-rd-gnutls, the independent DTLS peer
 #   valgrind               daemon runs under valgrind in make check
 #   clang, libclang-rt-dev make fuzz (libFuzzer)
+#   nodejs, npm            tests/interop's independent LwM2M server (lwm2m-node-lib);
+#                          skipped when node and npm are already there (NodeSource's
+#                          nodejs package carries npm and conflicts with Debian's)
 # The names are the same on Debian 12 (bookworm) and 13 (trixie).
 set -e
 PKGS="build-essential pkg-config clang libclang-rt-dev valgrind
 libcoap3-dev libcoap3-bin libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev
 python3 python3-cbor2 libmodbus-dev python3-pymodbus python3-serial python3-serial-asyncio socat"
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "install-deps: installing:$missing" >&2
-SUDO=""
-[ "$(id -u)" = 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+if [ -n "$missing" ]; then
+    echo "install-deps: installing:$missing" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The npm packages of tests/interop, exactly as its package-lock.json pins
+# them: installed when missing or older than the lock file (as the user who
+# runs this, no sudo; from npm's cache when it has them).
+interop="$(dirname "$0")/../tests/interop"
+if [ ! -f "$interop/node_modules/.package-lock.json" ] ||
+   [ "$interop/package-lock.json" -nt "$interop/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in tests/interop" >&2
+    (cd "$interop" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
+fi
