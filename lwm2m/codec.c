@@ -4,10 +4,13 @@
 #include "codec.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check.h"
 
 void gw_decoded_free(gw_decoded_t *d)
 {
@@ -24,6 +27,14 @@ void gw_decoded_free(gw_decoded_t *d)
 
 int gw_decoded_push(gw_decoded_t *d, const gw_record_t *r)
 {
+    /* Every decoder hands its records over here, so no content format can
+     * let through a value the data type does not allow. */
+    char why[96], ps[32];
+    if (r->value.type != GW_TYPE_NONE && gw_value_check(&r->value, why, sizeof why) < 0)
+        return gw_decoded_fail(d, -EINVAL, "%s: %s", gw_path_format(&r->path, ps, sizeof ps), why);
+    if (r->has_time && !isfinite(r->time))
+        return gw_decoded_fail(d, -EINVAL, "%s: the time must be a finite number",
+                               gw_path_format(&r->path, ps, sizeof ps));
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
         if (cap > SIZE_MAX / sizeof *d->recs)

@@ -46,7 +46,10 @@ typedef struct gw_decoded {
 } gw_decoded_t;
 
 void gw_decoded_free(gw_decoded_t *d);
-/* Helpers for decoder implementations. */
+/* Helpers for decoder implementations. gw_decoded_push refuses a value its
+ * data type does not allow (a Float that is NaN or infinite, a String or
+ * Corelnk that is not UTF-8 or holds NUL, a time that is not finite: see
+ * check.h) with -EINVAL and the reason in d->error; else 0 or -ENOMEM. */
 int gw_decoded_push(gw_decoded_t *d, const gw_record_t *r);
 void *gw_decoded_alloc(gw_decoded_t *d, size_t n); /* owned by d */
 int gw_decoded_fail(gw_decoded_t *d, int err, const char *fmt, ...)

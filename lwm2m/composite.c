@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "../gateway/log.h"
+#include "check.h"
 #include "lwm2m_internal.h"
 
 #define C(x) COAP_RESPONSE_CODE(x)
@@ -262,6 +263,10 @@ static int validate_write(comp_req_t *q, const gw_decoded_t *dec)
                                     : "resource is single-instance");
         if (rec->value.type != (gw_type_t)d->type)
             return fail(q, C(400), "%s: value of the wrong type", ps);
+        /* All or nothing: one bad member refuses the whole request before
+         * anything is stored. */
+        if (gw_value_check_res(d, &rec->path, &rec->value, q->diag, q->diag_size) < 0)
+            return C(400);
     }
     return 0;
 }

@@ -37,8 +37,14 @@ bool gw_exec_available(const gw_sclient_t *c, const gw_path_t *p)
     return false;
 }
 
+/* CHAR of LwM2M 1.1 5.4.5: printable ASCII except space, '"', '\'' and '\\'. */
+static bool arg_char(uint8_t c)
+{
+    return c == '!' || (c >= 0x23 && c <= 0x26) || (c >= 0x28 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
 /* arg-list = arg *("," arg); arg = DIGIT ["=" "'" *CHAR "'"] (LwM2M 1.1
- * 5.4.5: digits 0-9, values quoted, no quote inside). */
+ * 5.4.5: digits 0-9, values quoted). */
 int gw_exec_args_validate(const uint8_t *p, size_t len)
 {
     size_t i = 0;
@@ -54,7 +60,7 @@ int gw_exec_args_validate(const uint8_t *p, size_t len)
                 return -EINVAL;
             i++;
             while (i < len && p[i] != '\'') {
-                if (p[i] < 0x20 || p[i] == 0x7f)
+                if (!arg_char(p[i]))
                     return -EINVAL;
                 i++;
             }

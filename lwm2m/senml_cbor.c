@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "senml_internal.h"
 
 /* RFC 8428 Table 6 labels. */
@@ -76,6 +77,9 @@ static int put_uint(gw_buf_t *out, uint64_t u)
 static int put_text(gw_buf_t *out, const void *s, size_t len, bool bytes)
 {
     if (len && !s)
+        return -EINVAL;
+    /* A CBOR text string is UTF-8 (RFC 8949 3.1): refuse rather than emit invalid CBOR. */
+    if (!bytes && !gw_utf8_valid(s, len))
         return -EINVAL;
     int rc = put_hdr(out, bytes ? cbor_encode_bytestring_start : cbor_encode_string_start, len);
     return rc ? rc : gw_buf_append(out, s, len);

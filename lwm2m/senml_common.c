@@ -200,7 +200,7 @@ int gw_senml_emit(const gw_path_t *base, const gw_senml_base_t *b, const gw_senm
     }
 push:;
     int rc = gw_decoded_push(dec, &rec);
-    return rc ? gw_decoded_fail(dec, rc, "out of memory") : 0;
+    return rc == -ENOMEM ? gw_decoded_fail(dec, rc, "out of memory") : rc; /* else push said why */
 }
 
 void gw_senml_names(const gw_path_t *base, const gw_record_t *recs, size_t n, size_t idx,

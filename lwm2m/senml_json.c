@@ -16,12 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "senml_internal.h"
 
 /* ---------------------------------------------------------------- encode */
 
 static int put_json_string(gw_buf_t *out, const uint8_t *s, size_t len)
 {
+    /* JSON text is UTF-8 (RFC 8259 8.1): refuse rather than emit invalid JSON. */
+    if (!gw_utf8_valid(s, len))
+        return -EINVAL;
     int rc = gw_buf_append(out, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; !rc && i < len; i++) {
@@ -282,6 +286,21 @@ static int parse_record(jdec_t *j, const cJSON *obj, gw_senml_base_t *b, gw_senm
     return 0;
 }
 
+/* cJSON turns "\u0000" into a NUL that ends its C string, so "ab\u0000cd"
+ * would read as "ab". No LwM2M String or name holds NUL: refuse the text.
+ * Backslashes outside strings are a syntax error cJSON reports anyway. */
+static bool has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && len - i >= 6 && memcmp(s + i + 2, "0000", 4) == 0)
+            return true;
+        i++; /* the escaped character, which may be a backslash */
+    }
+    return false;
+}
+
 int gw_senml_json_decode(const gw_path_t *base, const uint8_t *p, size_t len,
                          gw_type_lookup_fn lookup, void *lookup_ctx, gw_decoded_t *out)
 {
@@ -300,6 +319,10 @@ int gw_senml_json_decode(const gw_path_t *base, const uint8_t *p, size_t len,
     text[len] = '\0';
     if (memchr(text, '\0', len)) {
         rc = gw_decoded_fail(out, -EINVAL, "SenML JSON: NUL byte in the payload");
+        goto done;
+    }
+    if (has_nul_escape(text, len)) {
+        rc = gw_decoded_fail(out, -EINVAL, "SenML JSON: \"\\u0000\" (NUL) in a string");
         goto done;
     }
     const char *end = NULL;

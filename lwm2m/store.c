@@ -34,6 +34,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
+
 /* The 48-bit timestamp range of a slot (store_internal.h). */
 #define TS_MAX ((int64_t)1 << 47)
 
@@ -498,6 +500,11 @@ int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw
     if (v->type == GW_TYPE_NONE || (uint8_t)v->type != rd->type)
         return -EINVAL;
     if (type_is_bytes(v->type) && !v->v.bytes.ptr && v->v.bytes.len)
+        return -EINVAL;
+    /* The last guard for every writer (server, adapter, configuration): a
+     * value no content format can carry (NaN, a String that is not UTF-8)
+     * is never stored, so no Read, notification or Send fails on it. */
+    if (gw_value_check(v, NULL, 0) < 0)
         return -EINVAL;
     if (ts_ms == 0)
         ts_ms = now_ms();

@@ -83,6 +83,8 @@ int gw_store_instance_at(const gw_sclient_t *c, size_t i, uint16_t *out_oid, uin
 /* Set a value. path has 3 levels (single resource) or 4 (resource instance
  * of a multiple resource); the instance must exist (-ENOENT), the resource
  * must be defined (-ENOENT) and v->type must equal its type (-EINVAL).
+ * A value its type does not allow (gw_value_check in check.h: a Float that
+ * is not finite, a String that is not UTF-8 or holds NUL) is -EINVAL.
  * Strings/opaque are copied (interned). ts_ms: wall-clock time of the
  * reading, 0 for now. Fires the hook. */
 int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *v,
@@ -104,7 +106,8 @@ bool gw_store_has(const gw_sclient_t *c, const gw_path_t *path);
 int gw_store_read(const gw_sclient_t *c, const gw_path_t *path, gw_record_t **out, size_t *out_n);
 
 /* Attributes attached to exactly this path (1..3 levels; 4 allowed too).
- * set replaces the whole set; attrs->set == 0 removes it. */
+ * set replaces the whole set; attrs->set == 0 removes it. A gt, lt or st
+ * that is not finite, or a negative period, is -EINVAL. */
 int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_attrs_t *a);
 /* 0 and *out filled, or -ENOENT when none is stored on that exact path. */
 int gw_store_attrs_get(const gw_sclient_t *c, const gw_path_t *path, gw_attrs_t *out);

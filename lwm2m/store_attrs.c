@@ -9,6 +9,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,13 @@ void gw_store_attrs_drop_below(gw_sclient_t *c, const gw_path_t *prefix)
 int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_attrs_t *a)
 {
     if (!s || !c || !path || !a || path->len < 1 || path->len > 4)
+        return -EINVAL;
+    /* Discover shows every attribute and observe compares with them: one
+     * that is not a number or a negative period is never kept. */
+    if (((a->set & GW_ATTR_GT) && !isfinite(a->gt)) || ((a->set & GW_ATTR_LT) && !isfinite(a->lt)) ||
+        ((a->set & GW_ATTR_ST) && !isfinite(a->st)) || ((a->set & GW_ATTR_PMIN) && a->pmin < 0) ||
+        ((a->set & GW_ATTR_PMAX) && a->pmax < 0) || ((a->set & GW_ATTR_EPMIN) && a->epmin < 0) ||
+        ((a->set & GW_ATTR_EPMAX) && a->epmax < 0))
         return -EINVAL;
     const gw_objdef_t *od = gw_registry_find(s->reg, path->id[0]);
     if (!od)

@@ -46,7 +46,7 @@ static int push(gw_decoded_t *out, const gw_path_t *base, const gw_value_t *v)
     r.path = *base;
     r.value = *v;
     int rc = gw_decoded_push(out, &r);
-    return rc ? gw_decoded_fail(out, rc, "out of memory") : 0;
+    return rc == -ENOMEM ? gw_decoded_fail(out, rc, "out of memory") : rc; /* else push said why */
 }
 
 int gw_text_decode(const gw_path_t *base, const uint8_t *p, size_t len,

@@ -355,7 +355,7 @@ static int convert(dec_t *d, const gw_path_t *path, const tlv_t *t)
                                gw_path_format(path, ps, sizeof ps));
     }
     int rc = gw_decoded_push(d->out, &r);
-    return rc ? gw_decoded_fail(d->out, rc, "out of memory") : 0;
+    return rc == -ENOMEM ? gw_decoded_fail(d->out, rc, "out of memory") : rc; /* else push said why */
 }
 
 /* Resource instances inside a multiple resource (or bare ones at resource
