@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../adapters/modbus/decode.h"
 #include "config_internal.h"
 #include "mapping.h"
 
@@ -464,6 +465,21 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
             r.execute_value = config_setting_get_float(e[R_EXEC_VALUE]);
             if (config_setting_type(e[R_EXEC_VALUE]) != CONFIG_TYPE_FLOAT)
                 r.execute_value = (double)config_setting_get_int64(e[R_EXEC_VALUE]);
+            /* Checked here: at run time an Execute that cannot be encoded
+             * would look like the server's fault (4.00), not the file's. */
+            uint16_t words[GW_MODBUS_MAX_FIELD_BITS];
+            if (ok && gw_modbus_encode(&r, r.execute_value, words, GW_MODBUS_MAX_FIELD_BITS) < 0) {
+                gw_value_t lo = {.type = GW_TYPE_FLOAT}, hi = {.type = GW_TYPE_FLOAT};
+                gw_buf_t b = {0};
+                if (gw_modbus_range(&r, &lo.v.f, &hi.v.f) < 0 || gw_value_to_text(&lo, &b) < 0 ||
+                    gw_buf_append(&b, "..", 2) < 0 || gw_value_to_text(&hi, &b) < 0)
+                    b.len = 0;
+                gw_config_error(ctx, e[R_EXEC_VALUE], "execute_value %g does not fit the register%s%.*s",
+                                r.execute_value, b.len ? ", expected " : "", (int)b.len,
+                                b.data ? (const char *)b.data : "");
+                gw_buf_free(&b);
+                ok = false;
+            }
         }
     }
     r.read_back = e[R_READ_BACK] && config_setting_get_bool(e[R_READ_BACK]);

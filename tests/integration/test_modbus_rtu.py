@@ -323,7 +323,8 @@ def test_write_silent_and_garbled_units(tmp):
             wait_vals(srv, "th-attic", "/3300/99", lambda v: v.get("/3300/99/5700") == 8)
             gw.wait_log(r"modbus: modbus:rs485/2 \(bus rs485, unit 2\) fails: .*timed out")
             r = srv.request("write", ep="th-attic", path="/3308/0/5900", cf=0, payload_text="20")
-            assert r["code"] not in ("2.04", "2.01"), r
+            # no answer is not the server's fault, and may pass: 5.03
+            assert r["code"] == "5.03", r
             n1 = len(dev.requests(1))
             units[1]["ir"][2] = s16(555)
             wait_vals(srv, "th-cellar", "/3304", lambda v: near(v.get("/3304/0/5700"), 55.5))

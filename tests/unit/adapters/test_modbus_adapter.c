@@ -697,6 +697,28 @@ GW_TEST(write_refusals_are_told_apart)
     rig_down(&r);
 }
 
+/* An execute_value the register cannot hold is the file's error, with
+ * file:line and the range, not a 4.00 to the server at run time. */
+GW_TEST(execute_value_must_fit_config)
+{
+    char d[512];
+    gw_config_t *c = NULL;
+    CHECK_EQ_INT(load(HEAD " registers = ( { field = \"r\"; address = 4; writable = true;\n"
+                           "  type = \"s16\"; scale = 0.1; execute_value = 4000;\n"
+                           "  path = \"/3300/0/5700\"; } ); } );\n",
+                      d, &c),
+                 -EINVAL);
+    CHECK(strstr(d, ":5: ") != NULL && strstr(d, "execute_value 4000") != NULL &&
+          strstr(d, "-3276.8..3276.7") != NULL);
+    CHECK(c == NULL);
+    CHECK_EQ_INT(load(HEAD " registers = ( { field = \"r\"; address = 4; writable = true;\n"
+                           "  type = \"s16\"; scale = 0.1; execute_value = 3276.7;\n"
+                           "  path = \"/3300/0/5700\"; } ); } );\n",
+                      d, &c),
+                 0);
+    gw_config_free(&c);
+}
+
 GW_TEST(read_back_config)
 {
     char d[512];
@@ -723,4 +745,5 @@ GW_TEST_MAIN(bit_field_decode_and_encode, bit_field_and_fail_threshold_config,
              write_async_completes_through_process,
              execute_pulses_a_coil_and_writes_a_configured_value,
              write_async_to_a_silent_device_fails_while_the_loop_runs, stop_cancels_queued_writes,
-             read_back_mismatch_fails_the_write, write_refusals_are_told_apart, read_back_config)
+             read_back_mismatch_fails_the_write, write_refusals_are_told_apart,
+             execute_value_must_fit_config, read_back_config)
