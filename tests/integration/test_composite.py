@@ -182,3 +182,113 @@ def test_write_composite_bad_payloads_change_nothing(tmp):
             assert r["code"] == code, (code, payload, r)
         v = _decode(_fetch(srv, _json([{"n": "/3303/0/5750"}, {"n": "/3303/0/5700"}])))
         assert v == {"/3303/0/5750": "boiler", "/3303/0/5700": 21.5}, v
+
+
+# ---- attributes of each member (LwM2M 1.1 5.1.2, 6.4.3) -----------------
+
+@contextlib.contextmanager
+def _start_with(tmp, srv, extra):
+    gw = Gateway(tmp, configs.gateway([configs.device(EP, extra)]), server=srv).start()
+    try:
+        srv.wait_register(EP)
+        yield gw
+    except BaseException:
+        gw.stop()
+        raise
+    assert gw.stop() == 0, gw.log_tail()
+
+
+def _observe_composite(srv, paths):
+    req = srv.send_command("raw", ep=EP, path="/", method="fetch", cf=SENML_JSON, payload_hex=_json(paths), observe=0)
+    first = srv.wait_response(req)
+    assert first["code"] == "2.05" and "observe" in first, first
+    return req, first
+
+
+def _attrs(srv, path, query):
+    r = srv.request("write_attributes", ep=EP, path=path, query=query)
+    assert r["code"] == "2.04", (path, query, r)
+
+
+MEMBERS = ["/3308/0/5900", "/3303/0/5750", "/3304/0", "/3"]
+
+
+def test_pmax_of_each_member_forces_the_composite_notification(tmp):
+    """The issue's case (pmax=2 on /3308/0/5900, then an Observe-Composite
+    of it), for every member and every level a member can name."""
+    with TestServer() as srv, _start_with(tmp, srv, '{ path = "/3308/0/5900"; value = 20.0; }') as gw:
+        for member in MEMBERS:
+            _attrs(srv, member, "pmax=1")
+            req, first = _observe_composite(srv, [{"n": p} for p in MEMBERS])
+            n1 = srv.wait_notify(req, timeout=5)
+            n2 = srv.wait_notify(req, timeout=5)
+            assert n2["observe"] > n1["observe"] > first["observe"], member
+            assert n2["ts"] - first["ts"] >= 1.9, (member, n2["ts"] - first["ts"])
+            v = _decode(n2)
+            assert v["/3308/0/5900"] == 20.0 and v["/3303/0/5750"] == "boiler" and v["/3/0/0"] == "Acme", v
+            assert srv.request("cancel_observe", observe_req=req)["code"] == "2.05"
+            gw.wait_log(r"observation of a composite of 4 paths cancelled by the server")
+            _attrs(srv, member, "pmax")
+
+
+def test_issue_case_pmax_2_on_a_set_point(tmp):
+    with TestServer() as srv, _start_with(tmp, srv, '{ path = "/3308/0/5900"; value = 20.0; }'):
+        _attrs(srv, "/3308/0/5900", "pmax=2")
+        req, first = _observe_composite(srv, [{"n": "/3308/0/5900"}])
+        n = srv.wait_notify(req, timeout=5.5)
+        assert _decode(n) == {"/3308/0/5900": 20.0} and n["ts"] - first["ts"] >= 1.9
+
+
+def test_pmin_of_one_member_holds_only_that_members_changes(tmp):
+    with TestServer() as srv, _start_with(tmp, srv, ""):
+        _attrs(srv, "/3303/0/5750", "pmin=30")
+        req, first = _observe_composite(srv, [{"n": "/3303/0/5750"}, {"n": "/3304/0/5750"}])
+        assert _ipatch(srv, _json([{"n": "/3303/0/5750", "vs": "held"}]))["code"] == "2.04"
+        # a round trip after the change: a notification would be here by now
+        assert _decode(_fetch(srv, _json([{"n": "/3303/0/5750"}])))["/3303/0/5750"] == "held"
+        assert not [e for e in srv.events if e.get("event") == "notify" and e.get("req") == req]
+        # the other member has no pmin: its change goes out at once, with both values
+        assert _ipatch(srv, _json([{"n": "/3304/0/5750", "vs": "free"}]))["code"] == "2.04"
+        n = srv.wait_notify(req, timeout=10)
+        assert _decode(n) == {"/3303/0/5750": "held", "/3304/0/5750": "free"}, _decode(n)
+        assert n["ts"] - first["ts"] < 29
+
+
+def test_gt_of_a_member_judges_that_members_value(tmp):
+    with TestServer() as srv, _start_with(tmp, srv, '{ path = "/3308/0/5900"; value = 20.0; }'):
+        _attrs(srv, "/3308/0/5900", "gt=25")
+        req, _ = _observe_composite(srv, [{"n": "/3308/0/5900"}, {"n": "/3303/0/5700"}])
+        assert _ipatch(srv, _json([{"n": "/3308/0/5900", "v": 22.0}]))["code"] == "2.04"  # below gt: silent
+        assert _ipatch(srv, _json([{"n": "/3308/0/5900", "v": 26.0}]))["code"] == "2.04"  # crossing
+        assert _decode(srv.wait_notify(req))["/3308/0/5900"] == 26.0
+
+
+# ---- the root (LwM2M 1.1 6.3.x gives [{"n":"/"}] as an example) --------------
+
+def test_read_composite_of_the_root_reads_every_readable_resource(tmp):
+    with TestServer() as srv, _start(tmp, srv):
+        for cf, payload in ((SENML_JSON, _json([{"n": "/"}])), (SENML_CBOR, _cbor([{"n": "/"}]))):
+            r = _fetch(srv, payload, cf=cf)
+            assert r["code"] == "2.05" and r["cf"] == cf, r
+            root = _decode(r)
+            # the same as reading each registered object
+            objs = ["/1", "/3", "/3303", "/3304"]
+            each = {}
+            for o in objs:
+                each.update(_decode(_fetch(srv, _json([{"n": o}]))))
+            assert set(root) == set(each), sorted(set(root) ^ set(each))
+            # /3/0/13 (Current Time) is sampled at each read
+            assert {k: v for k, v in root.items() if k != "/3/0/13"} == \
+                {k: v for k, v in each.items() if k != "/3/0/13"}
+            assert root["/3/0/0"] == "Acme" and root["/3303/0/5700"] == 21.5 and "/1/0/1" in root
+            assert not [n for n in root if n.startswith("/0/")]
+        assert _fetch(srv, _json([{"n": "/", "v": 1}]))["code"] == "4.00"  # a value on the root
+
+
+def test_observe_composite_of_the_root(tmp):
+    with TestServer() as srv, _start(tmp, srv):
+        req, first = _observe_composite(srv, [{"n": "/"}])
+        assert _decode(first)["/3303/0/5750"] == "boiler"
+        assert srv.request("write", ep=EP, path="/3304/0/5750", cf=0, payload_text="cellar")["code"] == "2.04"
+        v = _decode(srv.wait_notify(req))
+        assert v["/3304/0/5750"] == "cellar" and v["/3/0/0"] == "Acme"
