@@ -544,8 +544,8 @@ static int to_number(const gw_map_target_t *t, rt_t *rt, const gw_reading_t *r, 
         }
     }
     x = gw_unit_conv_apply(c, x) * t->scale + t->offset;
-    /* Conversions make binary noise of a decimal (72.5 F is
-     * 22.500000000000004 Cel): the result keeps the source's precision
+    /* Conversions make binary noise of a decimal (73.4 F is
+     * 23.000000000000004 Cel): the result keeps the source's precision
      * (lwm2m/precision.h), not the arithmetic's. */
     if (exact && (c != GW_CONV_NONE || t->scale != 1.0 || t->offset != 0.0))
         x = gw_prec_round(x, gw_prec_linear(gw_unit_conv_decimals(c, dec), t->scale, t->offset));

@@ -96,13 +96,14 @@ GW_TEST(decimals_through_linear_conversions)
     CHECK_EQ_INT(gw_unit_conv_decimals(GW_CONV_WH_TO_KWH, 0), 3);
     CHECK_EQ_INT(gw_unit_conv_decimals(GW_CONV_K_TO_C, 1), 2);
     CHECK_EQ_INT(gw_unit_conv_decimals(GW_CONV_NONE, 4), 4);
-    /* 72.5 F as a float32: 22.5 Cel, not 22.500000000000004. */
+    /* 73.4 F as a float32: 23 Cel, not 23.000000000000004. */
     char t[64];
     int d;
-    double f = gw_prec_float32(72.5f, &d);
+    double f = gw_prec_float32(73.4f, &d);
     double c = gw_unit_conv_apply(GW_CONV_F_TO_C, f);
+    CHECK_EQ_STR(text_of(c, t, sizeof t), "23.000000000000004");
     CHECK_EQ_STR(text_of(gw_prec_round(c, gw_unit_conv_decimals(GW_CONV_F_TO_C, d)), t, sizeof t),
-                 "22.5");
+                 "23");
     f = gw_prec_float32(71.3f, &d); /* 21.8333... Cel */
     c = gw_unit_conv_apply(GW_CONV_F_TO_C, f);
     CHECK_EQ_STR(text_of(gw_prec_round(c, gw_unit_conv_decimals(GW_CONV_F_TO_C, d)), t, sizeof t),

@@ -266,6 +266,46 @@ GW_TEST(test_reading_scale_offset_clamp_units)
     teardown();
 }
 
+/* Issue 8: a reading that tells its decimals keeps them through the
+ * mapping's conversions; one that does not is converted as a double. */
+GW_TEST(test_reading_keeps_the_source_precision)
+{
+    setup();
+    gw_config_field_t f[3] = {field("t_f", "/3303/0/5700"), field("energy", NULL),
+                              field("t_k", "/3303/1/5700")};
+    f[0].unit = "F";
+    f[1].unit = "Wh";
+    f[2].unit = "K";
+    f[2].offset = 0.5;
+    gw_config_device_t d = device(f, 3);
+    CHECK_EQ_INT(gw_mapping_add_device(map, "static:dev1", cl, &d), 0);
+    gw_reading_t r = {.device_key = "static:dev1", .field = "t_f", .has_decimals = true, .decimals = 1,
+                      .value = {.type = GW_TYPE_FLOAT, .v.f = 73.4}, .ts_ms = 1700000000123};
+    CHECK(gw_unit_conv_apply(GW_CONV_F_TO_C, 73.4) != 23.0); /* the noise this removes */
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_f(3303, 0, 5700) == 23.0);
+    r.value.v.f = 71.3; /* 21.8333... */
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_f(3303, 0, 5700) == 21.833);
+    r.field = "energy"; /* 1234.7 Wh: 3 more decimals in kWh */
+    r.value.v.f = 1234.7;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_f(3331, 0, 5700) == 1.2347);
+    r.field = "t_k"; /* 293.2 K + 0.5 = 20.55 Cel */
+    r.value.v.f = 293.2;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_f(3303, 1, 5700) == 20.55);
+    /* An integer reading has no decimals: 72 F is 22.22 Cel. */
+    r = (gw_reading_t){.device_key = "static:dev1", .field = "t_f",
+                       .value = {.type = GW_TYPE_INTEGER, .v.i = 72}, .ts_ms = 1700000000123};
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_f(3303, 0, 5700) == 22.22);
+    /* Without decimals the double is converted as it is. */
+    CHECK_EQ_INT(reading_f("static:dev1", "t_f", 72.5, NULL), 0);
+    CHECK(get_f(3303, 0, 5700) == gw_unit_conv_apply(GW_CONV_F_TO_C, 72.5));
+    teardown();
+}
+
 GW_TEST(test_reading_housekeeping)
 {
     setup();
@@ -479,6 +519,7 @@ GW_TEST(test_device_key)
 
 GW_TEST_MAIN(test_resolve_explicit_and_defaults, test_resolve_single_instance_and_sims,
              test_resolve_errors, test_add_device_creates_instances,
-             test_reading_scale_offset_clamp_units, test_reading_housekeeping, test_reading_types,
+             test_reading_scale_offset_clamp_units, test_reading_keeps_the_source_precision,
+             test_reading_housekeeping, test_reading_types,
              test_reading_unknown, test_reading_dynamic_field, test_reading_error_code_goes_to_device_object,
              test_many_devices, test_device_key)
