@@ -285,6 +285,9 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
             return fail(q, C(400), "multiple-instance resources need instances%s", NULL);
         if (rec->value.type != (gw_type_t)d->type)
             return fail(q, C(400), "value of the wrong type%s", NULL);
+        char why[sizeof q->diag];
+        if (gw_value_check_res(d, &rec->path, &rec->value, why, sizeof why) < 0)
+            return fail(q, C(400), "%s", why);
     }
     return 0;
 }
@@ -293,9 +296,6 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
  * before the store keeps it: a device that refuses makes the Write fail. */
 /* ---- writes that wait for a device ---- */
 
-        char why[sizeof q->diag];
-        if (gw_value_check_res(d, &rec->path, &rec->value, why, sizeof why) < 0)
-            return fail(q, C(400), "%s", why);
 /* Returned by route_writes when the request now waits for its device. */
 #define DM_WAITING 1
 
