@@ -226,7 +226,9 @@ void gw_senml_names(const gw_path_t *base, const gw_record_t *recs, size_t n, si
             snprintf(out_bn, GW_SENML_NAME_MAX, "%s%s", base->len ? bs : "", "/");
         snprintf(out_n, GW_SENML_NAME_MAX, "%s", rel + (*rel == '/'));
     } else {
-        if (idx == 0)
+        /* Under the root every name is whole ("/", "/3/0"): a bn "/" would
+         * make the root record "//". */
+        if (idx == 0 && base->len)
             snprintf(out_bn, GW_SENML_NAME_MAX, "%s", bs);
         snprintf(out_n, GW_SENML_NAME_MAX, "%s", rel);
     }

@@ -212,6 +212,58 @@ GW_TEST(read_nothing_that_exists_is_an_empty_pack)
     teardown();
 }
 
+/* LwM2M 1.1 6.3.x gives [{"n":"/"}] as an example: every readable value,
+ * never the Security (0) or OSCORE (21) objects. */
+GW_TEST(read_of_the_root_is_every_readable_value)
+{
+    gw_decoded_t d = {0};
+    setup();
+    CHECK_EQ_INT(gw_store_instance_create(m.store, vc->sc, 0, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(m.store, vc->sc, 21, 0), 0);
+    set_str("/0/0/0", "coap://secret");
+    gw_value_t key = {.type = GW_TYPE_OPAQUE};
+    key.v.bytes.ptr = (const uint8_t *)"k";
+    key.v.bytes.len = 1;
+    gw_path_t kp = P("/21/0/2");
+    CHECK_EQ_INT(gw_store_set(m.store, vc->sc, &kp, &key, 0), 0);
+    CHECK_EQ_INT(fetch_json("[{\"n\":\"/\"}]", &d), C(205));
+    CHECK_EQ_INT(d.n, 6);
+    CHECK(str_is(find(&d, "/3/0/0"), "Acme") && str_is(find(&d, "/3/0/1"), "T-100"));
+    CHECK(str_is(find(&d, "/3303/0/5750"), "boiler") && find(&d, "/3303/1/5700"));
+    for (size_t i = 0; i < d.n; i++)
+        CHECK(d.recs[i].path.id[0] != 0 && d.recs[i].path.id[0] != 21);
+    gw_decoded_free(&d);
+    /* a value on the root is no Read-Composite */
+    CHECK_EQ_INT(fetch_json("[{\"n\":\"/\",\"v\":1}]", NULL), C(400));
+    teardown();
+}
+
+/* The root as a record name survives an encode and a decode again (the
+ * encoder once wrote it "//"). */
+GW_TEST(root_record_round_trips)
+{
+    static const char *packs[] = {"[{\"n\":\"/\"}]", "[{\"n\":\"/\"},{\"n\":\"/3/0\"}]",
+                                  "[{\"n\":\"/3/0\"},{\"n\":\"/3303/0/5700\"}]"};
+    const gw_path_t root = {{GW_ID_NONE, GW_ID_NONE, GW_ID_NONE, GW_ID_NONE}, 0};
+    static const int cfs[] = {GW_CF_SENML_JSON, GW_CF_SENML_CBOR};
+    for (size_t k = 0; k < sizeof packs / sizeof packs[0]; k++) {
+        for (size_t c = 0; c < 2; c++) {
+            gw_decoded_t d = {0}, again = {0};
+            gw_buf_t out = {0};
+            CHECK_EQ_INT(gw_codec_decode(GW_CF_SENML_JSON, &root, (const uint8_t *)packs[k], strlen(packs[k]), NULL,
+                                         NULL, &d), 0);
+            CHECK_EQ_INT(gw_codec_encode(cfs[c], &root, d.recs, d.n, &out), 0);
+            CHECK_EQ_INT(gw_codec_decode(cfs[c], &root, out.data, out.len, NULL, NULL, &again), 0);
+            CHECK_EQ_INT(again.n, d.n);
+            for (size_t i = 0; i < d.n && i < again.n; i++)
+                CHECK_EQ_INT(gw_path_cmp(&d.recs[i].path, &again.recs[i].path), 0);
+            gw_buf_free(&out);
+            gw_decoded_free(&d);
+            gw_decoded_free(&again);
+        }
+    }
+}
+
 GW_TEST(read_errors)
 {
     static const char ok[] = "[{\"n\":\"/3/0/0\"}]";
@@ -331,4 +383,5 @@ GW_TEST(observation_covers_its_member_paths)
 
 GW_TEST_MAIN(read_mixed_levels_leaves_out_missing_and_duplicates, read_cbor_request_and_accept, read_of_many_paths,
              read_nothing_that_exists_is_an_empty_pack, read_errors, write_applies_every_record, write_is_atomic,
-             garbage_never_crashes, observation_covers_its_member_paths)
+             garbage_never_crashes, observation_covers_its_member_paths,
+             read_of_the_root_is_every_readable_value, root_record_round_trips)
