@@ -90,9 +90,18 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
 static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_nack_reason_t reason,
                     const coap_mid_t mid)
 {
-    (void)mid;
     struct gw_reg *r = coap_session_get_app_data(session);
-    if (!r || gw_send_on_nack(r, sent, reason))
+    if (!r)
+        return;
+    if (!sent) {
+        /* libcoap 4.3.5 (not 4.3.1) reports a Reset of a message it kept
+         * no copy of, a NON notification, with no PDU (libcoap 4c879a58):
+         * it concerns an observation, never the registration. */
+        if (reason == COAP_NACK_RST)
+            gw_obs_on_reset_mid(r->vc->m, (uint16_t)mid);
+        return;
+    }
+    if (gw_send_on_nack(r, sent, reason))
         return;
     /* Only our own requests matter; a NACK for a response we sent (CON
      * notification in a later issue) is not a registration failure. */
@@ -349,6 +358,7 @@ void gw_reg_release_session(struct gw_reg *r)
 {
     if (!r->session)
         return;
+    gw_dm_block_drop(r);
     coap_session_set_app_data(r->session, NULL);
     coap_session_release(r->session);
     r->session = NULL;
@@ -368,6 +378,7 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     m->loop = loop;
     m->store = store;
     m->coap_fd = -1;
+    gw_dm_block_init(m);
     m->rng = (uint64_t)gw_wall_ms() ^ ((uint64_t)(uintptr_t)m << 16) ^ 0x9E3779B97F4A7C15ull;
     if (n_servers == 0) {
         gw_err("no LwM2M server configured");
@@ -381,7 +392,12 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     m->ctx = coap_new_context(NULL);
     if (!m->ctx)
         goto fail;
-    coap_context_set_block_mode(m->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+    /* Block mode stays off: the gateway does RFC 7959 itself, both ways
+     * (dm_block.c, registration.c, dm.c, observe.c). libcoap's Block1
+     * reassembly crashes in 4.3.1 and behaves differently in 4.3.5; with
+     * block mode off every version hands each block over untouched
+     * (docs/lwm2m.md, "libcoap versions"). */
+    coap_context_set_block_mode(m->ctx, 0);
     coap_register_response_handler(m->ctx, on_response);
     coap_register_nack_handler(m->ctx, on_nack);
     coap_register_event_handler(m->ctx, on_event);
@@ -463,6 +479,7 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
     free(m->buckets);
     gw_send_module_free(m);
     gw_timer_stop(m->loop, &m->shutdown_timer);
+    gw_dm_block_fini(m);
     if (m->coap_fd >= 0) {
         gw_loop_del_fd(m->loop, m->coap_fd);
         gw_loop_del_prepare(m->loop, coap_prepare, m);

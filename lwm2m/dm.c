@@ -34,6 +34,7 @@ typedef struct dm_req {
     coap_pdu_t *response;
     char diag[160];
     bool resumed; /* the device answered: libcoap runs this request again */
+    const gw_dm_body_t *body; /* its payload, or the body its Block1 blocks built */
 } dm_req_t;
 
 int gw_dm_opt_uint(const coap_pdu_t *pdu, uint16_t num, int dflt)
@@ -62,6 +63,13 @@ int gw_dm_type_lookup(void *ctx, const gw_path_t *p, gw_type_t *out)
 static void respond(dm_req_t *q, int code, int cf, gw_buf_t *body)
 {
     coap_pdu_set_code(q->response, (coap_pdu_code_t)code);
+    if (q->body && q->body->block1 && COAP_RESPONSE_CLASS(code) == 2) {
+        /* The answer to the last block of a Block1 transfer echoes it
+         * (RFC 7959 2.3). */
+        uint8_t b1[4];
+        size_t n = coap_encode_var_safe(b1, sizeof b1, gw_block_encode(&q->body->ack));
+        coap_add_option(q->response, COAP_OPTION_BLOCK1, n, b1);
+    }
     if (body && cf >= 0) {
         uint8_t b[4];
         /* An absent Content-Format means "unknown" to a CoAP peer, not
@@ -302,6 +310,7 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
 void gw_lwm2m_write_complete(gw_write_token_t *t, int rc)
 {
     if (!t->r) { /* the client went away meanwhile */
+        free(t->body);
         free(t);
         return;
     }
@@ -364,6 +373,7 @@ static void finish_write(dm_req_t *q, gw_write_token_t *t)
     unlink_write(t);
     if (t->async)
         coap_free_async(q->session, t->async);
+    free(t->body);
     free(t);
 }
 
@@ -726,6 +736,7 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
                   const coap_string_t *query, coap_pdu_t *response)
 {
     dm_req_t q;
+    gw_dm_body_t req_body = {0};
     memset(&q, 0, sizeof q);
     q.r = coap_session_get_app_data(session);
     q.res = res;
@@ -759,12 +770,15 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
         code = fail(&q, C(404), "not an LwM2M path%s", NULL);
         goto out;
     }
-    size_t off = 0, total = 0;
-    coap_get_data_large(request, &q.len, &q.data, &off, &total);
     if (q.path.len >= 1 && q.path.id[0] == 0) {
         code = fail(&q, C(401), "the Security object is not accessible%s", NULL);
         goto out;
     }
+    if (gw_dm_body(q.r, session, request, response, &req_body))
+        return; /* a block of a body still coming, or refused */
+    q.body = &req_body;
+    q.data = req_body.data;
+    q.len = req_body.len;
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:
         if (q.path.len == 0)
@@ -806,6 +820,7 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
         break;
     }
 out:
+    gw_dm_body_done(&req_body, session, request, code == DM_WAITING);
     if (code == DM_WAITING) {
         /* Left without a code: libcoap acknowledges the request now and the
          * answer follows when the device has answered. */

@@ -7,6 +7,7 @@
 
 #include <coap3/coap.h>
 
+#include "block.h"
 #include "codec.h"
 #include "lwm2m.h"
 
@@ -97,6 +98,10 @@ struct gw_write_token {
     size_t index;                /* record of the request being written */
     int rc;
     bool done;
+    bool body_kept;              /* body: the request's Block1 body (dm_block.c) */
+    gw_block_t body_ack;
+    uint8_t *body;
+    size_t body_len;
 };
 
 /* One virtual client's registration with one server. */
@@ -120,6 +125,7 @@ struct gw_reg {
     struct gw_obs *obs;     /* observations of this server */
     int64_t last_activity_ms; /* last exchange with the server (queue mode) */
     struct gw_write_token *writes; /* Writes/Executes waiting for devices */
+    struct gw_block_tx *tx; /* a Register/Update body going block-wise */
 };
 
 struct gw_vclient {
@@ -168,6 +174,9 @@ struct gw_lwm2m {
     char *offline_dir;
     uint64_t offline_dropped;
     int64_t offline_log_ms;
+    /* dm_block.c: Block1 bodies being assembled, of every client */
+    gw_blk1_pool_t blk1;
+    gw_timer_t blk1_timer;
 };
 
 /* client.c */
@@ -176,6 +185,21 @@ uint32_t gw_lwm2m_random(gw_lwm2m_t *m);
 int gw_reg_ensure_session(struct gw_reg *r);
 void gw_reg_release_session(struct gw_reg *r);
 void gw_lwm2m_dereg_done(gw_lwm2m_t *m);
+
+/* block_tx.c: a request body sent block-wise (RFC 7959 Block1). */
+struct gw_block_tx;
+/* Give pdu (options done, no payload) the body (malloc'd, taken over):
+ * returns pdu with the body when it fits one datagram, else the first
+ * block, the rest kept in *out_tx, with a new token written to token /
+ * token_len. NULL when out of memory (pdu and body freed). */
+coap_pdu_t *gw_block_tx_start(coap_session_t *s, coap_pdu_t *pdu, uint8_t *body, size_t len,
+                              struct gw_block_tx **out_tx, uint8_t *token, uint8_t *token_len);
+/* A response to the block in flight: 1 with *out_next the next block to
+ * send (new token written); 0 when it is the final answer (tx freed);
+ * -EPROTO when a 2.31 does not match the block sent, -ENOMEM (tx freed). */
+int gw_block_tx_next(coap_session_t *s, struct gw_block_tx **tx, const coap_pdu_t *received, uint8_t *token,
+                     uint8_t *token_len, coap_pdu_t **out_next);
+void gw_block_tx_free(struct gw_block_tx **tx);
 
 /* registration.c */
 void gw_reg_init(struct gw_reg *r, gw_vclient_t *vc, struct gw_server *srv);
@@ -196,6 +220,26 @@ const char *gw_reg_state_name(gw_reg_state_t s);
 /* dm.c: the device-management interface, one entry per CoAP method */
 void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
                   const coap_string_t *query, coap_pdu_t *response);
+
+/* dm_block.c: request bodies sent block-wise (RFC 7959 Block1). */
+typedef struct gw_dm_body {
+    const uint8_t *data; /* the body: the request's payload, or owned */
+    size_t len;
+    uint8_t *owned;      /* an assembled body, freed by gw_dm_body_done */
+    bool block1;         /* the request ended a Block1 transfer: echo ack */
+    gw_block_t ack;
+} gw_dm_body_t;
+void gw_dm_block_init(gw_lwm2m_t *m);
+void gw_dm_block_fini(gw_lwm2m_t *m);
+/* r goes away or changes session: drop its unfinished transfers. */
+void gw_dm_block_drop(struct gw_reg *r);
+/* The body of request into out. 0: go on; 1: response is made (2.31
+ * Continue, or a refusal of the block) and the handler is done. */
+int gw_dm_body(struct gw_reg *r, coap_session_t *session, const coap_pdu_t *request, coap_pdu_t *response,
+               gw_dm_body_t *out);
+/* The handler is done with b; when the request now waits for its device
+ * (waiting), an assembled body moves to its write token for the rerun. */
+void gw_dm_body_done(gw_dm_body_t *b, coap_session_t *session, const coap_pdu_t *request, bool waiting);
 
 /* dm.c: the client is going away: its waiting writes must not touch it. */
 void gw_dm_orphan_writes(struct gw_reg *r);

@@ -123,6 +123,7 @@ void gw_reg_request_update(struct gw_reg *r, bool with_links)
 
 void gw_reg_stop(struct gw_reg *r)
 {
+    gw_block_tx_free(&r->tx);
     gw_timer_stop(r->srv->m->loop, &r->timer);
     dequeue(r);
     if (r->inflight) {
@@ -136,6 +137,7 @@ void gw_reg_stop(struct gw_reg *r)
 
 static void op_finished(struct gw_reg *r)
 {
+    gw_block_tx_free(&r->tx);
     if (r->inflight) {
         r->inflight = false;
         r->srv->inflight--;
@@ -194,12 +196,6 @@ static void schedule_update(struct gw_reg *r)
     gw_timer_start(m->loop, &r->timer, ms);
 }
 
-static void release_payload(coap_session_t *session, void *app_ptr)
-{
-    (void)session;
-    free(app_ptr);
-}
-
 static coap_pdu_t *new_request(struct gw_reg *r, coap_pdu_code_t code)
 {
     coap_pdu_t *pdu = coap_pdu_init(COAP_MESSAGE_CON, code, coap_new_message_id(r->session),
@@ -254,25 +250,26 @@ static int add_location_path(coap_pdu_t *pdu, const char *location)
     return 0;
 }
 
-/* Payload last: libcoap refuses options once data is in the PDU. */
-static int attach_links(struct gw_reg *r, coap_pdu_t *pdu)
+/* Payload last: libcoap refuses options once data is in the PDU. A list
+ * too long for one datagram goes block-wise (block_tx.c): *pdu becomes
+ * its first block. On failure *pdu is freed and NULL. */
+static int attach_links(struct gw_reg *r, coap_pdu_t **pdu)
 {
     gw_buf_t links = {0};
     int rc = gw_lwm2m_registration_links(r->vc->sc, gw_store_registry(r->srv->m->store),
                                          r->srv->content_format, &links);
-    if (rc < 0)
-        goto out;
-    /* Large object lists go block-wise (Block1); libcoap owns the buffer
-     * until release_payload runs. */
-    if (!coap_add_data_large_request(r->session, pdu, links.len, links.data, release_payload, links.data)) {
-        rc = -ENOMEM;
-        goto out;
+    if (rc < 0) {
+        gw_buf_free(&links);
+        coap_delete_pdu(*pdu);
+        *pdu = NULL;
+        return rc;
     }
-    links.data = NULL;
+    gw_block_tx_free(&r->tx);
+    *pdu = gw_block_tx_start(r->session, *pdu, links.data, links.len, &r->tx, r->token, &r->token_len);
+    if (!*pdu)
+        return -ENOMEM;
     r->links_dirty = false;
-out:
-    gw_buf_free(&links);
-    return rc;
+    return 0;
 }
 
 static int add_link_format(coap_pdu_t *pdu)
@@ -318,11 +315,12 @@ static int send_register(struct gw_reg *r)
     r->lifetime = current_lifetime(r);
     if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"rd") || add_link_format(pdu) < 0 ||
         add_query(pdu, "ep", r->vc->endpoint) < 0 || add_query_num(pdu, "lt", r->lifetime) < 0 ||
-        add_query(pdu, "lwm2m", "1.1") < 0 || add_binding(r, pdu) < 0 ||
-        attach_links(r, pdu) < 0) {
+        add_query(pdu, "lwm2m", "1.1") < 0 || add_binding(r, pdu) < 0) {
         coap_delete_pdu(pdu);
         return -ENOMEM;
     }
+    if (attach_links(r, &pdu) < 0)
+        return -ENOMEM;
     rc = send_pdu(r, pdu);
     if (rc == 0) {
         set_state(r, GW_REG_REGISTERING);
@@ -344,12 +342,12 @@ static int send_update(struct gw_reg *r)
     }
     if (rc == 0 && r->links_dirty)
         rc = add_link_format(pdu);
-    if (rc == 0 && r->links_dirty)
-        rc = attach_links(r, pdu);
     if (rc < 0) {
         coap_delete_pdu(pdu);
         return rc;
     }
+    if (r->links_dirty && (rc = attach_links(r, &pdu)) < 0)
+        return rc;
     rc = send_pdu(r, pdu);
     if (rc == 0) {
         set_state(r, GW_REG_UPDATING);
@@ -452,6 +450,7 @@ int gw_reg_deregister(struct gw_reg *r)
         set_state(r, GW_REG_DONE);
         return -ENOMEM;
     }
+    gw_block_tx_free(&r->tx);
     if (r->inflight) { /* an Update in flight is superseded */
         r->inflight = false;
         r->srv->inflight--;
@@ -499,6 +498,16 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
     coap_bin_const_t tok = coap_pdu_get_token(received);
     if (r->token_len == 0 || tok.length != r->token_len || memcmp(tok.s, r->token, tok.length) != 0)
         return COAP_RESPONSE_OK; /* not the registration request we wait for */
+    if (r->tx) {
+        /* A block of a long object list: the server asks for the next. */
+        coap_pdu_t *next = NULL;
+        int rc = gw_block_tx_next(r->session, &r->tx, received, r->token, &r->token_len, &next);
+        if (rc == 1) {
+            if (coap_send(r->session, next) != COAP_INVALID_MID)
+                return COAP_RESPONSE_OK;
+            r->drop_session = true; /* then treated as the failure below */
+        }
+    }
     coap_pdu_code_t code = coap_pdu_get_code(received);
     char cs[8];
     code_str(received, cs, sizeof cs);
