@@ -13,6 +13,8 @@ static const char url_alpha[] =
 int gw_base64_encode(const uint8_t *p, size_t len, bool url, gw_buf_t *out)
 {
     const char *a = url ? url_alpha : std_alpha;
+    if (len == 0)
+        return 0; /* out->data may still be NULL: no pointer arithmetic on it */
     if (len > (SIZE_MAX / 4) * 3 - 3)
         return -ENOMEM;
     int rc = gw_buf_reserve(out, (len + 2) / 3 * 4);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../gateway/log.h"
+#include "check.h"
 #include "offline.h"
 
 typedef struct slot {
@@ -162,6 +163,10 @@ static const char *parse_one(const uint8_t *p, size_t left, gw_path_t *path, gw_
         n += (size_t)bl;
     }
     }
+    /* The file is outside bytes too: what the store would refuse is never
+     * sent (and no encoder of a Send would fail on it later). */
+    if (gw_value_check(v, NULL, 0) < 0)
+        return "a value its type does not allow (NaN, infinity, a string that is not UTF-8)";
     *used = n;
     return NULL;
 }

@@ -323,6 +323,9 @@ GW_TEST(test_parse_rejects)
         {"huge string", "GWOFFL1\n\x01\x03\x00\x01\x00\x00\x00\x01" "\0\0\0\0\0\0\0\0" "\xff\xff\xff\xff", 30},
         {"short string", "GWOFFL1\n\x01\x03\x00\x01\x00\x00\x00\x01" "\0\0\0\0\0\0\0\0" "\0\0\0\x05" "ab", 32},
         {"short int", "GWOFFL1\n\x02\x03\x00\x01\x00\x00\x00\x01" "\0\0\0\0\0\0\0\0" "\0\0\0", 29},
+        {"float NaN", "GWOFFL1\n\x04\x03\x00\x01\x00\x00\x00\x01" "\0\0\0\0\0\0\0\0" "\x7f\xf8\0\0\0\0\0\0", 32},
+        {"float -Inf", "GWOFFL1\n\x04\x03\x00\x01\x00\x00\x00\x01" "\0\0\0\0\0\0\0\0" "\xff\xf0\0\0\0\0\0\0", 32},
+        {"string not UTF-8", "GWOFFL1\n\x01\x03\x00\x01\x00\x00\x00\x01" "\0\0\0\0\0\0\0\0" "\0\0\0\x03" "\xc3\xa9\xff", 31},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[128] = "";
