@@ -85,6 +85,9 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
     gw_sclient_t *c = gw_vclient_store(dev->vc);
     const char *file = g->cfg->file;
     int rc = gw_device_object(g, c, d->manufacturer, d->model, d->serial, d->firmware);
+    if (rc < 0)
+        gw_err("%s:%d: device \"%s\": cannot fill its Device object (/3/0): %s", file, d->line, d->endpoint,
+               strerror(-rc));
     for (size_t i = 0; rc == 0 && i < d->n_resources; i++) {
         const gw_config_resource_t *r = &d->resources[i];
         if (!gw_store_instance_exists(c, r->path.id[0], r->path.id[1])) {
