@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lwm2m/check.h"
 #include "config_internal.h"
 #include "mapping.h"
 
@@ -132,6 +133,10 @@ static bool convert(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *wh
     case GW_TYPE_STRING:
     case GW_TYPE_CORELNK:
         expect = "a string";
+        if (str && !gw_utf8_valid((const uint8_t *)str, strlen(str))) {
+            gw_config_error(ctx, s, "%s for %s must be valid UTF-8", what, label);
+            return false;
+        }
         if (str) {
             char *copy = strdup(str);
             if (!copy) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lwm2m/check.h"
 #include "config_internal.h"
 
 static void add_msg(gw_cfg_ctx_t *ctx, const char *file, int line, const char *msg)
@@ -234,7 +235,14 @@ int gw_config_h_string(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cf
                        void *obj)
 {
     char **field = (char **)((char *)obj + k->offset);
-    char *v = strdup(config_setting_get_string(s));
+    const char *str = config_setting_get_string(s);
+    /* Settings end up in String resources, Register queries and logs, all
+     * UTF-8 (LwM2M 1.1 Appendix C, RFC 7252 5.10.1). */
+    if (!gw_utf8_valid((const uint8_t *)str, strlen(str))) {
+        gw_config_error(ctx, s, "\"%s\" is not valid UTF-8, expected %s", k->name, k->expect);
+        return 0;
+    }
+    char *v = strdup(str);
     if (!v) {
         ctx->oom = true;
         return -ENOMEM;
