@@ -27,12 +27,14 @@ static void print_target(FILE *out, const gw_registry_t *reg, const gw_map_targe
         fprintf(out, " [%s]", t->lwm2m_unit);
     if (t->conv != GW_CONV_NONE)
         fprintf(out, ", unit converted");
+    /* %.15g: every decimal a config file holds, without %g's rounding to
+     * six digits (a scale of 0.0001234567) or a double's binary tail. */
     if (t->scale != 1.0 || t->offset != 0.0)
-        fprintf(out, ", x%g %+g", t->scale, t->offset);
+        fprintf(out, ", x%.15g %+.15g", t->scale, t->offset);
     if (t->has_min)
-        fprintf(out, ", min %g", t->min);
+        fprintf(out, ", min %.15g", t->min);
     if (t->has_max)
-        fprintf(out, ", max %g", t->max);
+        fprintf(out, ", max %.15g", t->max);
     if (t->writable)
         fprintf(out, ", writable");
     fprintf(out, "%s\n", t->line ? "" : " (default map)");
