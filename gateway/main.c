@@ -145,14 +145,32 @@ int main(int argc, char **argv)
         goto out;
     }
     if (check) {
+        /* Whether state_dir works depends on who runs the gateway: checked
+         * as the user running --check, without creating anything. */
+        bool missing = false;
+        if (gw_config_state_dir(cfg, false, diag_print, &errors, &missing) < 0) {
+            fprintf(stderr, "%s: %d error%s\n", config_file, errors, errors == 1 ? "" : "s");
+            goto out;
+        }
         printf("%s: OK, %zu server%s, %zu device%s\n", config_file, cfg->n_servers,
                cfg->n_servers == 1 ? "" : "s", cfg->n_devices, cfg->n_devices == 1 ? "" : "s");
+        if (missing)
+            printf("%s: state_dir \"%s\" does not exist yet; the gateway creates it (mode 0700) "
+                   "at start\n", config_file, cfg->state_dir);
         rc = 0;
         goto out;
     }
 
     if (print_mapping) {
         rc = gw_print_mapping(cfg, reg, stdout) == 0 ? 0 : 1;
+        goto out;
+    }
+
+    /* Readings kept while a server is away go to state_dir so a restart
+     * keeps them: a gateway that cannot keep them does not start as if it
+     * could. */
+    if (gw_config_state_dir(cfg, true, diag_print, &errors, NULL) < 0) {
+        gw_err("%s: state_dir is not usable; not starting", config_file);
         goto out;
     }
 

@@ -35,7 +35,9 @@ int gw_registry_load_file(gw_registry_t *r, const char *file, gw_diag_fn diag, v
     char *buf = NULL;
     size_t len = 0;
     struct stat st;
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named *.xml would otherwise block the open until
+     * something writes to it (at --check, or stopping the daemon in a reload). */
+    int fd = open(file, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         file_diag(diag, diag_ctx, file, "cannot open: %s, expected a readable DDF XML file",
                   strerror(errno));

@@ -8,6 +8,8 @@
  * client that reports normally never writes to disk.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,14 +240,36 @@ static void ensure_dir(const char *file)
 
 static const slot_t *at(const gw_offline_t *o, size_t i) { return &o->ring[(o->head + i) % o->cap]; }
 
-static int write_all(const char *path, const char *mode, const gw_buf_t *b)
+/* Opens a store file without blocking and only when it is a regular file:
+ * a FIFO or a device put in its place would otherwise stop the whole daemon
+ * in open() or write(). */
+static int open_regular(const char *path, int flags)
 {
-    FILE *f = fopen(path, mode);
-    if (!f)
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd < 0)
         return -errno;
-    size_t w = fwrite(b->data, 1, b->len, f);
-    int rc = w == b->len ? 0 : -EIO;
-    if (fclose(f) != 0 && !rc)
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
+static int write_all(const char *path, bool append_to, const gw_buf_t *b)
+{
+    int fd = open_regular(path, O_WRONLY | O_CREAT | (append_to ? O_APPEND : O_TRUNC));
+    if (fd < 0)
+        return fd;
+    int rc = 0;
+    for (size_t off = 0; off < b->len && !rc;) {
+        ssize_t w = write(fd, b->data + off, b->len - off);
+        if (w < 0 && errno != EINTR)
+            rc = -errno;
+        else if (w > 0)
+            off += (size_t)w;
+    }
+    if (close(fd) != 0 && !rc)
         rc = -errno;
     return rc;
 }
@@ -273,7 +297,7 @@ static void rewrite(gw_offline_t *o)
     }
     if (!rc) {
         ensure_dir(o->file);
-        rc = write_all(tmp, "wb", &b);
+        rc = write_all(tmp, false, &b);
     }
     if (!rc && rename(tmp, o->file) < 0)
         rc = -errno;
@@ -293,7 +317,7 @@ static void append(gw_offline_t *o, const slot_t *s)
     gw_buf_t b = {0};
     int rc = gw_offline_encode(&s->path, &s->value, s->ts_ms, &b);
     if (!rc)
-        rc = write_all(o->file, "ab", &b);
+        rc = write_all(o->file, true, &b);
     gw_buf_free(&b);
     if (rc) {
         gw_warn("offline store: cannot append to %s: %s", o->file, strerror(-rc));
@@ -368,10 +392,17 @@ static int load_one(void *ctx, const gw_path_t *path, const gw_value_t *v, int64
 
 static void load(gw_offline_t *o)
 {
-    FILE *f = fopen(o->file, "rb");
+    int fd = open_regular(o->file, O_RDONLY);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        if (errno != ENOENT)
-            gw_warn("offline store: cannot read %s: %s", o->file, strerror(errno));
+        int e = fd < 0 ? -fd : errno;
+        if (fd >= 0)
+            close(fd);
+        if (e == EINVAL)
+            gw_warn("offline store: %s is not a regular file; its readings are not loaded",
+                    o->file);
+        else if (e != ENOENT)
+            gw_warn("offline store: cannot read %s: %s", o->file, strerror(e));
         return;
     }
     gw_buf_t b = {0};

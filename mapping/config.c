@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../lwm2m/codec.h"
@@ -45,17 +46,15 @@ int gw_config_parse_hex(const char *hex, uint8_t *out, size_t max, size_t *out_l
 
 /* ---- reading the file ------------------------------------------------ */
 
-static int read_all(gw_cfg_ctx_t *ctx, const char *file, char **out_text)
+int gw_config_read_fd(gw_cfg_ctx_t *ctx, const char *name, int fd, const struct stat *st,
+                      char **out_text)
 {
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        int e = errno;
-        gw_config_error_at(ctx, 0, "cannot open configuration file: %s", strerror(e));
-        return e == ENOENT ? -ENOENT : -EIO;
-    }
     char *text = NULL;
     size_t len = 0, cap = 0;
     int rc = 0;
+    *out_text = NULL;
+    if (st->st_size > (off_t)GW_CONFIG_MAX_SIZE)
+        goto too_big;
     for (;;) {
         if (cap - len < 4096) {
             cap = cap ? cap * 2 : 8192;
@@ -66,37 +65,60 @@ static int read_all(gw_cfg_ctx_t *ctx, const char *file, char **out_text)
             }
             text = t;
         }
-        size_t got = fread(text + len, 1, cap - len, f);
-        len += got;
-        if (len > GW_CONFIG_MAX_SIZE) {
-            gw_config_error_at(ctx, 0, "configuration file is larger than %u bytes, expected a "
-                                       "text file in libconfig syntax", GW_CONFIG_MAX_SIZE);
+        ssize_t got = read(fd, text + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            gw_config_error_file(ctx, name, 0, "cannot read configuration file: %s, expected a "
+                                               "readable file", strerror(errno));
             rc = -EIO;
             goto out;
         }
+        len += (size_t)got;
+        if (len > GW_CONFIG_MAX_SIZE)
+            goto too_big;
         if (got == 0)
             break;
-    }
-    if (ferror(f)) {
-        gw_config_error_at(ctx, 0, "cannot read configuration file: %s", strerror(errno));
-        rc = -EIO;
-        goto out;
     }
     text[len] = '\0';
     if (memchr(text, '\0', len)) {
         int line = 1;
         for (const char *p = text; *p; p++)
             line += *p == '\n';
-        gw_config_error_at(ctx, line, "file contains a NUL byte, expected a text file");
+        gw_config_error_file(ctx, name, line, "file contains a NUL byte, expected a text file");
     }
+    goto out;
+too_big:
+    gw_config_error_file(ctx, name, 0, "configuration file is larger than %u bytes, expected a "
+                                       "text file in libconfig syntax", GW_CONFIG_MAX_SIZE);
+    rc = -EIO;
 out:
-    fclose(f);
+    close(fd);
     if (rc < 0) {
         free(text);
         text = NULL;
     }
     *out_text = text;
     return rc;
+}
+
+/* The main file: a regular file only, so that a FIFO or a device given by
+ * mistake is an error instead of a read that waits forever (at --check, or
+ * in the middle of a reload, which would stop the whole daemon). */
+static int read_main(gw_cfg_ctx_t *ctx, const char *file, char **out_text, struct stat *out_st)
+{
+    int fd;
+    int e = gw_config_open_regular(file, &fd, out_st);
+    if (e == 1) {
+        gw_config_error_at(ctx, 0, "configuration file is %s, expected a regular file",
+                           gw_config_file_type(out_st->st_mode));
+        return -EIO;
+    }
+    if (e < 0) {
+        gw_config_error_at(ctx, 0, "cannot open configuration file: %s", strerror(-e));
+        return e == -ENOENT ? -ENOENT : -EIO;
+    }
+    return gw_config_read_fd(ctx, file, fd, out_st, out_text);
 }
 
 /* libconfig 1.5 silently wraps integers that do not fit in 32 bits unless
@@ -188,8 +210,32 @@ static int h_gateway_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw
 static int h_objects_dir(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                          void *obj)
 {
-    ctx->objects_dir_line = (int)config_setting_source_line(s);
+    ctx->objects_dir_s = s;
     return gw_config_h_nonempty_string(ctx, s, k, obj);
+}
+
+static int h_state_dir(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                       void *obj)
+{
+    gw_config_t *c = obj;
+    char buf[4096];
+    const char *file = gw_config_shown_file(ctx, config_setting_source_file(s), buf, sizeof buf);
+    c->state_dir_line = (int)config_setting_source_line(s);
+    free(c->state_dir_file);
+    c->state_dir_file = NULL;
+    if (file && strcmp(file, ctx->file) != 0 && !(c->state_dir_file = strdup(file)))
+        return -ENOMEM;
+    int rc = gw_config_h_nonempty_string(ctx, s, k, obj);
+    /* Whether it can be created or written depends on who runs the
+     * gateway (gw_config_state_dir, at --check and at start); a path that
+     * is already something else than a directory is wrong for anyone. */
+    struct stat st;
+    char q[GW_CFG_QUOTE_SIZE];
+    if (rc == 0 && c->state_dir && stat(c->state_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        gw_config_error(ctx, s, "state_dir %s is %s, expected a directory (it is created when "
+                                "missing)", gw_config_quote(c->state_dir, q, sizeof q),
+                        gw_config_file_type(st.st_mode));
+    return rc;
 }
 
 static int h_endpoint_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s,
@@ -203,8 +249,8 @@ static int h_endpoint_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s,
 static const gw_cfg_key_t gateway_keys[] = {
     {"name", GW_CFG_STRING, "a string (the gateway's own endpoint name)", false, h_gateway_name,
      offsetof(gw_config_t, name), 0, 0},
-    {"state_dir", GW_CFG_STRING, "a string (a directory path)", false,
-     gw_config_h_nonempty_string, offsetof(gw_config_t, state_dir), 0, 0},
+    {"state_dir", GW_CFG_STRING, "a string (a directory path)", false, h_state_dir,
+     offsetof(gw_config_t, state_dir), 0, 0},
     {"objects_dir", GW_CFG_STRING, "a string (a directory of DDF .xml files)", false,
      h_objects_dir, offsetof(gw_config_t, objects_dir), 0, 0},
     {"offline_store_max", GW_CFG_INT, "an integer (readings kept per client while offline)", false,
@@ -545,19 +591,72 @@ static int set_defaults(gw_config_t *c, const char *file)
 static void load_objects(gw_cfg_ctx_t *ctx)
 {
     gw_config_t *c = ctx->cfg;
-    int rc = gw_registry_load_dir(ctx->reg, c->objects_dir, gw_config_diag_forward, ctx);
-    /* The default directory exists only once the package is installed, so
-     * its absence is normal; any other configured directory was meant. */
-    if (rc == -ENOENT && ctx->objects_dir_line && strcmp(c->objects_dir, GW_DEFAULT_OBJECTS_DIR)) {
-        char q[GW_CFG_QUOTE_SIZE];
-        gw_config_error_at(ctx, ctx->objects_dir_line,
-                           "objects_dir %s does not exist, expected a directory of DDF .xml "
-                           "files", gw_config_quote(c->objects_dir, q, sizeof q));
-    } else if (rc == -ENOMEM) {
-        ctx->oom = true;
+    char q[GW_CFG_QUOTE_SIZE];
+    struct stat st;
+    gw_config_quote(c->objects_dir, q, sizeof q);
+    /* The directory is checked here so a wrong one is reported at the line
+     * that names it; the files in it are the registry's to report. */
+    if (stat(c->objects_dir, &st) < 0) {
+        /* The default directory exists only once the package is installed,
+         * so its absence is normal (also when a file names it); another
+         * configured one was meant. */
+        bool is_default = strcmp(c->objects_dir, GW_DEFAULT_OBJECTS_DIR) == 0;
+        if (errno == ENOENT && is_default)
+            return;
+        if (ctx->objects_dir_s)
+            gw_config_error(ctx, ctx->objects_dir_s, "objects_dir %s %s, expected a directory "
+                                                     "of DDF .xml files", q,
+                            errno == ENOENT ? "does not exist" : strerror(errno));
+        else if (errno != ENOENT)
+            gw_config_error_at(ctx, 0, "objects_dir %s (the default): %s, expected a directory "
+                                       "of DDF .xml files or none", q, strerror(errno));
+        return;
     }
-    /* Other errors (a bad DDF file, an unreadable directory) were reported
-     * by the registry through the forwarder, which counted them. */
+    if (!S_ISDIR(st.st_mode)) {
+        if (ctx->objects_dir_s)
+            gw_config_error(ctx, ctx->objects_dir_s, "objects_dir %s is %s, expected a directory "
+                                                     "of DDF .xml files", q,
+                            gw_config_file_type(st.st_mode));
+        else
+            gw_config_error_at(ctx, 0, "objects_dir %s (the default) is %s, expected a directory "
+                                       "of DDF .xml files or none", q,
+                               gw_config_file_type(st.st_mode));
+        return;
+    }
+    if (access(c->objects_dir, R_OK | X_OK) < 0) {
+        if (ctx->objects_dir_s)
+            gw_config_error(ctx, ctx->objects_dir_s, "objects_dir %s cannot be read: %s, "
+                                                     "expected a readable directory", q,
+                            strerror(errno));
+        else
+            gw_config_error_at(ctx, 0, "objects_dir %s (the default) cannot be read: %s, "
+                                       "expected a readable directory", q, strerror(errno));
+        return;
+    }
+    /* A bad DDF file is reported by the registry, at its own file and
+     * line, through the forwarder, which counts it. */
+    if (gw_registry_load_dir(ctx->reg, c->objects_dir, gw_config_diag_forward, ctx) == -ENOMEM)
+        ctx->oom = true;
+}
+
+/* libconfig's parse errors, said the way the rest of the messages are. */
+static void parse_error_text(const char *etext, char *msg, size_t size)
+{
+    if (!etext)
+        etext = "parse error";
+    if (strcmp(etext, "syntax error") == 0)
+        snprintf(msg, size, "syntax error, expected libconfig syntax: name = value; groups { }, "
+                            "lists ( ), arrays [ ], strings in double quotes");
+    else if (strcmp(etext, "duplicate setting name") == 0)
+        snprintf(msg, size, "duplicate setting name: this name is already set in the same "
+                            "group, expected each setting once per group");
+    else if (strcmp(etext, "cannot open include file") == 0)
+        snprintf(msg, size, "cannot open include file, expected a readable file");
+    else if (strcmp(etext, "include file nesting too deep") == 0)
+        snprintf(msg, size, "include file nesting too deep (an include loop?), expected at most "
+                            "10 levels");
+    else
+        snprintf(msg, size, "%s", etext);
 }
 
 int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *diag_ctx,
@@ -578,28 +677,39 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
         rc = -ENOMEM;
         goto out;
     }
-    rc = read_all(&ctx, file, &text);
+    struct stat main_st;
+    rc = read_main(&ctx, file, &text, &main_st);
     if (rc < 0)
         goto out;
     check_int_literals(&ctx, text);
-    /* @include paths are relative to the including file's directory. */
+    /* @include paths are relative to the main file's directory (libconfig
+     * takes nested ones from there too). */
     char *slash = strrchr(ctx.cfg->file, '/');
     if (slash) {
         *slash = '\0';
-        config_set_include_dir(&lc, *ctx.cfg->file ? ctx.cfg->file : "/");
+        ctx.include_dir = strdup(*ctx.cfg->file ? ctx.cfg->file : "/");
         *slash = '/';
+        if (!ctx.include_dir) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        config_set_include_dir(&lc, ctx.include_dir);
+    }
+    int errors_before = ctx.errors;
+    rc = gw_config_check_includes(&ctx, text, &main_st);
+    if (rc < 0)
+        goto out;
+    if (ctx.errors != errors_before) {
+        /* libconfig would block on, fail at or loop through what was found */
+        rc = -EINVAL;
+        goto out;
     }
     if (!config_read_string(&lc, text)) {
-        const char *efile = config_error_file(&lc);
-        const char *etext = config_error_text(&lc);
-        bool syntax = etext && strcmp(etext, "syntax error") == 0;
+        char buf[4096], msg[512];
+        const char *efile = gw_config_shown_file(&ctx, config_error_file(&lc), buf, sizeof buf);
         ctx.errors++;
         if (diag) {
-            char msg[512];
-            snprintf(msg, sizeof msg, "%s%s", etext ? etext : "parse error",
-                     syntax ? ", expected libconfig syntax: name = value; groups { }, "
-                              "lists ( ), arrays [ ], strings in double quotes"
-                            : "");
+            parse_error_text(config_error_text(&lc), msg, sizeof msg);
             /* Earlier (sorted) findings first, then the fatal one. */
             gw_config_flush_diags(&ctx);
             diag(diag_ctx, efile ? efile : file, config_error_line(&lc), msg);
@@ -639,6 +749,7 @@ out:
         ctx.oom = true;
     gw_config_free_templates(&ctx);
     gw_config_flush_diags(&ctx);
+    free(ctx.include_dir);
     if (rc == -ENOMEM && diag)
         diag(diag_ctx, file, 0, "out of memory while loading the configuration");
     config_destroy(&lc);
@@ -668,6 +779,7 @@ void gw_config_free(gw_config_t **pc)
     free(c->file);
     free(c->name);
     free(c->state_dir);
+    free(c->state_dir_file);
     free(c->objects_dir);
     free(c->endpoint_pattern);
     free(c);

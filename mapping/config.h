@@ -159,6 +159,8 @@ typedef struct gw_config {
     char *file;                   /* path as given */
     char *name;                   /* gateway endpoint name, default hostname */
     char *state_dir;              /* default "/var/lib/lwm2m-gateway" */
+    int state_dir_line;           /* where state_dir is set, 0 for the default */
+    char *state_dir_file;         /* the file that sets it when an @include, else NULL */
     char *objects_dir;            /* default "/etc/lwm2m-gateway/objects"; missing dir is fine */
     int32_t offline_store_max;    /* readings kept per client while it cannot report, default 1000 */
     char *endpoint_pattern;       /* for devices without endpoint; default
@@ -183,6 +185,17 @@ void gw_config_free(gw_config_t **c);
  * resource store once the device runs); everything else, the fingerprint
  * included, stays. gw_config_free still works afterwards. */
 void gw_config_device_shed(gw_config_device_t *d);
+
+/* state_dir, for --check (create false) and the start (create true).
+ * It must be a directory this user can write. At start a missing one is
+ * created (mode 0700, parents too), as systemd's StateDirectory= would;
+ * --check says whether that would work and sets *out_missing (may be NULL)
+ * when it would be created. Problems are reported through diag at the
+ * state_dir setting's file:line. Returns 0, -ENOTDIR (not a directory),
+ * -EACCES (cannot be written or created), another -errno from mkdir, or
+ * -ENOMEM. */
+int gw_config_state_dir(const gw_config_t *c, bool create, gw_diag_fn diag, void *diag_ctx,
+                        bool *out_missing);
 
 /* Parse a hex key ("000102..."), at most max bytes. 0 or -EINVAL. */
 int gw_config_parse_hex(const char *hex, uint8_t *out, size_t max, size_t *out_len);

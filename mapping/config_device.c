@@ -652,22 +652,48 @@ void gw_config_free_parts(gw_cfg_parts_t *p)
 /* ---- the devices list ------------------------------------------------- */
 
 typedef struct ep_ref {
-    const char *key; /* endpoint, or "<adapter>:<address>" */
+    const char *key; /* endpoint, "<adapter>:<address>" or a Modbus "<bus>/<unit_id>" */
     int line;
-    const config_setting_t *s;
+    const config_setting_t *s;     /* the key's setting, NULL when not in the device */
+    const config_setting_t *group; /* the device's group */
     bool derived; /* address defaulted to the endpoint */
+    int seq;      /* the device's place in the list: "first" is the earlier one, also
+                     across @include files, where lines do not compare */
 } ep_ref_t;
+
+/* "line 12" when r is in the same file as at, else "file:12": the message
+ * is shown at at's file:line and must say where the first one is. */
+static void ref_place(const gw_cfg_ctx_t *ctx, const ep_ref_t *r, const ep_ref_t *at, char *buf,
+                      size_t size)
+{
+    char b1[4096], b2[4096];
+    const config_setting_t *rs = r->s ? r->s : r->group;
+    const config_setting_t *as = at->s ? at->s : at->group;
+    const char *f1 = gw_config_shown_file(ctx, rs ? config_setting_source_file(rs) : NULL, b1,
+                                          sizeof b1);
+    const char *f2 = gw_config_shown_file(ctx, as ? config_setting_source_file(as) : NULL, b2,
+                                          sizeof b2);
+    if (!f1)
+        f1 = ctx->file;
+    if (!f2)
+        f2 = ctx->file;
+    if (strcmp(f1, f2) == 0)
+        snprintf(buf, size, "line %d", r->line);
+    else
+        snprintf(buf, size, "%s:%d", f1, r->line);
+}
 
 static int cmp_ep(const void *pa, const void *pb)
 {
     const ep_ref_t *a = pa, *b = pb;
     int c = strcmp(a->key, b->key);
-    return c ? c : (a->line > b->line) - (a->line < b->line);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
 /* Sorting finds duplicates in O(n log n): fleets of thousands of devices
  * are expected. */
-static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const char *what)
+static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const char *what,
+                              const char *expected)
 {
     qsort(refs, n, sizeof *refs, cmp_ep);
     for (size_t i = 1, first = 0; i < n; i++) {
@@ -679,13 +705,12 @@ static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const
          * is the one mistake, already reported. */
         if (refs[first].derived && refs[i].derived)
             continue;
-        char q[GW_CFG_QUOTE_SIZE];
-        if (refs[i].s)
-            gw_config_error(ctx, refs[i].s, "duplicate %s %s (first defined at line %d)", what,
-                            gw_config_quote(refs[i].key, q, sizeof q), refs[first].line);
-        else
-            gw_config_error_at(ctx, refs[i].line, "duplicate %s %s (first defined at line %d)",
-                               what, gw_config_quote(refs[i].key, q, sizeof q), refs[first].line);
+        char q[GW_CFG_QUOTE_SIZE], place[4200];
+        ref_place(ctx, &refs[first], &refs[i], place, sizeof place);
+        gw_config_error(ctx, refs[i].s ? refs[i].s : refs[i].group,
+                        "duplicate %s %s (first defined at %s)%s%s", what,
+                        gw_config_quote(refs[i].key, q, sizeof q), place,
+                        expected ? ", expected " : "", expected ? expected : "");
     }
 }
 
@@ -777,9 +802,11 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
     ep_ref_t *eps = calloc((size_t)n, sizeof *eps);
     ep_ref_t *keys = calloc((size_t)n, sizeof *keys);
     char **key_text = calloc((size_t)n, sizeof *key_text);
-    size_t n_eps = 0, n_keys = 0;
+    ep_ref_t *units = calloc((size_t)n, sizeof *units);
+    char **unit_text = calloc((size_t)n, sizeof *unit_text);
+    size_t n_eps = 0, n_keys = 0, n_units = 0;
     int rc = 0;
-    if (!c->devices || !eps || !keys || !key_text) {
+    if (!c->devices || !eps || !keys || !key_text || !units || !unit_text) {
         rc = -ENOMEM;
         goto out;
     }
@@ -811,11 +838,35 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
         if (d->endpoint) {
             eps[n_eps].key = d->endpoint;
             eps[n_eps].s = own.endpoint_s;
+            eps[n_eps].group = g;
+            eps[n_eps].seq = i;
             eps[n_eps].line = own.endpoint_s ? (int)config_setting_source_line(own.endpoint_s)
                                              : d->line;
             n_eps++;
         }
-        if (d->adapter && d->address) {
+        bool modbus = d->adapter && strcmp(d->adapter, "modbus") == 0;
+        if (modbus && d->bus && d->unit_id) {
+            /* One unit answers on a bus however the devices are named: two
+             * devices on it would poll it twice and one would lose its
+             * fields to the other at start. */
+            if (asprintf(&unit_text[n_units], "%s/%d", d->bus, (int)d->unit_id) < 0) {
+                unit_text[n_units] = NULL;
+                gw_config_free_parts(&own);
+                rc = -ENOMEM;
+                goto out;
+            }
+            units[n_units].key = unit_text[n_units];
+            units[n_units].s = config_setting_get_member(g, "unit_id");
+            units[n_units].group = g;
+            units[n_units].seq = i;
+            units[n_units].line = units[n_units].s
+                                      ? (int)config_setting_source_line(units[n_units].s)
+                                      : d->line;
+            n_units++;
+        }
+        /* A Modbus address derived from bus and unit_id is checked as a unit
+         * above; one message per mistake. */
+        if (d->adapter && d->address && !(modbus && !own.address_s)) {
             size_t len = strlen(d->adapter) + strlen(d->address) + 2;
             key_text[n_keys] = malloc(len);
             if (!key_text[n_keys]) {
@@ -826,19 +877,30 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
             snprintf(key_text[n_keys], len, "%s:%s", d->adapter, d->address);
             keys[n_keys].key = key_text[n_keys];
             keys[n_keys].s = own.address_s;
-            keys[n_keys].derived = !own.address_s;
+            keys[n_keys].group = g;
+            keys[n_keys].seq = i;
+            /* Only an address that is the endpoint repeats an endpoint
+             * duplicate already reported. */
+            keys[n_keys].derived = !own.address_s && d->endpoint &&
+                                   strcmp(d->address, d->endpoint) == 0;
             keys[n_keys].line = own.address_s ? (int)config_setting_source_line(own.address_s)
                                               : d->line;
             n_keys++;
         }
         gw_config_free_parts(&own);
     }
-    report_duplicates(ctx, eps, n_eps, "endpoint");
-    report_duplicates(ctx, keys, n_keys, "device (adapter:address)");
+    report_duplicates(ctx, eps, n_eps, "endpoint", NULL);
+    report_duplicates(ctx, keys, n_keys, "device (adapter:address)", NULL);
+    report_duplicates(ctx, units, n_units, "Modbus unit (bus/unit_id)",
+                      "one device per bus and unit_id");
 out:
     for (size_t i = 0; i < n_keys; i++)
         free(key_text[i]);
     free(key_text);
+    for (size_t i = 0; i < n_units; i++)
+        free(unit_text[i]);
+    free(unit_text);
+    free(units);
     free(keys);
     free(eps);
     return rc;

@@ -49,7 +49,9 @@ typedef struct gw_cfg_ctx {
      * before devices, cross-entry checks last) and users read top-down. */
     gw_cfg_diag_entry_t *msgs;
     size_t n_msgs, cap_msgs;
-    int objects_dir_line; /* 0 when objects_dir was not configured */
+    const config_setting_t *objects_dir_s; /* NULL when objects_dir was not configured */
+    char *include_dir;   /* where libconfig looks for relative @include paths, NULL: the
+                            current directory */
     struct gw_cfg_tmpl *tmpl; /* templates list (config_template.c) */
     size_t n_tmpl;
 } gw_cfg_ctx_t;
@@ -78,6 +80,16 @@ void gw_config_error(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *f
 /* Same with an explicit line in the main file. */
 void gw_config_error_at(gw_cfg_ctx_t *ctx, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Same at file:line, file named as it should be shown (an @include's path
+ * resolved). */
+void gw_config_error_file(gw_cfg_ctx_t *ctx, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The name to show for a file libconfig names (a setting's or an error's
+ * source file): libconfig before 1.7 gives an @include's path as written,
+ * relative to the include directory, later ones the path it opened. Returns
+ * file itself or a string in buf. */
+const char *gw_config_shown_file(const gw_cfg_ctx_t *ctx, const char *file, char *buf,
+                                 size_t size);
 /* Forwarding sink for other loaders (the registry): counts and passes on. */
 void gw_config_diag_forward(void *ctx, const char *file, int line, const char *msg);
 /* Emit the collected messages, sorted, and free them. */
@@ -220,6 +232,24 @@ uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d);
 void gw_config_modbus_free_device(gw_config_device_t *d);
 void gw_config_modbus_free_buses(gw_config_t *c);
 const gw_config_modbus_bus_t *gw_config_modbus_bus(const gw_config_t *c, const char *name);
+
+/* Files (config_files.c). */
+struct stat;
+/* Open path for reading, never blocking (a FIFO, a device): 0 with *out_fd
+ * and *out_st for a regular file, 1 with *out_st when it is something else,
+ * -errno when it cannot be opened. */
+int gw_config_open_regular(const char *path, int *out_fd, struct stat *out_st);
+/* "a directory", "a FIFO", ... for messages. */
+const char *gw_config_file_type(unsigned mode);
+/* Read the regular file fd (closed here) named name into *out_text (NUL
+ * terminated, owned by the caller); problems are reported at name. 0,
+ * -EIO or -ENOMEM. (config.c) */
+int gw_config_read_fd(gw_cfg_ctx_t *ctx, const char *name, int fd, const struct stat *st,
+                      char **out_text);
+/* Check every @include of the main file's text, recursively, before
+ * libconfig opens them: regular files only, no loops, missing ones at the
+ * line of their @include. 0 (problems reported) or -ENOMEM. */
+int gw_config_check_includes(gw_cfg_ctx_t *ctx, const char *text, const struct stat *main_st);
 
 /* Nearest candidate to word by edit distance (case-insensitive, adjacent
  * transpositions count as one edit), or NULL when none is close enough to be

@@ -54,10 +54,35 @@ static void vreport(gw_cfg_ctx_t *ctx, const char *file, int line, const char *f
     add_msg(ctx, file, line, msg);
 }
 
+const char *gw_config_shown_file(const gw_cfg_ctx_t *ctx, const char *file, char *buf,
+                                 size_t size)
+{
+#if LIBCONFIG_VER_MAJOR == 1 && LIBCONFIG_VER_MINOR < 7
+    /* The main file is read from memory, so any name is an @include's. */
+    if (file && ctx->include_dir && file[0] != '/' && strcmp(file, ctx->file) != 0) {
+        snprintf(buf, size, "%s/%s", ctx->include_dir, file);
+        return buf;
+    }
+#else
+    (void)ctx, (void)buf, (void)size;
+#endif
+    return file;
+}
+
 void gw_config_error(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *fmt, ...)
 {
     const char *file = s ? config_setting_source_file(s) : NULL;
     int line = s ? (int)config_setting_source_line(s) : 0;
+    char buf[4096];
+    file = gw_config_shown_file(ctx, file, buf, sizeof buf);
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(ctx, file ? file : ctx->file, line, fmt, ap);
+    va_end(ap);
+}
+
+void gw_config_error_file(gw_cfg_ctx_t *ctx, const char *file, int line, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vreport(ctx, file ? file : ctx->file, line, fmt, ap);

@@ -195,6 +195,30 @@ GW_TEST(test_file_round_trip)
     rm_tmpdir();
 }
 
+/* A FIFO where the store's file goes (put there by mistake or malice) is
+ * neither read nor written: before, open() waited for a writer and stopped
+ * the whole daemon. The store keeps its readings in memory and writes its
+ * own file in place of the FIFO. */
+GW_TEST(test_fifo_in_place_of_the_file_never_blocks)
+{
+    make_tmpdir();
+    char *f = file_in_tmp("ep");
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/offline", tmpdir);
+    CHECK_EQ_INT(mkdir(dir, 0700), 0);
+    CHECK_EQ_INT(mkfifo(f, 0600), 0);
+    gw_offline_t *o;
+    CHECK_EQ_INT(gw_offline_new(100, f, &o), 0);
+    CHECK_EQ_INT(gw_offline_count(o), 0);
+    gw_value_t v = F(1.5);
+    CHECK_EQ_INT(gw_offline_push(o, &(gw_path_t){{3303, 0, 5700, 0}, 3}, &v, 1700000000000, true,
+                                 NULL), 0);
+    CHECK_EQ_INT(gw_offline_count(o), 1);
+    gw_offline_free(&o);
+    free(f);
+    rm_tmpdir();
+}
+
 GW_TEST(test_file_name_escapes)
 {
     char *f = NULL;
@@ -348,6 +372,7 @@ GW_TEST(test_parse_rejects)
 
 GW_TEST_MAIN(test_fifo_and_times, test_overflow_drops_oldest,
              test_zero_bound_keeps_nothing, test_rejects_bad_readings,
-             test_file_round_trip, test_file_name_escapes,
+             test_file_round_trip, test_fifo_in_place_of_the_file_never_blocks,
+             test_file_name_escapes,
              test_memory_only_until_persisted, test_file_overflow_and_smaller_bound,
              test_corrupt_file_keeps_good_prefix, test_parse_rejects)

@@ -469,7 +469,9 @@ GW_TEST(syntax_error_line)
     CHECK_EQ_INT(d.line[0], 4);
     CHECK_EQ_STR(d.file[0], tmp_path);
     CHECK(strncmp(d.msg[0], "syntax error, expected libconfig syntax", 39) == 0);
-    expect_error("a = 1;\n\na = 2;\n", 3, "duplicate setting name");
+    expect_error("a = 1;\n\na = 2;\n", 3,
+                 "duplicate setting name: this name is already set in the same group, expected "
+                 "each setting once per group");
 }
 
 GW_TEST(missing_file)
