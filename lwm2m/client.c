@@ -105,10 +105,13 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
         return;
     /* Only our own requests matter; a NACK for a response we sent (CON
      * notification in a later issue) is not a registration failure. */
-    if (!sent || coap_pdu_get_code(sent) <= COAP_REQUEST_CODE_IPATCH)
+    if (coap_pdu_get_code(sent) <= COAP_REQUEST_CODE_IPATCH)
         gw_reg_on_nack(r, reason);
-    else
+    else if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON || reason == COAP_NACK_RST)
         gw_obs_on_nack(r, sent, reason); /* a confirmable notification */
+    /* else an ICMP error for a NON notification, which 4.3.5 reports and
+     * 4.3.1 does not (libcoap e60205e5): a NON may be lost anyway, and
+     * cancelling there would make the two versions differ. */
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event)

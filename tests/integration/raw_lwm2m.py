@@ -120,6 +120,8 @@ class RawServer:
     smaller blocks in its 2.31 answers to a block-wise Register."""
 
     def __init__(self, register_szx=None):
+        self.hold_updates = False  # leave Updates unanswered until release_updates()
+        self.held = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -207,6 +209,11 @@ class RawServer:
         if m["code"] == POST and p == "/rd":
             self._on_register(m)
         elif m["code"] == POST and p.startswith("/rd/"):
+            with self._cond:
+                if self.hold_updates:
+                    self.held.append(m)
+                    self._cond.notify_all()
+                    return
             self._send(m["addr"], encode(ACK, code(2, 4), m["mid"], m["token"]))
         elif m["code"] == DELETE and p.startswith("/rd/"):
             self._send(m["addr"], encode(ACK, code(2, 2), m["mid"], m["token"]))
@@ -248,6 +255,16 @@ class RawServer:
             self.clients[ep] = addr
             self.registers.append((ep, query, bytes(body), reqs))
             self._cond.notify_all()
+
+    def release_updates(self):
+        with self._cond:
+            held, self.held, self.hold_updates = self.held, [], False
+        for m in held:
+            self._send(m["addr"], encode(ACK, code(2, 4), m["mid"], m["token"]))
+
+    def send_rst(self, ep, mid):
+        """A Reset for the client's message mid (RFC 7252 4.2, 4.3)."""
+        self._send(self.clients[ep], encode(RST, 0, mid))
 
     # -- waiting
     def wait(self, pred, timeout=10, what="event"):

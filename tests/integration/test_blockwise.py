@@ -12,7 +12,7 @@ import json
 
 import configs
 from harness import Gateway, TestServer
-from raw_lwm2m import (BLOCK1, BLOCK2, CONTENT_FORMAT, GET, IPATCH, LOCATION_PATH, OBSERVE, POST, PUT,
+from raw_lwm2m import (CON, NON, BLOCK1, BLOCK2, CONTENT_FORMAT, GET, IPATCH, LOCATION_PATH, OBSERVE, POST, PUT,
                        SIZE1, SIZE2, RawServer, block_parse, block_value, code_str, opt_uint, opts)
 
 EP = "blk-1"
@@ -59,19 +59,19 @@ def _blocks(data, szx):
     return [(i, i < n - 1, data[i * size:(i + 1) * size]) for i in range(n)]
 
 
-def _send_block(srv, method, path, num, more, szx, chunk, cf=TEXT, size1=None, extra=()):
-    o = [(CONTENT_FORMAT, cf), (BLOCK1, block_value(num, more, szx))] + list(extra)
+def _send_block(srv, method, path, num, more, szx, chunk, cf=TEXT, size1=None, ep=EP):
+    o = [(CONTENT_FORMAT, cf), (BLOCK1, block_value(num, more, szx))]
     if size1 is not None:
         o.append((SIZE1, size1))
-    return srv.request(EP, method, path, o, chunk)  # a new token for every block
+    return srv.request(ep, method, path, o, chunk)  # a new token for every block
 
 
-def _transfer(srv, method, path, data, szx, cf=TEXT, size1=None):
+def _transfer(srv, method, path, data, szx, cf=TEXT, size1=None, ep=EP):
     """Every block of data in order; asserts 2.31 with Block1 echoed on each
     block but the last; returns the last response."""
     for num, more, chunk in _blocks(data, szx):
         r = _send_block(srv, method, path, num, more, szx, chunk, cf,
-                        len(data) if size1 else None)
+                        len(data) if size1 else None, ep)
         if more:
             assert _c(r) == "2.31", (num, _c(r), r["payload"])
             assert block_parse(opts(r, BLOCK1)[0]) == (num, True, szx)
@@ -300,3 +300,56 @@ def test_large_register_with_libcoap_server(tmp):
         with Gateway(tmp, _conf(_many_instances(150)), server=srv):
             ev = srv.wait_register(EP)
             assert "</3303/149>" in ev["links"], ev["links"][-80:]
+
+
+def test_block1_write_to_a_device_that_answers_later(tmp):
+    """A Write whose body came block-wise to a value a Modbus device holds:
+    the gateway answers the last block later (libcoap's async, a separate
+    response), from the body it assembled, echoing Block1; the register
+    gets the value."""
+    from harness import ModbusServer
+    import struct
+    from test_modbus import modbus_conf
+    regs = ['{ field = "setpoint"; table = "holding"; address = 10; type = "s32"; scale = 0.01; '
+            'interval = 0.3; writable = true; path = "/3308/0/5900"; }']
+    with ModbusServer(tmp, {"hr": {"10": [0, 1850]}}) as mb, RawServer() as srv:
+        conf = modbus_conf(mb.port, regs).replace('"@SERVER_URI@"', '"%s"' % srv.uri)
+        Gateway(tmp, conf, server=srv.uri).start()
+        srv.wait_register("mb-1")
+        body = json.dumps([{"n": "/3308/0/5900", "v": -21.37}]).encode().ljust(40)
+        r = _transfer(srv, PUT, "/3308/0/5900", body, 0, cf=SENML_JSON, ep="mb-1")
+        _final_ok(r, 2, 0)
+        assert r["type"] == CON, r  # a separate response: it waited for the device
+        from pymodbus.client import ModbusTcpClient
+        c = ModbusTcpClient("127.0.0.1", port=mb.port)
+        c.connect()
+        try:
+            got = c.read_holding_registers(10, count=2, slave=1).registers
+        finally:
+            c.close()
+        assert struct.unpack(">i", struct.pack(">HH", *got))[0] == -2137, got
+
+
+def test_reset_of_a_non_notification_is_not_a_registration_failure(tmp):
+    """libcoap 4.3.5 reports the Reset of a NON notification to the NACK
+    handler without the message (4.3.1 only logs it). Either way it
+    cancels that observation and nothing else: an Update in flight at that
+    moment is not taken for a failed registration."""
+    with RawServer() as srv:
+        gw = _start(tmp, srv)
+        tok = srv.new_token()
+        assert _c(srv.request(EP, GET, APP, [(OBSERVE, 0)], token=tok)) == "2.05"
+        since = len(srv.notifications)
+        assert _c(srv.request(EP, PUT, APP, [(CONTENT_FORMAT, TEXT)], b"changed")) == "2.04"
+        n = srv.wait_notification(tok, since)
+        assert n["type"] == NON, n
+        srv.hold_updates = True
+        assert _c(srv.request(EP, PUT, "/1/0/1", [(CONTENT_FORMAT, TEXT)], b"120")) == "2.04"
+        srv.wait(lambda: srv.held, what="the Update")
+        mark = gw.mark()
+        srv.send_rst(EP, n["mid"])
+        gw.wait_log(r"%s: .*cancelled by a Reset" % EP, since=mark)
+        srv.release_updates()
+        assert _read_text(srv, APP) == "changed"
+        assert not gw.has_log(r"%s: registration with .* failed" % EP, since=mark), gw.log_tail()
+        assert not gw.has_log(r"%s: registered with" % EP, since=mark), gw.log_tail()
