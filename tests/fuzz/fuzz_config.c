@@ -33,8 +33,9 @@ static void discard(void *ctx, const char *file, int line, const char *msg)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* @include could name /dev/zero or a FIFO and read forever: the fuzzer
-     * is after the parsers, not the file system. */
+    /* @include reads other files of this machine (the loader refuses FIFOs
+     * and devices, tests/unit/mapping/test_config_files.c): the fuzzer is
+     * after the parsers, not the file system. */
     if (memmem(data, size, "@include", 8))
         return 0;
     gw_registry_t *reg = NULL;
