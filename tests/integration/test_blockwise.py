@@ -11,8 +11,8 @@ then speaks to each from the address it registered with.
 import json
 
 import configs
-from harness import Gateway, TestServer
-from raw_lwm2m import (CON, NON, BLOCK1, BLOCK2, CONTENT_FORMAT, GET, IPATCH, LOCATION_PATH, OBSERVE, POST, PUT,
+from harness import Gateway, TestServer, decode_senml_json
+from raw_lwm2m import (CON, NON, BLOCK1, BLOCK2, CONTENT_FORMAT, FETCH, GET, IPATCH, LOCATION_PATH, OBSERVE, POST, PUT,
                        SIZE1, SIZE2, RawServer, block_parse, block_value, code_str, opt_uint, opts)
 
 EP = "blk-1"
@@ -208,6 +208,18 @@ def test_block1_write_composite(tmp):
         _final_ok(r, (len(body) - 1) // 64, 2)
         assert _read_text(srv, APP) == value
         assert _read_text(srv, APP2) == "two"
+
+
+def test_block1_read_composite(tmp):
+    """A Read-Composite (FETCH) whose list of paths comes block-wise: the
+    answer to the last block is the read, with Block1 echoed."""
+    with RawServer() as srv:
+        _start(tmp, srv)
+        body = json.dumps([{"n": APP}, {"n": APP2}, {"n": "/3303/0/5700"}]).encode()
+        r = _transfer(srv, FETCH, "/", body, 0, cf=SENML_JSON)
+        _final_ok(r, (len(body) - 1) // 16, 0, want="2.05")
+        got = dict(decode_senml_json(r["payload"]))
+        assert got == {APP: "boiler", APP2: "humid", "/3303/0/5700": 21.5}, got
 
 
 def test_block1_create(tmp):
