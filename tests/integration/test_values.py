@@ -3,6 +3,7 @@ each is answered 4.00 with a diagnostic, nothing is stored, and every Read
 and Discover afterwards still answers 2.05 with the old value. Payloads are
 built here, not by the gateway's encoders."""
 
+import contextlib
 import json
 import struct
 
@@ -19,11 +20,19 @@ TEXT, TLV, SENML_JSON, SENML_CBOR = 0, 11542, 110, 112
 EXTRA = '{ path = "/3308/0/5900"; value = 20.0; }, { path = "/3311/0/5851"; value = 40; }'
 
 
+@contextlib.contextmanager
 def _start(tmp, srv):
+    """The gateway, which must then exit cleanly (sanitizer and valgrind
+    runs report errors through the exit status)."""
     gw = Gateway(tmp, configs.gateway([configs.device(EP, EXTRA)]), server=srv,
                  extra_args=["--log-level", "debug"]).start()
-    srv.wait_register(EP)
-    return gw
+    try:
+        srv.wait_register(EP)
+        yield gw
+    except BaseException:
+        gw.stop()
+        raise
+    assert gw.stop() == 0, gw.log_tail()
 
 
 def _ok(resp, code="2.05"):
