@@ -4,7 +4,8 @@
  * request bodies a server sends block-wise (Block1).
  *
  * Why not libcoap: its Block1 reassembly crashes in 4.3.1 (Debian 12) when
- * a transfer comes without Size1, and it differs between 4.3.1 and 4.3.5
+ * a transfer comes without Size1, has NULL dereferences of its own in later
+ * versions, and behaves differently in 4.3.4 (Debian 13) and 4.3.5
  * (docs/lwm2m.md, "libcoap versions"). The gateway runs libcoap with block
  * mode off, so libcoap passes every block to the handler untouched, the
  * same on every version.

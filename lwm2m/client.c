@@ -94,8 +94,9 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
     if (!r)
         return;
     if (!sent) {
-        /* libcoap 4.3.5 (not 4.3.1) reports a Reset of a message it kept
-         * no copy of, a NON notification, with no PDU (libcoap 4c879a58):
+        /* libcoap 4.3.2 and later (Debian 13's 4.3.4), not 4.3.1, report
+         * a Reset of a message they kept no copy of, a NON notification,
+         * with no PDU (libcoap 4c879a58):
          * it concerns an observation, never the registration. */
         if (reason == COAP_NACK_RST)
             gw_obs_on_reset_mid(r->vc->m, (uint16_t)mid);
@@ -109,8 +110,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
         gw_reg_on_nack(r, reason);
     else if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON || reason == COAP_NACK_RST)
         gw_obs_on_nack(r, sent, reason); /* a confirmable notification */
-    /* else an ICMP error for a NON notification, which 4.3.5 reports and
-     * 4.3.1 does not (libcoap e60205e5): a NON may be lost anyway, and
+    /* else an ICMP error for a NON notification, which 4.3.2 and later
+     * report and 4.3.1 does not (libcoap e60205e5): a NON may be lost anyway, and
      * cancelling there would make the two versions differ. */
 }
 
@@ -397,7 +398,7 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
         goto fail;
     /* Block mode stays off: the gateway does RFC 7959 itself, both ways
      * (dm_block.c, registration.c, dm.c, observe.c). libcoap's Block1
-     * reassembly crashes in 4.3.1 and behaves differently in 4.3.5; with
+     * reassembly crashes in 4.3.1 and behaves differently in 4.3.4/4.3.5; with
      * block mode off every version hands each block over untouched
      * (docs/lwm2m.md, "libcoap versions"). */
     coap_context_set_block_mode(m->ctx, 0);

@@ -348,8 +348,9 @@ def test_block1_write_to_a_device_that_answers_later(tmp):
 
 
 def test_reset_of_a_non_notification_is_not_a_registration_failure(tmp):
-    """libcoap 4.3.5 reports the Reset of a NON notification to the NACK
-    handler without the message (4.3.1 only logs it). Either way it
+    """libcoap 4.3.2 and later (Debian 13's 4.3.4) report the Reset of a NON
+    notification to the NACK handler without the message (4.3.1 only logs
+    it). Either way it
     cancels that observation and nothing else: an Update in flight at that
     moment is not taken for a failed registration."""
     with RawServer() as srv:
