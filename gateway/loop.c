@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GW_LOOP_MAX_PREPARE 16
 #define GW_LOOP_MAX_EVENTS 64
 
 /* A timer taken out of the heap for the current batch (see run_timers) keeps
@@ -72,8 +71,10 @@ struct gw_loop {
     gw_timer_t **batch;
     size_t batch_n, batch_cap, batch_live;
 
-    struct gw_prepare prepare[GW_LOOP_MAX_PREPARE];
-    size_t n_prepare;
+    /* Grown on demand: an adapter (sd-bus, paho) may add one per
+     * connection, so no fixed count fits every configuration. */
+    struct gw_prepare *prepare;
+    size_t n_prepare, prepare_cap;
     bool in_prepare;
 
     /* signals */
@@ -364,8 +365,16 @@ int gw_loop_add_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx)
 {
     if (!fn)
         return -EINVAL;
-    if (l->n_prepare == GW_LOOP_MAX_PREPARE)
-        return -ENOSPC;
+    if (l->n_prepare == l->prepare_cap) {
+        /* Indexed, never pointed into, so wait_time's walk survives a hook
+         * that adds another (the new one is called in the same walk). */
+        size_t cap = l->prepare_cap ? l->prepare_cap * 2 : 8;
+        struct gw_prepare *p = realloc(l->prepare, cap * sizeof(*p));
+        if (!p)
+            return -ENOMEM;
+        l->prepare = p;
+        l->prepare_cap = cap;
+    }
     l->prepare[l->n_prepare].fn = fn;
     l->prepare[l->n_prepare].ctx = ctx;
     l->n_prepare++;
@@ -545,6 +554,7 @@ void gw_loop_free(gw_loop_t **pl)
         l->heap[i].t->heap_index = SIZE_MAX;
     free(l->heap);
     free(l->batch);
+    free(l->prepare);
     struct gw_work *w = l->work_head;
     while (w) {
         struct gw_work *next = w->next;
@@ -573,9 +583,10 @@ static int wait_time(gw_loop_t *l, int max_wait_ms)
     int64_t deadline = -1;
     l->in_prepare = true;
     for (size_t i = 0; i < l->n_prepare; i++) {
-        if (!l->prepare[i].fn)
+        gw_prepare_fn fn = l->prepare[i].fn;
+        if (!fn)
             continue;
-        int64_t d = l->prepare[i].fn(l->prepare[i].ctx);
+        int64_t d = fn(l->prepare[i].ctx);
         if (d >= 0 && (deadline < 0 || d < deadline))
             deadline = d;
     }

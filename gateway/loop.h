@@ -1,7 +1,19 @@
 /*
  * gateway/loop.h - the daemon's single event loop: epoll for fds, a binary
- * min-heap of timers, signalfd for signals, and an eventfd-signalled queue
- * through which other threads hand work to the loop.
+ * min-heap of timers, prepare hooks, signalfd for signals, and an
+ * eventfd-signalled queue through which other threads hand work to the loop.
+ *
+ * This is the API every module uses directly (adapters through
+ * gw_adapter_env_t.loop, the LwM2M client, the MQTT mirror):
+ *   - fds: gw_loop_add_fd / gw_loop_mod_fd / gw_loop_del_fd at any time,
+ *     including from inside any callback of the same loop, with the epoll
+ *     events the module needs (EPOLLIN, EPOLLOUT, EPOLLET, ...);
+ *   - timers: gw_timer_t embedded in the owner, one heap for every module;
+ *   - prepare hooks: called before every wait, each may lower the wait to
+ *     its own deadline (sd-bus's and paho's per-iteration timeouts); any
+ *     number, grown on demand;
+ *   - gw_loop_post: the one way another thread hands work to the loop.
+ * No fixed caps: what cannot be allocated is refused with -ENOMEM.
  *
  * Everything except gw_loop_post is called from the loop thread only.
  */
@@ -40,8 +52,21 @@ int64_t gw_now_ms(void);
 /* Realtime (wall clock) milliseconds since the epoch. */
 int64_t gw_wall_ms(void);
 
+/* Watch fd for events (EPOLLIN, EPOLLOUT, EPOLLET...; EPOLLERR and
+ * EPOLLHUP always come): fn(ctx, what epoll reported) runs on the loop.
+ * fd stays the caller's (never closed by the loop). Allowed inside any
+ * callback; an fd added during dispatch gets its first events in the next
+ * iteration. 0, -EBADF (fd < 0), -EINVAL (fn NULL), -EEXIST (fd already
+ * watched), -ENOMEM, or epoll_ctl's negative errno. */
 int gw_loop_add_fd(gw_loop_t *l, int fd, uint32_t events, gw_io_fn fn, void *ctx);
+/* Change the events watched on fd (e.g. add EPOLLOUT while output is
+ * queued, drop it once drained); fn and ctx stay. Takes effect from the
+ * next wait. 0, -ENOENT (not watched), or epoll_ctl's negative errno. */
 int gw_loop_mod_fd(gw_loop_t *l, int fd, uint32_t events);
+/* Stop watching fd; call it before closing fd. Allowed inside any callback,
+ * its own included: events already collected for fd in this iteration are
+ * not delivered, and ctx may be freed as soon as this returns. 0, -ENOENT,
+ * or epoll_ctl's negative errno (the fd is forgotten all the same). */
 int gw_loop_del_fd(gw_loop_t *l, int fd);
 
 void gw_timer_init(gw_timer_t *t, gw_timer_fn fn, void *ctx);
@@ -52,7 +77,10 @@ void gw_timer_stop(gw_loop_t *l, gw_timer_t *t);
 bool gw_timer_active(const gw_timer_t *t);
 size_t gw_loop_timer_count(const gw_loop_t *l);
 
-/* Register a prepare hook (at most 16). 0, -EINVAL (fn NULL), -ENOSPC. */
+/* Register a prepare hook: fn(ctx) runs before every wait and returns the
+ * absolute monotonic deadline (ms) it needs, or -1. Any number of hooks, in
+ * the order they were added; one added from inside a hook is called in the
+ * same round. 0, -EINVAL (fn NULL), -ENOMEM. */
 int gw_loop_add_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx);
 /* Remove the hook registered with this fn and ctx; an owner freeing ctx
  * must call it first (also allowed from inside a hook). 0 or -ENOENT. */
@@ -62,7 +90,11 @@ int gw_loop_del_prepare(gw_loop_t *l, gw_prepare_fn fn, void *ctx);
  * on the loop. */
 int gw_loop_watch_signals(gw_loop_t *l, gw_signal_fn fn, void *ctx);
 
-/* Thread-safe: queue fn(ctx) to run on the loop thread. 0 or -ENOMEM. */
+/* Thread-safe, from any thread (the loop's own included): queue fn(ctx) to
+ * run on the loop thread, in posting order, in a later iteration. The one
+ * way for a worker thread (libmodbus, paho) to hand work to the loop; ctx
+ * must stay valid until fn runs (items never run are dropped without
+ * calling fn when the loop is freed). 0 or -ENOMEM (nothing queued). */
 int gw_loop_post(gw_loop_t *l, gw_work_fn fn, void *ctx);
 
 /* Run until gw_loop_stop. Returns 0, or a negative errno if epoll failed. */

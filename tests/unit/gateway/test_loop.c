@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* xorshift64: deterministic "random" so a failure can be reproduced. */
@@ -334,25 +335,70 @@ GW_TEST(prepare_deadline_respected)
     CHECK(el >= 20 && el < 2000);
     CHECK_EQ_INT(runs, 0);
     gw_timer_stop(l, &t);
-    /* At most 16 hooks. */
-    struct hook more[16];
-    int added = 0, rc = 0;
-    for (int i = 0; i < 16; i++) {
+    /* No cap: a thousand hooks are all called, each with its deadline. */
+    enum { N_HOOKS = 1000 };
+    static struct hook more[N_HOOKS];
+    for (int i = 0; i < N_HOOKS; i++) {
         more[i].deadline = -1;
         more[i].calls = 0;
-        rc = gw_loop_add_prepare(l, on_prepare, &more[i]);
-        if (rc == 0)
-            added++;
-        else
-            break;
+        CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare, &more[i]), 0);
     }
-    CHECK_EQ_INT(added, 14);
-    CHECK_EQ_INT(rc, -ENOSPC);
-    /* Removal frees a slot; removing twice is -ENOENT. */
+    h.deadline = -1;
+    more[N_HOOKS - 1].deadline = gw_now_ms() + 15;
+    t0 = gw_now_ms();
+    CHECK_EQ_INT(gw_loop_run_once(l, 5000), 0);
+    el = gw_now_ms() - t0;
+    CHECK(el >= 15 && el < 2000);
+    int called = 0;
+    for (int i = 0; i < N_HOOKS; i++)
+        called += more[i].calls == 1;
+    CHECK_EQ_INT(called, N_HOOKS);
+    /* Removal; removing twice is -ENOENT; a NULL hook is refused. */
     CHECK_EQ_INT(gw_loop_del_prepare(l, on_prepare, &h), 0);
     CHECK_EQ_INT(gw_loop_del_prepare(l, on_prepare, &h), -ENOENT);
-    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare, &h), 0);
-    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare, &none), -ENOSPC);
+    CHECK_EQ_INT(gw_loop_add_prepare(l, NULL, &h), -EINVAL);
+    for (int i = 0; i < N_HOOKS; i++)
+        CHECK_EQ_INT(gw_loop_del_prepare(l, on_prepare, &more[i]), 0);
+    gw_loop_free(&l);
+}
+
+/* A hook that adds another from inside the walk: the new one is called in
+ * the same round (its deadline counts) even though the array grows. */
+struct adding_hook {
+    gw_loop_t *l;
+    struct hook added[40];
+    int calls;
+};
+
+static int64_t on_prepare_add_more(void *ctx)
+{
+    struct adding_hook *h = ctx;
+    if (h->calls++ == 0)
+        for (int i = 0; i < 40; i++)
+            CHECK_EQ_INT(gw_loop_add_prepare(h->l, on_prepare, &h->added[i]), 0);
+    return -1;
+}
+
+GW_TEST(prepare_added_inside_hook)
+{
+    gw_loop_t *l = NULL;
+    CHECK_EQ_INT(gw_loop_new(&l), 0);
+    static struct adding_hook a;
+    memset(&a, 0, sizeof a);
+    a.l = l;
+    for (int i = 0; i < 40; i++)
+        a.added[i].deadline = -1;
+    a.added[39].deadline = gw_now_ms() + 10;
+    CHECK_EQ_INT(gw_loop_add_prepare(l, on_prepare_add_more, &a), 0);
+    int64_t t0 = gw_now_ms();
+    CHECK_EQ_INT(gw_loop_run_once(l, 5000), 0);
+    int64_t el = gw_now_ms() - t0;
+    CHECK(el >= 10 && el < 2000);
+    for (int i = 0; i < 40; i++)
+        CHECK_EQ_INT(a.added[i].calls, 1);
+    CHECK_EQ_INT(gw_loop_run_once(l, 0), 0);
+    CHECK_EQ_INT(a.calls, 2);
+    CHECK_EQ_INT(a.added[0].calls, 2);
     gw_loop_free(&l);
 }
 
@@ -521,6 +567,167 @@ GW_TEST(fd_removed_inside_other_callback)
     gw_loop_free(&l);
 }
 
+/* EPOLLOUT on request: a socket with room to write reports nothing until
+ * EPOLLOUT is asked for, and stops once the owner drops it again (the way a
+ * module with queued output uses mod_fd). */
+struct out_ctx {
+    gw_loop_t *l;
+    int fd;
+    int calls;
+    uint32_t events;
+    bool drop_out; /* the callback switches back to EPOLLIN only */
+};
+
+static void on_out(void *ctx, uint32_t events)
+{
+    struct out_ctx *o = ctx;
+    o->calls++;
+    o->events = events;
+    if (o->drop_out)
+        CHECK_EQ_INT(gw_loop_mod_fd(o->l, o->fd, EPOLLIN), 0);
+}
+
+GW_TEST(fd_epollout)
+{
+    gw_loop_t *l = NULL;
+    CHECK_EQ_INT(gw_loop_new(&l), 0);
+    int sv[2];
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+    struct out_ctx o = {.l = l, .fd = sv[0], .drop_out = true};
+    CHECK_EQ_INT(gw_loop_add_fd(l, sv[0], EPOLLIN, on_out, &o), 0);
+    CHECK_EQ_INT(gw_loop_run_once(l, 0), 0);
+    CHECK_EQ_INT(o.calls, 0);
+    CHECK_EQ_INT(gw_loop_mod_fd(l, sv[0], EPOLLIN | EPOLLOUT), 0);
+    CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK_EQ_INT(o.calls, 1);
+    CHECK(o.events & EPOLLOUT);
+    CHECK(!(o.events & EPOLLIN));
+    /* Dropped from inside its callback: quiet again. */
+    CHECK_EQ_INT(gw_loop_run_once(l, 0), 0);
+    CHECK_EQ_INT(o.calls, 1);
+    /* Added with EPOLLOUT from the start, and with both directions ready. */
+    CHECK_EQ_INT(gw_loop_del_fd(l, sv[0]), 0);
+    o.drop_out = false;
+    CHECK_EQ_INT(gw_loop_add_fd(l, sv[0], EPOLLIN | EPOLLOUT, on_out, &o), 0);
+    CHECK_EQ_INT(write(sv[1], "x", 1), 1);
+    CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK_EQ_INT(o.calls, 2);
+    CHECK((o.events & (EPOLLIN | EPOLLOUT)) == (EPOLLIN | EPOLLOUT));
+    /* The peer gone: EPOLLHUP/EPOLLIN come even with only EPOLLOUT asked. */
+    CHECK_EQ_INT(gw_loop_mod_fd(l, sv[0], 0), 0);
+    close(sv[1]);
+    CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK_EQ_INT(o.calls, 3);
+    CHECK(o.events & EPOLLHUP);
+    CHECK_EQ_INT(gw_loop_del_fd(l, sv[0]), 0);
+    close(sv[0]);
+    gw_loop_free(&l);
+}
+
+/* One callback modifies another fd, removes a third, closes it and adds a
+ * new fd that gets the same number with a new owner: the stale event of
+ * the removed one reaches neither owner; the modified one follows its new
+ * events from the next wait; the new one works from the next iteration. */
+struct juggle {
+    gw_loop_t *l;
+    int a[2], b[2], c[2];
+    int a_calls, b_calls, c_calls, c2_calls;
+    uint32_t b_events;
+    int c2[2];
+    bool done;
+};
+
+static void on_juggle_b(void *ctx, uint32_t events)
+{
+    struct juggle *j = ctx;
+    j->b_calls++;
+    j->b_events = events;
+    char buf[8];
+    if (events & EPOLLIN)
+        (void)!read(j->b[0], buf, sizeof buf);
+}
+
+static void on_juggle_c(void *ctx, uint32_t events)
+{
+    struct juggle *j = ctx;
+    (void)events;
+    j->c_calls++;
+}
+
+static void on_juggle_c2(void *ctx, uint32_t events)
+{
+    struct juggle *j = ctx;
+    char buf[8];
+    if (events & EPOLLIN)
+        (void)!read(j->c2[0], buf, sizeof buf);
+    j->c2_calls++;
+}
+
+static void on_juggle_a(void *ctx, uint32_t events)
+{
+    struct juggle *j = ctx;
+    char buf[8];
+    if (events & EPOLLIN)
+        (void)!read(j->a[0], buf, sizeof buf);
+    j->a_calls++;
+    if (j->done)
+        return;
+    j->done = true;
+    CHECK_EQ_INT(gw_loop_mod_fd(j->l, j->b[0], EPOLLOUT), 0);
+    int old = j->c[0];
+    CHECK_EQ_INT(gw_loop_del_fd(j->l, j->c[0]), 0);
+    close(j->c[0]);
+    close(j->c[1]);
+    CHECK_EQ_INT(pipe(j->c2), 0);
+    CHECK_EQ_INT(j->c2[0], old); /* the kernel reuses the lowest number */
+    CHECK_EQ_INT(gw_loop_add_fd(j->l, j->c2[0], EPOLLIN, on_juggle_c2, j), 0);
+}
+
+GW_TEST(fd_modified_and_replaced_during_dispatch)
+{
+    gw_loop_t *l = NULL;
+    CHECK_EQ_INT(gw_loop_new(&l), 0);
+    static struct juggle j;
+    memset(&j, 0, sizeof j);
+    j.l = l;
+    CHECK_EQ_INT(pipe(j.a), 0);
+    CHECK_EQ_INT(pipe(j.c), 0);
+    /* b is a socket so that it can also be writable */
+    CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, j.b), 0);
+    CHECK_EQ_INT(gw_loop_add_fd(l, j.a[0], EPOLLIN, on_juggle_a, &j), 0);
+    CHECK_EQ_INT(gw_loop_add_fd(l, j.b[0], EPOLLIN, on_juggle_b, &j), 0);
+    CHECK_EQ_INT(gw_loop_add_fd(l, j.c[0], EPOLLIN, on_juggle_c, &j), 0);
+    /* c first: whatever epoll's order, a's callback must see c's event
+     * pending in the same batch at least some of the time; the check
+     * that matters is that c's callback never runs. */
+    CHECK_EQ_INT(write(j.c[1], "c", 1), 1);
+    CHECK_EQ_INT(write(j.a[1], "a", 1), 1);
+    CHECK_EQ_INT(write(j.b[1], "b", 1), 1);
+    CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK_EQ_INT(j.a_calls, 1);
+    CHECK(j.c_calls <= 1); /* it may have run before a removed it */
+    int c_before = j.c_calls;
+    CHECK_EQ_INT(j.c2_calls, 0);
+    /* Next iteration: b reports EPOLLOUT now, c2 is quiet until written. */
+    CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK(j.b_events & EPOLLOUT);
+    CHECK_EQ_INT(j.c2_calls, 0);
+    CHECK_EQ_INT(write(j.c2[1], "n", 1), 1);
+    CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK_EQ_INT(j.c2_calls, 1);
+    CHECK_EQ_INT(j.c_calls, c_before);
+    CHECK_EQ_INT(gw_loop_del_fd(l, j.a[0]), 0);
+    CHECK_EQ_INT(gw_loop_del_fd(l, j.b[0]), 0);
+    CHECK_EQ_INT(gw_loop_del_fd(l, j.c2[0]), 0);
+    close(j.a[0]);
+    close(j.a[1]);
+    close(j.b[0]);
+    close(j.b[1]);
+    close(j.c2[0]);
+    close(j.c2[1]);
+    gw_loop_free(&l);
+}
+
 /* ---- cross-thread posts ---- */
 
 #define N_THREADS 4
@@ -681,6 +888,6 @@ GW_TEST(clocks)
 GW_TEST_MAIN(timer_random_order, timer_random_stop_and_restart, timer_restart_from_own_callback,
              timer_stopped_by_earlier_callback, timer_owner_freed_in_callback,
              timer_fires_after_delay, prepare_deadline_respected, prepare_removed_inside_hook,
-             run_once_timeout,
-             fd_callback_on_pipe, fd_removed_inside_other_callback, post_from_threads,
+             prepare_added_inside_hook, run_once_timeout, fd_callback_on_pipe,
+             fd_removed_inside_other_callback, fd_epollout, fd_modified_and_replaced_during_dispatch, post_from_threads,
              post_unrun_items_freed, signal_delivery, run_until_stop, clocks)
