@@ -7,9 +7,17 @@
  * LwM2M object ID. It reports readings through env->emit; the mapping layer
  * decides where they land.
  *
- * All calls happen on the loop thread. An adapter that must block (serial
- * I/O, a library's network thread) does so on its own thread and hands
- * results to the loop with gw_loop_post.
+ * All calls happen on the loop thread. An adapter uses the loop itself,
+ * through env->loop (gateway/loop.h), for as long as it runs: it adds,
+ * modifies (EPOLLOUT while output is queued) and removes its fds whenever
+ * its connections come and go, keeps its timers (gw_timer_t) and, when a
+ * library needs a per-iteration timeout (sd-bus), a prepare hook. It
+ * registers nothing before start and leaves nothing in the loop after stop
+ * (every fd removed, timer stopped, hook deleted). An adapter that must
+ * block (serial I/O, a library's network thread) does so on its own thread
+ * and hands results to the loop with gw_loop_post, or through an eventfd
+ * of its own that it watches in the loop (the Modbus adapter, whose stop
+ * must be able to drop what its workers left).
  */
 #ifndef GW_ADAPTERS_ADAPTER_H
 #define GW_ADAPTERS_ADAPTER_H
@@ -44,7 +52,7 @@ typedef void (*gw_write_done_fn)(void *done_ctx, int rc);
 
 /* What the gateway gives an adapter. */
 typedef struct gw_adapter_env {
-    gw_loop_t *loop;
+    gw_loop_t *loop; /* borrowed; NULL only in unit tests that drive an adapter by hand */
     /* Hand a reading to the mapping layer. Returns 0, or a negative errno
      * when the reading could not be stored (it is then logged and counted
      * by the mapping layer: the adapter need not log it again). */
@@ -65,19 +73,13 @@ typedef struct gw_adapter_ops {
     /* Create the adapter instance for the devices of the config that name
      * it (cfg and env are borrowed and outlive the adapter). */
     int (*create)(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out);
-    /* Start talking to devices (open sockets, first polls). */
+    /* Start talking to devices (open sockets, first polls): registers the
+     * adapter's fds, timers and hooks in env->loop. */
     int (*start)(gw_adapter_t *a);
-    /* Stop I/O; free with destroy. */
+    /* Stop I/O and take everything the adapter put in the loop out of it;
+     * free with destroy. */
     void (*stop)(gw_adapter_t *a);
     void (*destroy)(gw_adapter_t **a);
-    /* File descriptors to watch for input (EPOLLIN); returns how many were
-     * written to out (at most max). */
-    int (*fds)(gw_adapter_t *a, int *out, int max);
-    /* Absolute monotonic ms when process() must run next, -1 for none. */
-    int64_t (*next_deadline_ms)(gw_adapter_t *a);
-    /* Do the work that is due: fd is the ready descriptor, or -1 when the
-     * deadline passed. Returns 0 or a negative errno (logged, not fatal). */
-    int (*process)(gw_adapter_t *a, int fd);
     /* An LwM2M Write (value != NULL) or Execute (value == NULL, args) on a
      * field configured `writable`. value is in the adapter's own unit and
      * scale (the mapping's conversion is undone). Returns

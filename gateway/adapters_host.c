@@ -1,41 +1,15 @@
 /*
- * gateway/adapters_host.c - runs the adapters inside the one loop: their
- * fds join the epoll set, their next deadline becomes a timer, and both
- * call the adapter's process() step. Readings go to the mapping layer.
+ * gateway/adapters_host.c - starts and stops the adapters and gives them
+ * their environment: the loop (where each adapter puts its own fds, timers
+ * and hooks, see adapters/adapter.h), the reading sink (the mapping layer)
+ * and the availability callback.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "gateway_internal.h"
 #include "log.h"
-
-static void rearm(gw_adapter_slot_t *s)
-{
-    int64_t due = s->ops->next_deadline_ms ? s->ops->next_deadline_ms(s->a) : -1;
-    if (due < 0)
-        gw_timer_stop(s->g->loop, &s->timer);
-    else
-        gw_timer_start_at(s->g->loop, &s->timer, due);
-}
-
-static void run(gw_adapter_slot_t *s, int fd)
-{
-    int rc = s->ops->process(s->a, fd);
-    if (rc < 0)
-        gw_debug("adapter %s: process: %s", s->ops->name, strerror(-rc));
-    rearm(s);
-}
-
-static void on_fd(void *ctx, uint32_t events)
-{
-    (void)events;
-    gw_adapter_fd_t *f = ctx;
-    run(f->slot, f->fd);
-}
-
-static void on_deadline(void *ctx) { run(ctx, -1); }
 
 static int emit(void *ctx, const gw_reading_t *r)
 {
@@ -92,7 +66,6 @@ int gw_adapters_start(struct gw_gateway *g)
         memset(s, 0, sizeof *s);
         s->ops = ops;
         s->g = g;
-        gw_timer_init(&s->timer, on_deadline, s);
         int rc = ops->create(&g->env, g->cfg, &s->a);
         if (rc == 0 && ops->start)
             rc = ops->start(s->a);
@@ -104,16 +77,7 @@ int gw_adapters_start(struct gw_gateway *g)
                 ops->destroy(&s->a);
             continue;
         }
-        int fds[16];
-        int nf = ops->fds ? ops->fds(s->a, fds, 16) : 0;
-        for (int k = 0; k < nf && k < 16; k++) {
-            s->fds[s->n_fds].slot = s;
-            s->fds[s->n_fds].fd = fds[k];
-            if (gw_loop_add_fd(g->loop, fds[k], EPOLLIN, on_fd, &s->fds[s->n_fds]) == 0)
-                s->n_fds++;
-        }
         g->n_adapters++;
-        rearm(s);
         gw_info("adapter %s started", ops->name);
     }
     return 0;
@@ -123,9 +87,6 @@ void gw_adapters_stop(struct gw_gateway *g)
 {
     for (size_t i = 0; i < g->n_adapters; i++) {
         gw_adapter_slot_t *s = &g->adapters[i];
-        gw_timer_stop(g->loop, &s->timer);
-        for (int k = 0; k < s->n_fds; k++)
-            gw_loop_del_fd(g->loop, s->fds[k].fd);
         if (s->ops->stop)
             s->ops->stop(s->a);
         s->ops->destroy(&s->a);

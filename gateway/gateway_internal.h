@@ -10,20 +10,12 @@
 #include "../mapping/mapping.h"
 #include "gateway.h"
 
-struct gw_adapter_slot;
-typedef struct gw_adapter_fd {
-    struct gw_adapter_slot *slot;
-    int fd;
-} gw_adapter_fd_t;
-
-/* One running adapter instance and its place in the loop. */
+/* One running adapter instance (it keeps its own fds and timers in the
+ * loop, see adapters/adapter.h). */
 typedef struct gw_adapter_slot {
     const gw_adapter_ops_t *ops;
     gw_adapter_t *a;
     struct gw_gateway *g;
-    gw_timer_t timer;  /* fires at the adapter's next deadline */
-    gw_adapter_fd_t fds[16];
-    int n_fds;
 } gw_adapter_slot_t;
 
 /* A configured device that runs as a virtual client. */

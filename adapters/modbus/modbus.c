@@ -12,7 +12,10 @@
  * a serial line carries tens of devices, not thousands.
  *
  * Results travel to the loop as a mutex-protected list signalled through an
- * eventfd that the gateway watches; process() drains it and emits readings.
+ * eventfd the adapter watches in env.loop from start to stop; its callback
+ * drains the list and emits readings. An eventfd of its own rather than
+ * gw_loop_post: stop must be able to drop what the workers left, and a
+ * posted item would outlive the adapter.
  * A device's fault state (timeouts, exceptions, lost connection) changes on
  * the worker and is reported once per change, as a log line and an
  * "error_code" reading (LwM2M /3/0/11 codes: 7 IP connectivity failure for
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -400,6 +404,10 @@ static void mb_stop(gw_adapter_t *a)
             pthread_join(a->buses[i].thread, NULL);
             a->buses[i].running = false;
         }
+    if (a->in_loop) {
+        gw_loop_del_fd(a->env.loop, a->efd);
+        a->in_loop = false;
+    }
     gw_modbus_write_stop(a);
 }
 
@@ -579,10 +587,26 @@ fail:
     return rc;
 }
 
+static void on_efd(void *ctx, uint32_t events)
+{
+    (void)events;
+    int rc = gw_modbus_drain(ctx);
+    if (rc < 0)
+        gw_debug("modbus: reading the workers' eventfd: %s", strerror(-rc));
+}
+
 static int mb_start(gw_adapter_t *a)
 {
     if (!a)
         return -EINVAL;
+    if (a->env.loop && !a->in_loop) {
+        int rc = gw_loop_add_fd(a->env.loop, a->efd, EPOLLIN, on_efd, a);
+        if (rc < 0) {
+            gw_err("modbus: cannot watch its eventfd in the loop: %s", strerror(-rc));
+            return rc;
+        }
+        a->in_loop = true;
+    }
     int64_t now = gw_now_ms();
     for (size_t i = 0; i < a->n_buses; i++) {
         mb_bus_t *b = &a->buses[i];
@@ -608,20 +632,6 @@ static int mb_start(gw_adapter_t *a)
     gw_info("modbus: %zu devices, %zu poll groups on %zu buses", a->n_devs, a->n_groups,
             a->n_buses);
     return 0;
-}
-
-static int mb_fds(gw_adapter_t *a, int *out, int max)
-{
-    if (!a || max < 1)
-        return 0;
-    out[0] = a->efd;
-    return 1;
-}
-
-static int64_t mb_deadline(gw_adapter_t *a)
-{
-    (void)a;
-    return -1;
 }
 
 static void deliver(gw_adapter_t *a, mb_item_t *it)
@@ -664,12 +674,10 @@ static void deliver(gw_adapter_t *a, mb_item_t *it)
         a->env.emit(a->env.emit_ctx, &r);
 }
 
-static int mb_process(gw_adapter_t *a, int fd)
+int gw_modbus_drain(gw_adapter_t *a)
 {
     if (!a)
         return -EINVAL;
-    if (fd != a->efd)
-        return 0;
     uint64_t n;
     if (read(a->efd, &n, sizeof n) < 0 && errno != EAGAIN)
         return -errno;
@@ -691,9 +699,6 @@ const gw_adapter_ops_t gw_adapter_modbus = {
     .start = mb_start,
     .stop = mb_stop,
     .destroy = mb_destroy,
-    .fds = mb_fds,
-    .next_deadline_ms = mb_deadline,
-    .process = mb_process,
     .write = gw_modbus_write,
     .write_async = gw_modbus_write_async,
     .write_range = gw_modbus_write_range,

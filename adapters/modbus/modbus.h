@@ -24,4 +24,11 @@ typedef struct gw_modbus_stats {
 /* Counters of adapter a (created by gw_adapter_modbus). Any thread. */
 void gw_modbus_get_stats(gw_adapter_t *a, gw_modbus_stats_t *out);
 
+/* Loop thread: emit the readings and complete the asynchronous writes the
+ * bus workers have handed over so far. Between start and stop the
+ * adapter's eventfd callback in env.loop does this; a benchmark calls it
+ * after stop to collect what the workers posted last. 0, -EINVAL, or the
+ * eventfd read's negative errno. */
+int gw_modbus_drain(gw_adapter_t *a);
+
 #endif

@@ -98,7 +98,8 @@ struct gw_adapter {
     mb_item_t *q_head, *q_tail;
     mb_write_t *wd_head, *wd_tail; /* asynchronous writes the workers finished */
     gw_modbus_stats_t stats;
-    int efd;
+    int efd;      /* workers -> loop wake-up, watched in env.loop */
+    bool in_loop; /* loop: efd is in env.loop (start..stop) */
 };
 
 /* ---- modbus.c, for the workers ----------------------------------------- */

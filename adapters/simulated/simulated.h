@@ -34,7 +34,16 @@ double gw_sim_walk_step(double v, double min, double max, uint64_t *rng);
 uint64_t gw_sim_seed(const char *key);
 double gw_sim_uniform(uint64_t *rng);
 
-/* Replace the monotonic and wall clocks (ms) of an adapter, before start. */
+/* The adapter's step, for tests that drive it by hand (env.loop NULL, no
+ * timer in a loop): emit every reading due by the adapter's monotonic
+ * clock; 0 or -EINVAL. In the daemon a timer in env.loop calls it. */
+int gw_sim_run_due(gw_adapter_t *a);
+/* Monotonic ms at which the next reading is due, -1 when none (stopped). */
+int64_t gw_sim_next_due_ms(const gw_adapter_t *a);
+
+/* Replace the monotonic and wall clocks (ms) of an adapter, before start.
+ * Only for an adapter without env.loop: the loop's timers follow the real
+ * monotonic clock. */
 typedef int64_t (*gw_sim_clock_fn)(void *ctx);
 void gw_sim_set_clock(gw_adapter_t *a, gw_sim_clock_fn mono, gw_sim_clock_fn wall, void *ctx);
 

@@ -1,7 +1,7 @@
 /*
  * adapters/static/static.c - devices whose values are all in the
- * configuration (their resources list). Nothing to talk to: no fds, no
- * deadline. A server's Write to one of their writable fields is accepted,
+ * configuration (their resources list). Nothing to talk to: nothing in
+ * the loop. A server's Write to one of their writable fields is accepted,
  * because the store already keeps the written value and that is all a
  * static device is.
  */
@@ -47,27 +47,6 @@ static void static_destroy(gw_adapter_t **a)
     *a = NULL;
 }
 
-static int static_fds(gw_adapter_t *a, int *out, int max)
-{
-    (void)a;
-    (void)out;
-    (void)max;
-    return 0;
-}
-
-static int64_t static_deadline(gw_adapter_t *a)
-{
-    (void)a;
-    return -1;
-}
-
-static int static_process(gw_adapter_t *a, int fd)
-{
-    (void)a;
-    (void)fd;
-    return 0;
-}
-
 /* Writes are rare (a server's Write): a scan of the config is fine. */
 static const gw_config_device_t *find_device(const gw_adapter_t *a, const char *key)
 {
@@ -105,8 +84,5 @@ const gw_adapter_ops_t gw_adapter_static = {
     .start = static_start,
     .stop = static_stop,
     .destroy = static_destroy,
-    .fds = static_fds,
-    .next_deadline_ms = static_deadline,
-    .process = static_process,
     .write = static_write,
 };

@@ -264,16 +264,18 @@ static int run(const gw_config_t *cfg, double seconds, double warmup, counts_t *
                gw_modbus_stats_t *out_stats, double *out_regs_per_s)
 {
     const gw_adapter_ops_t *ops = gw_adapter_find("modbus");
-    gw_adapter_env_t env = {.emit = on_reading, .emit_ctx = c};
+    gw_loop_t *loop = NULL;
+    if (gw_loop_new(&loop) < 0)
+        return -1;
+    gw_adapter_env_t env = {.loop = loop, .emit = on_reading, .emit_ctx = c};
     gw_adapter_t *a = NULL;
     if (!ops || ops->create(&env, cfg, &a) < 0 || ops->start(a) < 0) {
         fprintf(stderr, "bench_modbus: adapter did not start\n");
         if (a)
             ops->destroy(&a);
+        gw_loop_free(&loop);
         return -1;
     }
-    int fd;
-    ops->fds(a, &fd, 1);
     double t0 = now_s(), t_mark = -1, t_end = t0 + warmup + seconds;
     gw_modbus_stats_t s0 = {0}, s1;
     for (double t = t0; t < t_end; t = now_s()) {
@@ -281,16 +283,15 @@ static int run(const gw_config_t *cfg, double seconds, double warmup, counts_t *
             gw_modbus_get_stats(a, &s0);
             t_mark = t;
         }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (poll(&pfd, 1, 50) > 0)
-            ops->process(a, fd);
+        gw_loop_run_once(loop, 50);
     }
     gw_modbus_get_stats(a, &s1);
     double dt = now_s() - t_mark;
     ops->stop(a);
-    ops->process(a, fd); /* what the workers posted before they stopped */
+    gw_modbus_drain(a); /* what the workers posted before they stopped */
     gw_modbus_get_stats(a, out_stats);
     ops->destroy(&a);
+    gw_loop_free(&loop);
     *out_regs_per_s = (double)(s1.registers - s0.registers) / dt;
     return 0;
 }

@@ -3,7 +3,7 @@
  * libmodbus TCP server in a thread: coil bit fields read with FC01 and
  * written with FC15, Execute on them, fail_threshold reporting a device
  * unavailable and available again, and no availability change without it;
- * asynchronous writes completed through process(), against a silent device,
+ * asynchronous writes completed on the loop, against a silent device,
  * cancelled by stop(), and read_back catching a device that does not keep
  * the value. Bit field encoding and its configuration errors are tested
  * here too.
@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <modbus.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -187,19 +186,26 @@ static int64_t ms_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Run the adapter's part of the loop until an event matches, or 5 s. */
+/* The loop the adapters under test run in (their env.loop), as in the
+ * daemon: the adapter watches its own eventfd there from start to stop. */
+static gw_loop_t *test_loop(void)
+{
+    static gw_loop_t *l;
+    if (!l && gw_loop_new(&l) < 0)
+        abort();
+    return l;
+}
+
+/* Run the loop until an event matches, or 5 s. */
 static long pump_until(const gw_adapter_ops_t *ops, gw_adapter_t *a, env_t *e, size_t from,
                        const char *field, bool want_i, int64_t i)
 {
-    int fd;
-    ops->fds(a, &fd, 1);
+    (void)ops;
+    (void)a;
     int64_t end = ms_now() + 5000;
     long k;
-    while ((k = find(e, from, field, want_i, i)) < 0 && ms_now() < end) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) > 0)
-            ops->process(a, fd);
-    }
+    while ((k = find(e, from, field, want_i, i)) < 0 && ms_now() < end)
+        gw_loop_run_once(test_loop(), 50);
     return k;
 }
 
@@ -348,7 +354,7 @@ GW_TEST(fail_threshold_reports_unavailable_then_available_and_fc15_writes)
     static env_t e;
     memset(&e, 0, sizeof e);
     const gw_adapter_ops_t *ops = gw_adapter_find("modbus");
-    gw_adapter_env_t env = {.emit = on_emit, .emit_ctx = &e, .set_available = on_available};
+    gw_adapter_env_t env = {.loop = test_loop(), .emit = on_emit, .emit_ctx = &e, .set_available = on_available};
     gw_adapter_t *a = NULL;
     CHECK_EQ_INT(ops->create(&env, cfg, &a), 0);
     CHECK_EQ_INT(ops->start(a), 0);
@@ -420,19 +426,15 @@ GW_TEST(without_fail_threshold_the_device_stays_available)
     static env_t e;
     memset(&e, 0, sizeof e);
     const gw_adapter_ops_t *ops = gw_adapter_find("modbus");
-    gw_adapter_env_t env = {.emit = on_emit, .emit_ctx = &e, .set_available = on_available};
+    gw_adapter_env_t env = {.loop = test_loop(), .emit = on_emit, .emit_ctx = &e, .set_available = on_available};
     gw_adapter_t *a = NULL;
     CHECK_EQ_INT(ops->create(&env, cfg, &a), 0);
     CHECK_EQ_INT(ops->start(a), 0);
     CHECK(pump_until(ops, a, &e, 0, "error_code", true, 7) >= 0);
     gw_modbus_stats_t st;
     int64_t end = ms_now() + 5000;
-    int fd;
-    ops->fds(a, &fd, 1);
     do {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) > 0)
-            ops->process(a, fd);
+        gw_loop_run_once(test_loop(), 50);
         gw_modbus_get_stats(a, &st);
     } while (st.io_errors < 5 && ms_now() < end);
     CHECK(st.io_errors >= 5);
@@ -461,18 +463,17 @@ static void on_done(void *ctx, int rc)
     d->at_ms = ms_now();
 }
 
-/* Run the adapter's part of the loop until d is called, or max_ms; returns
- * how many turns the loop made meanwhile. */
+/* Run the loop until d is called, or max_ms; returns how many turns the
+ * loop made meanwhile. */
 static int pump_done(const gw_adapter_ops_t *ops, gw_adapter_t *a, const done_rec_t *d,
                      int max_ms)
 {
-    int fd, turns = 0;
-    ops->fds(a, &fd, 1);
+    (void)ops;
+    (void)a;
+    int turns = 0;
     int64_t end = ms_now() + max_ms;
     while (!d->calls && ms_now() < end) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 10) > 0)
-            ops->process(a, fd);
+        gw_loop_run_once(test_loop(), 10);
         turns++;
     }
     return turns;
@@ -511,7 +512,7 @@ static int rig_up(rig_t *r)
     if (load_bus(r->s.port, 0, &r->cfg) < 0)
         return -1;
     r->ops = gw_adapter_find("modbus");
-    gw_adapter_env_t env = {.emit = on_emit, .emit_ctx = &r->e, .set_available = on_available};
+    gw_adapter_env_t env = {.loop = test_loop(), .emit = on_emit, .emit_ctx = &r->e, .set_available = on_available};
     if (r->ops->create(&env, r->cfg, &r->a) < 0 || r->ops->start(r->a) < 0)
         return -1;
     return pump_until(r->ops, r->a, &r->e, 0, "level", false, 0) >= 0 ? 0 : -1;
@@ -527,14 +528,14 @@ static void rig_down(rig_t *r)
     gw_config_free(&r->cfg);
 }
 
-GW_TEST(write_async_completes_through_process)
+GW_TEST(write_async_completes_on_the_loop)
 {
     static rig_t r;
     CHECK_EQ_INT(rig_up(&r), 0);
     gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 77};
     done_rec_t d = {0};
     CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &v, NULL, on_done, &d), 0);
-    CHECK_EQ_INT(d.calls, 0); /* only process() completes a write */
+    CHECK_EQ_INT(d.calls, 0); /* only the loop completes a write */
     pump_done(r.ops, r.a, &d, 5000);
     CHECK_EQ_INT(d.calls, 1);
     CHECK_EQ_INT(d.rc, 0);
@@ -742,7 +743,7 @@ GW_TEST(read_back_config)
 GW_TEST_MAIN(bit_field_decode_and_encode, bit_field_and_fail_threshold_config,
              fail_threshold_reports_unavailable_then_available_and_fc15_writes,
              without_fail_threshold_the_device_stays_available,
-             write_async_completes_through_process,
+             write_async_completes_on_the_loop,
              execute_pulses_a_coil_and_writes_a_configured_value,
              write_async_to_a_silent_device_fails_while_the_loop_runs, stop_cancels_queued_writes,
              read_back_mismatch_fails_the_write, write_refusals_are_told_apart,

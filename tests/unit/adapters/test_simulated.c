@@ -77,18 +77,19 @@ static gw_adapter_t *start_sim(void)
     return a;
 }
 
-/* Run the adapter the way the loop does: jump to each deadline. */
+/* Run the adapter the way its loop timer does: jump to each deadline. */
 static void run_until(const gw_adapter_ops_t *ops, gw_adapter_t *a, int64_t end)
 {
+    (void)ops;
     for (;;) {
-        int64_t d = ops->next_deadline_ms(a);
+        int64_t d = gw_sim_next_due_ms(a);
         CHECK(d >= 0);
         if (d > end)
             break;
         if (d > fake_now)
             fake_now = d;
-        CHECK_EQ_INT(ops->process(a, -1), 0);
-        CHECK(ops->next_deadline_ms(a) > fake_now);
+        CHECK_EQ_INT(gw_sim_run_due(a), 0);
+        CHECK(gw_sim_next_due_ms(a) > fake_now);
     }
     fake_now = end;
 }
@@ -107,11 +108,9 @@ GW_TEST(test_intervals_and_bounds)
 {
     const gw_adapter_ops_t *ops = gw_adapter_find("simulated");
     gw_adapter_t *a = start_sim();
-    int fds[4];
-    CHECK_EQ_INT(ops->fds(a, fds, 4), 0);
     int64_t start = fake_now;
     /* nothing is due before the first deadline */
-    CHECK(ops->next_deadline_ms(a) >= start && ops->next_deadline_ms(a) < start + 10000);
+    CHECK(gw_sim_next_due_ms(a) >= start && gw_sim_next_due_ms(a) < start + 10000);
     run_until(ops, a, start + 600000); /* ten minutes */
     size_t per[2][5] = {{0}};
     int64_t last[2][5];
@@ -148,7 +147,7 @@ GW_TEST(test_intervals_and_bounds)
     CHECK(labs((long)per[1][1] - 300) <= 1);
     CHECK_EQ_INT(per[1][2], 0);
     ops->stop(a);
-    CHECK_EQ_INT(ops->next_deadline_ms(a), -1);
+    CHECK_EQ_INT(gw_sim_next_due_ms(a), -1);
     ops->destroy(&a);
     CHECK(a == NULL);
 }
@@ -265,10 +264,6 @@ GW_TEST(test_static)
     devs[1].n_fields = 1;
     CHECK_EQ_INT(ops->create(&env, &cfg, &a), 0);
     CHECK_EQ_INT(ops->start(a), 0);
-    int fds[2];
-    CHECK_EQ_INT(ops->fds(a, fds, 2), 0);
-    CHECK_EQ_INT(ops->next_deadline_ms(a), -1);
-    CHECK_EQ_INT(ops->process(a, -1), 0);
     gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 3};
     CHECK_EQ_INT(ops->write(a, "static:plain", "label", &v, NULL), 0);
     CHECK_EQ_INT(ops->write(a, "static:plain", "other", &v, NULL), -ENOENT);
@@ -302,14 +297,45 @@ GW_TEST(test_scale_10000)
     /* every field is first due within its interval; a field that fell
      * behind emits once, not a burst of its missed readings */
     fake_now = 4999;
-    CHECK_EQ_INT(ops->process(a, -1), 0);
+    CHECK_EQ_INT(gw_sim_run_due(a), 0);
     CHECK_EQ_INT(n_recs, 2 * N);
-    CHECK(ops->next_deadline_ms(a) >= 5000);
+    CHECK(gw_sim_next_due_ms(a) >= 5000);
     ops->destroy(&a);
     free(d);
     free(names);
 }
 
+/* In the daemon the adapter keeps one timer in env.loop at its next due
+ * reading: readings come from running the loop, and stop leaves no timer. */
+GW_TEST(test_runs_on_loop_timer)
+{
+    gw_loop_t *l = NULL;
+    CHECK_EQ_INT(gw_loop_new(&l), 0);
+    gw_config_sim_t fast = {.field = "temperature", .wave = "sine", .min = 1, .max = 2,
+                            .period_s = 60, .interval_s = 0.02};
+    gw_config_device_t d = {.endpoint = "fast", .adapter = "simulated", .sims = &fast,
+                            .n_sims = 1};
+    gw_config_t c = {.devices = &d, .n_devices = 1};
+    gw_adapter_env_t lenv = env;
+    lenv.loop = l;
+    const gw_adapter_ops_t *ops = gw_adapter_find("simulated");
+    gw_adapter_t *a = NULL;
+    CHECK_EQ_INT(ops->create(&lenv, &c, &a), 0);
+    CHECK_EQ_INT(gw_loop_timer_count(l), 0); /* nothing before start */
+    n_recs = 0;
+    CHECK_EQ_INT(ops->start(a), 0);
+    CHECK_EQ_INT(gw_loop_timer_count(l), 1);
+    int64_t end = gw_now_ms() + 5000;
+    while (n_recs < 5 && gw_now_ms() < end)
+        CHECK_EQ_INT(gw_loop_run_once(l, 1000), 0);
+    CHECK(n_recs >= 5);
+    CHECK_EQ_INT(gw_loop_timer_count(l), 1);
+    ops->stop(a);
+    CHECK_EQ_INT(gw_loop_timer_count(l), 0);
+    ops->destroy(&a);
+    gw_loop_free(&l);
+}
+
 GW_TEST_MAIN(test_table, test_intervals_and_bounds, test_sawtooth_and_square_shape,
              test_random_walk_reproducible, test_write, test_bad_config, test_static,
-             test_scale_10000)
+             test_scale_10000, test_runs_on_loop_timer)
