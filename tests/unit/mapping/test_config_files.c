@@ -347,6 +347,47 @@ GW_TEST(two_modbus_devices_on_one_unit_are_an_error)
     CHECK_EQ_INT(d.n, 0);
     dump(&d);
     gw_config_free(&c);
+    /* two buses that reach one TCP server (host names without case) */
+    put("gw4.conf", SERVER
+        "adapters = { modbus = ( { name = \"plc\"; type = \"tcp\"; host = \"Meter.local\"; },\n"
+        "                        { name = \"b2\"; type = \"tcp\"; host = \"meter.local\"; port = 502; } ); };\n"
+        "devices = (\n"                                                                        /* 4 */
+        "  { endpoint = \"m1\"; adapter = \"modbus\"; bus = \"plc\"; unit_id = 7; " MB_REGS " },\n"
+        "  { endpoint = \"m2\"; adapter = \"modbus\"; bus = \"b2\"; unit_id = 7; " MB_REGS " } );\n");
+    expect_one("gw4.conf", -EINVAL, in_dir("gw4.conf"), 6,
+               "duplicate Modbus unit on another bus \"tcp meter.local:502 unit 7\" (first defined "
+               "at line 5), expected one device per unit_id on one Modbus TCP server (host:port) "
+               "or serial device, whichever bus names it");
+    /* the same port on another host, or another port: other devices */
+    put("gw5.conf", SERVER
+        "adapters = { modbus = ( { name = \"plc\"; type = \"tcp\"; host = \"127.0.0.1\"; },\n"
+        "                        { name = \"b2\"; type = \"tcp\"; host = \"127.0.0.1\"; port = 503; } ); };\n"
+        "devices = (\n"
+        "  { endpoint = \"m1\"; adapter = \"modbus\"; bus = \"plc\"; unit_id = 7; " MB_REGS " },\n"
+        "  { endpoint = \"m2\"; adapter = \"modbus\"; bus = \"b2\"; unit_id = 7; " MB_REGS " } );\n");
+    CHECK_EQ_INT(load_file("gw5.conf", &d, &c), 0);
+    CHECK_EQ_INT(d.n, 0);
+    dump(&d);
+    gw_config_free(&c);
+    /* two serial buses on one line, one named through a link */
+    put("tty", "");
+    CHECK_EQ_INT(symlink(in_dir("tty"), in_dir("by-id")), 0);
+    char conf[2048];
+    snprintf(conf, sizeof conf, SERVER
+             "adapters = { modbus = ( { name = \"r1\"; type = \"rtu\"; device = \"%s\"; },\n"
+             "                        { name = \"r2\"; type = \"rtu\"; device = \"%s\"; } ); };\n"
+             "devices = (\n"
+             "  { endpoint = \"m1\"; adapter = \"modbus\"; bus = \"r1\"; unit_id = 3; " MB_REGS " },\n"
+             "  { endpoint = \"m2\"; adapter = \"modbus\"; bus = \"r2\"; unit_id = 3; " MB_REGS " } );\n",
+             in_dir("tty"), in_dir("by-id"));
+    put("gw6.conf", conf);
+    char want[1024];
+    snprintf(want, sizeof want, "duplicate Modbus unit on another bus \"rtu %s unit 3\" (first "
+             "defined at line 5), expected one device per unit_id on one Modbus TCP server "
+             "(host:port) or serial device, whichever bus names it", in_dir("tty"));
+    expect_one("gw6.conf", -EINVAL, in_dir("gw6.conf"), 6, want);
+    unlink(in_dir("by-id"));
+    unlink(in_dir("tty"));
     rm_dir();
 }
 
