@@ -4,6 +4,7 @@
  * and initial resource values, checked against the object registry and
  * converted to each resource's declared type.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -656,6 +657,7 @@ typedef struct ep_ref {
     int line;
     const config_setting_t *s;     /* the key's setting, NULL when not in the device */
     const config_setting_t *group; /* the device's group */
+    const char *bus; /* a Modbus physical key's bus: the same bus is the bus/unit_id check's */
     bool derived; /* address defaulted to the endpoint */
     int seq;      /* the device's place in the list: "first" is the earlier one, also
                      across @include files, where lines do not compare */
@@ -705,6 +707,8 @@ static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const
          * is the one mistake, already reported. */
         if (refs[first].derived && refs[i].derived)
             continue;
+        if (refs[first].bus && refs[i].bus && strcmp(refs[first].bus, refs[i].bus) == 0)
+            continue;
         char q[GW_CFG_QUOTE_SIZE], place[4200];
         ref_place(ctx, &refs[first], &refs[i], place, sizeof place);
         gw_config_error(ctx, refs[i].s ? refs[i].s : refs[i].group,
@@ -712,6 +716,36 @@ static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const
                         gw_config_quote(refs[i].key, q, sizeof q), place,
                         expected ? ", expected " : "", expected ? expected : "");
     }
+}
+
+/* Where a Modbus unit physically answers: "tcp <host>:<port> unit <id>" or
+ * "rtu <device> unit <id>". Two buses may name one server or serial line
+ * (a copied entry, a /dev/serial/by-id link): their units are one device.
+ * Host names compare without case; a device path that resolves here is
+ * compared resolved. NULL when the bus is unknown (reported already). */
+static char *modbus_physical_key(const gw_config_t *c, const char *bus, int unit_id)
+{
+    const gw_config_modbus_bus_t *b = gw_config_modbus_bus(c, bus);
+    char *key = NULL;
+    if (!b)
+        return NULL;
+    if (b->rtu) {
+        char *real = b->device ? realpath(b->device, NULL) : NULL;
+        if (asprintf(&key, "rtu %s unit %d", real ? real : b->device ? b->device : "",
+                     unit_id) < 0)
+            key = NULL;
+        free(real);
+        return key;
+    }
+    char *host = strdup(b->host ? b->host : "");
+    if (!host)
+        return NULL;
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (asprintf(&key, "tcp %s:%d unit %d", host, (int)b->port, unit_id) < 0)
+        key = NULL;
+    free(host);
+    return key;
 }
 
 /* The checks that need the whole device, templates applied. own is the
@@ -804,9 +838,11 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
     char **key_text = calloc((size_t)n, sizeof *key_text);
     ep_ref_t *units = calloc((size_t)n, sizeof *units);
     char **unit_text = calloc((size_t)n, sizeof *unit_text);
-    size_t n_eps = 0, n_keys = 0, n_units = 0;
+    ep_ref_t *phys = calloc((size_t)n, sizeof *phys);
+    char **phys_text = calloc((size_t)n, sizeof *phys_text);
+    size_t n_eps = 0, n_keys = 0, n_units = 0, n_phys = 0;
     int rc = 0;
-    if (!c->devices || !eps || !keys || !key_text || !units || !unit_text) {
+    if (!c->devices || !eps || !keys || !key_text || !units || !unit_text || !phys || !phys_text) {
         rc = -ENOMEM;
         goto out;
     }
@@ -863,6 +899,15 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
                                       ? (int)config_setting_source_line(units[n_units].s)
                                       : d->line;
             n_units++;
+            /* Another bus may reach the same unit: compared apart, so one
+             * mistake is one message. */
+            phys_text[n_phys] = modbus_physical_key(c, d->bus, (int)d->unit_id);
+            if (phys_text[n_phys]) {
+                phys[n_phys] = units[n_units - 1];
+                phys[n_phys].key = phys_text[n_phys];
+                phys[n_phys].bus = d->bus;
+                n_phys++;
+            }
         }
         /* A Modbus address derived from bus and unit_id is checked as a unit
          * above; one message per mistake. */
@@ -893,7 +938,14 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
     report_duplicates(ctx, keys, n_keys, "device (adapter:address)", NULL);
     report_duplicates(ctx, units, n_units, "Modbus unit (bus/unit_id)",
                       "one device per bus and unit_id");
+    report_duplicates(ctx, phys, n_phys, "Modbus unit on another bus",
+                      "one device per unit_id on one Modbus TCP server (host:port) or serial "
+                      "device, whichever bus names it");
 out:
+    for (size_t i = 0; i < n_phys; i++)
+        free(phys_text[i]);
+    free(phys_text);
+    free(phys);
     for (size_t i = 0; i < n_keys; i++)
         free(key_text[i]);
     free(key_text);
