@@ -106,6 +106,16 @@ typedef struct gw_adapter_ops {
      * May be NULL: no field of this adapter is writable. */
     int (*write)(gw_adapter_t *a, const char *device_key, const char *field,
                  const gw_value_t *value, const char *args);
+    /* Whether write() would take this value (or Execute), judged by the
+     * adapter alone, without device traffic: the field exists and is
+     * writable, the value has a type it can hold and fits it (range,
+     * type, scale). Returns 0 or the refusals write() lists (-ENOENT,
+     * -ERANGE, -EINVAL, -EPERM, -ENOTSUP). The gateway checks every value
+     * of a request this way before it starts any write, so a Write-Composite
+     * or an instance Write with one bad value writes nothing. Required
+     * when write or write_async is set. */
+    int (*write_check)(gw_adapter_t *a, const char *device_key, const char *field,
+                       const gw_value_t *value, const char *args);
     /* The same without blocking the loop, for devices that answer slowly
      * (a serial bus): returns 0 when the request is queued, and then calls
      * done(done_ctx, rc) exactly once, later, on the loop thread, with rc as

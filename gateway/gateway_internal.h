@@ -56,7 +56,7 @@ int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufact
 
 /* writes.c: the lwm2m write hook (gw_vclient_write_fn) */
 int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
-                          const uint8_t *args, size_t args_len, bool probe, gw_write_token_t *token,
+                          const uint8_t *args, size_t args_len, gw_write_mode_t mode, gw_write_token_t *token,
                           char *diag, size_t diag_size);
 
 /* adapters_host.c */

@@ -76,8 +76,8 @@ static void write_done(void *ctx, int rc)
 }
 
 int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
-                          const uint8_t *args, size_t args_len, bool probe, gw_write_token_t *token,
-                          char *diag, size_t diag_size)
+                          const uint8_t *args, size_t args_len, gw_write_mode_t mode,
+                          gw_write_token_t *token, char *diag, size_t diag_size)
 {
     struct gw_gateway *g = ctx;
     const char *key = NULL;
@@ -86,9 +86,7 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
         return -ENOENT;
     gw_adapter_slot_t *s = slot_for(g, key);
     if (!s || !s->ops->write)
-        return probe ? -ENOENT : -ENOTSUP;
-    if (probe)
-        return 0;
+        return -ENOTSUP;
     gw_value_t dv;
     char *argz = NULL;
     if (value) {
@@ -111,7 +109,9 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
             return -ENOMEM;
     }
     int rc;
-    if (token && s->ops->write_async) {
+    if (mode == GW_WRITE_CHECK) {
+        rc = s->ops->write_check ? s->ops->write_check(s->a, key, t->field, value ? &dv : NULL, argz) : 0;
+    } else if (token && s->ops->write_async) {
         /* The device answers later (a serial bus): the server's request
          * waits for it, the loop does not. */
         rc = s->ops->write_async(s->a, key, t->field, value ? &dv : NULL, argz, write_done, token);
@@ -121,7 +121,7 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
         rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
     }
     free(argz);
-    if (rc >= 0 || rc == -EINPROGRESS)
+    if (rc >= 0 || rc == -EINPROGRESS || (mode == GW_WRITE_CHECK && rc == -ENOENT))
         return rc;
     char ps[32], vs[48] = "";
     if (value) {

@@ -293,21 +293,23 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
     else
         code = validate_write(q, &dec);
     /* Values that live in a device go there first (synchronously: a
-     * composite cannot wait for several devices); a refusal fails the
-     * request before the store changes. */
+     * composite cannot wait for several devices). All or nothing: every
+     * member is judged by its adapter (range, type, writability) before
+     * any write starts, so one bad member sends nothing to any device. */
     gw_lwm2m_t *m = vc->m;
-    for (size_t i = 0; !code && m->write_hook && i < dec.n; i++) {
-        const gw_record_t *rec = &dec.recs[i];
-        char reason[128] = "";
-        int wrc = m->write_hook(m->write_ctx, vc, &rec->path, &rec->value, NULL, 0, false, NULL, reason,
-                                sizeof reason);
-        if (wrc < 0 && wrc != -ENOENT) {
-            char ps[24], why[sizeof reason + 64];
-            /* Say which member: a composite names several paths. */
-            code = gw_lwm2m_write_code(wrc, false, reason, why, sizeof why);
-            fail(q, code, "%s: %s", gw_path_format(&rec->path, ps, sizeof ps), why);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; !code && m->write_hook && i < dec.n; i++) {
+            const gw_record_t *rec = &dec.recs[i];
+            char reason[128] = "";
+            int wrc = m->write_hook(m->write_ctx, vc, &rec->path, &rec->value, NULL, 0,
+                                    pass == 0 ? GW_WRITE_CHECK : GW_WRITE_DO, NULL, reason, sizeof reason);
+            if (wrc < 0 && wrc != -ENOENT) {
+                char ps[24], why[sizeof reason + 64];
+                /* Say which member: a composite names several paths. */
+                code = gw_lwm2m_write_code(wrc, false, reason, why, sizeof why);
+                fail(q, code, "%s: %s", gw_path_format(&rec->path, ps, sizeof ps), why);
+            }
         }
-    }
     for (size_t i = 0; !code && i < dec.n; i++) {
         const gw_record_t *rec = &dec.recs[i];
         if (gw_store_set(s, vc->sc, &rec->path, &rec->value, 0) < 0)

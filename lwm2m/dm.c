@@ -438,8 +438,8 @@ static int route_one(dm_req_t *q, gw_write_token_t **tp, size_t index, const gw_
     t->done = false;
     t->index = index;
     q->diag[0] = '\0';
-    int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len, false,
-                              q->resumed ? NULL : t, q->diag, sizeof q->diag);
+    int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len,
+                              GW_WRITE_DO, q->resumed ? NULL : t, q->diag, sizeof q->diag);
     if (rc != -EINPROGRESS)
         return rc;
     if (t->done)
@@ -465,6 +465,16 @@ static int route_writes(dm_req_t *q, const gw_decoded_t *dec, gw_write_token_t *
         if ((*tp)->rc < 0 && (*tp)->rc != -ENOENT)
             return route_fail(q, (*tp)->rc, false);
         start = (*tp)->index + 1;
+    } else {
+        /* Every value judged before any is written: one the adapter refuses
+         * fails the request with nothing sent to a device. */
+        for (size_t i = 0; i < dec->n; i++) {
+            q->diag[0] = '\0';
+            int rc = q->m->write_hook(q->m->write_ctx, q->vc, &dec->recs[i].path, &dec->recs[i].value, NULL, 0,
+                                      GW_WRITE_CHECK, NULL, q->diag, sizeof q->diag);
+            if (rc < 0 && rc != -ENOENT)
+                return route_fail(q, rc, false);
+        }
     }
     for (size_t i = start; i < dec->n; i++) {
         int rc = route_one(q, tp, i, &dec->recs[i].path, &dec->recs[i].value);
@@ -633,12 +643,16 @@ static int do_execute(dm_req_t *q)
         respond(q, C(204), -1, NULL);
         return 0;
     }
-    bool routed = q->m->write_hook && q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, NULL, 0,
-                                                       true, NULL, NULL, 0) == 0;
+    int check = q->m->write_hook ? q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, q->data, q->len,
+                                                    GW_WRITE_CHECK, NULL, q->diag, sizeof q->diag)
+                                 : -ENOENT;
+    bool routed = check != -ENOENT;
     if (!routed && !gw_exec_available(q->vc->sc, &q->path))
         return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
     if (gw_exec_args_validate(q->data, q->len) < 0)
         return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1%s", NULL);
+    if (check < 0 && routed)
+        return route_fail(q, check, true);
     if (routed) {
         int rc = route_one(q, &t, 0, &q->path, NULL);
         if (rc == DM_WAITING)

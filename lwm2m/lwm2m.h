@@ -66,21 +66,27 @@ typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path
 
 /* Route a server's Write or Execute of a client's resource to where the
  * value really lives (the sensor's adapter). value is NULL for an Execute
- * (args/args_len then hold its arguments). With probe set, nothing is
- * done: the answer only says whether the path is routed. Returns 0 when
- * routed and accepted (the store is then updated for a Write), -ENOENT when
- * the path is not routed (the store alone keeps the value), or the codes of
- * an adapter's write (adapters/adapter.h), answered (gw_lwm2m_write_code):
- * -ERANGE, -EINVAL: the value itself is refused (4.00); -EPERM, -ENOTSUP:
- * the resource cannot be written/executed there (4.05); -ETIMEDOUT,
- * -ENOTCONN, -ECANCELED, -EAGAIN: the device does not answer now (5.03);
- * any other: the device failed (5.00). On a refusal the hook may write a
- * one-line reason for the server into diag (diag_size bytes, "" on entry;
- * it is NUL-terminated by the hook). */
+ * (args/args_len then hold its arguments). mode:
+ * - GW_WRITE_CHECK: nothing is done; the answer says whether the path is
+ *   routed (-ENOENT: the store alone keeps the value) and whether the
+ *   adapter would take this value, judged without device traffic (0, or
+ *   one of the refusals below). Every value of a request is checked before
+ *   any is written, so one bad value writes nothing.
+ * - GW_WRITE_DO: do it. Returns 0 when routed and accepted (the store is
+ *   then updated for a Write), -ENOENT when the path is not routed, or the
+ *   codes of an adapter's write.
+ * The codes of an adapter's write (adapters/adapter.h) are answered
+ * (gw_lwm2m_write_code): -ERANGE, -EINVAL: the value itself is refused
+ * (4.00); -EPERM, -ENOTSUP: the resource cannot be written/executed there
+ * (4.05); -ETIMEDOUT, -ENOTCONN, -ECANCELED, -EAGAIN: the device does not
+ * answer now (5.03); any other: the device failed (5.00). On a refusal the
+ * hook may write a one-line reason for the server into diag (diag_size
+ * bytes, "" on entry; it is NUL-terminated by the hook). */
 typedef struct gw_write_token gw_write_token_t;
+typedef enum { GW_WRITE_CHECK, GW_WRITE_DO } gw_write_mode_t;
 typedef int (*gw_vclient_write_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path,
                                    const gw_value_t *value, const uint8_t *args, size_t args_len,
-                                   bool probe, gw_write_token_t *token, char *diag,
+                                   gw_write_mode_t mode, gw_write_token_t *token, char *diag,
                                    size_t diag_size);
 /* The CoAP response code a write hook's result rc < 0 is answered with,
  * as listed above, in libcoap's numbering (COAP_RESPONSE_CODE(400) for

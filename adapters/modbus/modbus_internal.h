@@ -142,6 +142,8 @@ void gw_modbus_write_stop(gw_adapter_t *a);
 
 int gw_modbus_write(gw_adapter_t *a, const char *device_key, const char *field,
                     const gw_value_t *value, const char *args);
+int gw_modbus_write_check(gw_adapter_t *a, const char *device_key, const char *field,
+                          const gw_value_t *value, const char *args);
 int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,
                           const gw_value_t *value, const char *args, gw_write_done_fn done,
                           void *done_ctx);

@@ -252,12 +252,11 @@ int gw_modbus_write_range(gw_adapter_t *a, const char *device_key, const char *f
     return rc < 0 ? rc : gw_modbus_range(r, out_lo, out_hi);
 }
 
-/* Find the register, encode the value and queue the write on its bus.
- * Returns 0 with *out_w queued (and the worker woken), or the errno write()
- * documents. */
-static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
-                   const gw_value_t *value, const char *args, gw_write_done_fn done,
-                   void *done_ctx, mb_write_t **out_w)
+/* Find the register and encode the value (or the Execute) into w, without
+ * device traffic. Returns 0 with w->dev, w->reg, w->words, w->pulse set,
+ * or the refusal write_check documents. */
+static int prepare(gw_adapter_t *a, const char *device_key, const char *field, const gw_value_t *value,
+                   const char *args, mb_write_t *w)
 {
     size_t di;
     const gw_config_modbus_reg_t *r;
@@ -273,12 +272,6 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
         return -EINVAL;
     if (!value && r->table != GW_MODBUS_COIL && !r->has_execute_value)
         return -ENOTSUP;
-    mb_bus_t *b = &a->buses[a->devs[di].bus];
-    if (!b->running)
-        return -ENOTCONN;
-    mb_write_t *w = calloc(1, sizeof *w);
-    if (!w)
-        return -ENOMEM;
     if (value) {
         rc = gw_modbus_encode(r, v, w->words, GW_MODBUS_MAX_FIELD_BITS);
     } else if (r->has_execute_value) {
@@ -296,12 +289,40 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
         for (uint16_t i = 0; i < r->count && i < GW_MODBUS_MAX_FIELD_BITS; i++)
             w->words[i] = on;
     }
+    if (rc < 0)
+        return rc;
+    w->dev = (uint32_t)di;
+    w->reg = r;
+    return 0;
+}
+
+int gw_modbus_write_check(gw_adapter_t *a, const char *device_key, const char *field,
+                          const gw_value_t *value, const char *args)
+{
+    mb_write_t w;
+    memset(&w, 0, sizeof w);
+    return prepare(a, device_key, field, value, args, &w);
+}
+
+/* Prepare the write and queue it on its bus. Returns 0 with *out_w queued
+ * (and the worker woken) and a->mu held, or the errno write() documents. */
+static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
+                   const gw_value_t *value, const char *args, gw_write_done_fn done,
+                   void *done_ctx, mb_write_t **out_w)
+{
+    mb_write_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    int rc = prepare(a, device_key, field, value, args, w);
     if (rc < 0) {
         free(w);
         return rc;
     }
-    w->dev = (uint32_t)di;
-    w->reg = r;
+    mb_bus_t *b = &a->buses[a->devs[w->dev].bus];
+    if (!b->running) {
+        free(w);
+        return -ENOTCONN;
+    }
     w->done_fn = done;
     w->done_ctx = done_ctx;
     pthread_mutex_lock(&a->mu);

@@ -354,10 +354,12 @@ static sim_dev_t *find_dev(gw_adapter_t *a, const char *key)
     return NULL;
 }
 
-static int sim_write(gw_adapter_t *a, const char *device_key, const char *field,
-                     const gw_value_t *value, const char *args)
+/* The field a write reaches (*out_f NULL: a writable field with no
+ * generator, which the store alone keeps) and the number written; 0 or the
+ * refusal adapter.h lists. Touches nothing. */
+static int sim_judge(gw_adapter_t *a, const char *device_key, const char *field, const gw_value_t *value,
+                     sim_field_t **out_f, double *out_v)
 {
-    (void)args;
     if (!a || !device_key || !field)
         return -EINVAL;
     sim_dev_t *d = find_dev(a, device_key);
@@ -377,6 +379,7 @@ static int sim_write(gw_adapter_t *a, const char *device_key, const char *field,
         return -EPERM;
     if (!value)
         return -ENOTSUP; /* nothing in a simulation to execute */
+    *out_f = f;
     if (!f)
         return 0; /* a writable field with no generator: the store keeps it */
     double v;
@@ -398,8 +401,29 @@ static int sim_write(gw_adapter_t *a, const char *device_key, const char *field,
     }
     if (!(v == v))
         return -EINVAL;
-    f->value = v < f->min ? f->min : v > f->max ? f->max : v;
+    *out_v = v;
     return 0;
+}
+
+static int sim_write_check(gw_adapter_t *a, const char *device_key, const char *field,
+                           const gw_value_t *value, const char *args)
+{
+    (void)args;
+    sim_field_t *f;
+    double v;
+    return sim_judge(a, device_key, field, value, &f, &v);
+}
+
+static int sim_write(gw_adapter_t *a, const char *device_key, const char *field,
+                     const gw_value_t *value, const char *args)
+{
+    (void)args;
+    sim_field_t *f;
+    double v;
+    int rc = sim_judge(a, device_key, field, value, &f, &v);
+    if (rc == 0 && f)
+        f->value = v < f->min ? f->min : v > f->max ? f->max : v;
+    return rc;
 }
 
 const gw_adapter_ops_t gw_adapter_simulated = {
@@ -409,4 +433,5 @@ const gw_adapter_ops_t gw_adapter_simulated = {
     .stop = sim_stop,
     .destroy = sim_destroy,
     .write = sim_write,
+    .write_check = sim_write_check,
 };

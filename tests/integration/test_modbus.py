@@ -242,3 +242,48 @@ def test_write_that_does_not_fit_the_register_is_a_bad_request(tmp):
                 assert c.read_holding_registers(10, count=1, slave=1).registers == [32767]
             finally:
                 c.close()
+
+
+def test_one_bad_member_writes_nothing(tmp):
+    """Write-Composite and an instance Write are all or nothing as far as
+    the values go: every member is judged by the adapter (70000 does not fit
+    a u16) before any write starts, so the good member listed first never
+    reaches its register (issue 8)."""
+    regs = ['{ field = "sp"; table = "holding"; address = 0; type = "s16"; scale = 0.1; '
+            'interval = 0.3; writable = true; path = "/3308/0/5900"; }',
+            '{ field = "sp2"; table = "holding"; address = 1; type = "u16"; '
+            'interval = 0.3; writable = true; path = "/3308/1/5900"; }',
+            '{ field = "on"; table = "coil"; address = 5; interval = 0.3; writable = true; '
+            'path = "/3306/0/5850"; }',
+            '{ field = "on_time"; table = "holding"; address = 2; type = "u16"; '
+            'interval = 0.3; writable = true; path = "/3306/0/5852"; }']
+    values = {"hr": {"0": [215], "1": [7], "2": [9]}, "co": {"5": [0]}}
+    with ModbusServer(tmp, values) as mb, TestServer() as srv:
+        with Gateway(tmp, modbus_conf(mb.port, regs), server=srv) as gw:
+            srv.wait_register("mb-1")
+            Watch(srv, "mb-1", "/3308/1").wait(lambda v: v.get("/3308/1/5900") == 7)
+            Watch(srv, "mb-1", "/3306").wait(lambda v: v.get("/3306/0/5852") == 9)
+            pack = '[{"n":"/3308/0/5900","v":50},{"n":"/3308/1/5900","v":70000}]'
+            r = srv.request("raw", ep="mb-1", path="/", method="ipatch", cf=110,
+                            payload_hex=pack.encode().hex())
+            assert r["code"] == "4.00", r
+            assert "/3308/1/5900" in r.get("payload_text", ""), r
+            gw.wait_log(r"Write /3308/1/5900 = 70000 \(field sp2\) refused")
+            inst = '[{"bn":"/3306/0/","n":"5850","vb":true},{"n":"5852","v":70000}]'
+            r = srv.request("raw", ep="mb-1", path="/3306/0", method="post", cf=110,
+                            payload_hex=inst.encode().hex())
+            assert r["code"] == "4.00", r
+            from pymodbus.client import ModbusTcpClient
+            c = ModbusTcpClient("127.0.0.1", port=mb.port)
+            c.connect()
+            try:
+                assert c.read_holding_registers(0, count=3, slave=1).registers == [215, 7, 9]
+                assert c.read_coils(5, count=1, slave=1).bits[0] is False
+                # both members fit: both land
+                pack = '[{"n":"/3308/0/5900","v":50},{"n":"/3308/1/5900","v":700}]'
+                r = srv.request("raw", ep="mb-1", path="/", method="ipatch", cf=110,
+                                payload_hex=pack.encode().hex())
+                assert r["code"] == "2.04", r
+                assert c.read_holding_registers(0, count=2, slave=1).registers == [500, 700]
+            finally:
+                c.close()
