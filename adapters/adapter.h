@@ -22,28 +22,12 @@
 #ifndef GW_ADAPTERS_ADAPTER_H
 #define GW_ADAPTERS_ADAPTER_H
 
+#include <stdio.h>
+
 #include "../gateway/loop.h"
 #include "../lwm2m/value.h"
-#include "../mapping/config.h"
-
-/* A reading: one value a sensor reported. All pointers are borrowed for the
- * duration of the emit call. */
-typedef struct gw_reading {
-    const char *device_key; /* "<adapter>:<address>", e.g. "simulated:boiler-1" */
-    const char *field;      /* "temperature", "humidity", "battery", ... or decoder-specific */
-    gw_value_t value;       /* usually FLOAT; INTEGER/BOOLEAN/STRING as the sensor gives */
-    const char *unit;       /* unit the value is in ("Cel", "Fahrenheit", "Wh", "Pa", "%RH"),
-                               NULL when the field's usual unit */
-    int64_t ts_ms;          /* wall clock when the sensor measured it; 0 = now */
-    /* How finely the source resolves a FLOAT value (lwm2m/precision.h):
-     * has_decimals says the value is a decimal with `decimals` decimals (a
-     * register scaled by 0.1: 1; a float32 288.1: 1), already rounded to
-     * them, so that it publishes as 288.1, not 288.1000061035156; the
-     * mapping keeps that precision through its conversions. Unset (zero):
-     * the double is the value (INTEGER/UNSIGNED count as 0 decimals). */
-    bool has_decimals;
-    int8_t decimals;
-} gw_reading_t;
+#include "adapter_config.h"
+#include "reading.h"
 
 typedef struct gw_adapter gw_adapter_t;
 
@@ -68,11 +52,46 @@ typedef struct gw_adapter_env {
     int (*set_available)(void *emit_ctx, const char *device_key, bool available);
 } gw_adapter_env_t;
 
+/* One device of an adapter, as the gateway hands it over. */
+typedef struct gw_adapter_device {
+    const char *key;      /* "<adapter>:<address>": what readings carry as device_key */
+    const char *endpoint; /* its virtual client's name, for messages */
+    const void *conf;     /* the adapter's own part of the device entry (conf->parse ...),
+                             NULL for an adapter without conf */
+    int line;             /* where the device is configured */
+} gw_adapter_device_t;
+
+typedef enum { GW_ADAPTER_ADDED = 1, GW_ADAPTER_REMOVED, GW_ADAPTER_CHANGED } gw_adapter_change_kind_t;
+
+typedef struct gw_adapter_change {
+    gw_adapter_change_kind_t kind;
+    gw_adapter_device_t dev; /* removed: key and endpoint only */
+} gw_adapter_change_t;
+
+struct gw_adapter_conf_ops;
+
 typedef struct gw_adapter_ops {
     const char *name; /* the config's adapter = "..." */
-    /* Create the adapter instance for the devices of the config that name
-     * it (cfg and env are borrowed and outlive the adapter). */
-    int (*create)(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out);
+    /* Its own configuration (NULL: the adapter has none beyond the common
+     * device keys, like static). */
+    const struct gw_adapter_conf_ops *conf;
+    /* Create the adapter instance for its devices devs[0..n): section is
+     * what conf->parse_section returned (NULL without conf). env is
+     * borrowed and outlives the adapter; section, devs[i].conf and
+     * devs[i].key stay valid until the adapter is destroyed or reconfigure
+     * names the device removed or changed (copy what must live longer). */
+    int (*create)(const gw_adapter_env_t *env, const void *section, const gw_adapter_device_t *devs,
+                  size_t n, gw_adapter_t **out);
+    /* A reload changed some of the adapter's devices and not its section:
+     * changes[0..n) says which were added, removed and changed (a changed
+     * one has the same key and a new conf). Every other device keeps its
+     * state (connection, counters, availability) and its conf pointer (the
+     * gateway keeps that part alive). New pointers follow the rules of
+     * create; the removed and the old changed ones stay valid during the
+     * call only. Returns 0, or a negative errno after which the gateway
+     * restarts the adapter (destroy, create, start) and re-asserts
+     * availability. NULL: the gateway always restarts it. */
+    int (*reconfigure)(gw_adapter_t *a, const gw_adapter_change_t *changes, size_t n);
     /* Start talking to devices (open sockets, first polls): registers the
      * adapter's fds, timers and hooks in env->loop. */
     int (*start)(gw_adapter_t *a);
@@ -135,6 +154,71 @@ typedef struct gw_adapter_ops {
     int (*write_range)(gw_adapter_t *a, const char *device_key, const char *field,
                        double *out_lo, double *out_hi);
 } gw_adapter_ops_t;
+
+/* The device as the configuration loader shows it to an adapter's
+ * finish_part, once its template is applied. */
+typedef struct gw_adapter_conf_dev {
+    const char *where;             /* "devices[3]", for messages */
+    const config_setting_t *group; /* the device's own group, for messages */
+    int line;
+    const char *address;           /* as configured, NULL when the entry has none */
+    char *default_address;         /* out: the address finish_part derives when address is
+                                      NULL (malloc'd, the loader takes it), e.g. "plc/7" */
+} gw_adapter_conf_dev_t;
+
+/* An adapter's own configuration: the `adapters.<name>` section and the
+ * adapter's keys in device and template entries. Parts and sections are
+ * opaque to everyone else; the loader keeps them and hands them back. Every
+ * problem goes through gw_config_error (file:line, what is expected). */
+typedef struct gw_adapter_conf_ops {
+    /* The keys the adapter owns in a device or template group; their
+     * handlers get obj = the part (from new_part). keys_text names them in
+     * "bus, unit_id and registers are only for adapter = ...". */
+    const gw_cfg_key_t *keys;
+    size_t n_keys;
+    const char *keys_text;
+    /* adapters.<name> (s is NULL when the file has none): *out may stay
+     * NULL. 0 (problems reported) or -ENOMEM. May be NULL. */
+    int (*parse_section)(gw_cfg_ctx_t *ctx, const config_setting_t *s, void **out);
+    void (*free_section)(void *section);
+    /* Equal sections give equal fingerprints (a reload keeps the adapter
+     * running when its section and devices are unchanged). */
+    uint64_t (*section_fingerprint)(const void *section);
+    /* An empty part, for the first key of the adapter in a group. */
+    int (*new_part)(void **out);
+    /* Template base (may be NULL) and the entry over it into a new *out;
+     * 0 or -ENOMEM. */
+    int (*merge_part)(const void *base, const void *over, void **out);
+    /* The checks of a device of this adapter once its template is applied
+     * (part NULL when the entry has none of its keys): what is missing, a
+     * default address. 0 (problems reported) or -ENOMEM. */
+    int (*finish_part)(gw_cfg_ctx_t *ctx, const void *section, void *part, gw_adapter_conf_dev_t *dev);
+    /* The fields the device produces (see gw_field_decl_t), into *out
+     * (malloc'd, freed with gw_field_decls_free). 0 or -ENOMEM. */
+    int (*declare)(const void *part, gw_field_decl_t **out, size_t *out_n);
+    uint64_t (*part_fingerprint)(const void *part);
+    /* One or more lines "    <what>\n" for --print-mapping. May be NULL. */
+    void (*describe_part)(const void *part, FILE *out);
+    void (*free_part)(void *part);
+    /* The physical device a part addresses, when two entries must not
+     * configure the same one (a Modbus unit on a bus): text into buf,
+     * 0, or -ENOENT when the part does not say. identity_what names it in
+     * "duplicate <what> ...", identity_expect says what is expected,
+     * identity_key is the device key where the message points. May be
+     * NULL. An address derived by finish_part is checked this way only. */
+    int (*identity)(const void *part, char *buf, size_t size);
+    const char *identity_what, *identity_expect, *identity_key;
+    /* Where the device physically answers, from the section too (two
+     * Modbus buses naming one TCP server): two entries with the same
+     * physical text and different identities are reported as
+     * "duplicate <physical_what>". May be NULL. */
+    int (*physical)(const void *section, const void *part, char *buf, size_t size);
+    const char *physical_what, *physical_expect;
+    /* "register field": how a declared field is named when it lands
+     * nowhere; decl_paths: the adapter's entries can carry a path. */
+    const char *field_noun;
+    bool decl_paths;
+} gw_adapter_conf_ops_t;
 
 /* The adapters compiled in, looked up by name; NULL when unknown. */
 const gw_adapter_ops_t *gw_adapter_find(const char *name);

@@ -56,13 +56,14 @@ int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufact
 
 static bool needs_mapping(const gw_config_device_t *d)
 {
-    return d->n_fields || d->n_sims || strcmp(d->adapter, "static") != 0;
+    /* An adapter with a configuration of its own produces readings. */
+    return d->n_fields || d->n_decls || (d->ops && d->ops->conf);
 }
 
 static int set_key(gw_device_t *dev, const gw_config_device_t *d)
 {
     char key[256];
-    if (gw_mapping_device_key(d, key, sizeof key) < 0)
+    if (gw_config_device_key(d, key, sizeof key) < 0)
         return -EINVAL;
     char *k = strdup(key);
     if (!k)

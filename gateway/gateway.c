@@ -244,6 +244,49 @@ static bool servers_equal(const gw_config_t *a, const gw_config_t *b)
     return true;
 }
 
+typedef struct change_list {
+    gw_adapter_change_t *v;
+    size_t n, cap;
+    char **keys; /* copies of removed devices' keys, freed after the reload */
+    size_t n_keys;
+} change_list_t;
+
+static void add_change(change_list_t *lists, const gw_adapter_ops_t *ops, gw_adapter_change_kind_t kind,
+                       const gw_device_t *d, bool copy_key)
+{
+    size_t i = 0;
+    while (gw_adapters[i] && gw_adapters[i] != ops)
+        i++;
+    change_list_t *l = &lists[i];
+    if (!gw_adapters[i] || !d->key)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        gw_adapter_change_t *v = realloc(l->v, cap * sizeof *v);
+        char **k = realloc(l->keys, cap * sizeof *k);
+        if (v)
+            l->v = v;
+        if (k)
+            l->keys = k;
+        if (!v || !k)
+            return; /* the adapter is then told less: reconfigure sees a device it does not
+                       know and fails, and the adapter is restarted */
+        l->cap = cap;
+    }
+    const char *key = d->key;
+    if (copy_key) {
+        char *c = strdup(d->key);
+        if (!c)
+            return;
+        l->keys[l->n_keys++] = c;
+        key = c;
+    }
+    l->v[l->n++] = (gw_adapter_change_t){
+        .kind = kind,
+        .dev = {.key = key, .endpoint = d->cfg->endpoint, .conf = kind == GW_ADAPTER_REMOVED ? NULL : d->cfg->part,
+                .line = d->cfg->line}};
+}
+
 int gw_gateway_reload(gw_gateway_t *g, const char *file)
 {
     gw_config_t *next = NULL;
@@ -257,19 +300,35 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
     if (!servers_equal(g->cfg, next))
         gw_warn("reload: gateway name or server settings changed; they take effect after a restart");
 
-    /* Adapters read the config they were created with: stop them before
-     * the old config goes, start them again on the new one. */
-    gw_adapters_stop(g);
+    size_t n_ad = next->n_sections;
     gw_device_t *devs = calloc(next->n_devices ? next->n_devices : 1, sizeof *devs);
     const gw_config_device_t **by_ep = calloc(next->n_devices ? next->n_devices : 1, sizeof *by_ep);
     gw_device_t **old_by_ep = calloc(g->n_devices ? g->n_devices : 1, sizeof *old_by_ep);
-    if (!devs || !by_ep || !old_by_ep) {
+    change_list_t *lists = calloc(n_ad ? n_ad : 1, sizeof *lists);
+    bool *section_changed = calloc(n_ad ? n_ad : 1, sizeof *section_changed);
+    gw_adapter_change_t **ch = calloc(n_ad ? n_ad : 1, sizeof *ch);
+    size_t *n_ch = calloc(n_ad ? n_ad : 1, sizeof *n_ch);
+    if (!devs || !by_ep || !old_by_ep || !lists || !section_changed || !ch || !n_ch) {
         free(devs);
         free(by_ep);
         free(old_by_ep);
+        free(lists);
+        free(section_changed);
+        free(ch);
+        free(n_ch);
         gw_config_free(&next);
-        gw_adapters_start(g);
         return -ENOMEM;
+    }
+    /* An adapter whose section did not change keeps the one it runs with:
+     * the new, equal one is given to the old configuration to free. */
+    for (size_t i = 0; i < n_ad && i < g->cfg->n_sections; i++) {
+        section_changed[i] = g->cfg->section_fps[i] != next->section_fps[i] ||
+                             !g->cfg->sections[i] != !next->sections[i];
+        if (!section_changed[i]) {
+            void *t = next->sections[i];
+            next->sections[i] = g->cfg->sections[i];
+            g->cfg->sections[i] = t;
+        }
     }
     for (size_t i = 0; i < next->n_devices; i++)
         by_ep[i] = &next->devices[i];
@@ -281,6 +340,7 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
         gw_device_t *d = &g->devices[i];
         if (!find_cfg(by_ep, next->n_devices, d->cfg->endpoint)) {
             gw_info("reload: removing %s", d->cfg->endpoint);
+            add_change(lists, d->cfg->ops, GW_ADAPTER_REMOVED, d, true);
             gw_device_destroy(g, d);
             removed++;
         }
@@ -291,12 +351,14 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
             old_by_ep[n_old++] = &g->devices[k];
     qsort(old_by_ep, n_old, sizeof *old_by_ep, cmp_dev_ep);
     for (size_t i = 0; i < next->n_devices; i++) {
-        const gw_config_device_t *nd = &next->devices[i];
+        gw_config_device_t *nd = &next->devices[i];
         gw_device_t *old = find_dev(old_by_ep, n_old, nd->endpoint);
         if (!old) {
             gw_info("reload: adding %s", nd->endpoint);
-            if (gw_device_build(g, nd, &devs[n]) == 0)
+            if (gw_device_build(g, nd, &devs[n]) == 0) {
+                add_change(lists, nd->ops, GW_ADAPTER_ADDED, &devs[n], false);
                 n++;
+            }
             added++;
             continue;
         }
@@ -305,11 +367,23 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
         old->key = NULL;
         old->mapped = false;
         if (old->cfg->fingerprint == nd->fingerprint) {
+            /* The adapter keeps pointing at the part it was given: that one
+             * moves into the new configuration, the equal new one goes
+             * with the old. */
+            gw_config_device_t *oc = (gw_config_device_t *)old->cfg;
+            void *t = oc->part;
+            oc->part = nd->part;
+            nd->part = t;
             gw_device_rebind(g, &devs[n], nd);
             kept++;
         } else {
             gw_info("reload: updating %s", nd->endpoint);
+            const gw_adapter_ops_t *was = old->cfg->ops;
+            if (was != nd->ops)
+                add_change(lists, was, GW_ADAPTER_REMOVED, &devs[n], true);
             gw_device_rebuild(g, &devs[n], nd);
+            add_change(lists, nd->ops, was == nd->ops ? GW_ADAPTER_CHANGED : GW_ADAPTER_ADDED, &devs[n],
+                       false);
             changed++;
         }
         n++;
@@ -319,13 +393,30 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
     free(g->devices);
     g->devices = devs;
     g->n_devices = n;
-    gw_config_free(&g->cfg);
+    gw_config_t *old_cfg = g->cfg;
     g->cfg = next;
-    rc = gw_adapters_start(g);
+    for (size_t i = 0; i < n_ad; i++) {
+        ch[i] = lists[i].v;
+        n_ch[i] = lists[i].n;
+    }
+    /* The old configuration still holds what removed and changed devices
+     * had: the adapters may look at it until they have been told. */
+    gw_adapters_reload(g, section_changed, ch, n_ch);
+    gw_config_free(&old_cfg);
+    for (size_t i = 0; i < n_ad; i++) {
+        for (size_t k = 0; k < lists[i].n_keys; k++)
+            free(lists[i].keys[k]);
+        free(lists[i].keys);
+        free(lists[i].v);
+    }
+    free(lists);
+    free(section_changed);
+    free(ch);
+    free(n_ch);
     malloc_trim(0);
     gw_notice("reload of %s: %zu added, %zu removed, %zu changed, %zu untouched", file, added, removed,
               changed, kept);
-    return rc;
+    return 0;
 }
 
 int gw_gateway_shutdown(gw_gateway_t *g, gw_work_fn done, void *ctx)

@@ -10,11 +10,12 @@
 #include "../mapping/mapping.h"
 #include "gateway.h"
 
-/* One running adapter instance (it keeps its own fds and timers in the
- * loop, see adapters/adapter.h). */
+/* One adapter of the table and its running instance, if any (it keeps its
+ * own fds and timers in the loop, see adapters/adapter.h). g->adapters is
+ * indexed like gw_adapters[]. */
 typedef struct gw_adapter_slot {
     const gw_adapter_ops_t *ops;
-    gw_adapter_t *a;
+    gw_adapter_t *a;               /* NULL when not running */
     struct gw_gateway *g;
 } gw_adapter_slot_t;
 
@@ -24,6 +25,7 @@ typedef struct gw_device {
     gw_vclient_t *vc;
     char *key;                     /* "<adapter>:<address>", owned */
     bool mapped;                   /* bound in the mapping (has fields to map) */
+    bool unavailable;              /* its adapter said it cannot be reached */
 } gw_device_t;
 
 struct gw_gateway {
@@ -62,5 +64,17 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
 /* adapters_host.c */
 int gw_adapters_start(struct gw_gateway *g);
 void gw_adapters_stop(struct gw_gateway *g);
+/* The adapter a virtual client's device belongs to (its table entry, not
+ * its key's text), NULL when the client is no device or its adapter does
+ * not run. For the write path. */
+gw_adapter_slot_t *gw_adapters_slot_for_client(struct gw_gateway *g, const gw_vclient_t *vc);
+/* After a reload moved g->devices and g->cfg to the new configuration
+ * (the old one still allocated, freed afterwards): per adapter (index as gw_adapters[]), whether its section
+ * changed and the device changes[i][0..n_changes[i]). Unchanged adapters
+ * are left alone, changed ones reconfigured, the rest (section changed,
+ * no reconfigure, reconfigure failed) restarted, after which the devices'
+ * clients are registered again. */
+void gw_adapters_reload(struct gw_gateway *g, const bool *section_changed,
+                        gw_adapter_change_t *const *changes, const size_t *n_changes);
 
 #endif

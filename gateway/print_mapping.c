@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../adapters/adapter.h"
 #include "../mapping/mapping.h"
 #include "gateway.h"
 
@@ -47,9 +48,11 @@ int gw_print_mapping(const gw_config_t *cfg, const gw_registry_t *reg, FILE *out
     for (size_t i = 0; i < cfg->n_devices; i++) {
         const gw_config_device_t *d = &cfg->devices[i];
         char key[160];
-        gw_mapping_device_key(d, key, sizeof key);
+        gw_config_device_key(d, key, sizeof key);
         fprintf(out, "%s  (%s%s%s, %s:%d)\n", d->endpoint, key, d->template_name ? ", template " : "",
                 d->template_name ? d->template_name : "", cfg->file, d->line);
+        if (d->ops && d->ops->conf && d->ops->conf->describe_part && d->part)
+            d->ops->conf->describe_part(d->part, out);
         for (size_t k = 0; k < d->n_resources; k++) {
             const gw_config_resource_t *r = &d->resources[k];
             char ps[32];

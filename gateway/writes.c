@@ -59,16 +59,6 @@ static bool refusal(int rc)
     return rc == -ERANGE || rc == -EINVAL || rc == -EPERM || rc == -ENOTSUP;
 }
 
-static gw_adapter_slot_t *slot_for(struct gw_gateway *g, const char *device_key)
-{
-    const char *colon = strchr(device_key, ':');
-    size_t n = colon ? (size_t)(colon - device_key) : strlen(device_key);
-    for (size_t i = 0; i < g->n_adapters; i++)
-        if (strlen(g->adapters[i].ops->name) == n && memcmp(g->adapters[i].ops->name, device_key, n) == 0)
-            return &g->adapters[i];
-    return NULL;
-}
-
 static void write_done(void *ctx, int rc)
 {
     /* The adapter logged the device's fault with its detail. */
@@ -84,7 +74,7 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
     const gw_map_target_t *t = NULL;
     if (gw_mapping_find_path(g->mapping, gw_vclient_store(vc), path, &key, &t) < 0 || !t->writable)
         return -ENOENT;
-    gw_adapter_slot_t *s = slot_for(g, key);
+    gw_adapter_slot_t *s = gw_adapters_slot_for_client(g, vc);
     if (!s || !s->ops->write)
         return -ENOTSUP;
     gw_value_t dv;

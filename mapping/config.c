@@ -565,8 +565,8 @@ static const gw_cfg_key_t top_keys[] = {
      false, h_defer, 0, 0, 0},
     {"templates", GW_CFG_LIST, "a list of groups ( { name = ...; adapter = ...; }, ... )", false,
      h_defer, 0, 0, 0},
-    {"adapters", GW_CFG_GROUP, "a group { modbus = ( ... ); }", false, gw_config_h_adapters, 0, 0,
-     0},
+    {"adapters", GW_CFG_GROUP, "a group { <adapter> = ...; } of the adapters' own settings",
+     false, gw_config_h_adapters, 0, 0, 0},
 };
 
 static int set_defaults(gw_config_t *c, const char *file)
@@ -584,6 +584,12 @@ static int set_defaults(gw_config_t *c, const char *file)
     c->objects_dir = strdup(GW_DEFAULT_OBJECTS_DIR);
     c->endpoint_pattern = strdup("{gateway}-{adapter}-{address}");
     c->offline_store_max = 1000;
+    while (gw_adapters[c->n_sections])
+        c->n_sections++;
+    c->sections = calloc(c->n_sections ? c->n_sections : 1, sizeof *c->sections);
+    c->section_fps = calloc(c->n_sections ? c->n_sections : 1, sizeof *c->section_fps);
+    if (!c->sections || !c->section_fps)
+        return -ENOMEM;
     return c->file && c->name && c->state_dir && c->objects_dir && c->endpoint_pattern ? 0
                                                                                      : -ENOMEM;
 }
@@ -743,6 +749,7 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
         if (rc < 0)
             goto out;
     }
+    gw_config_sections_finish(&ctx);
     rc = ctx.oom ? -ENOMEM : ctx.errors ? -EINVAL : 0;
 out:
     if (rc == -ENOMEM)
@@ -775,7 +782,7 @@ void gw_config_free(gw_config_t **pc)
     for (size_t i = 0; i < c->n_devices; i++)
         gw_config_free_device(&c->devices[i]);
     free(c->devices);
-    gw_config_modbus_free_buses(c);
+    gw_config_free_sections(c);
     free(c->file);
     free(c->name);
     free(c->state_dir);

@@ -13,6 +13,7 @@
 #define GW_MAPPING_CONFIG_H
 
 #include "../lwm2m/registry.h"
+#include "../adapters/adapter_config.h"
 #include "../lwm2m/value.h"
 
 typedef enum { GW_SEC_NOSEC = 0, GW_SEC_PSK } gw_security_t;
@@ -59,73 +60,10 @@ typedef struct gw_config_field {
     int line;
 } gw_config_field_t;
 
-/* One generated field of a simulated device
- * (`simulate = ( { field = "temperature"; wave = "sine"; min = 18.0; max = 24.0;
- *                  period = 60.0; interval = 5.0; } )`). */
-typedef struct gw_config_sim {
-    char *field;
-    char *wave;                   /* "sine" (default), "random_walk", "sawtooth", "square", "constant" */
-    double min, max;              /* value range, default 0..100 */
-    double period_s;              /* default 60 */
-    double interval_s;            /* one reading every interval, default 5 */
-    char *unit;                   /* unit of the generated values, NULL = the object's */
-    int line;
-} gw_config_sim_t;
-
-/* issue 5: Modbus. A bus (`adapters.modbus = ( { name = "plc"; type = "tcp"; ... } )`). */
-typedef struct gw_config_modbus_bus {
-    char *name;
-    bool rtu;                     /* type = "rtu" (serial) or "tcp" */
-    char *host;                   /* tcp: host name or address */
-    int32_t port;                 /* tcp: default 502 */
-    char *device;                 /* rtu: serial device, e.g. "/dev/ttyUSB0" */
-    int32_t baud;                 /* rtu: default 9600 */
-    char parity;                  /* rtu: 'N' (default), 'E' or 'O' */
-    int32_t data_bits, stop_bits; /* rtu: default 8 and 1 */
-    int32_t timeout_ms;           /* reply timeout, default 500 */
-    int32_t turnaround_ms;        /* pause between two requests, default 20 on rtu, 0 on tcp */
-    int32_t max_gap;              /* registers allowed between two merged into one read, default 8 */
-    int32_t backoff_max_ms;       /* retry delay cap after failures, default 30000 */
-    int line;
-    int32_t fail_threshold;       /* consecutive failures before a device is reported
-                                     unavailable; 0 (default) = stays available */
-} gw_config_modbus_bus_t;
-
-/* Modbus tables, data types and word/byte orders of a register entry. */
-enum { GW_MODBUS_COIL = 0, GW_MODBUS_DISCRETE, GW_MODBUS_INPUT, GW_MODBUS_HOLDING };
-enum {
-    GW_MODBUS_BOOL = 0, GW_MODBUS_U16, GW_MODBUS_S16, GW_MODBUS_U32, GW_MODBUS_S32,
-    GW_MODBUS_U64, GW_MODBUS_S64, GW_MODBUS_F32, GW_MODBUS_F64, GW_MODBUS_STRING
-};
-/* Letters name the bytes of a 32-bit value, most significant first, as
- * they appear on the wire: ABCD big-endian, CDAB word-swapped, BADC
- * byte-swapped, DCBA little-endian (64-bit values extend the pattern). */
-enum { GW_MODBUS_ABCD = 0, GW_MODBUS_CDAB, GW_MODBUS_BADC, GW_MODBUS_DCBA };
-
-/* One register entry of a Modbus device
- * (`registers = ( { field = "voltage"; table = "input"; address = 0; type = "f32"; } )`). */
-typedef struct gw_config_modbus_reg {
-    char *field;                  /* reading field it feeds */
-    uint8_t table;                /* GW_MODBUS_COIL.. */
-    uint8_t type;                 /* GW_MODBUS_BOOL.. */
-    uint8_t order;                /* GW_MODBUS_ABCD.. */
-    uint16_t address;             /* 0-based protocol address */
-    uint16_t count;               /* registers (or bits) it spans; string: length given */
-    double scale, offset;         /* value = raw * scale + offset (default 1, 0) */
-    int32_t interval_ms;          /* poll interval, default 5000 */
-    bool writable;                /* LwM2M Write goes to the device (coil/holding only) */
-    bool read_back;               /* a write succeeds only if reading it back gives the
-                                     same registers (writable only) */
-    int32_t pulse_ms;             /* writable coil: Execute switches it on for this long, then off */
-    bool has_execute_value;       /* writable register: Execute writes execute_value */
-    double execute_value;
-    gw_path_t path;               /* len 0 = the field's mapping decides */
-    int line;
-} gw_config_modbus_reg_t;
 
 typedef struct gw_config_device {
     char *endpoint;
-    char *adapter;                /* "static" for now */
+    char *adapter;                /* the adapter's name, e.g. "static" */
     char *manufacturer, *model, *serial, *firmware; /* /3/0/0..3; NULL when absent */
     char *psk_identity;           /* per-client override, NULL when absent */
     uint8_t psk_key[64];
@@ -137,8 +75,13 @@ typedef struct gw_config_device {
     char *template_name;          /* the template applied, NULL when none (already merged in) */
     gw_config_field_t *fields;    /* field mappings, templates merged, config order */
     size_t n_fields;
-    gw_config_sim_t *sims;        /* simulated adapter: generated fields */
-    size_t n_sims;
+    /* The device's adapter (its table entry), its own part of the entry
+     * (opaque, owned: ops->conf->free_part) and the fields it declares the
+     * device produces (owned). */
+    const struct gw_adapter_ops *ops;
+    void *part;
+    gw_field_decl_t *decls;
+    size_t n_decls;
     /* issue 4: reporting */
     bool report_send;             /* report = "send": push values with Send; default "observe" */
     int32_t send_interval_s;      /* send_interval: at most one Send per interval, default 10 */
@@ -148,11 +91,6 @@ typedef struct gw_config_device {
      * applied: a reload compares it to leave untouched devices alone. */
     uint64_t fingerprint;
     int line;
-    /* issue 5: Modbus (adapter = "modbus") */
-    char *bus;                    /* name of an adapters.modbus entry */
-    int32_t unit_id;              /* 1..255; 0 when not set */
-    gw_config_modbus_reg_t *registers;
-    size_t n_registers;
 } gw_config_device_t;
 
 typedef struct gw_config {
@@ -169,8 +107,12 @@ typedef struct gw_config {
     size_t n_servers;
     gw_config_device_t *devices;
     size_t n_devices;
-    gw_config_modbus_bus_t *buses; /* adapters.modbus */
-    size_t n_buses;
+    /* Each adapter's `adapters.<name>` section, indexed like gw_adapters[]
+     * (NULL when it has none; opaque, owned: conf->free_section), and its
+     * fingerprint. */
+    void **sections;
+    uint64_t *section_fps;
+    size_t n_sections;
 } gw_config_t;
 
 /* Parse and validate file. Extra object definitions from objects_dir are
@@ -196,6 +138,22 @@ void gw_config_device_shed(gw_config_device_t *d);
  * -ENOMEM. */
 int gw_config_state_dir(const gw_config_t *c, bool create, gw_diag_fn diag, void *diag_ctx,
                         bool *out_missing);
+
+/* "<adapter>:<address>" (the endpoint when no address) into buf: the key
+ * readings carry. 0, -EINVAL (no adapter or address), -ENOSPC. */
+int gw_config_device_key(const gw_config_device_t *d, char *buf, size_t size);
+
+/* The devices of c whose adapter is ops, as that adapter's create takes
+ * them: *out (keys owned by the array, conf and endpoint borrowed from c),
+ * freed with gw_config_adapter_devices_free. 0 or -ENOMEM. */
+struct gw_adapter_device;
+int gw_config_adapter_devices(const gw_config_t *c, const struct gw_adapter_ops *ops,
+                              struct gw_adapter_device **out, size_t *out_n);
+void gw_config_adapter_devices_free(struct gw_adapter_device **v, size_t n);
+
+/* The index of an adapter in gw_adapters[] (and so in cfg->sections), -1
+ * when it is not there. */
+int gw_config_adapter_index_of(const struct gw_adapter_ops *ops);
 
 /* Parse a hex key ("000102..."), at most max bytes. 0 or -EINVAL. */
 int gw_config_parse_hex(const char *hex, uint8_t *out, size_t max, size_t *out_len);

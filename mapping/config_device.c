@@ -213,7 +213,10 @@ void gw_config_free_device(gw_config_device_t *d)
     free(d->serial);
     free(d->firmware);
     free(d->psk_identity);
-    gw_config_modbus_free_device(d);
+    if (d->part && d->ops && d->ops->conf)
+        d->ops->conf->free_part(d->part);
+    d->part = NULL;
+    gw_field_decls_free(&d->decls, &d->n_decls);
     for (size_t i = 0; i < d->n_resources; i++)
         gw_config_free_value(&d->resources[i].value);
     free(d->resources);
@@ -222,9 +225,6 @@ void gw_config_free_device(gw_config_device_t *d)
     for (size_t i = 0; i < d->n_fields; i++)
         gw_config_free_field(&d->fields[i]);
     free(d->fields);
-    for (size_t i = 0; i < d->n_sims; i++)
-        gw_config_free_sim(&d->sims[i]);
-    free(d->sims);
     memset(d, 0, sizeof *d);
 }
 
@@ -584,24 +584,16 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
         {"resources", GW_CFG_LIST,                                                               \
          "a list of groups ( { path = ...; value = ...; } or { field = ...; path = ...; }, ... )", \
          false, gw_config_h_resources, 0, 0, 0},                                                 \
-        {"simulate", GW_CFG_LIST, "a list of groups ( { field = ...; wave = ...; }, ... )", false, \
-         gw_config_h_simulate, 0, 0, 0},                                                         \
         {"template", GW_CFG_STRING, "a string (the name of an entry of templates)", false,       \
          h_template_ref, 0, 0, 0},                                                               \
         {"report", GW_CFG_STRING, "\"observe\" or \"send\"", false, h_report, 0, 0, 0},           \
         {"send_interval", GW_CFG_INT, "an integer (seconds, at least 1)", false,                \
          h_send_interval, DEV(send_interval_s), 1, 86400},                                       \
-        {"bus", GW_CFG_STRING, "a string (an adapters.modbus bus name)", false,                 \
-         gw_config_h_modbus_bus, 0, 0, 0},                                                       \
-        {"unit_id", GW_CFG_INT, "an integer (Modbus unit id 1..255)", false,                    \
-         gw_config_h_modbus_unit, 0, 0, 0},                                                      \
-        {"registers", GW_CFG_LIST, "a list of groups ( { field = ...; address = ...; }, ... )", \
-         false, gw_config_h_modbus_registers, 0, 0, 0},                                     \
         {"binding", GW_CFG_STRING, "\"U\" or \"UQ\" (queue mode)", false, h_dev_binding, 0, 0, 0},  \
         {"queue_time", GW_CFG_INT, "an integer (seconds, at least 1)", false, h_queue_time,     \
          DEV(queue_time_s), 1, 86400}
 
-static const gw_cfg_key_t device_keys[] = {
+static const gw_cfg_key_t device_keys_common[] = {
     {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", false, h_endpoint, 0, 0,
      0},
     {"address", GW_CFG_STRING, "a string (the device's address for its adapter)", false,
@@ -610,7 +602,7 @@ static const gw_cfg_key_t device_keys[] = {
     K_COMMON,
 };
 
-static const gw_cfg_key_t template_keys[] = {
+static const gw_cfg_key_t template_keys_common[] = {
     {"name", GW_CFG_STRING, "a string (the template's name)", true, h_template_name, 0, 0, 0},
     K_ADAPTER,
     K_COMMON,
@@ -619,30 +611,42 @@ static const gw_cfg_key_t template_keys[] = {
 };
 #undef DEV
 
+/* The common keys and every adapter's own keys: a group is checked once,
+ * so that a misspelt adapter key gets its "did you mean" too. */
+static int keys_for(bool is_template, gw_cfg_key_t *keys, size_t *n)
+{
+    const gw_cfg_key_t *common = is_template ? template_keys_common : device_keys_common;
+    size_t nc = is_template ? sizeof template_keys_common / sizeof template_keys_common[0]
+                            : sizeof device_keys_common / sizeof device_keys_common[0];
+    memcpy(keys, common, nc * sizeof *keys);
+    *n = nc;
+    return gw_config_adapter_keys(keys, n, GW_CFG_MAX_KEYS);
+}
+
 int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *where,
                           bool is_template, gw_cfg_parts_t *p)
 {
     int before = ctx->errors;
     p->group = g;
     p->dev.line = (int)config_setting_source_line(g);
-    int rc = is_template ? gw_config_walk(ctx, g, where, template_keys,
-                                          sizeof template_keys / sizeof template_keys[0], p, NULL)
-                         : gw_config_walk(ctx, g, where, device_keys,
-                                          sizeof device_keys / sizeof device_keys[0], p, NULL);
+    gw_cfg_key_t keys[GW_CFG_MAX_KEYS];
+    size_t nk;
+    int rc = keys_for(is_template, keys, &nk);
+    if (rc == 0)
+        rc = gw_config_walk(ctx, g, where, keys, nk, p, NULL);
     if (rc < 0)
         return rc;
     /* Only a clash within one group is its own mistake; one across a
      * template and a device is reported on the device. */
-    if (p->dev.n_sims && p->dev.adapter && strcmp(p->dev.adapter, "simulated") != 0)
-        gw_config_error(ctx, p->simulate_s,
-                        "simulate is only for adapter = \"simulated\", got adapter = \"%s\"",
-                        p->dev.adapter);
+    if (p->dev.adapter)
+        gw_config_check_foreign_parts(ctx, p, NULL, p->dev.adapter);
     p->bad = ctx->errors != before;
     return ctx->oom ? -ENOMEM : 0;
 }
 
 void gw_config_free_parts(gw_cfg_parts_t *p)
 {
+    gw_config_free_adapter_parts(p);
     gw_config_free_device(&p->dev);
     free(p->res_entry);
     free(p->name);
@@ -657,7 +661,8 @@ typedef struct ep_ref {
     int line;
     const config_setting_t *s;     /* the key's setting, NULL when not in the device */
     const config_setting_t *group; /* the device's group */
-    const char *bus; /* a Modbus physical key's bus: the same bus is the bus/unit_id check's */
+    const char *bus; /* a physical key's identity: the same identity is the identity
+                        check's to report */
     bool derived; /* address defaulted to the endpoint */
     int seq;      /* the device's place in the list: "first" is the earlier one, also
                      across @include files, where lines do not compare */
@@ -718,34 +723,25 @@ static void report_duplicates(gw_cfg_ctx_t *ctx, ep_ref_t *refs, size_t n, const
     }
 }
 
-/* Where a Modbus unit physically answers: "tcp <host>:<port> unit <id>" or
- * "rtu <device> unit <id>". Two buses may name one server or serial line
- * (a copied entry, a /dev/serial/by-id link): their units are one device.
- * Host names compare without case; a device path that resolves here is
- * compared resolved. NULL when the bus is unknown (reported already). */
-static char *modbus_physical_key(const gw_config_t *c, const char *bus, int unit_id)
+/* Identities are "<adapter>\x1f<text>": each adapter's duplicates are
+ * reported in its words, with the adapter prefix cut off. */
+static void report_units(gw_cfg_ctx_t *ctx, ep_ref_t *units, size_t n, bool physical)
 {
-    const gw_config_modbus_bus_t *b = gw_config_modbus_bus(c, bus);
-    char *key = NULL;
-    if (!b)
-        return NULL;
-    if (b->rtu) {
-        char *real = b->device ? realpath(b->device, NULL) : NULL;
-        if (asprintf(&key, "rtu %s unit %d", real ? real : b->device ? b->device : "",
-                     unit_id) < 0)
-            key = NULL;
-        free(real);
-        return key;
+    qsort(units, n, sizeof *units, cmp_ep);
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        size_t plen = (size_t)(strchr(units[i].key, '\x1f') - units[i].key);
+        while (j < n && strncmp(units[j].key, units[i].key, plen + 1) == 0)
+            j++;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)plen, units[i].key);
+        const gw_adapter_conf_ops_t *conf = gw_adapter_find(name)->conf;
+        for (size_t k = i; k < j; k++)
+            units[k].key += plen + 1;
+        report_duplicates(ctx, units + i, j - i, physical ? conf->physical_what : conf->identity_what,
+                          physical ? conf->physical_expect : conf->identity_expect);
+        i = j;
     }
-    char *host = strdup(b->host ? b->host : "");
-    if (!host)
-        return NULL;
-    for (char *p = host; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    if (asprintf(&key, "tcp %s:%d unit %d", host, (int)b->port, unit_id) < 0)
-        key = NULL;
-    free(host);
-    return key;
 }
 
 /* The checks that need the whole device, templates applied. own is the
@@ -763,35 +759,32 @@ static int finish_device(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_pa
                                          "device or its template (one of: %s)", where, list);
         return 0;
     }
-    int mrc = gw_config_modbus_finish(ctx, own, m, where);
-    if (mrc < 0)
-        return mrc;
-    bool simulated = strcmp(d->adapter, "simulated") == 0;
-    if (d->n_sims && !simulated) {
-        const config_setting_t *at = own->simulate_s   ? own->simulate_s
-                                     : own->adapter_s ? own->adapter_s
-                                                      : own->group;
-        gw_config_error(ctx, at, "simulate is only for adapter = \"simulated\", got adapter = "
-                                 "\"%s\"", d->adapter);
-    } else if (simulated && !d->n_sims) {
-        gw_config_error(ctx, own->group, "%s has adapter = \"simulated\" but no simulate entry, "
-                                         "expected simulate = ( { field = ...; wave = ...; } )",
-                        where);
+    gw_config_check_foreign_parts(ctx, own, m, d->adapter);
+    gw_field_decl_t *own_decls = NULL;
+    size_t n_own = 0;
+    int arc = gw_config_finish_adapter(ctx, own, m, where, &own_decls, &n_own);
+    if (arc < 0 || ctx->errors != before) {
+        gw_field_decls_free(&own_decls, &n_own);
+        return arc < 0 ? arc : 0;
     }
     if (!d->endpoint) {
         if (!d->address) {
             gw_config_error(ctx, own->group, "%s has neither endpoint nor address, expected "
                                              "endpoint = \"...\" or an address to build it from "
                                              "gateway.endpoint_pattern", where);
+            gw_field_decls_free(&own_decls, &n_own);
             return 0;
         }
         int rc = gw_config_expand_pattern(ctx, d, d->line, &d->endpoint);
-        if (rc < 0)
+        if (rc < 0) {
+            gw_field_decls_free(&own_decls, &n_own);
             return rc == -ENOMEM ? rc : 0;
+        }
         if (!gw_config_check_endpoint(ctx, own->group, "endpoint built from endpoint_pattern",
                                       d->endpoint)) {
             free(d->endpoint);
             d->endpoint = NULL;
+            gw_field_decls_free(&own_decls, &n_own);
             return 0;
         }
         if (ctx->cfg->name && strcmp(d->endpoint, ctx->cfg->name) == 0) {
@@ -799,15 +792,19 @@ static int finish_device(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_pa
                                              "gateway's own name (gateway.name), expected a "
                                              "different endpoint",
                             gw_config_quote(d->endpoint, q, sizeof q));
+            gw_field_decls_free(&own_decls, &n_own);
             return 0;
         }
     }
     if (!d->address) {
         d->address = strdup(d->endpoint);
-        if (!d->address)
+        if (!d->address) {
+            gw_field_decls_free(&own_decls, &n_own);
             return -ENOMEM;
+        }
     }
-    gw_config_check_sims(ctx, &own->dev, d);
+    gw_config_check_decls(ctx, own_decls, n_own, d);
+    gw_field_decls_free(&own_decls, &n_own);
     if (ctx->errors != before || ctx->oom)
         return ctx->oom ? -ENOMEM : 0;
     /* The mapping layer knows how fields land (instances, clashes between
@@ -880,38 +877,49 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
                                              : d->line;
             n_eps++;
         }
-        bool modbus = d->adapter && strcmp(d->adapter, "modbus") == 0;
-        if (modbus && d->bus && d->unit_id) {
-            /* One unit answers on a bus however the devices are named: two
-             * devices on it would poll it twice and one would lose its
-             * fields to the other at start. */
-            if (asprintf(&unit_text[n_units], "%s/%d", d->bus, (int)d->unit_id) < 0) {
+        const gw_adapter_conf_ops_t *conf = d->ops ? d->ops->conf : NULL;
+        char ident[256];
+        bool has_ident = conf && conf->identity && conf->identity(d->part, ident, sizeof ident) == 0;
+        if (has_ident) {
+            /* One physical device answers however the entries are named:
+             * two entries for it (a Modbus unit on a bus) would poll it
+             * twice and one would lose its fields to the other at start. */
+            if (asprintf(&unit_text[n_units], "%s\x1f%s", d->adapter, ident) < 0) {
                 unit_text[n_units] = NULL;
                 gw_config_free_parts(&own);
                 rc = -ENOMEM;
                 goto out;
             }
             units[n_units].key = unit_text[n_units];
-            units[n_units].s = config_setting_get_member(g, "unit_id");
+            units[n_units].s = config_setting_get_member(g, conf->identity_key);
             units[n_units].group = g;
             units[n_units].seq = i;
             units[n_units].line = units[n_units].s
                                       ? (int)config_setting_source_line(units[n_units].s)
                                       : d->line;
             n_units++;
-            /* Another bus may reach the same unit: compared apart, so one
-             * mistake is one message. */
-            phys_text[n_phys] = modbus_physical_key(c, d->bus, (int)d->unit_id);
-            if (phys_text[n_phys]) {
+            /* Another entry of the section (a second bus) may reach the
+             * same device: compared apart, so one mistake is one message. */
+            char phys_buf[512];
+            int ai = gw_config_adapter_index(d->ops);
+            if (conf->physical && conf->physical(c->sections[ai], d->part, phys_buf,
+                                                 sizeof phys_buf) == 0) {
+                if (asprintf(&phys_text[n_phys], "%s\x1f%s", d->adapter, phys_buf) < 0) {
+                    phys_text[n_phys] = NULL;
+                    gw_config_free_parts(&own);
+                    rc = -ENOMEM;
+                    goto out;
+                }
                 phys[n_phys] = units[n_units - 1];
                 phys[n_phys].key = phys_text[n_phys];
-                phys[n_phys].bus = d->bus;
+                phys[n_phys].bus = unit_text[n_units - 1];
                 n_phys++;
             }
         }
-        /* A Modbus address derived from bus and unit_id is checked as a unit
-         * above; one message per mistake. */
-        if (d->adapter && d->address && !(modbus && !own.address_s)) {
+        /* An address derived from the adapter's identity (a Modbus
+         * "<bus>/<unit_id>") is checked as that above; one message per
+         * mistake. */
+        if (d->adapter && d->address && !(has_ident && !own.address_s)) {
             size_t len = strlen(d->adapter) + strlen(d->address) + 2;
             key_text[n_keys] = malloc(len);
             if (!key_text[n_keys]) {
@@ -936,11 +944,8 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
     }
     report_duplicates(ctx, eps, n_eps, "endpoint", NULL);
     report_duplicates(ctx, keys, n_keys, "device (adapter:address)", NULL);
-    report_duplicates(ctx, units, n_units, "Modbus unit (bus/unit_id)",
-                      "one device per bus and unit_id");
-    report_duplicates(ctx, phys, n_phys, "Modbus unit on another bus",
-                      "one device per unit_id on one Modbus TCP server (host:port) or serial "
-                      "device, whichever bus names it");
+    report_units(ctx, units, n_units, false);
+    report_units(ctx, phys, n_phys, true);
 out:
     for (size_t i = 0; i < n_phys; i++)
         free(phys_text[i]);

@@ -1,7 +1,7 @@
 /*
  * mapping/config_field.c - the entries of `resources` (initial values and
- * field mappings) and of `simulate`: where an adapter's fields land, how
- * they are converted, and what a simulated device generates.
+ * field mappings), and the check that every field an adapter declares
+ * lands somewhere in a unit that converts.
  *
  * What the mapping layer knows (default semantic map, unit conversions) is
  * asked through mapping/mapping.h rather than copied here, so a message
@@ -34,8 +34,6 @@ static const char *const unit_names[] = {
 };
 #define N_UNITS (sizeof unit_names / sizeof unit_names[0])
 
-static const char *const wave_names[] = {"sine", "random_walk", "sawtooth", "square", "constant"};
-#define N_WAVES (sizeof wave_names / sizeof wave_names[0])
 
 static void known_kinds(char *list, size_t size)
 {
@@ -384,177 +382,53 @@ int gw_config_h_resources(gw_cfg_ctx_t *ctx, const config_setting_t *list, const
     return 0;
 }
 
-/* ---- simulate entries -------------------------------------------------- */
-
-enum { S_FIELD, S_WAVE, S_MIN, S_MAX, S_PERIOD, S_INTERVAL, S_UNIT, S_N };
-
-static const gw_cfg_key_t sim_keys[] = {
-    {"field", GW_CFG_STRING, "a string (the field generated, e.g. \"temperature\")", true,
-     h_record, S_FIELD, 0, 0},
-    {"wave", GW_CFG_STRING, "\"sine\", \"random_walk\", \"sawtooth\", \"square\" or \"constant\"",
-     false, h_record, S_WAVE, 0, 0},
-    {"min", GW_CFG_NUMBER, "a number (lowest value)", false, h_record, S_MIN, 0, 0},
-    {"max", GW_CFG_NUMBER, "a number (highest value)", false, h_record, S_MAX, 0, 0},
-    {"period", GW_CFG_NUMBER, "a number (seconds per cycle)", false, h_record, S_PERIOD, 0, 0},
-    {"interval", GW_CFG_NUMBER, "a number (seconds between readings)", false, h_record,
-     S_INTERVAL, 0, 0},
-    {"unit", GW_CFG_STRING, "a string (the unit of the generated values)", false, h_record,
-     S_UNIT, 0, 0},
-};
-
-static int sim_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *g,
-                     const config_setting_t *const *e)
+void gw_config_check_decls(gw_cfg_ctx_t *ctx, const gw_field_decl_t *own, size_t n_own,
+                           const gw_config_device_t *d)
 {
-    char q[GW_CFG_QUOTE_SIZE];
-    gw_config_sim_t sm = {.min = 0, .max = 100, .period_s = 60, .interval_s = 5,
-                          .line = (int)config_setting_source_line(g)};
-    const char *name = config_setting_get_string(e[S_FIELD]);
-    const char *wave = e[S_WAVE] ? config_setting_get_string(e[S_WAVE]) : "sine";
-    bool ok = true;
-    if (!*name) {
-        gw_config_error(ctx, e[S_FIELD], "\"field\" must not be empty, expected the name of the "
-                                         "generated field");
-        ok = false;
-    }
-    for (size_t i = 0; ok && i < p->dev.n_sims; i++)
-        if (strcmp(p->dev.sims[i].field, name) == 0) {
-            gw_config_error(ctx, e[S_FIELD], "duplicate simulated field %s (first at line %d)",
-                            gw_config_quote(name, q, sizeof q), p->dev.sims[i].line);
-            ok = false;
-        }
-    size_t w = 0;
-    while (w < N_WAVES && strcmp(wave_names[w], wave) != 0)
-        w++;
-    if (w == N_WAVES) {
-        const char *best = gw_config_suggest(wave, wave_names, N_WAVES);
-        if (best)
-            gw_config_error(ctx, e[S_WAVE], "unknown wave %s, did you mean \"%s\"?",
-                            gw_config_quote(wave, q, sizeof q), best);
-        else
-            gw_config_error(ctx, e[S_WAVE], "unknown wave %s, expected one of: sine, "
-                                            "random_walk, sawtooth, square, constant",
-                            gw_config_quote(wave, q, sizeof q));
-        ok = false;
-    }
-    bool constant = w < N_WAVES && strcmp(wave, "constant") == 0;
-    if (e[S_MIN])
-        ok &= finite_number(ctx, e[S_MIN], &sm.min);
-    if (e[S_MAX])
-        ok &= finite_number(ctx, e[S_MAX], &sm.max);
-    else if (constant)
-        sm.max = sm.min;
-    if (e[S_PERIOD])
-        ok &= finite_number(ctx, e[S_PERIOD], &sm.period_s);
-    if (e[S_INTERVAL])
-        ok &= finite_number(ctx, e[S_INTERVAL], &sm.interval_s);
-    if (ok && constant && sm.max < sm.min) {
-        gw_config_error(ctx, e[S_MAX], "max (%g) must be at least min (%g)", sm.max, sm.min);
-        ok = false;
-    } else if (ok && !constant && !(sm.min < sm.max)) {
-        gw_config_error(ctx, e[S_MAX] ? e[S_MAX] : e[S_MIN] ? e[S_MIN] : g,
-                        "max (%g) must be greater than min (%g) for wave \"%s\"", sm.max, sm.min,
-                        wave);
-        ok = false;
-    }
-    if (ok && !(sm.period_s > 0)) {
-        gw_config_error(ctx, e[S_PERIOD], "\"period\" must be greater than 0 seconds, got %g",
-                        sm.period_s);
-        ok = false;
-    }
-    if (ok && !(sm.interval_s >= 0.01)) {
-        gw_config_error(ctx, e[S_INTERVAL], "\"interval\" must be at least 0.01 seconds, got %g",
-                        sm.interval_s);
-        ok = false;
-    }
-    if (e[S_UNIT] && !*config_setting_get_string(e[S_UNIT])) {
-        gw_config_error(ctx, e[S_UNIT], "\"unit\" must not be empty, expected a unit such as "
-                                        "\"Cel\" or leave it out");
-        ok = false;
-    }
-    if (!ok)
-        return 0;
-    sm.field = strdup(name);
-    sm.wave = strdup(wave);
-    sm.unit = e[S_UNIT] ? strdup(config_setting_get_string(e[S_UNIT])) : NULL;
-    gw_config_device_t *d = &p->dev;
-    if (!sm.field || !sm.wave || (e[S_UNIT] && !sm.unit))
-        goto fail;
-    if (d->n_sims == p->cap_sims) {
-        size_t cap = p->cap_sims ? p->cap_sims * 2 : 4;
-        gw_config_sim_t *n = realloc(d->sims, cap * sizeof *n);
-        if (!n)
-            goto fail;
-        d->sims = n;
-        p->cap_sims = cap;
-    }
-    d->sims[d->n_sims++] = sm;
-    return 0;
-fail:
-    gw_config_free_sim(&sm);
-    return -ENOMEM;
-}
-
-int gw_config_h_simulate(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
-                         void *obj)
-{
-    (void)k;
-    gw_cfg_parts_t *p = obj;
-    p->simulate_s = list;
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[64];
-        snprintf(where, sizeof where, "simulate[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { field = ...; wave = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
-        const config_setting_t *e[S_N] = {0};
-        int rc = gw_config_walk(ctx, g, where, sim_keys, S_N, e, NULL);
-        if (rc == 0 && e[S_FIELD])
-            rc = sim_entry(ctx, p, g, e);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-void gw_config_check_sims(gw_cfg_ctx_t *ctx, const gw_config_device_t *own,
-                          const gw_config_device_t *d)
-{
-    char q[GW_CFG_QUOTE_SIZE], list[512], where[48], from[96];
-    for (size_t i = 0; i < d->n_sims; i++) {
-        const gw_config_sim_t *sm = &d->sims[i];
-        /* A simulate entry of a template is reported on the device, where
-         * the mismatch with the device's own mapping arises. */
+    char q[GW_CFG_QUOTE_SIZE], q2[GW_CFG_QUOTE_SIZE], list[512], where[48], from[96];
+    const gw_adapter_conf_ops_t *conf = d->ops ? d->ops->conf : NULL;
+    const char *noun = conf && conf->field_noun ? conf->field_noun : "field";
+    for (size_t i = 0; i < d->n_decls; i++) {
+        const gw_field_decl_t *sm = &d->decls[i];
+        /* An entry of a template is reported on the device, where the
+         * mismatch with the device's own mapping arises. */
         bool mine = false;
-        for (size_t j = 0; j < own->n_sims && !mine; j++)
-            mine = own->sims[j].line == sm->line && strcmp(own->sims[j].field, sm->field) == 0;
+        for (size_t j = 0; j < n_own && !mine; j++)
+            mine = own[j].line == sm->line && strcmp(own[j].field, sm->field) == 0;
         int line = mine ? sm->line : d->line;
         from[0] = '\0';
         if (!mine)
-            snprintf(from, sizeof from, " (simulate entry of template \"%s\", line %d)",
+            snprintf(from, sizeof from, " (%s entry of template \"%s\", line %d)",
+                     d->ops ? d->ops->name : "adapter",
                      d->template_name ? d->template_name : "?", sm->line);
         const gw_config_field_t *f = NULL;
         for (size_t j = 0; j < d->n_fields && !f; j++)
             if (strcmp(d->fields[j].field, sm->field) == 0)
                 f = &d->fields[j];
+        const gw_path_t *path = f && f->path.len ? &f->path : sm->path.len ? &sm->path : NULL;
         const char *to = NULL;
-        if (f && f->path.len) {
-            gw_path_format(&f->path, where, sizeof where);
-            to = target_unit(ctx->reg, f->path.id[0], f->path.id[2]);
+        if (path) {
+            gw_path_format(path, where, sizeof where);
+            to = target_unit(ctx->reg, path->id[0], path->id[2]);
         } else {
             const gw_field_default_t *fd = gw_mapping_default(sm->field);
-            if (!fd) {
-                known_kinds(list, sizeof list);
-                gw_config_error_at(ctx, line, "simulated field %s%s lands nowhere, expected a "
-                                              "resources entry { field = %s; path = ...; } or "
-                                              "one of: %s",
-                                   gw_config_quote(sm->field, q, sizeof q), from,
-                                   gw_config_quote(sm->field, q, sizeof q), list);
+            if (!fd && !f) {
+                if (conf && conf->decl_paths) {
+                    gw_config_error_at(ctx, line, "%s %s%s lands nowhere, expected a path in "
+                                                  "its entry, a resources entry for it, or a "
+                                                  "known kind such as \"voltage\"",
+                                       noun, gw_config_quote(sm->field, q, sizeof q), from);
+                } else {
+                    known_kinds(list, sizeof list);
+                    gw_config_error_at(ctx, line, "%s %s%s lands nowhere, expected a resources "
+                                                  "entry { field = %s; path = ...; } or one of: %s",
+                                       noun, gw_config_quote(sm->field, q, sizeof q), from,
+                                       gw_config_quote(sm->field, q2, sizeof q2), list);
+                }
                 continue;
             }
+            if (!fd)
+                continue;
             snprintf(where, sizeof where, "/%u/x/%u", fd->oid, fd->rid);
             to = fd->unit;
         }
@@ -589,23 +463,3 @@ void gw_config_free_field(gw_config_field_t *f)
     f->field = f->unit = f->application_type = NULL;
 }
 
-int gw_config_copy_sim(gw_config_sim_t *dst, const gw_config_sim_t *src)
-{
-    *dst = *src;
-    dst->field = strdup(src->field);
-    dst->wave = strdup(src->wave);
-    dst->unit = src->unit ? strdup(src->unit) : NULL;
-    if (!dst->field || !dst->wave || (src->unit && !dst->unit)) {
-        gw_config_free_sim(dst);
-        return -ENOMEM;
-    }
-    return 0;
-}
-
-void gw_config_free_sim(gw_config_sim_t *s)
-{
-    free(s->field);
-    free(s->wave);
-    free(s->unit);
-    s->field = s->wave = s->unit = NULL;
-}

@@ -210,17 +210,8 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d)
         h_str(&h, f->application_type);
         h_u64(&h, f->writable);
     }
-    h_u64(&h, gw_config_modbus_fingerprint(d));
-    h_u64(&h, d->n_sims);
-    for (size_t i = 0; i < d->n_sims; i++) {
-        const gw_config_sim_t *s = &d->sims[i];
-        h_str(&h, s->field);
-        h_str(&h, s->wave);
-        h_double(&h, s->min);
-        h_double(&h, s->max);
-        h_double(&h, s->period_s);
-        h_double(&h, s->interval_s);
-        h_str(&h, s->unit);
-    }
+    /* The adapter's own part, in its own terms (its name is hashed above). */
+    const gw_adapter_conf_ops_t *conf = d->ops ? d->ops->conf : NULL;
+    h_u64(&h, conf && d->part ? conf->part_fingerprint(d->part) : 0);
     return h;
 }

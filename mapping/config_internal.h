@@ -13,21 +13,11 @@
 
 #include <libconfig.h>
 
+#include "../adapters/adapter.h"
 #include "config.h"
 
-/* Accepted libconfig setting types of a key, as a bit set. */
-#define GW_CFG_T(t) (1u << (t))
-#define GW_CFG_INT (GW_CFG_T(CONFIG_TYPE_INT) | GW_CFG_T(CONFIG_TYPE_INT64))
-#define GW_CFG_NUMBER (GW_CFG_INT | GW_CFG_T(CONFIG_TYPE_FLOAT))
-#define GW_CFG_STRING GW_CFG_T(CONFIG_TYPE_STRING)
-#define GW_CFG_BOOL GW_CFG_T(CONFIG_TYPE_BOOL)
-#define GW_CFG_GROUP GW_CFG_T(CONFIG_TYPE_GROUP)
-#define GW_CFG_LIST GW_CFG_T(CONFIG_TYPE_LIST)
-#define GW_CFG_ARRAY GW_CFG_T(CONFIG_TYPE_ARRAY)
-#define GW_CFG_ANY 0xFFFFu
-
-/* Keys per group are few; a walk remembers which ones it saw in a bit set. */
-#define GW_CFG_MAX_KEYS 64
+/* Adapters compiled in, at most (the table in adapters/adapters.c). */
+#define GW_CFG_MAX_ADAPTERS 16
 
 typedef struct gw_cfg_diag_entry {
     char *file; /* NULL: the main file */
@@ -36,7 +26,7 @@ typedef struct gw_cfg_diag_entry {
     char *msg;
 } gw_cfg_diag_entry_t;
 
-typedef struct gw_cfg_ctx {
+struct gw_cfg_ctx {
     const char *file;    /* main file name, for messages */
     gw_diag_fn diag;     /* caller's sink, may be NULL */
     void *diag_ctx;
@@ -54,32 +44,8 @@ typedef struct gw_cfg_ctx {
                             current directory */
     struct gw_cfg_tmpl *tmpl; /* templates list (config_template.c) */
     size_t n_tmpl;
-} gw_cfg_ctx_t;
-
-typedef struct gw_cfg_key gw_cfg_key_t;
-
-/* Handlers report problems through gw_config_error and return 0; a negative
- * return (-ENOMEM) aborts the load. obj is the struct the group fills. */
-typedef int (*gw_cfg_handler_fn)(gw_cfg_ctx_t *ctx, const config_setting_t *s,
-                                 const gw_cfg_key_t *k, void *obj);
-
-struct gw_cfg_key {
-    const char *name;
-    unsigned types;         /* GW_CFG_* bit set of accepted setting types */
-    const char *expect;     /* "an integer (seconds)", for type errors */
-    bool required;
-    gw_cfg_handler_fn handler;
-    size_t offset;          /* field of obj, for the generic handlers */
-    long long min, max;     /* range, for gw_config_h_int32 */
 };
 
-/* Report a problem at setting s (file and line taken from it; s may be NULL
- * for "no line"). Counts the error. printf-style. */
-void gw_config_error(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Same with an explicit line in the main file. */
-void gw_config_error_at(gw_cfg_ctx_t *ctx, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Same at file:line, file named as it should be shown (an @include's path
  * resolved). */
 void gw_config_error_file(gw_cfg_ctx_t *ctx, const char *file, int line, const char *fmt, ...)
@@ -95,20 +61,6 @@ void gw_config_diag_forward(void *ctx, const char *file, int line, const char *m
 /* Emit the collected messages, sorted, and free them. */
 void gw_config_flush_diags(gw_cfg_ctx_t *ctx);
 
-/* Quote untrusted text for a message: "..." with non-printable bytes as \xNN,
- * cut after about 60 characters. Returns buf. */
-char *gw_config_quote(const char *s, char *buf, size_t size);
-#define GW_CFG_QUOTE_SIZE 256
-
-/* "a string", "an integer", ... for "got ..." in messages. */
-const char *gw_config_type_desc(const config_setting_t *s);
-
-/* Check every setting of group against keys[0..n), call handlers. where
- * names the group in messages ("servers[0]"). *out_seen (may be NULL) gets
- * a bit per key index that was present with the right type. Returns 0 or
- * -ENOMEM. */
-int gw_config_walk(gw_cfg_ctx_t *ctx, const config_setting_t *group, const char *where,
-                   const gw_cfg_key_t *keys, size_t n, void *obj, uint64_t *out_seen);
 /* Bit of key name in a walk's seen set, 0 if name is not in keys. */
 uint64_t gw_config_key_bit(const gw_cfg_key_t *keys, size_t n, const char *name);
 
@@ -150,10 +102,15 @@ typedef struct gw_cfg_parts {
     unsigned set;             /* GW_CFG_SET_* */
     gw_path_t *res_entry;     /* per dev.resources[i]: the path as written (a list value
                                  expands into several records of one entry) */
-    size_t cap_res, cap_fields, cap_sims;
+    size_t cap_res, cap_fields;
+    /* Per adapter (gw_adapters[] index): its part of this group, NULL when
+     * the group has none of its keys (dev.part is unused until the device
+     * is finished), and the first of its keys in the group. */
+    void *parts[GW_CFG_MAX_ADAPTERS];
+    const config_setting_t *part_s[GW_CFG_MAX_ADAPTERS];
     const config_setting_t *group;
     const config_setting_t *info[4]; /* device.manufacturer..firmware */
-    const config_setting_t *endpoint_s, *address_s, *adapter_s, *template_s, *simulate_s;
+    const config_setting_t *endpoint_s, *address_s, *adapter_s, *template_s;
     char *name;               /* templates: the template's own name */
     char *template_ref;       /* `template = "..."`, NULL when none */
     bool bad;                 /* an error was reported inside this group */
@@ -171,20 +128,17 @@ int gw_config_add_value(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setti
 int gw_config_copy_value(gw_value_t *dst, const gw_value_t *src);
 void gw_config_free_value(gw_value_t *v);
 
-/* The resources and simulate lists (config_field.c). */
+/* The resources list (config_field.c). */
 int gw_config_h_resources(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
                           void *obj);
-int gw_config_h_simulate(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
-                         void *obj);
-/* Checks of device d once templates are applied: each simulated field has a
- * destination and a convertible unit. Reported at the entry's line when own
- * (the device as written) has it, else at the device's line. */
-void gw_config_check_sims(gw_cfg_ctx_t *ctx, const gw_config_device_t *own,
-                          const gw_config_device_t *d);
+/* Checks of device d once templates are applied: each field its adapter
+ * declares has a destination and a convertible unit. Reported at the
+ * entry's line when own (what the device's group itself declares) has it,
+ * else at the device's line. */
+void gw_config_check_decls(gw_cfg_ctx_t *ctx, const gw_field_decl_t *own, size_t n_own,
+                           const gw_config_device_t *d);
 int gw_config_copy_field(gw_config_field_t *dst, const gw_config_field_t *src);
 void gw_config_free_field(gw_config_field_t *f);
-int gw_config_copy_sim(gw_config_sim_t *dst, const gw_config_sim_t *src);
-void gw_config_free_sim(gw_config_sim_t *s);
 
 /* Templates (config_template.c): parse the top-level list once, before the
  * devices; apply a device's template chain to its parts into *out (zeroed by
@@ -212,26 +166,31 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d);
 int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list);
 void gw_config_free_device(gw_config_device_t *d);
 
-/* Modbus (config_modbus.c): the top-level `adapters` group, the device keys
- * bus / unit_id / registers, the checks once templates are applied (a known
- * bus, a unit id, registers; address defaults to "<bus>/<unit_id>"), the
- * template merge, a hash of the Modbus parts for the fingerprint, freeing. */
+/* Adapters' own configuration (config_adapters.c). */
+/* The top-level `adapters` group: each adapter's parse_section. */
 int gw_config_h_adapters(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                          void *obj);
-int gw_config_h_modbus_bus(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                           void *obj);
-int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                            void *obj);
-int gw_config_h_modbus_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list,
-                                 const gw_cfg_key_t *k, void *obj);
-int gw_config_modbus_finish(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *m,
-                            const char *where);
-int gw_config_modbus_merge(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
-                           gw_cfg_parts_t *out);
-uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d);
-void gw_config_modbus_free_device(gw_config_device_t *d);
-void gw_config_modbus_free_buses(gw_config_t *c);
-const gw_config_modbus_bus_t *gw_config_modbus_bus(const gw_config_t *c, const char *name);
+/* Sections of the adapters that have one and were not in the file. */
+int gw_config_sections_finish(gw_cfg_ctx_t *ctx);
+/* The device and template keys of every adapter, for the walk of a group
+ * (appended to the common keys in keys[*n..]); their handler fills
+ * p->parts. 0 or -EINVAL when they do not fit in max. */
+int gw_config_adapter_keys(gw_cfg_key_t *keys, size_t *n, size_t max);
+/* Report adapter parts of a group (own) or a merged device (m, from
+ * templates too) whose adapter is another one. */
+void gw_config_check_foreign_parts(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own,
+                                   const gw_cfg_parts_t *m, const char *adapter);
+int gw_config_merge_adapter_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
+                                  gw_cfg_parts_t *out);
+void gw_config_free_adapter_parts(gw_cfg_parts_t *p);
+/* Index of ops in gw_adapters[], -1 when none. */
+int gw_config_adapter_index(const gw_adapter_ops_t *ops);
+/* The device's adapter finishes its part (checks, default address) and
+ * declares its fields into d->decls; own declarations into *own (freed by
+ * the caller). 0 or -ENOMEM. */
+int gw_config_finish_adapter(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *m,
+                             const char *where, gw_field_decl_t **own_decls, size_t *n_own);
+void gw_config_free_sections(gw_config_t *c);
 
 /* Files (config_files.c). */
 struct stat;
@@ -251,10 +210,6 @@ int gw_config_read_fd(gw_cfg_ctx_t *ctx, const char *name, int fd, const struct 
  * line of their @include. 0 (problems reported) or -ENOMEM. */
 int gw_config_check_includes(gw_cfg_ctx_t *ctx, const char *text, const struct stat *main_st);
 
-/* Nearest candidate to word by edit distance (case-insensitive, adjacent
- * transpositions count as one edit), or NULL when none is close enough to be
- * a plausible typo. (suggest.c) */
-const char *gw_config_suggest(const char *word, const char *const *candidates, size_t n);
 /* Edit distance as above, capped: returns a value > cap as soon as it is
  * known to exceed cap. */
 size_t gw_config_edit_distance(const char *a, const char *b, size_t cap);

@@ -75,7 +75,7 @@ static int merge_values(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
     return 0;
 }
 
-/* Fields and simulate entries: base's in order, one of over with the same
+/* Fields: base's in order, one of over with the same
  * field taking its place (so instance numbering by order stays), then over's
  * new ones. */
 static int merge_fields(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
@@ -108,39 +108,6 @@ static int merge_fields(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
         if (gw_config_copy_field(&d->fields[d->n_fields], &o->fields[j]) < 0)
             return -ENOMEM;
         d->n_fields++;
-    }
-    return 0;
-}
-
-static int merge_sims(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over, gw_cfg_parts_t *out)
-{
-    const gw_config_device_t *b = base ? &base->dev : NULL, *o = &over->dev;
-    size_t n = o->n_sims + (b ? b->n_sims : 0);
-    if (!n)
-        return 0;
-    gw_config_device_t *d = &out->dev;
-    d->sims = calloc(n, sizeof *d->sims);
-    if (!d->sims)
-        return -ENOMEM;
-    out->cap_sims = n;
-    for (size_t i = 0; b && i < b->n_sims; i++) {
-        const gw_config_sim_t *src = &b->sims[i];
-        for (size_t j = 0; j < o->n_sims; j++)
-            if (strcmp(o->sims[j].field, src->field) == 0)
-                src = &o->sims[j];
-        if (gw_config_copy_sim(&d->sims[d->n_sims], src) < 0)
-            return -ENOMEM;
-        d->n_sims++;
-    }
-    for (size_t j = 0; j < o->n_sims; j++) {
-        bool in_base = false;
-        for (size_t i = 0; b && i < b->n_sims && !in_base; i++)
-            in_base = strcmp(o->sims[j].field, b->sims[i].field) == 0;
-        if (in_base)
-            continue;
-        if (gw_config_copy_sim(&d->sims[d->n_sims], &o->sims[j]) < 0)
-            return -ENOMEM;
-        d->n_sims++;
     }
     return 0;
 }
@@ -193,9 +160,8 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
     out->address_s = over->address_s;
     out->adapter_s = over->adapter_s;
     out->template_s = over->template_s;
-    out->simulate_s = over->simulate_s;
     if (oom || merge_values(base, over, out) < 0 || merge_fields(base, over, out) < 0 ||
-        merge_sims(base, over, out) < 0 || gw_config_modbus_merge(base, over, out) < 0)
+        gw_config_merge_adapter_parts(base, over, out) < 0)
         return -ENOMEM;
     return 0;
 }

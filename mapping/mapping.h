@@ -14,7 +14,7 @@
 #ifndef GW_MAPPING_MAPPING_H
 #define GW_MAPPING_MAPPING_H
 
-#include "../adapters/adapter.h"
+#include "../adapters/reading.h"
 #include "../lwm2m/store.h"
 #include "config.h"
 
@@ -74,7 +74,7 @@ double gw_unit_conv_apply(gw_unit_conv_t c, double v);
 int gw_unit_conv_decimals(gw_unit_conv_t c, int decimals);
 
 /* Resolve every field of device d (its `resources` field overrides, the
- * fields its simulated adapter declares, and default-map kinds listed in
+ * fields its adapter declares (d->decls), and default-map kinds listed in
  * the overrides) into targets, in config order, allocating instances for
  * per-instance kinds after the instances the config uses explicitly.
  * *out is malloc'd (free()). On a problem returns -EINVAL with a message
@@ -126,8 +126,5 @@ typedef struct gw_mapping_stats {
     uint64_t rejected;   /* conversion or store failure */
 } gw_mapping_stats_t;
 void gw_mapping_get_stats(const gw_mapping_t *m, gw_mapping_stats_t *out);
-
-/* "<adapter>:<address>" into buf. */
-int gw_mapping_device_key(const gw_config_device_t *d, char *buf, size_t size);
 
 #endif

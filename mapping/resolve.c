@@ -24,19 +24,6 @@ static int fail(char *err, size_t size, const char *fmt, ...)
     return -EINVAL;
 }
 
-int gw_mapping_device_key(const gw_config_device_t *d, char *buf, size_t size)
-{
-    if (!d || !buf || !d->adapter)
-        return -EINVAL;
-    const char *addr = d->address ? d->address : d->endpoint;
-    if (!addr)
-        return -EINVAL;
-    int n = snprintf(buf, size, "%s:%s", d->adapter, addr);
-    if (n < 0 || (size_t)n >= size)
-        return -ENOSPC;
-    return 0;
-}
-
 /* The unit a resource's values are in: the default map's, else the DDF's
  * (dBm, m, s, ...), else the configured one (a Generic Sensor reporting
  * "ppm" says so in 5701). "/100" is the DDF's way of writing a percentage. */
@@ -118,11 +105,11 @@ static int set_conv(gw_map_target_t *t, const char *unit, char *err, size_t size
     return 0;
 }
 
-static const gw_config_sim_t *find_sim(const gw_config_device_t *d, const char *field)
+static const gw_field_decl_t *find_decl(const gw_config_device_t *d, const char *field)
 {
-    for (size_t i = 0; i < d->n_sims; i++)
-        if (d->sims[i].field && strcmp(d->sims[i].field, field) == 0)
-            return &d->sims[i];
+    for (size_t i = 0; i < d->n_decls; i++)
+        if (d->decls[i].field && strcmp(d->decls[i].field, field) == 0)
+            return &d->decls[i];
     return NULL;
 }
 
@@ -134,11 +121,11 @@ static bool field_configured(const gw_config_device_t *d, const char *field)
     return false;
 }
 
-/* One target from a config field f (may be NULL for a simulated field
- * without override) and/or the simulated field s. iid is left for the
- * allocation pass when *out_alloc is set. */
+/* One target from a config field f (may be NULL for a declared field
+ * without override) and/or the field s its adapter declares. iid is left
+ * for the allocation pass when *out_alloc is set. */
 static int resolve_one(const gw_config_device_t *d, const gw_config_field_t *f,
-                       const gw_config_sim_t *s, const gw_registry_t *reg, gw_map_target_t *t,
+                       const gw_field_decl_t *s, const gw_registry_t *reg, gw_map_target_t *t,
                        bool *out_alloc, char *err, size_t size)
 {
     const char *name = f ? f->field : s->field;
@@ -146,6 +133,14 @@ static int resolve_one(const gw_config_device_t *d, const gw_config_field_t *f,
     *out_alloc = false;
     if (!name || !name[0])
         return fail(err, size, "a field has no name, expected field = \"temperature\" or similar");
+    /* The resources entry's path wins over the adapter's own. */
+    gw_config_field_t tmp;
+    if ((!f || !f->path.len) && s && s->path.len) {
+        tmp = f ? *f : (gw_config_field_t){.field = s->field, .scale = 1, .line = s->line};
+        tmp.path = s->path;
+        tmp.writable |= s->writable;
+        f = &tmp;
+    }
     if (f && f->path.len) {
         const gw_resdef_t *rd = NULL;
         int rc = check_explicit(f, reg, &rd, err, size);
@@ -189,6 +184,8 @@ static int resolve_one(const gw_config_device_t *d, const gw_config_field_t *f,
         if (f->has_min && f->has_max && f->min > f->max)
             return fail(err, size, "field \"%s\": min %g is above max %g", name, f->min, f->max);
     }
+    if (s && s->writable)
+        t->writable = true;
     return set_conv(t, unit, err, size);
 }
 
@@ -210,7 +207,7 @@ int gw_mapping_resolve(const gw_config_device_t *d, const gw_registry_t *reg, gw
         return fail(err, err_size, "no device to resolve");
     *out = NULL;
     *out_n = 0;
-    size_t cap = d->n_fields + d->n_sims;
+    size_t cap = d->n_fields + d->n_decls;
     gw_map_target_t *t = calloc(cap ? cap : 1, sizeof(*t));
     bool *pending = calloc(cap ? cap : 1, sizeof(*pending));
     size_t n = 0;
@@ -227,15 +224,15 @@ int gw_mapping_resolve(const gw_config_device_t *d, const gw_registry_t *reg, gw
                           d->fields[j].line, f->line);
                 goto fail;
             }
-        rc = resolve_one(d, f, f->field ? find_sim(d, f->field) : NULL, reg, &t[n], &pending[n], err,
+        rc = resolve_one(d, f, f->field ? find_decl(d, f->field) : NULL, reg, &t[n], &pending[n], err,
                          err_size);
         if (rc < 0)
             goto fail;
         n++;
     }
-    for (size_t i = 0; i < d->n_sims; i++) {
-        const gw_config_sim_t *s = &d->sims[i];
-        if (s->field && (field_configured(d, s->field) || find_sim(d, s->field) != s))
+    for (size_t i = 0; i < d->n_decls; i++) {
+        const gw_field_decl_t *s = &d->decls[i];
+        if (s->field && (field_configured(d, s->field) || find_decl(d, s->field) != s))
             continue;
         rc = resolve_one(d, NULL, s, reg, &t[n], &pending[n], err, err_size);
         if (rc < 0)

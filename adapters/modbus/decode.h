@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "../../lwm2m/value.h"
-#include "../../mapping/config.h"
+#include "config.h"
 
 /* Most registers one FC03/FC04 read returns, most bits one FC01/FC02 read
  * returns (Modbus Application Protocol V1.1b3, 6.1-6.4). */

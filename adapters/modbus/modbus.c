@@ -30,12 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../../gateway/log.h"
-#include "../../mapping/mapping.h"
 #include "../adapters_internal.h"
 #include "modbus_internal.h"
 
@@ -452,7 +452,7 @@ static int cmp_reg(const void *x, const void *y)
  * merged reads. */
 static int add_groups(gw_adapter_t *a, uint32_t di, int max_gap)
 {
-    const gw_config_device_t *d = a->devs[di].cfg;
+    const gw_modbus_dev_conf_t *d = a->devs[di].cfg;
     for (size_t i = 0; i < d->n_registers; i++) {
         int32_t iv = d->registers[i].interval_ms;
         bool seen = false;
@@ -499,9 +499,11 @@ static int make_ctx(mb_bus_t *b)
     return 0;
 }
 
-static int mb_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out)
+static int mb_create(const gw_adapter_env_t *env, const void *section,
+                     const gw_adapter_device_t *devs, size_t n_devs, gw_adapter_t **out)
 {
-    if (!env || !cfg || !out)
+    const gw_modbus_conf_t *cfg = section;
+    if (!env || !out || (n_devs && (!devs || !cfg)))
         return -EINVAL;
     gw_adapter_t *a = calloc(1, sizeof *a);
     if (!a)
@@ -530,35 +532,33 @@ static int mb_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_ada
         rc = -errno;
         goto fail;
     }
-    size_t nd = 0, ng = 0;
-    for (size_t i = 0; i < cfg->n_devices; i++)
-        if (cfg->devices[i].adapter && strcmp(cfg->devices[i].adapter, "modbus") == 0) {
-            nd++;
-            ng += cfg->devices[i].n_registers;
-        }
+    size_t nd = n_devs, ng = 0;
+    for (size_t i = 0; i < n_devs; i++) {
+        const gw_modbus_dev_conf_t *d = devs[i].conf;
+        ng += d ? d->n_registers : 0;
+    }
     a->devs = calloc(nd ? nd : 1, sizeof *a->devs);
     a->groups = calloc(ng ? ng : 1, sizeof *a->groups);
-    a->buses = calloc(cfg->n_buses ? cfg->n_buses : 1, sizeof *a->buses);
+    size_t n_buses = cfg ? cfg->n_buses : 0;
+    a->buses = calloc(n_buses ? n_buses : 1, sizeof *a->buses);
     if (!a->devs || !a->groups || !a->buses)
         goto fail;
-    a->n_buses = cfg->n_buses;
-    for (size_t i = 0; i < cfg->n_buses; i++) {
+    a->n_buses = n_buses;
+    for (size_t i = 0; i < n_buses; i++) {
         a->buses[i].a = a;
         a->buses[i].cfg = &cfg->buses[i];
     }
-    char key[512];
-    for (size_t i = 0; i < cfg->n_devices; i++) {
-        const gw_config_device_t *d = &cfg->devices[i];
-        if (!d->adapter || strcmp(d->adapter, "modbus") != 0)
-            continue;
+    for (size_t i = 0; i < n_devs; i++) {
+        const gw_modbus_dev_conf_t *d = devs[i].conf;
         size_t bi = 0;
-        while (bi < cfg->n_buses && (!d->bus || strcmp(cfg->buses[bi].name, d->bus) != 0))
+        while (d && bi < n_buses && (!d->bus || strcmp(cfg->buses[bi].name, d->bus) != 0))
             bi++;
-        if (bi == cfg->n_buses || gw_mapping_device_key(d, key, sizeof key) < 0) {
-            gw_err("modbus: device at line %d has no known bus or no address", d->line);
+        if (!d || bi == n_buses || !devs[i].key) {
+            gw_err("modbus: device at line %d has no known bus or no address", devs[i].line);
             rc = -EINVAL;
             goto fail;
         }
+        const char *key = devs[i].key;
         mb_dev_t *md = &a->devs[a->n_devs];
         md->key = strdup(key);
         if (!md->key)
@@ -695,6 +695,7 @@ int gw_modbus_drain(gw_adapter_t *a)
 
 const gw_adapter_ops_t gw_adapter_modbus = {
     .name = "modbus",
+    .conf = &gw_modbus_conf_ops,
     .create = mb_create,
     .start = mb_start,
     .stop = mb_stop,

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "../adapter.h"
+#include "config.h"
 #include "decode.h"
 #include "modbus.h"
 
@@ -30,7 +31,7 @@ typedef struct mb_group {
 
 typedef struct mb_dev {
     char *key;
-    const gw_config_device_t *cfg;
+    const gw_modbus_dev_conf_t *cfg;
     uint32_t bus;
     int fault;   /* worker: the current error code */
     int fails;   /* worker: consecutive failed polls */
@@ -84,7 +85,7 @@ typedef struct mb_bus {
 
 struct gw_adapter {
     gw_adapter_env_t env;
-    const gw_config_t *cfg;
+    const gw_modbus_conf_t *cfg; /* adapters.modbus */
     mb_dev_t *devs;
     size_t n_devs;
     mb_group_t *groups;

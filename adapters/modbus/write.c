@@ -233,7 +233,7 @@ static int find_reg(gw_adapter_t *a, const char *device_key, const char *field, 
         di++;
     if (di == a->n_devs)
         return -ENOENT;
-    const gw_config_device_t *d = a->devs[di].cfg;
+    const gw_modbus_dev_conf_t *d = a->devs[di].cfg;
     for (size_t i = 0; i < d->n_registers; i++)
         if (strcmp(d->registers[i].field, field) == 0) {
             *out_di = di;

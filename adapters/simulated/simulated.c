@@ -24,13 +24,11 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
-#include "../../mapping/mapping.h"
 #include "../adapters_internal.h"
 #include "simulated.h"
 
 typedef struct sim_dev {
     char *key;
-    const gw_config_device_t *cfg;
     uint64_t rng;
     uint32_t first, n; /* its fields in a->fields */
 } sim_dev_t;
@@ -47,7 +45,6 @@ typedef struct sim_field {
 
 struct gw_adapter {
     gw_adapter_env_t env;
-    const gw_config_t *cfg;
     sim_dev_t *devs;
     sim_dev_t **by_key; /* sorted by key, for writes */
     size_t n_devs;
@@ -119,11 +116,6 @@ static void on_timer(void *ctx)
     rearm(a);
 }
 
-static bool is_simulated(const gw_config_device_t *d)
-{
-    return d->adapter && strcmp(d->adapter, "simulated") == 0;
-}
-
 static int init_field(sim_field_t *f, const gw_config_sim_t *s, const char *key, uint64_t *rng)
 {
     if (gw_sim_wave_parse(s->wave, &f->wave) < 0) {
@@ -155,23 +147,23 @@ static int cmp_key(const void *x, const void *y)
     return strcmp((*(sim_dev_t *const *)x)->key, (*(sim_dev_t *const *)y)->key);
 }
 
-static int sim_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out)
+static int sim_create(const gw_adapter_env_t *env, const void *section,
+                      const gw_adapter_device_t *devs, size_t nd, gw_adapter_t **out)
 {
-    if (!env || !cfg || !out)
+    (void)section;
+    if (!env || !out || (nd && !devs))
         return -EINVAL;
     gw_adapter_t *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
     a->env = *env;
-    a->cfg = cfg;
     gw_sim_set_clock(a, NULL, NULL, NULL);
     gw_timer_init(&a->timer, on_timer, a);
-    size_t nd = 0, nf = 0;
-    for (size_t i = 0; i < cfg->n_devices; i++)
-        if (is_simulated(&cfg->devices[i])) {
-            nd++;
-            nf += cfg->devices[i].n_sims;
-        }
+    size_t nf = 0;
+    for (size_t i = 0; i < nd; i++) {
+        const sim_part_t *p = devs[i].conf;
+        nf += p ? p->n_sims : 0;
+    }
     int rc = -ENOMEM;
     if (nd > UINT32_MAX || nf > UINT32_MAX)
         goto fail;
@@ -181,14 +173,12 @@ static int sim_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_ad
     a->heap = calloc(nf ? nf : 1, sizeof(*a->heap));
     if (!a->devs || !a->by_key || !a->fields || !a->heap)
         goto fail;
-    char key[512];
-    for (size_t i = 0; i < cfg->n_devices; i++) {
-        const gw_config_device_t *d = &cfg->devices[i];
-        if (!is_simulated(d))
-            continue;
-        rc = gw_mapping_device_key(d, key, sizeof key);
-        if (rc < 0) {
-            gw_err("simulated: device at line %d has no address nor endpoint to name it", d->line);
+    for (size_t i = 0; i < nd; i++) {
+        const sim_part_t *p = devs[i].conf;
+        const char *key = devs[i].key;
+        if (!key) {
+            gw_err("simulated: device at line %d has no key", devs[i].line);
+            rc = -EINVAL;
             goto fail;
         }
         sim_dev_t *sd = &a->devs[a->n_devs];
@@ -197,14 +187,13 @@ static int sim_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_ad
             rc = -ENOMEM;
             goto fail;
         }
-        sd->cfg = d;
         sd->rng = gw_sim_seed(key);
         sd->first = (uint32_t)a->n_fields;
         a->by_key[a->n_devs] = sd;
         uint32_t di = (uint32_t)a->n_devs++; /* counted now: destroy frees its key */
-        for (size_t j = 0; j < d->n_sims; j++) {
+        for (size_t j = 0; p && j < p->n_sims; j++) {
             sim_field_t *f = &a->fields[a->n_fields];
-            rc = init_field(f, &d->sims[j], key, &sd->rng);
+            rc = init_field(f, &p->sims[j], key, &sd->rng);
             if (rc < 0)
                 goto fail;
             f->dev = di;
@@ -365,23 +354,16 @@ static int sim_judge(gw_adapter_t *a, const char *device_key, const char *field,
     sim_dev_t *d = find_dev(a, device_key);
     if (!d)
         return -ENOENT;
-    const gw_config_field_t *cf = NULL;
-    for (size_t i = 0; i < d->cfg->n_fields; i++)
-        if (d->cfg->fields[i].field && strcmp(d->cfg->fields[i].field, field) == 0)
-            cf = &d->cfg->fields[i];
+    /* The gateway routes only fields the configuration made writable. */
     sim_field_t *f = NULL;
     for (uint32_t i = d->first; i < d->first + d->n; i++)
         if (strcmp(a->fields[i].cfg->field, field) == 0)
             f = &a->fields[i];
-    if (!f && !cf)
-        return -ENOENT;
-    if (!cf || !cf->writable)
-        return -EPERM;
     if (!value)
         return -ENOTSUP; /* nothing in a simulation to execute */
     *out_f = f;
     if (!f)
-        return 0; /* a writable field with no generator: the store keeps it */
+        return 0;
     double v;
     switch (value->type) {
     case GW_TYPE_FLOAT:
@@ -428,6 +410,7 @@ static int sim_write(gw_adapter_t *a, const char *device_key, const char *field,
 
 const gw_adapter_ops_t gw_adapter_simulated = {
     .name = "simulated",
+    .conf = &gw_sim_conf_ops,
     .create = sim_create,
     .start = sim_start,
     .stop = sim_stop,

@@ -8,6 +8,27 @@
 
 #include "../adapter.h"
 
+/* One generated field of a simulated device
+ * (`simulate = ( { field = "temperature"; wave = "sine"; min = 18.0; max = 24.0;
+ *                  period = 60.0; interval = 5.0; } )`). */
+typedef struct gw_config_sim {
+    char *field;
+    char *wave;                   /* "sine" (default), "random_walk", "sawtooth", "square", "constant" */
+    double min, max;              /* value range, default 0..100 */
+    double period_s;              /* default 60 */
+    double interval_s;            /* one reading every interval, default 5 */
+    char *unit;                   /* unit of the generated values, NULL = the object's */
+    int line;
+} gw_config_sim_t;
+
+/* A device's simulated part (gw_adapter_device_t.conf): its simulate list. */
+typedef struct sim_part {
+    gw_config_sim_t *sims;
+    size_t n_sims, cap_sims;
+} sim_part_t;
+
+extern const gw_adapter_conf_ops_t gw_sim_conf_ops;
+
 typedef enum gw_sim_wave {
     GW_SIM_SINE = 0,
     GW_SIM_RANDOM_WALK,

@@ -9,23 +9,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../mapping/mapping.h"
 #include "../adapters_internal.h"
 
+/* Nothing to remember per device: the gateway routes a write here only for
+ * a field the configuration made writable on one of its devices. */
 struct gw_adapter {
-    const gw_config_t *cfg;
+    size_t n_devs;
 };
 
-static int static_create(const gw_adapter_env_t *env, const gw_config_t *cfg, gw_adapter_t **out)
+static int static_create(const gw_adapter_env_t *env, const void *section,
+                         const gw_adapter_device_t *devs, size_t n, gw_adapter_t **out)
 {
-    (void)env;
-    if (!cfg || !out)
+    (void)env, (void)section, (void)devs;
+    if (!out)
         return -EINVAL;
     gw_adapter_t *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
-    a->cfg = cfg;
+    a->n_devs = n;
     *out = a;
+    return 0;
+}
+
+/* Added, removed and changed devices change nothing the adapter keeps
+ * beyond their number. */
+static int static_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *changes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (changes[i].kind == GW_ADAPTER_ADDED)
+            a->n_devs++;
+        else if (changes[i].kind == GW_ADAPTER_REMOVED)
+            a->n_devs--;
     return 0;
 }
 
@@ -47,40 +61,22 @@ static void static_destroy(gw_adapter_t **a)
     *a = NULL;
 }
 
-/* Writes are rare (a server's Write): a scan of the config is fine. */
-static const gw_config_device_t *find_device(const gw_adapter_t *a, const char *key)
-{
-    char buf[512];
-    for (size_t i = 0; i < a->cfg->n_devices; i++) {
-        const gw_config_device_t *d = &a->cfg->devices[i];
-        if (d->adapter && strcmp(d->adapter, "static") == 0 &&
-            gw_mapping_device_key(d, buf, sizeof buf) == 0 && strcmp(buf, key) == 0)
-            return d;
-    }
-    return NULL;
-}
-
 static int static_write(gw_adapter_t *a, const char *device_key, const char *field,
                         const gw_value_t *value, const char *args)
 {
     (void)args;
     if (!a || !device_key || !field)
         return -EINVAL;
-    const gw_config_device_t *d = find_device(a, device_key);
-    if (!d)
-        return -ENOENT;
     /* Nothing would run an Execute: saying it worked would be a lie. */
     if (!value)
         return -ENOTSUP;
-    for (size_t i = 0; i < d->n_fields; i++)
-        if (d->fields[i].field && strcmp(d->fields[i].field, field) == 0)
-            return 0;
-    return -ENOENT;
+    return 0;
 }
 
 const gw_adapter_ops_t gw_adapter_static = {
     .name = "static",
     .create = static_create,
+    .reconfigure = static_reconfigure,
     .start = static_start,
     .stop = static_stop,
     .destroy = static_destroy,

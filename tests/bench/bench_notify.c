@@ -702,7 +702,7 @@ int main(void)
         goto setup_failed;
     for (size_t i = 0; i < N_CLIENTS; i++) {
         const gw_config_device_t *d = &cfg->devices[i];
-        if (gw_mapping_device_key(d, b->keys[i], sizeof b->keys[i]) < 0 ||
+        if (gw_config_device_key(d, b->keys[i], sizeof b->keys[i]) < 0 ||
             gw_vclient_new(b->m, d->endpoint, NULL, NULL, &vcs[i]) < 0 ||
             gw_mapping_add_device(b->map, b->keys[i], gw_vclient_store(vcs[i]), d) < 0 ||
             gw_vclient_start(b->m, vcs[i]) < 0)

@@ -5,6 +5,7 @@
  * libconfig, key tables, registry lookups, value conversion, templates,
  * field mappings, simulate entries and endpoint patterns.
  */
+#include "adapters/adapter.h"
 #include "mapping/config.h"
 
 #include <stdio.h>
@@ -69,10 +70,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     (f->has_min && f->has_max && f->max < f->min))
                     __builtin_trap();
             }
-            for (size_t j = 0; j < d->n_sims; j++) {
-                const gw_config_sim_t *s = &d->sims[j];
-                if (!s->field || !s->wave || !(s->period_s > 0) || !(s->interval_s >= 0.01) ||
-                    s->max < s->min || strcmp(d->adapter, "simulated") != 0)
+            for (size_t j = 0; j < d->n_decls; j++) {
+                const gw_field_decl_t *s = &d->decls[j];
+                if (!s->field || (s->path.len != 0 && s->path.len != 3) || !d->ops ||
+                    !d->ops->conf || strcmp(d->adapter, d->ops->name) != 0)
                     __builtin_trap();
             }
         }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "adapters/modbus/config.h"
 #include "adapters/modbus/decode.h"
 #include "gwtest.h"
 #include "mapping/config.h"
@@ -182,11 +183,14 @@ GW_TEST(examples_load)
         gw_config_t *c = NULL;
         CHECK_EQ_INT(gw_config_load(files[i], reg, collect, NULL, &c), 0);
         if (c) {
-            CHECK_EQ_INT(c->n_buses, 1);
+            const gw_modbus_conf_t *mc =
+                c->sections[gw_config_adapter_index_of(gw_adapter_find("modbus"))];
+            CHECK(mc && mc->n_buses == 1);
             CHECK(c->n_devices >= 1);
             CHECK_EQ_STR(c->devices[0].adapter, "modbus");
-            CHECK(c->devices[0].n_registers >= 2);
-            CHECK_EQ_INT(c->devices[0].unit_id, 1);
+            const gw_modbus_dev_conf_t *md = c->devices[0].part;
+            CHECK(md && md->n_registers >= 2);
+            CHECK(md && md->unit_id == 1);
         }
         gw_config_free(&c);
         gw_registry_free(&reg);
@@ -244,10 +248,11 @@ GW_TEST(template_merge_and_fingerprint)
     if (!c)
         return;
     const gw_config_device_t *a = &c->devices[0], *b = &c->devices[1];
-    CHECK_EQ_STR(a->bus, "plc");
-    CHECK_EQ_INT(a->n_registers, 2);
-    CHECK_EQ_INT(a->registers[1].address, 4);
-    CHECK_NEAR(a->registers[1].scale, 0.001, 1e-12);
+    const gw_modbus_dev_conf_t *am = a->part;
+    CHECK_EQ_STR(am->bus, "plc");
+    CHECK_EQ_INT(am->n_registers, 2);
+    CHECK_EQ_INT(am->registers[1].address, 4);
+    CHECK_NEAR(am->registers[1].scale, 0.001, 1e-12);
     CHECK_EQ_STR(a->address, "plc/3");
     CHECK_EQ_STR(b->address, "plc/4");
     CHECK(a->fingerprint != b->fingerprint);

@@ -22,11 +22,29 @@
 
 #include "adapters/adapter.h"
 #include "adapters/modbus/decode.h"
+#include "adapters/modbus/config.h"
 #include "adapters/modbus/modbus.h"
 #include "gateway/log.h"
 #include "gwtest.h"
 #include "lwm2m/registry.h"
 #include "mapping/config.h"
+
+/* Create an adapter for the devices of cfg that use it, as the gateway
+ * does (the adapter copies the keys it keeps). */
+static int create_for(const gw_adapter_ops_t *ops, const gw_adapter_env_t *env, const gw_config_t *cfg,
+                      gw_adapter_t **out)
+{
+    gw_adapter_device_t *devs = NULL;
+    size_t n = 0;
+    int rc = gw_config_adapter_devices(cfg, ops, &devs, &n);
+    if (rc == 0)
+        rc = ops->create(env, cfg->sections[gw_config_adapter_index_of(ops)], devs, n, out);
+    gw_config_adapter_devices_free(&devs, n);
+    return rc;
+}
+
+#define MB(c, i) ((const gw_modbus_dev_conf_t *)(c)->devices[i].part)
+#define MBC(c) ((const gw_modbus_conf_t *)(c)->sections[gw_config_adapter_index_of(gw_adapter_find("modbus"))])
 
 /* ---- a Modbus TCP server on a thread ------------------------------------ */
 
@@ -305,9 +323,9 @@ GW_TEST(bit_field_and_fail_threshold_config)
                       d, &c),
                  0);
     if (c) {
-        CHECK_EQ_INT(c->devices[0].registers[0].count, 12);
-        CHECK_EQ_INT(c->devices[0].registers[0].type, GW_MODBUS_U32);
-        CHECK_EQ_INT(c->buses[0].fail_threshold, 0); /* default: never deregister */
+        CHECK_EQ_INT(MB(c, 0)->registers[0].count, 12);
+        CHECK_EQ_INT(MB(c, 0)->registers[0].type, GW_MODBUS_U32);
+        CHECK_EQ_INT(MBC(c)->buses[0].fail_threshold, 0); /* default: never deregister */
     }
     gw_config_free(&c);
     CHECK_EQ_INT(load(HEAD " registers = ( { field = \"r\"; table = \"coil\"; type = \"u16\";\n"
@@ -315,7 +333,7 @@ GW_TEST(bit_field_and_fail_threshold_config)
                       d, &c),
                  0);
     if (c)
-        CHECK_EQ_INT(c->devices[0].registers[0].count, 16); /* the type's width */
+        CHECK_EQ_INT(MB(c, 0)->registers[0].count, 16); /* the type's width */
     gw_config_free(&c);
     CHECK_EQ_INT(load(HEAD " registers = ( { field = \"r\"; table = \"coil\"; type = \"u16\";\n"
                            "  length = 17; address = 4; path = \"/3300/0/5700\"; } ); } );\n",
@@ -356,7 +374,7 @@ GW_TEST(fail_threshold_reports_unavailable_then_available_and_fc15_writes)
     const gw_adapter_ops_t *ops = gw_adapter_find("modbus");
     gw_adapter_env_t env = {.loop = test_loop(), .emit = on_emit, .emit_ctx = &e, .set_available = on_available};
     gw_adapter_t *a = NULL;
-    CHECK_EQ_INT(ops->create(&env, cfg, &a), 0);
+    CHECK_EQ_INT(create_for(ops, &env, cfg, &a), 0);
     CHECK_EQ_INT(ops->start(a), 0);
     bool started = false;
 
@@ -428,7 +446,7 @@ GW_TEST(without_fail_threshold_the_device_stays_available)
     const gw_adapter_ops_t *ops = gw_adapter_find("modbus");
     gw_adapter_env_t env = {.loop = test_loop(), .emit = on_emit, .emit_ctx = &e, .set_available = on_available};
     gw_adapter_t *a = NULL;
-    CHECK_EQ_INT(ops->create(&env, cfg, &a), 0);
+    CHECK_EQ_INT(create_for(ops, &env, cfg, &a), 0);
     CHECK_EQ_INT(ops->start(a), 0);
     CHECK(pump_until(ops, a, &e, 0, "error_code", true, 7) >= 0);
     gw_modbus_stats_t st;
@@ -513,7 +531,7 @@ static int rig_up(rig_t *r)
         return -1;
     r->ops = gw_adapter_find("modbus");
     gw_adapter_env_t env = {.loop = test_loop(), .emit = on_emit, .emit_ctx = &r->e, .set_available = on_available};
-    if (r->ops->create(&env, r->cfg, &r->a) < 0 || r->ops->start(r->a) < 0)
+    if (create_for(r->ops, &env, r->cfg, &r->a) < 0 || r->ops->start(r->a) < 0)
         return -1;
     return pump_until(r->ops, r->a, &r->e, 0, "level", false, 0) >= 0 ? 0 : -1;
 }
@@ -736,7 +754,7 @@ GW_TEST(read_back_config)
                       d, &c),
                  0);
     if (c)
-        CHECK(c->devices[0].registers[0].read_back);
+        CHECK(MB(c, 0)->registers[0].read_back);
     gw_config_free(&c);
 }
 

@@ -4,6 +4,12 @@
 #include <unistd.h>
 
 #include "gwtest.h"
+#include "adapters/simulated/simulated.h"
+
+/* A device's simulated part; an empty one for a device without. */
+static const sim_part_t no_sims;
+#define SIMS(d) ((d)->part && (d)->ops == gw_adapter_find("simulated") ? (const sim_part_t *)(d)->part : &no_sims)
+
 #include "mapping/config.h"
 #include "mapping/config_internal.h"
 
@@ -60,7 +66,7 @@ GW_TEST(field_mapping_loads)
     const gw_config_device_t *d = &c->devices[0];
     CHECK_EQ_INT(d->n_fields, 4);
     CHECK_EQ_INT(d->n_resources, 1);
-    CHECK_EQ_INT(d->n_sims, 0);
+    CHECK_EQ_INT(SIMS(d)->n_sims, 0);
     CHECK_EQ_STR(d->address, "d1");
     CHECK(d->template_name == NULL);
     if (d->n_fields == 4) {
@@ -201,25 +207,25 @@ GW_TEST(simulate_loads)
     if (!c)
         return;
     const gw_config_device_t *d = &c->devices[0];
-    CHECK_EQ_INT(d->n_sims, 4);
-    if (d->n_sims == 4) {
-        CHECK_EQ_STR(d->sims[0].field, "temperature");
-        CHECK_EQ_STR(d->sims[0].wave, "sine");
-        CHECK_NEAR(d->sims[0].min, 18.0, 0);
-        CHECK_NEAR(d->sims[0].max, 24.0, 0);
-        CHECK_NEAR(d->sims[0].period_s, 60.0, 0);
-        CHECK_NEAR(d->sims[0].interval_s, 5.0, 0);
-        CHECK_EQ_STR(d->sims[0].unit, "Cel");
-        CHECK_EQ_INT(d->sims[0].line, 3);
-        CHECK_EQ_STR(d->sims[1].wave, "sine");
-        CHECK_NEAR(d->sims[1].min, 0, 0);
-        CHECK_NEAR(d->sims[1].max, 100, 0);
-        CHECK_NEAR(d->sims[1].period_s, 60, 0);
-        CHECK_NEAR(d->sims[1].interval_s, 5, 0);
-        CHECK(d->sims[1].unit == NULL);
-        CHECK_NEAR(d->sims[2].min, 7, 0);
-        CHECK_NEAR(d->sims[2].max, 7, 0);
-        CHECK_NEAR(d->sims[3].interval_s, 0.01, 1e-12);
+    CHECK_EQ_INT(SIMS(d)->n_sims, 4);
+    if (SIMS(d)->n_sims == 4) {
+        CHECK_EQ_STR(SIMS(d)->sims[0].field, "temperature");
+        CHECK_EQ_STR(SIMS(d)->sims[0].wave, "sine");
+        CHECK_NEAR(SIMS(d)->sims[0].min, 18.0, 0);
+        CHECK_NEAR(SIMS(d)->sims[0].max, 24.0, 0);
+        CHECK_NEAR(SIMS(d)->sims[0].period_s, 60.0, 0);
+        CHECK_NEAR(SIMS(d)->sims[0].interval_s, 5.0, 0);
+        CHECK_EQ_STR(SIMS(d)->sims[0].unit, "Cel");
+        CHECK_EQ_INT(SIMS(d)->sims[0].line, 3);
+        CHECK_EQ_STR(SIMS(d)->sims[1].wave, "sine");
+        CHECK_NEAR(SIMS(d)->sims[1].min, 0, 0);
+        CHECK_NEAR(SIMS(d)->sims[1].max, 100, 0);
+        CHECK_NEAR(SIMS(d)->sims[1].period_s, 60, 0);
+        CHECK_NEAR(SIMS(d)->sims[1].interval_s, 5, 0);
+        CHECK(SIMS(d)->sims[1].unit == NULL);
+        CHECK_NEAR(SIMS(d)->sims[2].min, 7, 0);
+        CHECK_NEAR(SIMS(d)->sims[2].max, 7, 0);
+        CHECK_NEAR(SIMS(d)->sims[3].interval_s, 0.01, 1e-12);
     }
     gw_config_free(&c);
 }
@@ -402,11 +408,11 @@ GW_TEST(templates_simulated_and_list_values)
     if (!c)
         return;
     const gw_config_device_t *d = &c->devices[0];
-    CHECK_EQ_INT(d->n_sims, 2);
-    if (d->n_sims == 2) {
-        CHECK_EQ_STR(d->sims[0].field, "temperature");
-        CHECK_NEAR(d->sims[0].min, 30, 0);
-        CHECK_EQ_STR(d->sims[1].wave, "random_walk");
+    CHECK_EQ_INT(SIMS(d)->n_sims, 2);
+    if (SIMS(d)->n_sims == 2) {
+        CHECK_EQ_STR(SIMS(d)->sims[0].field, "temperature");
+        CHECK_NEAR(SIMS(d)->sims[0].min, 30, 0);
+        CHECK_EQ_STR(SIMS(d)->sims[1].wave, "random_walk");
     }
     /* A list value replaces the whole list, not instance by instance. */
     CHECK_EQ_INT(d->n_resources, 1);

@@ -117,13 +117,14 @@ GW_TEST(test_resolve_single_instance_and_sims)
 {
     setup();
     gw_config_field_t f[2] = {field("battery", NULL), field("acceleration_x", NULL)};
-    gw_config_sim_t s[3] = {{.field = "acceleration_y", .min = -1, .max = 1},
-                            {.field = "battery", .min = 0, .max = 100},
-                            {.field = "pressure", .unit = "Pa", .min = 0, .max = 1, .line = 7}};
+    /* What the simulated adapter declares for three simulate entries. */
+    gw_field_decl_t s[3] = {{.field = "acceleration_y"},
+                            {.field = "battery"},
+                            {.field = "pressure", .unit = "Pa", .line = 7}};
     gw_config_device_t d = device(f, 2);
     d.adapter = "simulated";
-    d.sims = s;
-    d.n_sims = 3;
+    d.decls = s;
+    d.n_decls = 3;
     gw_map_target_t *t = NULL;
     size_t n = 0;
     char err[200];
@@ -507,14 +508,14 @@ GW_TEST(test_device_key)
 {
     gw_config_device_t d = {.endpoint = "ep", .adapter = "simulated"};
     char buf[64];
-    CHECK_EQ_INT(gw_mapping_device_key(&d, buf, sizeof buf), 0);
+    CHECK_EQ_INT(gw_config_device_key(&d, buf, sizeof buf), 0);
     CHECK_EQ_STR(buf, "simulated:ep");
     d.address = "boiler-1";
-    CHECK_EQ_INT(gw_mapping_device_key(&d, buf, sizeof buf), 0);
+    CHECK_EQ_INT(gw_config_device_key(&d, buf, sizeof buf), 0);
     CHECK_EQ_STR(buf, "simulated:boiler-1");
-    CHECK_EQ_INT(gw_mapping_device_key(&d, buf, 5), -ENOSPC);
+    CHECK_EQ_INT(gw_config_device_key(&d, buf, 5), -ENOSPC);
     d.address = d.endpoint = NULL;
-    CHECK_EQ_INT(gw_mapping_device_key(&d, buf, sizeof buf), -EINVAL);
+    CHECK_EQ_INT(gw_config_device_key(&d, buf, sizeof buf), -EINVAL);
 }
 
 GW_TEST_MAIN(test_resolve_explicit_and_defaults, test_resolve_single_instance_and_sims,

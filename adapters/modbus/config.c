@@ -1,20 +1,22 @@
 /*
- * mapping/config_modbus.c - the Modbus parts of the configuration: the
- * buses of `adapters.modbus`, and a device's `bus`, `unit_id` and
- * `registers`.
+ * adapters/modbus/config.c - the Modbus adapter's configuration: the buses
+ * of `adapters.modbus`, and a device's `bus`, `unit_id` and `registers`,
+ * through the adapter configuration interface (adapters/adapter_config.h).
  *
- * A register entry may name a path or be writable; it then also becomes a
- * field mapping (the mapping layer routes values and Writes by fields), so
- * a Modbus device needs no separate `resources` list for those.
+ * Every register is a field the device declares (gw_field_decl_t): the
+ * mapping layer fixes its resource at start, with the register's path when
+ * it has one, so a Modbus device needs no separate `resources` list.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../adapters/modbus/decode.h"
-#include "config_internal.h"
-#include "mapping.h"
+#include <stdio.h>
+
+#include "config.h"
+#include "decode.h"
 
 /* ---- buses -------------------------------------------------------------- */
 
@@ -72,9 +74,9 @@ static void free_bus(gw_config_modbus_bus_t *b)
     free(b->device);
 }
 
-static int bus_entry(gw_cfg_ctx_t *ctx, const config_setting_t *g, const config_setting_t *const *e)
+static int bus_entry(gw_cfg_ctx_t *ctx, gw_modbus_conf_t *c, const config_setting_t *g,
+                     const config_setting_t *const *e)
 {
-    gw_config_t *c = ctx->cfg;
     char q[GW_CFG_QUOTE_SIZE];
     gw_config_modbus_bus_t b = {.port = 502, .baud = 9600, .parity = 'N', .data_bits = 8,
                                 .stop_bits = 1, .timeout_ms = 500, .max_gap = 8,
@@ -168,10 +170,8 @@ static int bus_entry(gw_cfg_ctx_t *ctx, const config_setting_t *g, const config_
     return 0;
 }
 
-static int h_modbus_list(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
-                         void *obj)
+static int parse_buses(gw_cfg_ctx_t *ctx, const config_setting_t *list, gw_modbus_conf_t *c)
 {
-    (void)k, (void)obj;
     int n = config_setting_length(list);
     for (int i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
@@ -185,27 +185,14 @@ static int h_modbus_list(gw_cfg_ctx_t *ctx, const config_setting_t *list, const 
         const config_setting_t *e[B_N] = {0};
         int rc = gw_config_walk(ctx, g, where, bus_keys, B_N, e, NULL);
         if (rc == 0 && e[B_NAME] && e[B_TYPE])
-            rc = bus_entry(ctx, g, e);
+            rc = bus_entry(ctx, c, g, e);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-static const gw_cfg_key_t adapters_keys[] = {
-    {"modbus", GW_CFG_LIST, "a list of groups ( { name = ...; type = \"tcp\"; host = ...; }, ... )",
-     false, h_modbus_list, 0, 0, 0},
-};
-
-int gw_config_h_adapters(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                         void *obj)
-{
-    (void)k, (void)obj;
-    return gw_config_walk(ctx, s, "adapters", adapters_keys,
-                          sizeof adapters_keys / sizeof adapters_keys[0], NULL, NULL);
-}
-
-const gw_config_modbus_bus_t *gw_config_modbus_bus(const gw_config_t *c, const char *name)
+const gw_config_modbus_bus_t *gw_modbus_conf_bus(const gw_modbus_conf_t *c, const char *name)
 {
     for (size_t i = 0; c && name && i < c->n_buses; i++)
         if (strcmp(c->buses[i].name, name) == 0)
@@ -213,29 +200,54 @@ const gw_config_modbus_bus_t *gw_config_modbus_bus(const gw_config_t *c, const c
     return NULL;
 }
 
-void gw_config_modbus_free_buses(gw_config_t *c)
+static void free_section(void *section)
 {
+    gw_modbus_conf_t *c = section;
+    if (!c)
+        return;
     for (size_t i = 0; i < c->n_buses; i++)
         free_bus(&c->buses[i]);
     free(c->buses);
-    c->buses = NULL;
-    c->n_buses = 0;
+    free(c);
+}
+
+static int parse_section(gw_cfg_ctx_t *ctx, const config_setting_t *s, void **out)
+{
+    *out = NULL;
+    if (!s)
+        return 0;
+    if (config_setting_type(s) != CONFIG_TYPE_LIST) {
+        gw_config_error(ctx, s, "\"modbus\" must be a list of groups ( { name = ...; type = "
+                                "\"tcp\"; host = ...; }, ... ), got %s", gw_config_type_desc(s));
+        return 0;
+    }
+    gw_modbus_conf_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    int rc = parse_buses(ctx, s, c);
+    if (rc < 0) {
+        free_section(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
 /* ---- device keys ------------------------------------------------------- */
 
-int gw_config_h_modbus_bus(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+static int h_bus(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                            void *obj)
 {
     (void)k;
-    gw_cfg_parts_t *p = obj;
+    gw_modbus_dev_conf_t *p = obj;
     const char *name = config_setting_get_string(s);
     char q[GW_CFG_QUOTE_SIZE];
-    if (!gw_config_modbus_bus(ctx->cfg, name)) {
+    const gw_modbus_conf_t *c = gw_config_section(ctx, "modbus");
+    if (!gw_modbus_conf_bus(c, name)) {
         const char *names[32];
         size_t n = 0;
-        for (; n < ctx->cfg->n_buses && n < 32; n++)
-            names[n] = ctx->cfg->buses[n].name;
+        for (; c && n < c->n_buses && n < 32; n++)
+            names[n] = c->buses[n].name;
         const char *best = gw_config_suggest(name, names, n);
         if (best)
             gw_config_error(ctx, s, "unknown bus %s, did you mean \"%s\"?",
@@ -245,16 +257,16 @@ int gw_config_h_modbus_bus(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
                                     "adapters.modbus", gw_config_quote(name, q, sizeof q));
         return 0;
     }
-    free(p->dev.bus);
-    p->dev.bus = strdup(name);
-    return p->dev.bus ? 0 : -ENOMEM;
+    free(p->bus);
+    p->bus = strdup(name);
+    return p->bus ? 0 : -ENOMEM;
 }
 
-int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+static int h_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
                             void *obj)
 {
     (void)k;
-    gw_cfg_parts_t *p = obj;
+    gw_modbus_dev_conf_t *p = obj;
     long long v = config_setting_get_int64(s);
     /* 0 is the broadcast address (no reply), 248..255 are reserved on a
      * serial line but gateways behind TCP use them, so they are allowed. */
@@ -262,7 +274,7 @@ int gw_config_h_modbus_unit(gw_cfg_ctx_t *ctx, const config_setting_t *s, const 
         gw_config_error(ctx, s, "unit_id is %lld, expected an integer 1..255", v);
         return 0;
     }
-    p->dev.unit_id = (int32_t)v;
+    p->unit_id = (int32_t)v;
     return 0;
 }
 
@@ -343,7 +355,7 @@ static bool number(gw_cfg_ctx_t *ctx, const config_setting_t *s, double *out)
 
 static void free_reg(gw_config_modbus_reg_t *r) { free(r->field); }
 
-static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *g,
+static int reg_entry(gw_cfg_ctx_t *ctx, gw_modbus_dev_conf_t *p, const config_setting_t *g,
                      const config_setting_t *const *e)
 {
     char q[GW_CFG_QUOTE_SIZE];
@@ -356,10 +368,10 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
                                          "field name");
         ok = false;
     }
-    for (size_t i = 0; ok && i < p->dev.n_registers; i++)
-        if (strcmp(p->dev.registers[i].field, name) == 0) {
+    for (size_t i = 0; ok && i < p->n_registers; i++)
+        if (strcmp(p->registers[i].field, name) == 0) {
             gw_config_error(ctx, e[R_FIELD], "duplicate register field %s (first at line %d)",
-                            gw_config_quote(name, q, sizeof q), p->dev.registers[i].line);
+                            gw_config_quote(name, q, sizeof q), p->registers[i].line);
             ok = false;
         }
     ok &= pick(ctx, e[R_TABLE], "table", table_names, 4, "coil, discrete, input, holding",
@@ -500,23 +512,23 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_
         return 0;
     r.field = strdup(name);
     gw_config_modbus_reg_t *n =
-        realloc(p->dev.registers, (p->dev.n_registers + 1) * sizeof *n);
+        realloc(p->registers, (p->n_registers + 1) * sizeof *n);
     if (!r.field || !n) {
         if (n)
-            p->dev.registers = n;
+            p->registers = n;
         free_reg(&r);
         return -ENOMEM;
     }
-    p->dev.registers = n;
-    p->dev.registers[p->dev.n_registers++] = r;
+    p->registers = n;
+    p->registers[p->n_registers++] = r;
     return 0;
 }
 
-int gw_config_h_modbus_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list,
-                                 const gw_cfg_key_t *k, void *obj)
+static int h_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                       void *obj)
 {
     (void)k;
-    gw_cfg_parts_t *p = obj;
+    gw_modbus_dev_conf_t *p = obj;
     int n = config_setting_length(list);
     for (int i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
@@ -539,92 +551,109 @@ int gw_config_h_modbus_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list
 
 /* ---- whole device ------------------------------------------------------ */
 
-static int add_field(gw_config_device_t *d, const gw_config_modbus_reg_t *r)
+static int new_part(void **out)
 {
-    for (size_t i = 0; i < d->n_fields; i++)
-        if (strcmp(d->fields[i].field, r->field) == 0) {
-            d->fields[i].writable |= r->writable;
-            return 0;
-        }
-    gw_config_field_t *n = realloc(d->fields, (d->n_fields + 1) * sizeof *n);
-    if (!n)
-        return -ENOMEM;
-    d->fields = n;
-    gw_config_field_t *f = &d->fields[d->n_fields];
-    memset(f, 0, sizeof *f);
-    f->field = strdup(r->field);
-    if (!f->field)
-        return -ENOMEM;
-    f->path = r->path;
-    f->scale = 1;
-    f->writable = r->writable;
-    f->line = r->line;
-    d->n_fields++;
-    return 0;
+    *out = calloc(1, sizeof(gw_modbus_dev_conf_t));
+    return *out ? 0 : -ENOMEM;
 }
 
-int gw_config_modbus_finish(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cfg_parts_t *m,
-                            const char *where)
+static void free_part(void *part)
 {
-    gw_config_device_t *d = &m->dev;
-    bool modbus = strcmp(d->adapter, "modbus") == 0;
-    if (!modbus) {
-        if (d->bus || d->unit_id || d->n_registers)
-            gw_config_error(ctx, own->group, "%s: bus, unit_id and registers are only for "
-                                             "adapter = \"modbus\", got adapter = \"%s\"",
-                            where, d->adapter);
-        return 0;
-    }
-    int before = ctx->errors;
-    if (!d->bus)
-        gw_config_error(ctx, own->group, "%s has adapter = \"modbus\" but no bus, expected "
+    gw_modbus_dev_conf_t *d = part;
+    if (!d)
+        return;
+    free(d->bus);
+    for (size_t i = 0; i < d->n_registers; i++)
+        free_reg(&d->registers[i]);
+    free(d->registers);
+    free(d);
+}
+
+static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part, gw_adapter_conf_dev_t *dev)
+{
+    (void)section;
+    const gw_modbus_dev_conf_t *d = part;
+    const char *where = dev->where;
+    if (!d || !d->bus)
+        gw_config_error(ctx, dev->group, "%s has adapter = \"modbus\" but no bus, expected "
                                          "bus = \"...\" naming an entry of adapters.modbus",
                         where);
-    if (!d->unit_id)
-        gw_config_error(ctx, own->group, "%s has adapter = \"modbus\" but no unit_id, expected "
+    if (!d || !d->unit_id)
+        gw_config_error(ctx, dev->group, "%s has adapter = \"modbus\" but no unit_id, expected "
                                          "unit_id = 1..255", where);
-    if (!d->n_registers)
-        gw_config_error(ctx, own->group, "%s has adapter = \"modbus\" but no registers, expected "
+    if (!d || !d->n_registers)
+        gw_config_error(ctx, dev->group, "%s has adapter = \"modbus\" but no registers, expected "
                                          "registers = ( { field = ...; address = ...; } )",
                         where);
-    if (ctx->errors != before)
+    if (!d || !d->bus || !d->unit_id || !d->n_registers || dev->address)
         return 0;
-    if (!d->address) {
-        char buf[80];
-        snprintf(buf, sizeof buf, "%s/%d", d->bus, (int)d->unit_id);
-        d->address = strdup(buf);
-        if (!d->address)
-            return -ENOMEM;
-    }
-    for (size_t i = 0; i < d->n_registers; i++) {
-        const gw_config_modbus_reg_t *r = &d->registers[i];
-        bool mapped = r->path.len || gw_mapping_default(r->field);
-        for (size_t j = 0; j < d->n_fields && !mapped; j++)
-            mapped = strcmp(d->fields[j].field, r->field) == 0;
-        if (!mapped) {
-            char q[GW_CFG_QUOTE_SIZE];
-            gw_config_error_at(ctx, r->line, "register field %s lands nowhere, expected a path "
-                                             "in the register, a resources entry for it, or a "
-                                             "known kind such as \"voltage\"",
-                               gw_config_quote(r->field, q, sizeof q));
-            continue;
-        }
-        if ((r->path.len || r->writable) && add_field(d, r) < 0)
-            return -ENOMEM;
+    if (asprintf(&dev->default_address, "%s/%d", d->bus, (int)d->unit_id) < 0) {
+        dev->default_address = NULL;
+        return -ENOMEM;
     }
     return 0;
 }
 
-int gw_config_modbus_merge(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over,
-                           gw_cfg_parts_t *out)
+static int identity(const void *part, char *buf, size_t size)
 {
-    const gw_config_device_t *b = base ? &base->dev : NULL, *o = &over->dev;
-    gw_config_device_t *d = &out->dev;
-    const char *bus = o->bus ? o->bus : b ? b->bus : NULL;
+    const gw_modbus_dev_conf_t *d = part;
+    if (!d || !d->bus || !d->unit_id)
+        return -ENOENT;
+    snprintf(buf, size, "%s/%d", d->bus, (int)d->unit_id);
+    return 0;
+}
+
+/* Where a Modbus unit physically answers: "tcp <host>:<port> unit <id>" or
+ * "rtu <device> unit <id>". Two buses may name one server or serial line
+ * (a copied entry, a /dev/serial/by-id link): their units are one device.
+ * Host names compare without case; a device path that resolves here is
+ * compared resolved. NULL when the bus is unknown (reported already). */
+static int physical(const void *section, const void *part, char *buf, size_t size)
+{
+    const gw_modbus_dev_conf_t *d = part;
+    const gw_config_modbus_bus_t *b = d ? gw_modbus_conf_bus(section, d->bus) : NULL;
+    if (!b || !d->unit_id)
+        return -ENOENT;
+    if (b->rtu) {
+        char *real = b->device ? realpath(b->device, NULL) : NULL;
+        snprintf(buf, size, "rtu %s unit %d", real ? real : b->device ? b->device : "",
+                 (int)d->unit_id);
+        free(real);
+        return 0;
+    }
+    char host[256];
+    snprintf(host, sizeof host, "%s", b->host ? b->host : "");
+    for (char *p = host; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    snprintf(buf, size, "tcp %s:%d unit %d", host, (int)b->port, (int)d->unit_id);
+    return 0;
+}
+
+
+static int declare(const void *part, gw_field_decl_t **out, size_t *out_n)
+{
+    const gw_modbus_dev_conf_t *d = part;
+    for (size_t i = 0; d && i < d->n_registers; i++) {
+        const gw_config_modbus_reg_t *r = &d->registers[i];
+        int rc = gw_field_decl_add(out, out_n, r->field, &r->path, NULL, r->writable, r->line);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int merge_part(const void *base, const void *over, void **out)
+{
+    const gw_modbus_dev_conf_t *b = base, *o = over;
+    gw_modbus_dev_conf_t *d = calloc(1, sizeof *d);
+    *out = d;
+    if (!d)
+        return -ENOMEM;
+    const char *bus = o && o->bus ? o->bus : b ? b->bus : NULL;
     if (bus && !(d->bus = strdup(bus)))
         return -ENOMEM;
-    d->unit_id = o->unit_id ? o->unit_id : b ? b->unit_id : 0;
-    size_t n = o->n_registers + (b ? b->n_registers : 0);
+    d->unit_id = o && o->unit_id ? o->unit_id : b ? b->unit_id : 0;
+    size_t n = (o ? o->n_registers : 0) + (b ? b->n_registers : 0);
     if (!n)
         return 0;
     d->registers = calloc(n, sizeof *d->registers);
@@ -633,12 +662,12 @@ int gw_config_modbus_merge(const gw_cfg_parts_t *base, const gw_cfg_parts_t *ove
     /* Like fields: base's in order with same-named ones of over in their
      * place, then over's new ones. */
     for (size_t pass = 0; pass < 2; pass++) {
-        const gw_config_device_t *src = pass ? o : b;
+        const gw_modbus_dev_conf_t *src = pass ? o : b;
         for (size_t i = 0; src && i < src->n_registers; i++) {
             const gw_config_modbus_reg_t *r = &src->registers[i];
             bool skip = false;
             if (!pass) {
-                for (size_t j = 0; j < o->n_registers; j++)
+                for (size_t j = 0; o && j < o->n_registers; j++)
                     if (strcmp(o->registers[j].field, r->field) == 0)
                         r = &o->registers[j];
             } else {
@@ -658,57 +687,95 @@ int gw_config_modbus_merge(const gw_cfg_parts_t *base, const gw_cfg_parts_t *ove
     return 0;
 }
 
-/* FNV-1a 64 (the parameters config_identity.c uses). */
-static void fnv(uint64_t *h, const void *p, size_t n)
+static uint64_t part_fingerprint(const void *part)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        *h ^= b[i];
-        *h *= 1099511628211ull;
-    }
-}
-
-static void fnv_str(uint64_t *h, const char *s)
-{
-    uint64_t len = s ? strlen(s) : UINT64_MAX;
-    fnv(h, &len, sizeof len);
-    if (s)
-        fnv(h, s, strlen(s));
-}
-
-uint64_t gw_config_modbus_fingerprint(const gw_config_device_t *d)
-{
-    uint64_t h = 14695981039346656037ull;
-    fnv_str(&h, d->bus);
-    fnv(&h, &d->unit_id, sizeof d->unit_id);
+    const gw_modbus_dev_conf_t *d = part;
+    uint64_t h = GW_FNV_OFFSET;
+    if (!d)
+        return h;
+    gw_fnv_str(&h, d->bus);
+    gw_fnv_bytes(&h, &d->unit_id, sizeof d->unit_id);
     uint64_t n = d->n_registers;
-    fnv(&h, &n, sizeof n);
+    gw_fnv_bytes(&h, &n, sizeof n);
     for (size_t i = 0; i < d->n_registers; i++) {
         const gw_config_modbus_reg_t *r = &d->registers[i];
-        fnv_str(&h, r->field);
+        gw_fnv_str(&h, r->field);
         uint8_t small[5] = {r->table, r->type, r->order, r->writable, r->read_back};
-        fnv(&h, small, sizeof small);
-        fnv(&h, &r->address, sizeof r->address);
-        fnv(&h, &r->count, sizeof r->count);
-        fnv(&h, &r->scale, sizeof r->scale);
-        fnv(&h, &r->offset, sizeof r->offset);
-        fnv(&h, &r->interval_ms, sizeof r->interval_ms);
-        fnv(&h, &r->pulse_ms, sizeof r->pulse_ms);
-        fnv(&h, &r->has_execute_value, sizeof r->has_execute_value);
-        fnv(&h, &r->execute_value, sizeof r->execute_value);
-        fnv(&h, &r->path.len, sizeof r->path.len);
-        fnv(&h, r->path.id, sizeof r->path.id[0] * r->path.len);
+        gw_fnv_bytes(&h, small, sizeof small);
+        gw_fnv_bytes(&h, &r->address, sizeof r->address);
+        gw_fnv_bytes(&h, &r->count, sizeof r->count);
+        gw_fnv_bytes(&h, &r->scale, sizeof r->scale);
+        gw_fnv_bytes(&h, &r->offset, sizeof r->offset);
+        gw_fnv_bytes(&h, &r->interval_ms, sizeof r->interval_ms);
+        gw_fnv_bytes(&h, &r->pulse_ms, sizeof r->pulse_ms);
+        gw_fnv_bytes(&h, &r->has_execute_value, sizeof r->has_execute_value);
+        gw_fnv_bytes(&h, &r->execute_value, sizeof r->execute_value);
+        gw_fnv_bytes(&h, &r->path.len, sizeof r->path.len);
+        gw_fnv_bytes(&h, r->path.id, sizeof r->path.id[0] * r->path.len);
     }
     return h;
 }
 
-void gw_config_modbus_free_device(gw_config_device_t *d)
+static uint64_t section_fingerprint(const void *section)
 {
-    free(d->bus);
-    d->bus = NULL;
-    for (size_t i = 0; i < d->n_registers; i++)
-        free_reg(&d->registers[i]);
-    free(d->registers);
-    d->registers = NULL;
-    d->n_registers = 0;
+    const gw_modbus_conf_t *c = section;
+    uint64_t h = GW_FNV_OFFSET;
+    for (size_t i = 0; c && i < c->n_buses; i++) {
+        const gw_config_modbus_bus_t *b = &c->buses[i];
+        gw_fnv_str(&h, b->name);
+        gw_fnv_str(&h, b->host);
+        gw_fnv_str(&h, b->device);
+        int32_t v[] = {b->rtu, b->port, b->baud, b->parity, b->data_bits, b->stop_bits,
+                       b->timeout_ms, b->turnaround_ms, b->max_gap, b->backoff_max_ms,
+                       b->fail_threshold};
+        gw_fnv_bytes(&h, v, sizeof v);
+    }
+    return h;
 }
+
+static void describe_part(const void *part, FILE *out)
+{
+    const gw_modbus_dev_conf_t *d = part;
+    if (!d)
+        return;
+    fprintf(out, "    modbus bus %s, unit %d\n", d->bus ? d->bus : "?", (int)d->unit_id);
+    for (size_t i = 0; i < d->n_registers; i++) {
+        const gw_config_modbus_reg_t *r = &d->registers[i];
+        fprintf(out, "    register %-13s <- %s %u, %s x%u, every %.15g s\n", r->field,
+                gw_modbus_table_name(r->table), r->address, type_names[r->type], r->count,
+                r->interval_ms / 1000.0);
+    }
+}
+
+static const gw_cfg_key_t dev_keys[] = {
+    {"bus", GW_CFG_STRING, "a string (an adapters.modbus bus name)", false, h_bus, 0, 0, 0},
+    {"unit_id", GW_CFG_INT, "an integer (Modbus unit id 1..255)", false, h_unit, 0, 0, 0},
+    {"registers", GW_CFG_LIST, "a list of groups ( { field = ...; address = ...; }, ... )", false,
+     h_registers, 0, 0, 0},
+};
+
+const gw_adapter_conf_ops_t gw_modbus_conf_ops = {
+    .keys = dev_keys,
+    .n_keys = sizeof dev_keys / sizeof dev_keys[0],
+    .keys_text = "bus, unit_id and registers",
+    .parse_section = parse_section,
+    .free_section = free_section,
+    .section_fingerprint = section_fingerprint,
+    .new_part = new_part,
+    .merge_part = merge_part,
+    .finish_part = finish_part,
+    .declare = declare,
+    .part_fingerprint = part_fingerprint,
+    .describe_part = describe_part,
+    .free_part = free_part,
+    .identity = identity,
+    .identity_what = "Modbus unit (bus/unit_id)",
+    .identity_expect = "one device per bus and unit_id",
+    .identity_key = "unit_id",
+    .physical = physical,
+    .physical_what = "Modbus unit on another bus",
+    .physical_expect = "one device per unit_id on one Modbus TCP server (host:port) or serial "
+                       "device, whichever bus names it",
+    .field_noun = "register field",
+    .decl_paths = true,
+};
