@@ -657,7 +657,7 @@ void gw_config_free_parts(gw_cfg_parts_t *p)
 /* ---- the devices list ------------------------------------------------- */
 
 typedef struct ep_ref {
-    const char *key; /* endpoint, "<adapter>:<address>" or a Modbus "<bus>/<unit_id>" */
+    const char *key; /* endpoint, "<adapter>:<address>" or an adapter's identity text */
     int line;
     const config_setting_t *s;     /* the key's setting, NULL when not in the device */
     const config_setting_t *group; /* the device's group */
@@ -882,7 +882,7 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
         bool has_ident = conf && conf->identity && conf->identity(d->part, ident, sizeof ident) == 0;
         if (has_ident) {
             /* One physical device answers however the entries are named:
-             * two entries for it (a Modbus unit on a bus) would poll it
+             * two entries for it would poll it
              * twice and one would lose its fields to the other at start. */
             if (asprintf(&unit_text[n_units], "%s\x1f%s", d->adapter, ident) < 0) {
                 unit_text[n_units] = NULL;
@@ -916,9 +916,8 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
                 n_phys++;
             }
         }
-        /* An address derived from the adapter's identity (a Modbus
-         * "<bus>/<unit_id>") is checked as that above; one message per
-         * mistake. */
+        /* An address derived from the adapter's identity is checked as
+         * that above; one message per mistake. */
         if (d->adapter && d->address && !(has_ident && !own.address_s)) {
             size_t len = strlen(d->adapter) + strlen(d->address) + 2;
             key_text[n_keys] = malloc(len);
