@@ -416,7 +416,11 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     coap_register_request_handler(r, COAP_REQUEST_IPATCH, gw_dm_handle);
     coap_add_resource(m->ctx, r);
 
-    gw_store_set_hook(store, on_store_change, m);
+    /* One listener among others (MQTT mirror, ...): the store calls each. */
+    rc = gw_store_listen(store, on_store_change, m);
+    if (rc < 0)
+        goto fail;
+    rc = -ENOMEM;
     m->servers = calloc(n_servers, sizeof *m->servers);
     if (!m->servers)
         goto fail;
@@ -481,6 +485,7 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
         }
     }
     free(m->buckets);
+    gw_store_unlisten(m->store, on_store_change, m); /* -ENOENT when new failed before */
     gw_send_module_free(m);
     gw_timer_stop(m->loop, &m->shutdown_timer);
     gw_dm_block_fini(m);

@@ -262,14 +262,80 @@ void gw_store_free(gw_store_t **ps)
     if (!ps || !*ps)
         return;
     gw_intern_fini(&(*ps)->strings);
+    free((*ps)->listeners);
     free(*ps);
     *ps = NULL;
 }
 
-void gw_store_set_hook(gw_store_t *s, gw_store_hook_fn fn, void *ctx)
+/* ---- value listeners ------------------------------------------------------- */
+
+/* An array, not a list: a set walks it in order with no pointer chasing,
+ * and there are a handful of listeners for the whole store, never one per
+ * client. Removal during a dispatch clears the entry instead of moving the
+ * others, so the walk (by index, since a listener added meanwhile may
+ * realloc the array) neither skips nor repeats one; the outermost dispatch
+ * compacts. */
+int gw_store_listen(gw_store_t *s, gw_store_hook_fn fn, void *ctx)
 {
-    s->hook = fn;
-    s->hook_ctx = ctx;
+    if (!s || !fn)
+        return -EINVAL;
+    for (uint32_t i = 0; i < s->n_listeners; i++)
+        if (s->listeners[i].fn == fn && s->listeners[i].ctx == ctx)
+            return -EEXIST;
+    if (s->n_listeners == s->cap_listeners) {
+        uint32_t cap = s->cap_listeners ? s->cap_listeners * 2 : 4;
+        struct gw_store_listener *l = realloc(s->listeners, cap * sizeof(*l));
+        if (!l)
+            return -ENOMEM;
+        s->listeners = l;
+        s->cap_listeners = cap;
+    }
+    s->listeners[s->n_listeners].fn = fn;
+    s->listeners[s->n_listeners].ctx = ctx;
+    s->n_listeners++;
+    return 0;
+}
+
+static void compact_listeners(gw_store_t *s)
+{
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < s->n_listeners; i++)
+        if (s->listeners[i].fn)
+            s->listeners[w++] = s->listeners[i];
+    s->n_listeners = w;
+    s->removed = false;
+}
+
+int gw_store_unlisten(gw_store_t *s, gw_store_hook_fn fn, void *ctx)
+{
+    if (!s || !fn)
+        return -ENOENT;
+    for (uint32_t i = 0; i < s->n_listeners; i++) {
+        if (s->listeners[i].fn == fn && s->listeners[i].ctx == ctx) {
+            s->listeners[i].fn = NULL;
+            s->removed = true;
+            if (!s->dispatching)
+                compact_listeners(s);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+/* n is the count when the set began: a listener subscribed by another
+ * during this dispatch waits for the next set. */
+static void notify_listeners(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path,
+                             const gw_value_t *v, bool changed)
+{
+    uint32_t n = s->n_listeners;
+    s->dispatching++;
+    for (uint32_t i = 0; i < n && i < s->n_listeners; i++) {
+        gw_store_hook_fn fn = s->listeners[i].fn;
+        if (fn)
+            fn(s->listeners[i].ctx, c, path, v, changed);
+    }
+    if (--s->dispatching == 0 && s->removed)
+        compact_listeners(s);
 }
 
 const gw_registry_t *gw_store_registry(const gw_store_t *s)
@@ -545,11 +611,11 @@ int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw
     slot_set_raw(sl, raw);
     slot_set_ts(sl, ts_ms);
 
-    if (s->hook) {
+    if (s->n_listeners) {
         gw_path_t hp = path_make(oid, iid, rid, riid);
         gw_value_t hv;
         slot_value(sl, &hv);
-        s->hook(s->hook_ctx, c, &hp, &hv, changed);
+        notify_listeners(s, c, &hp, &hv, changed);
     }
     return 0;
 }

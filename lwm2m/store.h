@@ -8,8 +8,9 @@
  * shared registry; strings and opaque values are interned (refcounted) in the
  * store, so a fleet configured from one template shares "Acme", "Cel", ...
  *
- * gw_store_set is the single entry point for new values; every change calls
- * the store's change hook once (observe engine, MQTT mirror).
+ * gw_store_set is the single entry point for new values; every set calls
+ * each value listener once (observe engine, Send, offline store, MQTT
+ * mirror), each with its own context.
  */
 #ifndef GW_LWM2M_STORE_H
 #define GW_LWM2M_STORE_H
@@ -36,8 +37,9 @@ typedef struct gw_attrs {
     double gt, lt, st;
 } gw_attrs_t;
 
-/* Called after a value changed (or was set to an equal value: `changed`
- * says which). value is borrowed for the duration of the call. */
+/* A value listener: called after a value was set, whether it changed or
+ * was set to an equal value (`changed` says which). path and value are
+ * borrowed for the duration of the call. */
 typedef void (*gw_store_hook_fn)(void *ctx, gw_sclient_t *c, const gw_path_t *path,
                                  const gw_value_t *value, bool changed);
 
@@ -45,7 +47,18 @@ typedef void (*gw_store_hook_fn)(void *ctx, gw_sclient_t *c, const gw_path_t *pa
 int gw_store_new(const gw_registry_t *reg, gw_store_t **out);
 /* All clients must have been freed. */
 void gw_store_free(gw_store_t **s);
-void gw_store_set_hook(gw_store_t *s, gw_store_hook_fn fn, void *ctx);
+/* Subscribe fn(ctx, ...) to every gw_store_set of every client: any number
+ * of listeners, called in the order they subscribed. One subscribed from
+ * inside a listener is called from the next set on. A listener may set
+ * values itself (its listeners run nested) and may unsubscribe any
+ * listener, itself included: one removed before its turn in the current
+ * set is not called, and none is skipped or called twice. ctx is borrowed
+ * until gw_store_unlisten. 0, -EINVAL (fn NULL), -EEXIST (this fn and ctx
+ * already listen), -ENOMEM. */
+int gw_store_listen(gw_store_t *s, gw_store_hook_fn fn, void *ctx);
+/* Unsubscribe the listener with this fn and ctx; 0 or -ENOENT. The store
+ * forgets its listeners when freed, so unsubscribing then is not needed. */
+int gw_store_unlisten(gw_store_t *s, gw_store_hook_fn fn, void *ctx);
 const gw_registry_t *gw_store_registry(const gw_store_t *s);
 
 /* A client with no instances. app is an opaque pointer for the owner
@@ -86,7 +99,7 @@ int gw_store_instance_at(const gw_sclient_t *c, size_t i, uint16_t *out_oid, uin
  * A value its type does not allow (gw_value_check in check.h: a Float that
  * is not finite, a String that is not UTF-8 or holds NUL) is -EINVAL.
  * Strings/opaque are copied (interned). ts_ms: wall-clock time of the
- * reading, 0 for now. Fires the hook. */
+ * reading, 0 for now. Calls the listeners (not on failure). */
 int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *v,
                  int64_t ts_ms);
 /* Remove a resource or resource instance value (-ENOENT if absent). path

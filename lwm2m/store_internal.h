@@ -97,10 +97,17 @@ struct gw_sclient {
     uint16_t n_attrs, cap_attrs;
 };
 
+struct gw_store_listener {
+    gw_store_hook_fn fn; /* NULL: unsubscribed during a dispatch, compacted after */
+    void *ctx;
+};
+
 struct gw_store {
     const gw_registry_t *reg;
-    gw_store_hook_fn hook;
-    void *hook_ctx;
+    struct gw_store_listener *listeners;
+    uint32_t n_listeners, cap_listeners;
+    uint32_t dispatching; /* nesting depth of listener calls */
+    bool removed;         /* an entry was cleared while dispatching */
     struct gw_intern strings;
 };
 

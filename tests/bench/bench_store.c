@@ -111,7 +111,10 @@ int main(void)
         fprintf(stderr, "bench_store: setup failed\n");
         goto out;
     }
-    gw_store_set_hook(st, hook, NULL);
+    if (gw_store_listen(st, hook, NULL) < 0) {
+        fprintf(stderr, "bench_store: cannot add its listener\n");
+        goto out;
+    }
 
     struct mallinfo2 m0 = mallinfo2();
     for (unsigned i = 0; i < N_CLIENTS; i++) {

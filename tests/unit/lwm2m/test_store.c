@@ -484,7 +484,7 @@ GW_TEST(test_hook)
 {
     setup();
     struct hook_log l = {0};
-    gw_store_set_hook(st, hook, &l);
+    CHECK_EQ_INT(gw_store_listen(st, hook, &l), 0);
     gw_sclient_t *c = NULL;
     CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
     CHECK_EQ_INT(gw_store_instance_create(st, c, 3, 0), 0);
@@ -532,10 +532,169 @@ GW_TEST(test_hook)
     CHECK_EQ_INT(set(c, P3(3, 0, 0), vint(1)), -EINVAL);
     CHECK_EQ_INT(l.calls, calls);
 
-    /* A hook may be removed. */
-    gw_store_set_hook(st, NULL, NULL);
+    /* A listener may be removed. */
+    CHECK_EQ_INT(gw_store_unlisten(st, hook, &l), 0);
+    CHECK_EQ_INT(gw_store_unlisten(st, hook, &l), -ENOENT);
     CHECK_EQ_INT(set(c, P3(3, 0, 0), vstr("x")), 0);
     CHECK_EQ_INT(l.calls, calls);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+/* ---- several listeners ---- */
+
+enum { MAX_TRACE = 64 };
+struct trace {
+    char order[MAX_TRACE]; /* the listeners' tags, in call order */
+    size_t n;
+};
+
+struct listener {
+    struct trace *t;
+    char tag;
+    int calls;
+    gw_store_hook_fn fn;     /* its own fn, to unsubscribe itself */
+    struct listener *drop;   /* unsubscribed from inside the first call */
+    struct listener *add;    /* subscribed from inside the first call */
+    gw_sclient_t *nested_c;  /* set a value from inside the first call */
+};
+
+static void on_listener(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value,
+                        bool changed)
+{
+    (void)c;
+    (void)path;
+    (void)value;
+    (void)changed;
+    struct listener *l = ctx;
+    if (l->t->n < MAX_TRACE - 1)
+        l->t->order[l->t->n++] = l->tag;
+    if (l->calls++ > 0)
+        return;
+    if (l->drop)
+        CHECK_EQ_INT(gw_store_unlisten(st, l->drop->fn, l->drop), 0);
+    if (l->add)
+        CHECK_EQ_INT(gw_store_listen(st, l->add->fn, l->add), 0);
+    if (l->nested_c)
+        CHECK_EQ_INT(set(l->nested_c, P3(3303, 0, 5701), vstr("Cel")), 0);
+}
+
+/* A second kind of listener (another module's fn) with the same ctx. */
+static void on_listener_b(void *ctx, gw_sclient_t *c, const gw_path_t *path,
+                          const gw_value_t *value, bool changed)
+{
+    on_listener(ctx, c, path, value, changed);
+}
+
+static void listeners_setup(struct trace *t, struct listener *ls, size_t n, gw_sclient_t **c)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t i = 0; i < n; i++)
+        ls[i] = (struct listener){.t = t, .tag = (char)('a' + i), .fn = on_listener};
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, *c, 3303, 0), 0);
+}
+
+GW_TEST(test_listeners_all_called_in_order)
+{
+    setup();
+    struct trace t;
+    struct listener ls[3];
+    gw_sclient_t *c = NULL;
+    listeners_setup(&t, ls, 3, &c);
+    /* Subscribed b, a, c: called in that order, each with its own ctx. */
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[1]), 0);
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[0]), 0);
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[2]), 0);
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[0]), -EEXIST);
+    CHECK_EQ_INT(gw_store_listen(st, NULL, &ls[0]), -EINVAL);
+    /* the same ctx with another fn is another listener */
+    struct listener other = {.t = &t, .tag = 'x', .fn = on_listener_b};
+    CHECK_EQ_INT(gw_store_listen(st, on_listener_b, &other), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(1)), 0);
+    CHECK_EQ_STR(t.order, "bacx");
+    /* equal value: still every listener (changed = false) */
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(1)), 0);
+    CHECK_EQ_STR(t.order, "bacxbacx");
+    /* a failed set calls none */
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vint(1)), -EINVAL);
+    CHECK_EQ_INT(t.n, 8);
+    /* unsubscribing one leaves the others, in order */
+    CHECK_EQ_INT(gw_store_unlisten(st, on_listener, &ls[0]), 0);
+    CHECK_EQ_INT(gw_store_unlisten(st, on_listener, &other), -ENOENT); /* other fn */
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(2)), 0);
+    CHECK_EQ_STR(t.order, "bacxbacxbcx");
+    gw_store_client_free(st, &c);
+    teardown(); /* the store forgets listeners still subscribed */
+}
+
+GW_TEST(test_listener_unsubscribes_inside_callback)
+{
+    setup();
+    struct trace t;
+    struct listener ls[4];
+    gw_sclient_t *c = NULL;
+    listeners_setup(&t, ls, 4, &c);
+    /* a drops itself, b drops c (after it, not yet called), d stays */
+    ls[0].drop = &ls[0];
+    ls[1].drop = &ls[2];
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[i]), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(1)), 0);
+    /* c not called, d neither skipped nor repeated */
+    CHECK_EQ_STR(t.order, "abd");
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(2)), 0);
+    CHECK_EQ_STR(t.order, "abdbd");
+    /* a listener that drops one before it: the one after is still called once */
+    memset(&t, 0, sizeof t);
+    CHECK_EQ_INT(gw_store_unlisten(st, on_listener, &ls[1]), 0);
+    CHECK_EQ_INT(gw_store_unlisten(st, on_listener, &ls[3]), 0);
+    struct listener e = {.t = &t, .tag = 'e', .fn = on_listener};
+    struct listener f = {.t = &t, .tag = 'f', .fn = on_listener, .drop = &e};
+    struct listener g = {.t = &t, .tag = 'g', .fn = on_listener};
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &e), 0);
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &f), 0);
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &g), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(3)), 0);
+    CHECK_EQ_STR(t.order, "efg");
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(4)), 0);
+    CHECK_EQ_STR(t.order, "efgfg");
+    CHECK_EQ_INT(gw_store_unlisten(st, on_listener, &e), -ENOENT);
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+GW_TEST(test_listener_subscribes_and_sets_inside_callback)
+{
+    setup();
+    struct trace t;
+    struct listener ls[3];
+    gw_sclient_t *c = NULL;
+    listeners_setup(&t, ls, 3, &c);
+    /* a subscribes c (called from the next set on, the nested one
+     * included) and sets another value: a nested dispatch calls a, b, c
+     * for it, then the outer one goes on with b (not c: it began without) */
+    ls[0].add = &ls[2];
+    ls[0].nested_c = c;
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[0]), 0);
+    CHECK_EQ_INT(gw_store_listen(st, on_listener, &ls[1]), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(1)), 0);
+    CHECK_EQ_STR(t.order, "aabcb");
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(2)), 0);
+    CHECK_EQ_STR(t.order, "aabcbabc");
+    /* many listeners: the array grows */
+    enum { MANY = 100 };
+    static struct listener many[MANY];
+    memset(&t, 0, sizeof t);
+    for (int i = 0; i < MANY; i++) {
+        many[i] = (struct listener){.t = &t, .tag = 'm', .fn = on_listener};
+        CHECK_EQ_INT(gw_store_listen(st, on_listener, &many[i]), 0);
+    }
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), vflt(3)), 0);
+    int called = 0;
+    for (int i = 0; i < MANY; i++)
+        called += many[i].calls;
+    CHECK_EQ_INT(called, MANY);
     gw_store_client_free(st, &c);
     teardown();
 }
@@ -854,5 +1013,7 @@ GW_TEST(test_kept_object_without_instances)
 }
 
 GW_TEST_MAIN(test_instances, test_types, test_errors, test_multiple_and_unset, test_read_levels,
-             test_hook, test_timestamps, test_interning_shared, test_client_bytes, test_attrs,
+             test_hook, test_listeners_all_called_in_order,
+             test_listener_unsubscribes_inside_callback,
+             test_listener_subscribes_and_sets_inside_callback, test_timestamps, test_interning_shared, test_client_bytes, test_attrs,
              test_many_values_order, test_kept_object_without_instances)
