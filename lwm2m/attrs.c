@@ -37,7 +37,7 @@ void gw_attrs_inherit(const gw_attrs_t *const *levels, size_t n, int32_t dflt_pm
         out->pmax = 0;
     if (out->epmin < 0)
         out->epmin = 0;
-    if (out->epmax < 0 || (out->epmax > 0 && out->epmax < out->epmin))
+    if (out->epmax < 0 || (out->epmax > 0 && out->epmax <= out->epmin))
         out->epmax = 0;
 }
 

@@ -28,7 +28,8 @@ typedef struct gw_notify_attrs {
  * server's defaults dflt_pmin/dflt_pmax (/1/x/2, /1/x/3; 0 = none).
  * gt/lt/st judge one value, so they apply only when single_value (the path
  * names a single resource or a resource instance). A pmax below pmin, or an
- * epmax below epmin, is ignored (0), as 5.1.2 says.
+ * epmax not above epmin, is ignored (0), as 5.1.2 says (pmax >= pmin,
+ * epmax > epmin).
  */
 void gw_attrs_inherit(const gw_attrs_t *const *levels, size_t n, int32_t dflt_pmin, int32_t dflt_pmax,
                       bool single_value, gw_notify_attrs_t *out);

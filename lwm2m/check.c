@@ -364,8 +364,10 @@ int gw_attrs_check(const gw_attrs_t *a, char *why, size_t why_size)
     if ((a->set & GW_ATTR_PMIN) && (a->set & GW_ATTR_PMAX) && a->pmax < a->pmin)
         return refuse(why, why_size, "pmax (%d) must not be less than pmin (%d)", (int)a->pmax,
                       (int)a->pmin);
-    if ((a->set & GW_ATTR_EPMIN) && (a->set & GW_ATTR_EPMAX) && a->epmax < a->epmin)
-        return refuse(why, why_size, "epmax (%d) must not be less than epmin (%d)", (int)a->epmax,
+    /* LwM2M 1.1 Core 5.1.2: pmax may equal pmin (pmax >= pmin), but epmax
+     * MUST be greater than epmin. */
+    if ((a->set & GW_ATTR_EPMIN) && (a->set & GW_ATTR_EPMAX) && a->epmax <= a->epmin)
+        return refuse(why, why_size, "epmax (%d) must be greater than epmin (%d)", (int)a->epmax,
                       (int)a->epmin);
     if ((a->set & GW_ATTR_LT) && (a->set & GW_ATTR_GT)) {
         double st = (a->set & GW_ATTR_ST) ? a->st : 0;

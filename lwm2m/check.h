@@ -64,7 +64,8 @@ int gw_attr_value_parse(const char *name, const char *text, size_t len, bool is_
                         char *why, size_t why_size);
 
 /* The attributes one path will hold, judged together: every number finite,
- * periods non-negative, st > 0, pmin <= pmax, epmin <= epmax, and
+ * periods non-negative, st > 0, pmin <= pmax, epmin < epmax (LwM2M 1.1
+ * Core 5.1.2), and
  * lt + 2*st < gt (so lt < gt). 0 or -EINVAL. */
 int gw_attrs_check(const gw_attrs_t *a, char *why, size_t why_size);
 

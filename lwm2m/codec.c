@@ -99,21 +99,62 @@ int gw_codec_encode(int cf, const gw_path_t *base, const gw_record_t *recs, size
     }
 }
 
+static int cmp_path_ptr(const void *a, const void *b)
+{
+    return gw_path_cmp(*(const gw_path_t *const *)a, *(const gw_path_t *const *)b);
+}
+
+/* Two values for one path would leave whichever is stored last: the
+ * server's intent is unknowable, so the payload is refused whole (a Write
+ * carries each resource, and each resource instance, once). Sorted: a
+ * composite of thousands of records costs O(n log n), not O(n^2). */
+static int refuse_duplicates(gw_decoded_t *d)
+{
+    if (d->n < 2)
+        return 0;
+    const gw_path_t **v = malloc(d->n * sizeof *v);
+    if (!v)
+        return gw_decoded_fail(d, -ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->recs[i].value.type != GW_TYPE_NONE)
+            v[k++] = &d->recs[i].path;
+    if (k > 1)
+        qsort(v, k, sizeof *v, cmp_path_ptr);
+    int rc = 0;
+    for (size_t i = 1; i < k && !rc; i++)
+        if (gw_path_cmp(v[i - 1], v[i]) == 0) {
+            char ps[32];
+            rc = gw_decoded_fail(d, -EINVAL, "%s: two values for one path in one payload, "
+                                 "expected each resource (instance) once",
+                                 gw_path_format(v[i], ps, sizeof ps));
+        }
+    free(v);
+    return rc;
+}
+
 int gw_codec_decode(int cf, const gw_path_t *base, const uint8_t *p, size_t len,
                     gw_type_lookup_fn lookup, void *lookup_ctx, gw_decoded_t *out)
 {
+    int rc;
     switch (cf) {
     case GW_CF_TEXT:
-        return gw_text_decode(base, p, len, lookup, lookup_ctx, out);
+        rc = gw_text_decode(base, p, len, lookup, lookup_ctx, out);
+        break;
     case GW_CF_OPAQUE:
-        return gw_opaque_decode(base, p, len, lookup, lookup_ctx, out);
+        rc = gw_opaque_decode(base, p, len, lookup, lookup_ctx, out);
+        break;
     case GW_CF_LWM2M_TLV:
-        return gw_tlv_decode(base, p, len, lookup, lookup_ctx, out);
+        rc = gw_tlv_decode(base, p, len, lookup, lookup_ctx, out);
+        break;
     case GW_CF_SENML_JSON:
-        return gw_senml_json_decode(base, p, len, lookup, lookup_ctx, out);
+        rc = gw_senml_json_decode(base, p, len, lookup, lookup_ctx, out);
+        break;
     case GW_CF_SENML_CBOR:
-        return gw_senml_cbor_decode(base, p, len, lookup, lookup_ctx, out);
+        rc = gw_senml_cbor_decode(base, p, len, lookup, lookup_ctx, out);
+        break;
     default:
         return gw_decoded_fail(out, -EPROTONOSUPPORT, "content format %d is not supported", cf);
     }
+    return rc ? rc : refuse_duplicates(out);
 }

@@ -86,7 +86,9 @@ int gw_opaque_decode(const gw_path_t *base, const uint8_t *p, size_t len,
                      gw_type_lookup_fn lookup, void *lookup_ctx, gw_decoded_t *out);
 
 /* Dispatch on a content format. Returns -EPROTONOSUPPORT for a format that
- * has no codec (-> 4.06 for Accept, 4.15 for Content-Format). */
+ * has no codec (-> 4.06 for Accept, 4.15 for Content-Format). gw_codec_decode
+ * also refuses (-EINVAL) a payload with two values for one path, in any
+ * format: a Write carries each resource (instance) once. */
 int gw_codec_encode(int cf, const gw_path_t *base, const gw_record_t *recs, size_t n, gw_buf_t *out);
 int gw_codec_decode(int cf, const gw_path_t *base, const uint8_t *p, size_t len,
                     gw_type_lookup_fn lookup, void *lookup_ctx, gw_decoded_t *out);

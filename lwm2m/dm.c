@@ -279,20 +279,29 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
 {
     for (size_t i = 0; i < dec->n; i++) {
         const gw_record_t *rec = &dec->recs[i];
+        /* Every refusal names the record: a payload holds many. */
+        char ps[32];
+        gw_path_format(&rec->path, ps, sizeof ps);
         if (rec->path.len < 3 || !gw_path_has_prefix(&rec->path, &q->path))
-            return fail(q, C(400), "payload names a path outside the request%s", NULL);
+            return fail(q, C(400), "%s: payload names a path outside the request or not a resource", ps);
         const gw_objdef_t *o = gw_registry_find(q->reg, rec->path.id[0]);
         const gw_resdef_t *d = o ? gw_objdef_find_res(o, rec->path.id[2]) : NULL;
         if (!d)
-            return fail(q, C(404), "resource not defined in this object%s", NULL);
+            return fail(q, C(404), "%s: resource not defined in this object", ps);
         if (!create && !(d->ops & GW_OP_W))
-            return fail(q, C(405), "resource is not writable%s", NULL);
+            return fail(q, C(405), "%s: resource is not writable", ps);
         if (d->ops & GW_OP_E)
-            return fail(q, C(405), "resource is executable, not writable%s", NULL);
-        if ((d->multiple && rec->path.len != 4) || (!d->multiple && rec->path.len != 3))
-            return fail(q, C(400), "multiple-instance resources need instances%s", NULL);
+            return fail(q, C(405), "%s: resource is executable, not writable", ps);
+        if ((d->multiple && rec->path.len != 4) || (!d->multiple && rec->path.len != 3)) {
+            char m[80];
+            snprintf(m, sizeof m, "%s: %s", ps,
+                     d->multiple ? "multiple-instance resources need instances" : "a single resource has no instances");
+            return fail(q, C(400), "%s", m);
+        }
+        if (rec->value.type == GW_TYPE_NONE)
+            return fail(q, C(400), "%s: no value (expected \"v\", \"vs\", \"vb\", \"vd\" or \"vlo\" in SenML)", ps);
         if (rec->value.type != (gw_type_t)d->type)
-            return fail(q, C(400), "value of the wrong type%s", NULL);
+            return fail(q, C(400), "%s: value of the wrong type", ps);
         char why[sizeof q->diag];
         if (gw_value_check_res(d, &rec->path, &rec->value, why, sizeof why) < 0)
             return fail(q, C(400), "%s", why);
@@ -569,6 +578,7 @@ static int do_write_attributes(dm_req_t *q)
         return fail(q, C(404), "resource has no value%s", NULL);
     gw_store_attrs_get(q->vc->sc, &q->path, &a);
     const char *s = (const char *)q->query->s, *end = s + q->query->length;
+    unsigned given = 0; /* attributes this request names: each once */
     while (s < end) {
         const char *amp = memchr(s, '&', (size_t)(end - s));
         const char *e = amp ? amp : end;
@@ -586,6 +596,10 @@ static int do_write_attributes(dm_req_t *q)
                 break;
         if (i == sizeof keys / sizeof keys[0])
             return fail(q, C(400), "unknown attribute; expected pmin, pmax, gt, lt, st, epmin, epmax%s", NULL);
+        /* gt=1&gt=2 has no meaning to pick: refused, not "the last wins". */
+        if (given & (1u << i))
+            return fail(q, C(400), "attribute %s given twice, expected each attribute once", keys[i].k);
+        given |= 1u << i;
         if (keys[i].num && (q->path.len < 3 || (d && d->type != GW_TYPE_INTEGER && d->type != GW_TYPE_FLOAT &&
                                                 d->type != GW_TYPE_UNSIGNED)))
             return fail(q, C(400), "gt, lt and st apply to numeric resources only%s", NULL);
@@ -650,7 +664,7 @@ static int do_execute(dm_req_t *q)
     if (!routed && !gw_exec_available(q->vc->sc, &q->path))
         return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
     if (gw_exec_args_validate(q->data, q->len) < 0)
-        return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1%s", NULL);
+        return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1 (each digit once)%s", NULL);
     if (check < 0 && routed)
         return route_fail(q, check, true);
     if (routed) {

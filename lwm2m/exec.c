@@ -44,15 +44,19 @@ static bool arg_char(uint8_t c)
 }
 
 /* arg-list = arg *("," arg); arg = DIGIT ["=" "'" *CHAR "'"] (LwM2M 1.1
- * 5.4.5: digits 0-9, values quoted). */
+ * 5.4.5: digits 0-9, values quoted). The digit names the argument, so one
+ * digit twice ("0='a',0='b'") would leave a reader to pick one: refused,
+ * as a repeated attribute or resource is. */
 int gw_exec_args_validate(const uint8_t *p, size_t len)
 {
     size_t i = 0;
+    unsigned seen = 0;
     if (len == 0)
         return 0;
     for (;;) {
-        if (i >= len || p[i] < '0' || p[i] > '9')
+        if (i >= len || p[i] < '0' || p[i] > '9' || (seen & (1u << (p[i] - '0'))))
             return -EINVAL;
+        seen |= 1u << (p[i] - '0');
         i++;
         if (i < len && p[i] == '=') {
             i++;

@@ -320,7 +320,7 @@ int gw_links_append_attrs(const gw_attrs_t *a, gw_buf_t *out);
 /* exec.c: executable resources the gateway implements, and the Execute
  * argument syntax "0='on',1,3='x'" (LwM2M 1.1 5.4.5). */
 bool gw_exec_available(const gw_sclient_t *c, const gw_path_t *path);
-int gw_exec_args_validate(const uint8_t *p, size_t len); /* 0 or -EINVAL */
+int gw_exec_args_validate(const uint8_t *p, size_t len); /* 0 or -EINVAL (also a digit twice) */
 /* Returns a CoAP response code (e.g. COAP_RESPONSE_CODE(204)). */
 int gw_exec_run(struct gw_reg *r, const gw_path_t *path, const uint8_t *args, size_t len);
 

@@ -22,15 +22,45 @@ enum {
     LBL_BVER = -1,
     LBL_BN = -2,
     LBL_BT = -3,
+    LBL_BU = -4,
+    LBL_BV = -5,
+    LBL_BS = -6,
     LBL_N = 0,
+    LBL_U = 1,
     LBL_V = 2,
     LBL_VS = 3,
     LBL_VB = 4,
+    LBL_S = 5,
     LBL_T = 6,
+    LBL_UT = 7,
     LBL_VD = 8,
     LBL_VLO = 1000, /* the text label "vlo" (LwM2M 1.1), not an RFC number */
     LBL_IGNORED = 1001,
 };
+
+/* The GW_SENML_L_* bit of a label, -1 for one read past. */
+static int label_bit(int key, const char **out_name)
+{
+    static const struct {
+        int key, bit;
+        const char *name;
+    } t[] = {
+        {LBL_BVER, GW_SENML_L_BVER, "bver"}, {LBL_BN, GW_SENML_L_BN, "bn"},
+        {LBL_BT, GW_SENML_L_BT, "bt"},       {LBL_BU, GW_SENML_L_BU, "bu"},
+        {LBL_BV, GW_SENML_L_BV, "bv"},       {LBL_BS, GW_SENML_L_BS, "bs"},
+        {LBL_N, GW_SENML_L_N, "n"},          {LBL_U, GW_SENML_L_U, "u"},
+        {LBL_V, GW_SENML_L_V, "v"},          {LBL_VS, GW_SENML_L_VS, "vs"},
+        {LBL_VB, GW_SENML_L_VB, "vb"},       {LBL_S, GW_SENML_L_S, "s"},
+        {LBL_T, GW_SENML_L_T, "t"},          {LBL_UT, GW_SENML_L_UT, "ut"},
+        {LBL_VD, GW_SENML_L_VD, "vd"},       {LBL_VLO, GW_SENML_L_VLO, "vlo"},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (t[i].key == key) {
+            *out_name = t[i].name;
+            return t[i].bit;
+        }
+    return -1;
+}
 
 /* ---------------------------------------------------------------- encode */
 
@@ -228,13 +258,21 @@ typedef struct cdec {
     bool root_indef, map_indef, expect_key;
     uint64_t root_left, map_left; /* items left in definite containers */
     int key;
+    bool skip_value; /* the key was refused or repeated: its value is read past */
+    size_t n_records;
     gw_senml_base_t b;
     gw_senml_rec_t rec;
 } cdec_t;
 
+/* A problem of the pack's structure, found while a record may still be
+ * unnamed: it says which record. Problems of one field wait in rec.err. */
 static void fail(cdec_t *c, int err, const char *msg)
 {
-    if (!c->rc)
+    if (c->rc)
+        return;
+    if (c->depth == 2)
+        c->rc = gw_decoded_fail(c->out, err, "SenML CBOR record %zu: %s", c->rec.idx, msg);
+    else
         c->rc = gw_decoded_fail(c->out, err, "SenML CBOR: %s", msg);
 }
 
@@ -263,6 +301,7 @@ static void end_record(cdec_t *c)
 static void start_record(cdec_t *c, bool indef, size_t pairs)
 {
     memset(&c->rec, 0, sizeof c->rec);
+    c->rec.idx = ++c->n_records;
     c->depth = 2;
     c->expect_key = true;
     c->map_indef = indef;
@@ -277,11 +316,14 @@ static void start_record(cdec_t *c, bool indef, size_t pairs)
     }
 }
 
-static void set_value(cdec_t *c, int vkind)
+static bool set_value(cdec_t *c, int vkind)
 {
-    if (c->rec.vkind != GW_SENML_V_NONE)
-        fail(c, -EINVAL, "record with more than one value");
+    if (c->rec.vkind != GW_SENML_V_NONE) {
+        gw_senml_rec_err(&c->rec, "SenML record with more than one value");
+        return false;
+    }
     c->rec.vkind = vkind;
+    return true;
 }
 
 /* A key or a value inside a record. */
@@ -299,73 +341,94 @@ static void scalar(cdec_t *c, enum ev_kind k, const gw_senml_num_t *num, const u
         return;
     }
     if (c->expect_key) {
-        if (k == EV_NUM && num->kind == GW_SENML_NUM_I) {
-            c->key = num->i == LBL_BN || num->i == LBL_BT || num->i == LBL_N || num->i == LBL_V ||
-                             num->i == LBL_VS || num->i == LBL_VB || num->i == LBL_T ||
-                             num->i == LBL_VD
-                         ? (int)num->i
-                         : LBL_IGNORED;
-        } else if (k == EV_TEXT) {
-            if (len == 3 && !memcmp(s, "vlo", 3)) {
-                c->key = LBL_VLO;
-            } else if (len > 0 && s[len - 1] == '_') {
-                /* RFC 8428 4.4: labels ending in "_" must be understood. */
-                fail(c, -EINVAL, "unsupported must-understand label");
-                return;
-            } else {
-                c->key = LBL_IGNORED;
-            }
-        } else {
-            fail(c, -EINVAL, "a map key is neither an integer nor a text");
-            return;
+        c->skip_value = false;
+        c->key = LBL_IGNORED;
+        if (k == EV_NUM && num->kind == GW_SENML_NUM_I && num->i >= LBL_BS && num->i <= LBL_VD) {
+            c->key = (int)num->i;
+        } else if (k == EV_TEXT && len == 3 && !memcmp(s, "vlo", 3)) {
+            c->key = LBL_VLO;
+        } else if (k == EV_TEXT && len > 0 && s[len - 1] == '_') {
+            /* RFC 8428 4.4: labels ending in "_" must be understood. */
+            gw_senml_rec_err(&c->rec, "SenML label \"%.*s\" is not supported",
+                             len > 32 ? 32 : (int)len, (const char *)s);
+        } else if (k != EV_NUM && k != EV_TEXT) {
+            gw_senml_rec_err(&c->rec, "SenML CBOR: a map key is neither an integer nor a text");
         }
+        const char *name = NULL;
+        int bit = label_bit(c->key, &name);
+        if (bit >= 0 && !gw_senml_label_once(&c->rec, bit, name))
+            c->skip_value = true;
         c->expect_key = false;
     } else {
         gw_senml_rec_t *r = &c->rec;
+        const char *name = "?";
         bool ok = true;
-        switch (c->key) {
+        const char *want = "";
+        label_bit(c->key, &name);
+        switch (c->skip_value ? LBL_IGNORED : c->key) {
+        case LBL_BVER:
+            ok = k == EV_NUM;
+            want = "a positive integer";
+            if (ok)
+                gw_senml_set_bver(&c->b, r, num);
+            break;
         case LBL_BN:
             ok = k == EV_TEXT;
-            if (ok && gw_senml_set_bn(&c->b, (const char *)s, len, c->out))
+            want = "a text string";
+            if (ok && gw_senml_set_bn(&c->b, (const char *)s, len, r->idx, c->out))
                 c->rc = -EINVAL;
             break;
         case LBL_N:
+        case LBL_U:
+        case LBL_BU:
+            /* Units: the object definition fixes them in LwM2M (TS 1.1
+             * 7.4.5); a well-typed one is read past. */
             ok = k == EV_TEXT;
-            r->n = (const char *)s;
-            r->n_len = len;
+            want = "a text string";
+            if (ok && c->key == LBL_N) {
+                r->n = (const char *)s;
+                r->n_len = len;
+            }
             break;
         case LBL_BT:
         case LBL_T:
+        case LBL_BV:
+        case LBL_BS:
+        case LBL_S:
+        case LBL_UT:
+            /* A sum is refused by gw_senml_emit, with the record's name. */
             ok = k == EV_NUM;
+            want = "a number";
             if (ok && c->key == LBL_BT) {
                 c->b.bt = num_as_double(num);
-            } else if (ok) {
+            } else if (ok && c->key == LBL_T) {
                 r->has_t = true;
                 r->t = num_as_double(num);
+            } else if (ok && c->key == LBL_BV) {
+                c->b.has_bv = true;
+                c->b.bv = *num;
             }
             break;
         case LBL_V:
             ok = k == EV_NUM;
-            if (ok) {
-                set_value(c, GW_SENML_V_NUM);
+            want = "a number";
+            if (ok && set_value(c, GW_SENML_V_NUM))
                 r->num = *num;
-            }
             break;
         case LBL_VB:
             ok = k == EV_BOOL;
-            if (ok) {
-                set_value(c, GW_SENML_V_BOOL);
+            want = "true or false";
+            if (ok && set_value(c, GW_SENML_V_BOOL))
                 r->b = b;
-            }
             break;
         case LBL_VS:
         case LBL_VLO:
         case LBL_VD:
             ok = k == (c->key == LBL_VD ? EV_BYTES : EV_TEXT);
-            if (ok) {
-                set_value(c, c->key == LBL_VS    ? GW_SENML_V_STR
-                             : c->key == LBL_VLO ? GW_SENML_V_OBJLNK
-                                                 : GW_SENML_V_DATA);
+            want = c->key == LBL_VD ? "a byte string" : "a text string";
+            if (ok && set_value(c, c->key == LBL_VS    ? GW_SENML_V_STR
+                                   : c->key == LBL_VLO ? GW_SENML_V_OBJLNK
+                                                       : GW_SENML_V_DATA)) {
                 r->s = s;
                 r->s_len = len;
             }
@@ -373,10 +436,10 @@ static void scalar(cdec_t *c, enum ev_kind k, const gw_senml_num_t *num, const u
         default:
             ok = k != EV_OTHER;
         }
-        if (!ok) {
-            fail(c, -EINVAL, "a label holds a value of the wrong kind");
-            return;
-        }
+        if (!ok && c->key == LBL_IGNORED)
+            gw_senml_rec_err(r, "SenML CBOR: a label holds null or undefined");
+        else if (!ok)
+            gw_senml_rec_err(r, "SenML \"%s\" must be %s", name, want);
         c->expect_key = true;
     }
     if (!c->map_indef && --c->map_left == 0 && !c->rc)

@@ -4,19 +4,59 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "senml_internal.h"
 
-int gw_senml_set_bn(gw_senml_base_t *b, const char *s, size_t len, gw_decoded_t *dec)
+int gw_senml_set_bn(gw_senml_base_t *b, const char *s, size_t len, size_t idx, gw_decoded_t *dec)
 {
     if (len >= sizeof b->bn)
-        return gw_decoded_fail(dec, -EINVAL, "SenML base name of %zu bytes is too long", len);
+        return gw_decoded_fail(dec, -EINVAL, "SenML record %zu: base name of %zu bytes is too long",
+                               idx, len);
     memcpy(b->bn, s, len);
     b->bn[len] = '\0';
     b->bn_len = len;
     return 0;
+}
+
+void gw_senml_rec_err(gw_senml_rec_t *r, const char *fmt, ...)
+{
+    if (r->err[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+}
+
+bool gw_senml_label_once(gw_senml_rec_t *r, int label, const char *name)
+{
+    uint32_t bit = 1u << label;
+    if (r->seen & bit) {
+        gw_senml_rec_err(r, "SenML label \"%.16s\" twice in one record", name);
+        return false;
+    }
+    r->seen |= bit;
+    return true;
+}
+
+void gw_senml_set_bver(gw_senml_base_t *b, gw_senml_rec_t *r, const gw_senml_num_t *num)
+{
+    if (num->kind != GW_SENML_NUM_I || num->i < 1) {
+        gw_senml_rec_err(r, "SenML \"bver\" must be a positive integer");
+    } else if (num->i > GW_SENML_VERSION) {
+        /* RFC 8428 4.4: a version the reader does not know may change
+         * what the fields mean; reading on would store wrong values. */
+        gw_senml_rec_err(r, "SenML version %lld is not supported (this client reads up to %d)",
+                         (long long)num->i, GW_SENML_VERSION);
+    } else if (b->bver && b->bver != num->i) {
+        gw_senml_rec_err(r, "SenML \"bver\" %lld differs from the pack's %lld (RFC 8428 4.4)",
+                         (long long)num->i, (long long)b->bver);
+    } else {
+        b->bver = num->i;
+    }
 }
 
 /* 2^63 and 2^64 are exact doubles; comparisons against them are exact. */
@@ -62,6 +102,45 @@ static int num_to_value(const gw_senml_num_t *num, gw_type_t type, gw_value_t *v
     }
 }
 
+static double num_as_double(const gw_senml_num_t *n)
+{
+    return n->kind == GW_SENML_NUM_I ? (double)n->i
+           : n->kind == GW_SENML_NUM_U ? (double)n->u
+                                       : n->f;
+}
+
+/* bv + v (RFC 8428 4.1). Integers add exactly while the sum fits 64 bits:
+ * an Integer resource must not pass through a double, which holds 53. */
+static void num_add(const gw_senml_num_t *a, const gw_senml_num_t *b, gw_senml_num_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (a->kind == GW_SENML_NUM_I && b->kind == GW_SENML_NUM_I) {
+        if (!__builtin_add_overflow(a->i, b->i, &out->i)) {
+            out->kind = GW_SENML_NUM_I;
+            return;
+        }
+    } else if (a->kind != GW_SENML_NUM_F && b->kind != GW_SENML_NUM_F) {
+        /* One is above INT64_MAX (kind U). */
+        const gw_senml_num_t *u = a->kind == GW_SENML_NUM_U ? a : b, *o = u == a ? b : a;
+        uint64_t ov = o->kind == GW_SENML_NUM_U ? o->u : (uint64_t)o->i;
+        if (o->kind == GW_SENML_NUM_I && o->i < 0) {
+            /* u > INT64_MAX >= -o->i: no wrap. */
+            uint64_t d = u->u - ((uint64_t)(-(o->i + 1)) + 1);
+            out->kind = d <= INT64_MAX ? GW_SENML_NUM_I : GW_SENML_NUM_U;
+            out->i = (int64_t)(d <= INT64_MAX ? d : 0);
+            out->u = d;
+            return;
+        }
+        if (!__builtin_add_overflow(u->u, ov, &out->u)) {
+            out->kind = GW_SENML_NUM_U;
+            return;
+        }
+    }
+    /* A sum outside 64 bits, or a fraction: the type check decides. */
+    out->kind = GW_SENML_NUM_F;
+    out->f = num_as_double(a) + num_as_double(b);
+}
+
 static const char *vkind_name(int k)
 {
     switch (k) {
@@ -102,17 +181,28 @@ int gw_senml_emit(const gw_path_t *base, const gw_senml_base_t *b, const gw_senm
     memset(&rec, 0, sizeof rec);
 
     if (r->n_len >= GW_SENML_NAME_MAX)
-        return gw_decoded_fail(dec, -EINVAL, "SenML name of %zu bytes is too long", r->n_len);
+        return gw_decoded_fail(dec, -EINVAL, "SenML record %zu: name of %zu bytes is too long",
+                               r->idx, r->n_len);
     memcpy(name, b->bn, b->bn_len);
     if (r->n_len)
         memcpy(name + b->bn_len, r->n, r->n_len);
     name[b->bn_len + r->n_len] = '\0';
     if (memchr(name, '\0', b->bn_len + r->n_len) || !name[0])
-        return gw_decoded_fail(dec, -EINVAL, "SenML record without a name");
+        return gw_decoded_fail(dec, -EINVAL, "SenML record %zu: %s", r->idx,
+                               r->err[0] ? r->err : "no name (\"bn\" and \"n\" are both empty)");
     /* "/" is a path too: Read-Composite names it for every object (LwM2M
      * 1.1 6.3.x); a value on it is refused below as on any non-resource. */
     if (gw_path_parse(name, &rec.path))
-        return gw_decoded_fail(dec, -EINVAL, "SenML name \"%.40s\" is not an LwM2M path", name);
+        return gw_decoded_fail(dec, -EINVAL, "SenML record %zu: name \"%.40s\" is not an LwM2M path",
+                               r->idx, name);
+    if (r->err[0])
+        return gw_decoded_fail(dec, -EINVAL, "%s: %s", name, r->err);
+    /* LwM2M carries values in "v" (TS 1.1 7.4.5): a sum has no resource
+     * to go to, and ignoring it would answer 2.04 for a value not stored. */
+    if (r->seen & ((1u << GW_SENML_L_S) | (1u << GW_SENML_L_BS)))
+        return gw_decoded_fail(dec, -EINVAL, "%s: SenML %s (sum) is not used by LwM2M, expected "
+                               "the value in \"v\"", name,
+                               r->seen & (1u << GW_SENML_L_S) ? "\"s\"" : "\"bs\"");
     if (!gw_path_has_prefix(&rec.path, base))
         return gw_decoded_fail(dec, -EINVAL, "SenML name %s is outside the request path %s", name,
                                gw_path_format(base, ps, sizeof ps));
@@ -125,6 +215,9 @@ int gw_senml_emit(const gw_path_t *base, const gw_senml_base_t *b, const gw_senm
         rec.value.type = GW_TYPE_NONE;
         goto push;
     }
+    gw_senml_num_t num = r->num;
+    if (r->vkind == GW_SENML_V_NUM && b->has_bv)
+        num_add(&b->bv, &r->num, &num);
     if (rec.path.len < 3)
         return gw_decoded_fail(dec, -EINVAL, "SenML value for %s, which is not a resource", name);
 
@@ -137,8 +230,8 @@ int gw_senml_emit(const gw_path_t *base, const gw_senml_base_t *b, const gw_senm
         /* Without declared types, take the one the record shows. */
         switch (r->vkind) {
         case GW_SENML_V_NUM:
-            type = r->num.kind == GW_SENML_NUM_F ? GW_TYPE_FLOAT
-                   : r->num.kind == GW_SENML_NUM_U ? GW_TYPE_UNSIGNED
+            type = num.kind == GW_SENML_NUM_F ? GW_TYPE_FLOAT
+                   : num.kind == GW_SENML_NUM_U ? GW_TYPE_UNSIGNED
                                                    : GW_TYPE_INTEGER;
             break;
         case GW_SENML_V_STR: type = GW_TYPE_STRING; break;
@@ -154,7 +247,7 @@ int gw_senml_emit(const gw_path_t *base, const gw_senml_base_t *b, const gw_senm
 
     switch (r->vkind) {
     case GW_SENML_V_NUM:
-        if (num_to_value(&r->num, type, &rec.value))
+        if (num_to_value(&num, type, &rec.value))
             return gw_decoded_fail(dec, -EINVAL, "%s: number out of range for %s", name,
                                    gw_type_name(type));
         break;

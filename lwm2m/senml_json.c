@@ -185,8 +185,9 @@ typedef struct jdec {
 } jdec_t;
 
 /* The exact value of the next number token: an integer when the text is
- * one and fits 64 bits, else cJSON's double. */
-static int take_number(jdec_t *j, const cJSON *item, gw_senml_num_t *num)
+ * one and fits 64 bits, else cJSON's double. A number no double holds is
+ * the record's problem (r->err). */
+static int take_number(jdec_t *j, const cJSON *item, gw_senml_rec_t *r, gw_senml_num_t *num)
 {
     if (j->next_tok >= j->n_toks)
         return gw_decoded_fail(j->out, -EINVAL, "SenML JSON: number tokens out of step");
@@ -195,9 +196,11 @@ static int take_number(jdec_t *j, const cJSON *item, gw_senml_num_t *num)
     num->kind = GW_SENML_NUM_F;
     num->f = item->valuedouble;
     /* 1e999 parses to infinity, which no LwM2M value (nor JSON) holds. */
-    if (!isfinite(num->f))
-        return gw_decoded_fail(j->out, -EINVAL, "SenML JSON: number %.*s out of range",
-                               t->len > 24 ? 24 : (int)t->len, s);
+    if (!isfinite(num->f)) {
+        gw_senml_rec_err(r, "SenML JSON: number %.*s out of range", t->len > 24 ? 24 : (int)t->len,
+                         s);
+        return 0;
+    }
     bool integral = t->len > 0 && t->len < 24;
     for (size_t k = (s[0] == '-'); integral && k < t->len; k++)
         if (s[k] < '0' || s[k] > '9')
@@ -216,69 +219,136 @@ static int take_number(jdec_t *j, const cJSON *item, gw_senml_num_t *num)
     return 0;
 }
 
-static int set_value(jdec_t *j, gw_senml_rec_t *r, int kind, const char *key)
+/* Number nodes inside a nested value: skipped in step with the tokens.
+ * cJSON bounds the nesting (CJSON_NESTING_LIMIT), so recursion is bounded. */
+static size_t count_numbers(const cJSON *c)
 {
-    if (r->vkind != GW_SENML_V_NONE)
-        return gw_decoded_fail(j->out, -EINVAL, "SenML record with more than one value (\"%s\")",
-                               key);
+    size_t n = cJSON_IsNumber(c) ? 1 : 0;
+    for (const cJSON *k = c->child; k; k = k->next)
+        n += count_numbers(k);
+    return n;
+}
+
+static bool set_value(gw_senml_rec_t *r, int kind, const char *key)
+{
+    if (r->vkind != GW_SENML_V_NONE) {
+        gw_senml_rec_err(r, "SenML record with more than one value (\"%s\")", key);
+        return false;
+    }
     r->vkind = kind;
-    return 0;
+    return true;
 }
 
-static int want(jdec_t *j, bool ok, const char *key, const char *what)
+static bool want(gw_senml_rec_t *r, bool ok, const char *key, const char *what)
 {
-    return ok ? 0 : gw_decoded_fail(j->out, -EINVAL, "SenML \"%s\" must be %s", key, what);
+    if (!ok)
+        gw_senml_rec_err(r, "SenML \"%s\" must be %s", key, what);
+    return ok;
 }
 
+static const struct {
+    const char *name;
+    int label;
+} labels[] = {
+    {"bver", GW_SENML_L_BVER}, {"bn", GW_SENML_L_BN}, {"bt", GW_SENML_L_BT}, {"bu", GW_SENML_L_BU},
+    {"bv", GW_SENML_L_BV},     {"bs", GW_SENML_L_BS}, {"n", GW_SENML_L_N},   {"u", GW_SENML_L_U},
+    {"v", GW_SENML_L_V},       {"vs", GW_SENML_L_VS}, {"vb", GW_SENML_L_VB}, {"s", GW_SENML_L_S},
+    {"t", GW_SENML_L_T},       {"ut", GW_SENML_L_UT}, {"vd", GW_SENML_L_VD}, {"vlo", GW_SENML_L_VLO},
+};
+
+static int label_of(const char *k)
+{
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+        if (!strcmp(k, labels[i].name))
+            return labels[i].label;
+    return -1;
+}
+
+/* Problems of the record go to r->err, reported under its name by
+ * gw_senml_emit; only a broken base name or token pairing fails here. */
 static int parse_record(jdec_t *j, const cJSON *obj, gw_senml_base_t *b, gw_senml_rec_t *r)
 {
-    memset(r, 0, sizeof *r);
     for (const cJSON *c = obj->child; c; c = c->next) {
         const char *k = c->string ? c->string : "";
         int rc = 0;
         gw_senml_num_t num = {.kind = GW_SENML_NUM_F};
-        if (cJSON_IsArray(c) || cJSON_IsObject(c))
-            return gw_decoded_fail(j->out, -EINVAL, "SenML \"%s\" holds a nested structure", k);
-        if (cJSON_IsNumber(c) && (rc = take_number(j, c, &num)))
+        if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
+            gw_senml_rec_err(r, "SenML \"%.16s\" holds a nested structure", k);
+            j->next_tok += count_numbers(c);
+            continue;
+        }
+        if (cJSON_IsNumber(c) && (rc = take_number(j, c, r, &num)))
             return rc;
-        if (!strcmp(k, "bn")) {
-            rc = want(j, cJSON_IsString(c), k, "a string");
-            if (!rc)
-                rc = gw_senml_set_bn(b, c->valuestring, strlen(c->valuestring), j->out);
-        } else if (!strcmp(k, "bt")) {
-            rc = want(j, cJSON_IsNumber(c), k, "a number");
-            if (!rc)
+        int label = label_of(k);
+        if (label >= 0 && !gw_senml_label_once(r, label, k))
+            continue;
+        bool is_num = cJSON_IsNumber(c), is_str = cJSON_IsString(c);
+        switch (label) {
+        case GW_SENML_L_BVER:
+            if (want(r, is_num, k, "a positive integer"))
+                gw_senml_set_bver(b, r, &num);
+            break;
+        case GW_SENML_L_BN:
+            if (want(r, is_str, k, "a string"))
+                rc = gw_senml_set_bn(b, c->valuestring, strlen(c->valuestring), r->idx, j->out);
+            break;
+        case GW_SENML_L_BT:
+            if (want(r, is_num, k, "a number"))
                 b->bt = num.f;
-        } else if (!strcmp(k, "n")) {
-            rc = want(j, cJSON_IsString(c), k, "a string");
-            if (!rc) {
+            break;
+        case GW_SENML_L_BV:
+            if (want(r, is_num, k, "a number")) {
+                b->has_bv = true;
+                b->bv = num;
+            }
+            break;
+        case GW_SENML_L_BU:
+        case GW_SENML_L_U:
+            /* Units: the object definition fixes them in LwM2M (TS 1.1
+             * 7.4.5); a well-typed one is read past. */
+            want(r, is_str, k, "a string");
+            break;
+        case GW_SENML_L_BS:
+        case GW_SENML_L_S:
+        case GW_SENML_L_UT:
+            want(r, is_num, k, "a number"); /* a sum is refused by gw_senml_emit */
+            break;
+        case GW_SENML_L_N:
+            if (want(r, is_str, k, "a string")) {
                 r->n = c->valuestring;
                 r->n_len = strlen(c->valuestring);
             }
-        } else if (!strcmp(k, "t")) {
-            rc = want(j, cJSON_IsNumber(c), k, "a number");
-            r->has_t = !rc;
-            r->t = num.f;
-        } else if (!strcmp(k, "v")) {
-            rc = want(j, cJSON_IsNumber(c), k, "a number");
-            if (!rc && !(rc = set_value(j, r, GW_SENML_V_NUM, k)))
+            break;
+        case GW_SENML_L_T:
+            if (want(r, is_num, k, "a number")) {
+                r->has_t = true;
+                r->t = num.f;
+            }
+            break;
+        case GW_SENML_L_V:
+            if (want(r, is_num, k, "a number") && set_value(r, GW_SENML_V_NUM, k))
                 r->num = num;
-        } else if (!strcmp(k, "vb")) {
-            rc = want(j, cJSON_IsBool(c), k, "true or false");
-            if (!rc && !(rc = set_value(j, r, GW_SENML_V_BOOL, k)))
+            break;
+        case GW_SENML_L_VB:
+            if (want(r, cJSON_IsBool(c), k, "true or false") && set_value(r, GW_SENML_V_BOOL, k))
                 r->b = cJSON_IsTrue(c);
-        } else if (!strcmp(k, "vs") || !strcmp(k, "vd") || !strcmp(k, "vlo")) {
-            int kind = k[1] == 's' ? GW_SENML_V_STR
-                       : k[1] == 'd' ? GW_SENML_V_DATA64
-                                     : GW_SENML_V_OBJLNK;
-            rc = want(j, cJSON_IsString(c), k, "a string");
-            if (!rc && !(rc = set_value(j, r, kind, k))) {
+            break;
+        case GW_SENML_L_VS:
+        case GW_SENML_L_VD:
+        case GW_SENML_L_VLO: {
+            int kind = label == GW_SENML_L_VS   ? GW_SENML_V_STR
+                       : label == GW_SENML_L_VD ? GW_SENML_V_DATA64
+                                                : GW_SENML_V_OBJLNK;
+            if (want(r, is_str, k, "a string") && set_value(r, kind, k)) {
                 r->s = (const uint8_t *)c->valuestring;
                 r->s_len = strlen(c->valuestring);
             }
-        } else if (k[0] && k[strlen(k) - 1] == '_') {
+            break;
+        }
+        default:
             /* RFC 8428 4.4: labels ending in "_" must be understood. */
-            rc = gw_decoded_fail(j->out, -EINVAL, "SenML label \"%.32s\" is not supported", k);
+            if (k[0] && k[strlen(k) - 1] == '_')
+                gw_senml_rec_err(r, "SenML label \"%.32s\" is not supported", k);
         }
         if (rc)
             return rc;
@@ -350,10 +420,13 @@ int gw_senml_json_decode(const gw_path_t *base, const uint8_t *p, size_t len,
     jdec_t j = {.text = text, .toks = toks, .n_toks = n_toks, .out = out};
     gw_senml_base_t b;
     memset(&b, 0, sizeof b);
+    size_t idx = 0;
     for (const cJSON *e = root->child; e; e = e->next) {
         gw_senml_rec_t r;
+        memset(&r, 0, sizeof r);
+        r.idx = ++idx;
         if (!cJSON_IsObject(e)) {
-            rc = gw_decoded_fail(out, -EINVAL, "SenML JSON: array element is not a record");
+            rc = gw_decoded_fail(out, -EINVAL, "SenML JSON: array element %zu is not a record", idx);
             goto done;
         }
         if ((rc = parse_record(&j, e, &b, &r)))

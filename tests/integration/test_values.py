@@ -83,7 +83,14 @@ def test_write_attributes_refuse_nan_inf_and_bad_relations(tmp):
                ("gt=0x10", "gt must be"), ("gt=5x", "gt must be"), ("st=0", "st must be greater than 0"),
                ("pmin=1.5", "pmin must be whole seconds"), ("pmax=-1", "pmax must be whole seconds"),
                ("epmin=1e3", "epmin must be whole seconds"), ("pmax=2147483648", "pmax must be"),
-               ("epmin=10&epmax=2", "epmax (2) must not be less than epmin (10)")]
+               ("epmin=10&epmax=2", "epmax (2) must be greater than epmin (10)"),
+               # Core 5.1.2: epmax MUST be greater than epmin (pmax may equal pmin)
+               ("epmin=2&epmax=2", "epmax (2) must be greater than epmin (2)"),
+               ("epmin=0&epmax=0", "epmax (0) must be greater than epmin (0)"),
+               # each attribute once: no "last one wins"
+               ("gt=1&gt=2", "attribute gt given twice, expected each attribute once"),
+               ("pmin=1&pmin=2", "attribute pmin given twice, expected each attribute once"),
+               ("pmin&pmin=2", "attribute pmin given twice, expected each attribute once")]
         for level in (path, "/3308/0", "/3308"):
             for q, diag in bad:
                 if q.startswith(("gt", "lt", "st")) and level != path:
@@ -100,11 +107,12 @@ def test_write_attributes_refuse_nan_inf_and_bad_relations(tmp):
         _read_all_formats(srv, path, "20")
         # the edges that are fine
         _ok(srv.request("write_attributes", ep=EP, path=path, query="lt=-40.5&gt=1e3&st=10"), "2.04")
-        _ok(srv.request("write_attributes", ep=EP, path=path, query="pmin=0&pmax=2147483647&epmin=0&epmax=0"),
+        _ok(srv.request("write_attributes", ep=EP, path=path, query="pmin=0&pmax=2147483647&epmin=0&epmax=1"),
             "2.04")
+        _ok(srv.request("write_attributes", ep=EP, path="/3308/0", query="pmin=7&pmax=7"), "2.04")
         links = dict(parse_link_format(_ok(srv.request("discover", ep=EP, path="/3308"))["payload_text"]))
         assert links[path] == {"pmin": "0", "pmax": "2147483647", "gt": "1000", "lt": "-40.5", "st": "10",
-                               "epmin": "0", "epmax": "0"}, links
+                               "epmin": "0", "epmax": "1"}, links
 
 
 def test_float_nan_and_inf_refused_in_every_format(tmp):
@@ -236,9 +244,73 @@ def test_write_composite_all_or_nothing(tmp):
         assert _ok(srv.read(EP, "/3311/0/5851"))["payload_text"] == "100"
 
 
+def test_senml_base_value_version_and_sum(tmp):
+    """RFC 8428 4.1: bv is added to v (bv 10 and v 4 store 14, in SenML JSON
+    and CBOR); a bver above 10 is refused (4.4); a sum ("s", "bs") has no
+    LwM2M resource to go to and is refused naming the path; "u" is read past."""
+    with TestServer() as srv, _start(tmp, srv):
+        path = "/3308/0/5900"
+        _ok(_put(srv, path, SENML_JSON, b'[{"bn":"/3308/0/","bv":10,"n":"5900","v":4}]'), "2.04")
+        assert _ok(srv.read(EP, path))["payload_text"] == "14"
+        _ok(_put(srv, path, SENML_CBOR, cbor2.dumps([{-2: "/3308/0/", -5: 10, 0: "5900", 2: 2.5}])), "2.04")
+        assert _ok(srv.read(EP, path))["payload_text"] == "12.5"
+        _ok(_put(srv, "/3311/0", SENML_JSON, b'[{"bn":"/3311/0/","bv":40,"n":"5851","v":-1,"u":"%"}]'),
+            "2.04")
+        assert _ok(srv.read(EP, "/3311/0/5851"))["payload_text"] == "39"
+        for cf, body, diag in (
+                (SENML_JSON, b'[{"bver":11,"bn":"/3308/0/5900","v":4}]',
+                 "/3308/0/5900: SenML version 11 is not supported (this client reads up to 10)"),
+                (SENML_CBOR, cbor2.dumps([{-1: 11, -2: path, 2: 4}]),
+                 "/3308/0/5900: SenML version 11 is not supported"),
+                (SENML_JSON, b'[{"bn":"/3308/0/5900","s":4}]',
+                 '/3308/0/5900: SenML "s" (sum) is not used by LwM2M, expected the value in "v"'),
+                (SENML_CBOR, cbor2.dumps([{-2: path, 5: 4}]), '/3308/0/5900: SenML "s" (sum)'),
+                (SENML_JSON, b'[{"bn":"/3308/0/5900","bs":1,"v":4}]', '/3308/0/5900: SenML "bs" (sum)'),
+                (SENML_JSON, b'[{"bn":"/3308/0/","bv":0.5,"n":"5900","v":"x"}]',
+                 '/3308/0/5900: SenML "v" must be a number'),
+                (SENML_JSON, b'[{"bn":"/3311/0/","bv":0.5,"n":"5851","v":4}]',
+                 "/3311/0/5851: number out of range for Integer")):
+            target = "/3311/0" if b"3311" in body else path
+            _refused(_put(srv, target, cf, body), diag)
+        assert _ok(srv.read(EP, path))["payload_text"] == "12.5"
+        assert _ok(srv.read(EP, "/3311/0/5851"))["payload_text"] == "39"
+
+
+def test_duplicates_refused_in_every_format(tmp):
+    """A Write names each resource (instance) once and a record each field
+    once: a repeat is 4.00 naming the path, never "the last one wins"."""
+    with TestServer() as srv, _start(tmp, srv):
+        two_tlv = _tlv_res(5900, struct.pack(">d", 1.0)) + _tlv_res(5900, struct.pack(">d", 2.0))
+        inst_tlv = bytes([0x08, 0x00, len(two_tlv)]) + two_tlv  # the same inside an instance
+        rec = b'{"bn":"/3308/0/","n":"5900","v":1}'
+        for target, cf, body, diag in (
+                ("/3308/0", SENML_JSON, b'[{"bn":"/3308/0/","n":"5900","v":1},{"n":"5900","v":2}]',
+                 "/3308/0/5900: two values for one path in one payload"),
+                ("/3308/0", SENML_CBOR, cbor2.dumps([{0: "/3308/0/5900", 2: 1}, {0: "/3308/0/5900", 2: 2}]),
+                 "/3308/0/5900: two values for one path in one payload"),
+                ("/3308/0", TLV, two_tlv, "/3308/0/5900: two values for one path in one payload"),
+                ("/3308/0", TLV, inst_tlv, "/3308/0/5900: two values for one path in one payload"),
+                ("/3308/0", SENML_JSON, b'[{"n":"/3308/0/5900","n":"/3311/0/5851","v":1}]',
+                 '/3308/0/5900: SenML label "n" twice in one record'),
+                ("/3308/0", SENML_JSON, b'[{"n":"/3308/0/5900","v":1,"v":2}]',
+                 '/3308/0/5900: SenML label "v" twice in one record'),
+                ("/3308/0", SENML_CBOR,
+                 bytes.fromhex("81a3") + cbor2.dumps(0) + cbor2.dumps("/3308/0/5900") + cbor2.dumps(0) +
+                 cbor2.dumps("/3308/0/5800") + cbor2.dumps(2) + cbor2.dumps(1),
+                 '/3308/0/5900: SenML label "n" twice in one record')):
+            for method in ("post", "put"):  # partial update and replace
+                _refused(srv.request("write", ep=EP, path=target, method=method, cf=cf,
+                                     payload_hex=body.hex()), diag)
+        _refused(_ipatch(srv, json.dumps([{"n": "/3308/0/5900", "v": 1}, {"n": "/3308/0/5900", "v": 2}]).encode(),
+                         SENML_JSON), "/3308/0/5900: two values for one path in one payload")
+        assert _ok(srv.read(EP, "/3308/0/5900"))["payload_text"] == "20"
+        _ok(_put(srv, "/3308/0/5900", SENML_JSON, rec.join([b"[", b"]"])), "2.04")
+        assert _ok(srv.read(EP, "/3308/0/5900"))["payload_text"] == "1"
+
+
 def test_execute_arguments_syntax(tmp):
     with TestServer() as srv, _start(tmp, srv):
-        for args in ("0='a b'", "0='a\"b'", "0='x", "0=abc", "a", "10", "0,"):
+        for args in ("0='a b'", "0='a\"b'", "0='x", "0=abc", "a", "10", "0,", "0,0", "1='a',1='b'"):
             r = srv.request("execute", ep=EP, path="/1/0/8", payload_text=args)
             assert r["code"] == "4.00", (args, r)
         _ok(srv.request("execute", ep=EP, path="/1/0/8", payload_text="0='!#$%&()*+-./:;<=>?@[]^_`{|}~',1"),

@@ -165,6 +165,12 @@ GW_TEST(test_inheritance_per_level)
     const gw_attrs_t *l4[4] = {&obj, &bad};
     gw_attrs_inherit(l4, 2, 0, 0, false, &e);
     CHECK(e.pmin == 70 && e.pmax == 0 && e.epmin == 40 && e.epmax == 0);
+    /* levels may combine into pmax == pmin (kept) and epmax == epmin (not:
+     * Core 5.1.2 wants epmax > epmin) */
+    const gw_attrs_t eq = {.set = GW_ATTR_PMIN | GW_ATTR_EPMIN, .pmin = 60, .epmin = 30};
+    const gw_attrs_t *l5[4] = {&obj, &eq};
+    gw_attrs_inherit(l5, 2, 0, 0, false, &e);
+    CHECK(e.pmin == 60 && e.pmax == 60 && e.epmin == 30 && e.epmax == 0);
 }
 
 GW_TEST(test_evaluation_due_times)

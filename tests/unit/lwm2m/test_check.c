@@ -405,7 +405,10 @@ GW_TEST(attribute_relations)
         {{.set = GW_ATTR_PMIN | GW_ATTR_PMAX, .pmin = 5, .pmax = 5}, 0},
         {{.set = GW_ATTR_PMIN | GW_ATTR_PMAX, .pmin = 0, .pmax = 0}, 0},
         {{.set = GW_ATTR_EPMIN | GW_ATTR_EPMAX, .epmin = 3, .epmax = 2}, -EINVAL},
-        {{.set = GW_ATTR_EPMIN | GW_ATTR_EPMAX, .epmin = 2, .epmax = 2}, 0},
+        /* Core 5.1.2: pmax >= pmin, but epmax MUST be greater than epmin */
+        {{.set = GW_ATTR_EPMIN | GW_ATTR_EPMAX, .epmin = 2, .epmax = 2}, -EINVAL},
+        {{.set = GW_ATTR_EPMIN | GW_ATTR_EPMAX, .epmin = 0, .epmax = 0}, -EINVAL},
+        {{.set = GW_ATTR_EPMIN | GW_ATTR_EPMAX, .epmin = 2, .epmax = 3}, 0},
         {{.set = GW_ATTR_PMIN, .pmin = -1}, -EINVAL},
         {{.set = GW_ATTR_EPMAX, .epmax = -1}, -EINVAL},
         {{.set = GW_ATTR_LT | GW_ATTR_GT, .lt = 10, .gt = 10}, -EINVAL},
@@ -461,6 +464,9 @@ GW_TEST(execute_arguments)
         {",0", -EINVAL},
         {"0='x'1", -EINVAL},
         {"0 ", -EINVAL},
+        {"0,0", -EINVAL},
+        {"1='a',2,1='b'", -EINVAL},
+        {"0,1,2,3,4,5,6,7,8,9", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = gw_exec_args_validate((const uint8_t *)cases[i].s, strlen(cases[i].s));

@@ -213,6 +213,87 @@ GW_TEST(bad_input)
     gw_decoded_free(&d);
 }
 
+/* Fails with want and exactly the message msg. */
+static int fails_with(const char *base, const uint8_t *p, size_t len, int want, const char *msg)
+{
+    gw_path_t b = P(base);
+    gw_decoded_t d;
+    memset(&d, 0, sizeof d);
+    int rc = gw_codec_decode(GW_CF_SENML_CBOR, &b, p, len, fx_lookup, NULL, &d);
+    int ok = rc == want && strcmp(d.error, msg) == 0;
+    if (!ok)
+        fprintf(stderr, "  expected %d \"%s\"\n  got      %d \"%s\"\n", want, msg, rc, d.error);
+    gw_decoded_free(&d);
+    return ok;
+}
+#define FAILS_WITH(base, want, msg, ...)                                                         \
+    do {                                                                                         \
+        static const uint8_t in_[] = {__VA_ARGS__};                                              \
+        CHECK(fails_with(base, in_, sizeof in_, want, msg));                                     \
+    } while (0)
+
+/* "/9999/0/5" as a CBOR text string. */
+#define N9995 0x69, '/', '9', '9', '9', '9', '/', '0', '/', '5'
+
+/* The numeric labels of RFC 8428 Table 6: bv (-5) is added to v, bver (-1)
+ * above 10 is refused, s (5) and bs (-6) are refused, u (1) is read past. */
+GW_TEST(base_fields_by_number)
+{
+    /* [{-2: "/9999/0/", -5: 10, 0: "5", 2: 4}, {0: "0", 2: 1.5}]: 14 and 11.5 */
+    static const uint8_t bv[] = {0x82, 0xA4, 0x21, 0x68, '/', '9', '9', '9', '9', '/', '0', '/',
+                                 0x24, 0x0A, 0x00, 0x61, '5', 0x02, 0x04, 0xA2, 0x00, 0x61, '0',
+                                 0x02, 0xF9, 0x3E, 0x00};
+    gw_path_t b = P("/9999/0");
+    gw_decoded_t d = {0};
+    CHECK_EQ_INT(gw_codec_decode(GW_CF_SENML_CBOR, &b, bv, sizeof bv, fx_lookup, NULL, &d), 0);
+    CHECK_EQ_INT(d.n, 2);
+    if (d.n == 2) {
+        CHECK_EQ_INT(d.recs[0].value.v.i, 14);
+        CHECK_NEAR(d.recs[1].value.v.f, 11.5, 0);
+    }
+    gw_decoded_free(&d);
+    /* {-1: 10, 0: "/9999/0/0", 2: 1.5, 1: "Cel", -4: "V", 7: 5} */
+    static const uint8_t unit[] = {0x81, 0xA6, 0x20, 0x0A, 0x00, 0x69, '/', '9', '9', '9', '9', '/',
+                                   '0', '/', '0', 0x02, 0xF9, 0x3E, 0x00, 0x01, 0x63, 'C', 'e', 'l',
+                                   0x23, 0x61, 'V', 0x07, 0x05};
+    CHECK_EQ_INT(gw_codec_decode(GW_CF_SENML_CBOR, &b, unit, sizeof unit, fx_lookup, NULL, &d), 0);
+    CHECK_EQ_INT(d.n, 1);
+    gw_decoded_free(&d);
+    FAILS_WITH("/9999/0", -EINVAL,
+               "/9999/0/5: SenML version 11 is not supported (this client reads up to 10)", 0x81,
+               0xA3, 0x20, 0x0B, 0x00, N9995, 0x02, 0x01);
+    FAILS_WITH("/9999/0", -EINVAL,
+               "/9999/0/5: SenML \"s\" (sum) is not used by LwM2M, expected the value in \"v\"", 0x81,
+               0xA2, 0x00, N9995, 0x05, 0x04);
+    FAILS_WITH("/9999/0", -EINVAL,
+               "/9999/0/5: SenML \"bs\" (sum) is not used by LwM2M, expected the value in \"v\"",
+               0x81, 0xA3, 0x25, 0x01, 0x00, N9995, 0x02, 0x04);
+    FAILS_WITH("/9999/0", -EINVAL, "/9999/0/5: SenML \"bv\" must be a number", 0x81, 0xA3, 0x24,
+               0x61, '1', 0x00, N9995, 0x02, 0x04);
+}
+
+GW_TEST(duplicates_and_named_diagnostics)
+{
+    /* {0: "/9999/0/5", 0: "/9999/0/6", 2: 1}: the second name is not taken */
+    FAILS_WITH("/9999/0", -EINVAL, "/9999/0/5: SenML label \"n\" twice in one record", 0x81, 0xA3,
+               0x00, N9995, 0x00, 0x69, '/', '9', '9', '9', '9', '/', '0', '/', '6', 0x02, 0x01);
+    FAILS_WITH("/9999/0", -EINVAL,
+               "/9999/0/5: two values for one path in one payload, expected each resource "
+               "(instance) once",
+               0x82, 0xA2, 0x00, N9995, 0x02, 0x01, 0xA2, 0x00, N9995, 0x02, 0x02);
+    /* The value comes before the name: the message still names the record. */
+    FAILS_WITH("/9999/0", -EINVAL, "/9999/0/5: SenML \"v\" must be a number", 0x81, 0xA2, 0x02,
+               0x61, 'x', 0x00, N9995);
+    FAILS_WITH("/9999/0", -EINVAL, "/9999/0/5: SenML record with more than one value", 0x81, 0xA3,
+               0x02, 0x01, 0x03, 0x61, 'a', 0x00, N9995);
+    FAILS_WITH("/9999/0", -EINVAL, "/9999/0/5: SenML label \"x_\" is not supported", 0x81, 0xA3,
+               0x62, 'x', '_', 0x01, 0x00, N9995, 0x02, 0x01);
+    FAILS_WITH("/9999/0", -EINVAL, "SenML record 2: no name (\"bn\" and \"n\" are both empty)", 0x82,
+               0xA2, 0x00, N9995, 0x02, 0x01, 0xA1, 0x02, 0x01);
+    FAILS_WITH("/9999/0", -EINVAL, "SenML CBOR record 1: nested array or map inside a record", 0x81,
+               0xA2, 0x00, N9995, 0x02, 0x81, 0x01);
+}
+
 GW_TEST(truncated_spec_example_at_every_length)
 {
     for (size_t len = 0; len < sizeof spec_cbor; len++)
@@ -221,4 +302,5 @@ GW_TEST(truncated_spec_example_at_every_length)
 
 GW_TEST_MAIN(spec_example_encodes_exactly, spec_example_decodes, indefinite_lengths_accepted,
              floats_use_the_shortest_exact_width, big_integers_match_cbor2, every_type_round_trips,
-             records_without_value_are_none, bad_input, truncated_spec_example_at_every_length)
+             records_without_value_are_none, bad_input, base_fields_by_number,
+             duplicates_and_named_diagnostics, truncated_spec_example_at_every_length)

@@ -206,6 +206,143 @@ GW_TEST(bad_input)
     CHECK(fails("/3/0", deep, -EINVAL));
 }
 
+/* Fails with want and exactly the message msg. */
+static int fails_with(const char *base, const char *json, int want, const char *msg)
+{
+    gw_path_t b = P(base);
+    gw_decoded_t d;
+    memset(&d, 0, sizeof d);
+    int rc = gw_codec_decode(GW_CF_SENML_JSON, &b, (const uint8_t *)json, strlen(json), fx_lookup,
+                             NULL, &d);
+    int ok = rc == want && strcmp(d.error, msg) == 0;
+    if (!ok)
+        fprintf(stderr, "  %s\n  expected %d \"%s\"\n  got      %d \"%s\"\n", json, want, msg, rc,
+                d.error);
+    gw_decoded_free(&d);
+    return ok;
+}
+
+/* RFC 8428 4.1: bv is added to each record's "v" (the issue's case: bv 10,
+ * v 4 is 14, never 4), exactly for integers, and carries over. */
+GW_TEST(base_value_is_added)
+{
+    gw_decoded_t d;
+    CHECK_EQ_INT(decode("/9999/0", "[{\"bn\":\"/9999/0/\",\"bv\":10,\"n\":\"5\",\"v\":4},"
+                                   "{\"n\":\"0\",\"v\":1.5},{\"n\":\"6\",\"vs\":\"x\"},"
+                                   "{\"n\":\"4\",\"v\":-10}]",
+                        &d),
+                 0);
+    CHECK_EQ_INT(d.n, 4);
+    if (d.n == 4) {
+        CHECK_EQ_INT(d.recs[0].value.v.i, 14);
+        CHECK_NEAR(d.recs[1].value.v.f, 11.5, 0);
+        CHECK_EQ_MEM(d.recs[2].value.v.bytes.ptr, d.recs[2].value.v.bytes.len, "x", 1);
+        CHECK(d.recs[3].value.v.u == 0);
+    }
+    gw_decoded_free(&d);
+    /* Past 2^53: no double in between. */
+    CHECK_EQ_INT(decode("/9999/0", "[{\"bv\":9223372036854775800,\"n\":\"/9999/0/5\",\"v\":7},"
+                                   "{\"bv\":18446744073709551610,\"n\":\"/9999/0/4\",\"v\":5},"
+                                   "{\"bv\":9223372036854775808,\"n\":\"/9999/0/5\",\"v\":-1}]",
+                        &d),
+                 0);
+    CHECK_EQ_INT(d.n, 3);
+    if (d.n == 3) {
+        CHECK(d.recs[0].value.v.i == INT64_MAX);
+        CHECK(d.recs[1].value.v.u == UINT64_MAX);
+        CHECK(d.recs[2].value.v.i == INT64_MAX);
+    }
+    gw_decoded_free(&d);
+    CHECK(fails_with("/9999/0", "[{\"bn\":\"/9999/0/\",\"bv\":0.5,\"n\":\"5\",\"v\":4}]", -EINVAL,
+                     "/9999/0/5: number out of range for Integer"));
+    CHECK(fails_with("/9999/0", "[{\"bv\":9223372036854775807,\"n\":\"/9999/0/5\",\"v\":1}]",
+                     -EINVAL, "/9999/0/5: number out of range for Integer"));
+    CHECK(fails_with("/9999/0", "[{\"bv\":\"10\",\"n\":\"/9999/0/5\",\"v\":1}]", -EINVAL,
+                     "/9999/0/5: SenML \"bv\" must be a number"));
+}
+
+/* RFC 8428 4.4: version 10 is what this client reads; one pack, one version. */
+GW_TEST(base_version)
+{
+    gw_decoded_t d;
+    CHECK_EQ_INT(decode("/9999/0", "[{\"bver\":10,\"n\":\"/9999/0/5\",\"v\":1},"
+                                   "{\"n\":\"/9999/0/6\",\"vs\":\"a\"}]",
+                        &d),
+                 0);
+    gw_decoded_free(&d);
+    CHECK(fails_with("/9999/0", "[{\"bver\":11,\"n\":\"/9999/0/5\",\"v\":1}]", -EINVAL,
+                     "/9999/0/5: SenML version 11 is not supported (this client reads up to 10)"));
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/5\",\"v\":1,\"bver\":0}]", -EINVAL,
+                     "/9999/0/5: SenML \"bver\" must be a positive integer"));
+    CHECK(fails_with("/9999/0", "[{\"bver\":10.5,\"n\":\"/9999/0/5\",\"v\":1}]", -EINVAL,
+                     "/9999/0/5: SenML \"bver\" must be a positive integer"));
+    CHECK(fails_with("/9999/0", "[{\"bver\":9,\"n\":\"/9999/0/5\",\"v\":1},"
+                                "{\"bver\":10,\"n\":\"/9999/0/6\",\"vs\":\"a\"}]",
+                     -EINVAL, "/9999/0/6: SenML \"bver\" 10 differs from the pack's 9 (RFC 8428 4.4)"));
+}
+
+/* Sums have no place in LwM2M; units are the object's: "u" is read past. */
+GW_TEST(sum_refused_unit_ignored)
+{
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/5\",\"s\":4}]", -EINVAL,
+                     "/9999/0/5: SenML \"s\" (sum) is not used by LwM2M, expected the value in \"v\""));
+    CHECK(fails_with("/9999/0", "[{\"bs\":1,\"n\":\"/9999/0/5\",\"v\":4}]", -EINVAL,
+                     "/9999/0/5: SenML \"bs\" (sum) is not used by LwM2M, expected the value in \"v\""));
+    gw_decoded_t d;
+    CHECK_EQ_INT(decode("/9999/0", "[{\"bu\":\"V\",\"n\":\"/9999/0/0\",\"v\":1.5,\"u\":\"Cel\",\"ut\":5}]",
+                        &d),
+                 0);
+    CHECK_EQ_INT(d.n, 1);
+    gw_decoded_free(&d);
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/0\",\"v\":1.5,\"u\":1}]", -EINVAL,
+                     "/9999/0/0: SenML \"u\" must be a string"));
+}
+
+/* A field or a path twice is refused, never "the last one wins". */
+GW_TEST(duplicates_refused)
+{
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/5\",\"n\":\"/9999/0/6\",\"v\":1}]", -EINVAL,
+                     "/9999/0/5: SenML label \"n\" twice in one record"));
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/5\",\"v\":1,\"v\":2}]", -EINVAL,
+                     "/9999/0/5: SenML label \"v\" twice in one record"));
+    CHECK(fails_with("/9999/0", "[{\"bn\":\"/9999/0/\",\"bn\":\"/9999/1/\",\"n\":\"5\",\"v\":1}]",
+                     -EINVAL, "/9999/0/5: SenML label \"bn\" twice in one record"));
+    CHECK(fails_with("/9999/0", "[{\"bn\":\"/9999/0/\",\"n\":\"5\",\"v\":1},{\"n\":\"5\",\"v\":2}]",
+                     -EINVAL, "/9999/0/5: two values for one path in one payload, expected each "
+                              "resource (instance) once"));
+    CHECK(fails_with("/3/0", "[{\"bn\":\"/3/0/\",\"n\":\"7/1\",\"v\":1},{\"n\":\"7/0\",\"v\":1},"
+                             "{\"n\":\"7/1\",\"v\":2}]",
+                     -EINVAL, "/3/0/7/1: two values for one path in one payload, expected each "
+                              "resource (instance) once"));
+    /* Names without values (a Read-Composite) may repeat. */
+    gw_path_t root = P("/");
+    gw_decoded_t d = {0};
+    const char *paths = "[{\"n\":\"/3/0\"},{\"n\":\"/3/0\"}]";
+    CHECK_EQ_INT(gw_codec_decode(GW_CF_SENML_JSON, &root, (const uint8_t *)paths, strlen(paths),
+                                 fx_lookup, NULL, &d),
+                 0);
+    gw_decoded_free(&d);
+}
+
+/* Whatever the order of the labels, a record's problem names its path. */
+GW_TEST(diagnostics_name_the_record)
+{
+    CHECK(fails_with("/9999/0", "[{\"v\":\"x\",\"n\":\"/9999/0/5\"}]", -EINVAL,
+                     "/9999/0/5: SenML \"v\" must be a number"));
+    CHECK(fails_with("/9999/0", "[{\"vs\":[1,2],\"n\":\"/9999/0/6\",\"t\":1}]", -EINVAL,
+                     "/9999/0/6: SenML \"vs\" holds a nested structure"));
+    CHECK(fails_with("/9999/0", "[{\"v\":1,\"vs\":\"a\",\"bn\":\"/9999/0/\",\"n\":\"5\"}]", -EINVAL,
+                     "/9999/0/5: SenML record with more than one value (\"vs\")"));
+    CHECK(fails_with("/9999/0", "[{\"x_\":1,\"n\":\"/9999/0/5\",\"v\":1}]", -EINVAL,
+                     "/9999/0/5: SenML label \"x_\" is not supported"));
+    CHECK(fails_with("/9999/0", "[{\"v\":1e999,\"n\":\"/9999/0/0\"}]", -EINVAL,
+                     "/9999/0/0: SenML JSON: number 1e999 out of range"));
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/5\",\"v\":1},{\"v\":2}]", -EINVAL,
+                     "SenML record 2: no name (\"bn\" and \"n\" are both empty)"));
+    CHECK(fails_with("/9999/0", "[{\"n\":\"/9999/0/5\",\"v\":1},{\"v\":\"x\"}]", -EINVAL,
+                     "SenML record 2: SenML \"v\" must be a number"));
+}
+
 GW_TEST(encoder_rejects_bad_input)
 {
     gw_path_t base = P("/9999/0");
@@ -220,4 +357,5 @@ GW_TEST(encoder_rejects_bad_input)
 
 GW_TEST_MAIN(spec_example_encodes_exactly, spec_example_decodes, single_resource_uses_bn_only,
              every_type_round_trips, base_time_and_names, records_without_value_are_none,
-             integer_rules, bad_input, encoder_rejects_bad_input)
+             integer_rules, bad_input, base_value_is_added, base_version, sum_refused_unit_ignored,
+             duplicates_refused, diagnostics_name_the_record, encoder_rejects_bad_input)

@@ -296,8 +296,42 @@ GW_TEST(no_lookup_gives_opaque)
     gw_decoded_free(&d);
 }
 
+/* A resource, or a resource instance, twice in one payload: refused with
+ * its path, never "the second one wins". */
+GW_TEST(duplicates_refused)
+{
+    static const struct {
+        uint16_t oid, iid, rid;
+        uint8_t p[16];
+        size_t len;
+        const char *msg;
+    } cases[] = {
+        {3, 0, GW_ID_NONE, {0xC1, 0x09, 0x64, 0xC1, 0x0A, 0x0F, 0xC1, 0x09, 0x63}, 9,
+         "/3/0/9: two values for one path in one payload, expected each resource (instance) once"},
+        {3, 0, 7, {0x86, 0x07, 0x41, 0x01, 0x05, 0x41, 0x01, 0x06}, 8,
+         "/3/0/7/1: two values for one path in one payload, expected each resource (instance) once"},
+        {3, GW_ID_NONE, GW_ID_NONE, {0x08, 0x00, 0x06, 0xC1, 0x09, 0x64, 0xC1, 0x09, 0x64}, 9,
+         "/3/0/9: two values for one path in one payload, expected each resource (instance) once"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        gw_path_t base = gw_path_make(cases[i].oid, cases[i].iid, cases[i].rid, GW_ID_NONE);
+        gw_decoded_t d = {0};
+        CHECK_EQ_INT(gw_codec_decode(GW_CF_LWM2M_TLV, &base, cases[i].p, cases[i].len, fx_lookup, NULL, &d),
+                     -EINVAL);
+        CHECK_EQ_STR(d.error, cases[i].msg);
+        gw_decoded_free(&d);
+    }
+    /* Distinct instances of one resource are fine. */
+    static const uint8_t two[] = {0x86, 0x07, 0x41, 0x00, 0x05, 0x41, 0x01, 0x06};
+    gw_path_t r7 = gw_path_make(3, 0, 7, GW_ID_NONE);
+    gw_decoded_t d = {0};
+    CHECK_EQ_INT(gw_codec_decode(GW_CF_LWM2M_TLV, &r7, two, sizeof two, fx_lookup, NULL, &d), 0);
+    CHECK_EQ_INT(d.n, 2);
+    gw_decoded_free(&d);
+}
+
 GW_TEST_MAIN(vector_decodes_to_published_values, vector_encodes_to_published_bytes,
              vector_wrapped_in_instance_and_at_object_level, truncated_vector_at_every_length,
              length_past_buffer_and_bad_sizes, resource_level_forms, encoding_sizes,
              long_values_and_16bit_ids, every_type_round_trips, encoder_rejects_bad_input,
-             no_lookup_gives_opaque)
+             no_lookup_gives_opaque, duplicates_refused)
