@@ -108,6 +108,9 @@ typedef struct gw_adapter_ops {
      * (the server's fault: 4.00 Bad Request):
      *   -ERANGE  the value does not fit the field (a register's type and
      *            scale, a bit field's width, an enumeration's values);
+     *   -EDOM    the value falls between two steps the field can hold (a
+     *            register with scale 0.1 takes 12.3 or 12.4, not 12.34):
+     *            refused, never rounded to another value than was written;
      *   -EINVAL  a value of a type the field cannot hold (text to a number);
      * the operation itself not possible on this field (4.05):
      *   -EPERM   the field is not writable;
@@ -129,7 +132,7 @@ typedef struct gw_adapter_ops {
      * adapter alone, without device traffic: the field exists and is
      * writable, the value has a type it can hold and fits it (range,
      * type, scale). Returns 0 or the refusals write() lists (-ENOENT,
-     * -ERANGE, -EINVAL, -EPERM, -ENOTSUP). The gateway checks every value
+     * -ERANGE, -EDOM, -EINVAL, -EPERM, -ENOTSUP). The gateway checks every value
      * of a request this way before it starts any write, so a Write-Composite
      * or an instance Write with one bad value writes nothing. Required
      * when write or write_async is set. */
@@ -141,7 +144,7 @@ typedef struct gw_adapter_ops {
      * write() would return it; or returns a negative errno at once (done is
      * then never called). stop() completes every queued write with
      * -ECANCELED. value/args are copied. May be NULL: write() is used.
-     * A value the adapter refuses (-ERANGE, -EINVAL, -EPERM, -ENOTSUP,
+     * A value the adapter refuses (-ERANGE, -EDOM, -EINVAL, -EPERM, -ENOTSUP,
      * -ENOENT) is refused at once, never through done. */
     int (*write_async)(gw_adapter_t *a, const char *device_key, const char *field,
                        const gw_value_t *value, const char *args, gw_write_done_fn done,
@@ -153,6 +156,11 @@ typedef struct gw_adapter_ops {
      * numeric. May be NULL. */
     int (*write_range)(gw_adapter_t *a, const char *device_key, const char *field,
                        double *out_lo, double *out_hi);
+    /* The step between two values a writable numeric field holds, in the
+     * adapter's own unit and scale (a register with scale 0.1: 0.1), for
+     * the diagnostic of a Write refused with -EDOM. Returns 0, -ENOENT,
+     * -ENOTSUP for a field without steps (a float register). May be NULL. */
+    int (*write_step)(gw_adapter_t *a, const char *device_key, const char *field, double *out_step);
 } gw_adapter_ops_t;
 
 /* The device as the configuration loader shows it to an adapter's

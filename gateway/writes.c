@@ -4,6 +4,7 @@
  * undone (the device wants its own unit and scale).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +53,25 @@ static void describe_range(gw_adapter_slot_t *s, const char *key, const gw_map_t
     gw_buf_free(&out);
 }
 
+/* The field's step in the resource's unit (the mapping's factor applied),
+ * for the diagnostic of a value between two steps (-EDOM). */
+static void describe_step(gw_adapter_slot_t *s, const char *key, const gw_map_target_t *t, char *diag,
+                          size_t size)
+{
+    double step;
+    if (!diag || !size || !s->ops->write_step || s->ops->write_step(s->a, key, t->field, &step) < 0)
+        return;
+    /* Conversions and scales are affine: a step scales by their factor. */
+    step = fabs((gw_unit_conv_apply(t->conv, step) - gw_unit_conv_apply(t->conv, 0)) * t->scale);
+    snprintf(diag, size, "field \"%s\" holds steps of %.6g%s%s, a value between two is not rounded", t->field,
+             step, t->lwm2m_unit ? " " : "", t->lwm2m_unit ? t->lwm2m_unit : "");
+}
+
 /* The value itself, or the operation, refused before any device traffic:
  * the server's request was wrong, not the device (gw_lwm2m_write_code). */
 static bool refusal(int rc)
 {
-    return rc == -ERANGE || rc == -EINVAL || rc == -EPERM || rc == -ENOTSUP;
+    return rc == -ERANGE || rc == -EDOM || rc == -EINVAL || rc == -EPERM || rc == -ENOTSUP;
 }
 
 static void write_done(void *ctx, int rc)
@@ -122,6 +137,8 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
     }
     if (rc == -ERANGE)
         describe_range(s, key, t, diag, diag_size);
+    else if (rc == -EDOM)
+        describe_step(s, key, t, diag, diag_size);
     if (refusal(rc))
         gw_notice("%s: %s %s%s (field %s) refused: %s%s%s", key, value ? "Write" : "Execute",
                   gw_path_format(path, ps, sizeof ps), vs, t->field, strerror(-rc), diag && diag[0] ? "; " : "",

@@ -392,6 +392,7 @@ int gw_lwm2m_write_code(int rc, bool execute, const char *reason, char *out_diag
     const char *what;
     switch (rc) {
     case -ERANGE:
+    case -EDOM:
     case -EINVAL:
         /* The gateway refused the value itself: the server sent it. */
         code = C(400);

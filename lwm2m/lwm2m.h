@@ -76,7 +76,7 @@ typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path
  *   then updated for a Write), -ENOENT when the path is not routed, or the
  *   codes of an adapter's write.
  * The codes of an adapter's write (adapters/adapter.h) are answered
- * (gw_lwm2m_write_code): -ERANGE, -EINVAL: the value itself is refused
+ * (gw_lwm2m_write_code): -ERANGE, -EDOM, -EINVAL: the value itself is refused
  * (4.00); -EPERM, -ENOTSUP: the resource cannot be written/executed there
  * (4.05); -ETIMEDOUT, -ENOTCONN, -ECANCELED, -EAGAIN: the device does not
  * answer now (5.03); any other: the device failed (5.00). On a refusal the

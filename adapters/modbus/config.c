@@ -480,7 +480,14 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_modbus_dev_conf_t *p, const config_se
             /* Checked here: at run time an Execute that cannot be encoded
              * would look like the server's fault (4.00), not the file's. */
             uint16_t words[GW_MODBUS_MAX_FIELD_BITS];
-            if (ok && gw_modbus_encode(&r, r.execute_value, words, GW_MODBUS_MAX_FIELD_BITS) < 0) {
+            int erc = ok ? gw_modbus_encode(&r, r.execute_value, words, GW_MODBUS_MAX_FIELD_BITS) : 0;
+            double step;
+            if (erc == -EDOM && gw_modbus_step(&r, &step) == 0) {
+                gw_config_error(ctx, e[R_EXEC_VALUE], "execute_value %g falls between two steps of "
+                                                      "the register, expected a multiple of %g",
+                                r.execute_value, step);
+                ok = false;
+            } else if (erc < 0) {
                 gw_value_t lo = {.type = GW_TYPE_FLOAT}, hi = {.type = GW_TYPE_FLOAT};
                 gw_buf_t b = {0};
                 if (gw_modbus_range(&r, &lo.v.f, &hi.v.f) < 0 || gw_value_to_text(&lo, &b) < 0 ||

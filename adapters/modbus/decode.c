@@ -7,6 +7,7 @@
  * words.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,14 +112,28 @@ static int decode_bits(const gw_config_modbus_reg_t *r, const uint16_t *words, g
     return scaled(r, (double)raw, 0, out, out_dec);
 }
 
+/* Whether x = (v - offset) / scale is a whole step y. The tolerance only
+ * absorbs the binary noise of that arithmetic (12.3 / 0.1 is
+ * 123.00000000000001): a few ulps of its operands, in steps. Anything
+ * coarser is a value the register cannot hold, refused rather than
+ * rounded: the device would keep another number than the server wrote,
+ * and the server would see it only on the next poll, if at all. */
+static bool whole_step(const gw_config_modbus_reg_t *r, double v, double x, double y)
+{
+    double noise = 8 * DBL_EPSILON * ((fabs(v) + fabs(r->offset)) / fabs(r->scale) + fabs(x));
+    return fabs(x - y) <= noise;
+}
+
 static int encode_bits(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max)
 {
     if (r->count == 0 || r->count > field_bits(r->type) || max < r->count)
         return -EINVAL;
-    double y = round((v - r->offset) / r->scale);
+    double x = (v - r->offset) / r->scale, y = round(x);
     /* 2^count is exact as a double for count <= 64. */
     if (!(y >= 0) || y >= ldexp(1.0, r->count))
         return -ERANGE;
+    if (!whole_step(r, v, x, y))
+        return -EDOM;
     uint64_t raw = (uint64_t)y;
     for (unsigned i = 0; i < r->count; i++)
         out_words[i] = (uint16_t)(raw >> i & 1);
@@ -291,6 +306,8 @@ int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_wo
         }
         if (!(y >= lo) || y > hi || (nw == 4 && y >= hi))
             return -ERANGE;
+        if (!whole_step(r, v, x, y))
+            return -EDOM;
         raw = r->type == GW_MODBUS_U64 ? (uint64_t)y : (uint64_t)(int64_t)y;
     }
     uint8_t b[8];
@@ -337,6 +354,18 @@ int gw_modbus_range(const gw_config_modbus_reg_t *r, double *out_lo, double *out
         return -EINVAL;
     *out_lo = a < b ? a : b;
     *out_hi = a < b ? b : a;
+    return 0;
+}
+
+int gw_modbus_step(const gw_config_modbus_reg_t *r, double *out_step)
+{
+    if (!r || !out_step || r->scale == 0.0 || !isfinite(r->scale))
+        return -EINVAL;
+    bool bits = bit_table(r->table) && r->type != GW_MODBUS_BOOL;
+    if (!bits && (r->type == GW_MODBUS_F32 || r->type == GW_MODBUS_F64 || r->type == GW_MODBUS_BOOL ||
+                  r->type == GW_MODBUS_STRING))
+        return -ENOTSUP;
+    *out_step = fabs(r->scale);
     return 0;
 }
 

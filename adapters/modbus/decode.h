@@ -43,10 +43,12 @@ int gw_modbus_decode(const gw_config_modbus_reg_t *r, const uint16_t *words, siz
 int gw_modbus_decode_prec(const gw_config_modbus_reg_t *r, const uint16_t *words, size_t n,
                           gw_value_t *out, char *strbuf, size_t strsize, int *out_decimals);
 
-/* The inverse for a Write: (v - offset) / scale, rounded for integer types,
- * into r->count words in r's order (bool: one word, 0 or 1; a coil bit
- * field: r->count words of 0 or 1, first coil first). Returns 0, -ERANGE
- * when the value does not fit the type (a bit field: 0..2^count-1),
+/* The inverse for a Write: (v - offset) / scale into r->count words in r's
+ * order (bool: one word, 0 or 1; a coil bit field: r->count words of 0 or
+ * 1, first coil first); f32 takes the nearest float. Returns 0, -ERANGE
+ * when the value does not fit the type (a bit field: 0..2^count-1), -EDOM
+ * when an integer type or bit field would have to round it (12.34 on a
+ * register with scale 0.1, 1.5 on a u16: never stored as 12.3 or 2),
  * -EINVAL for NaN, a string type, or max < r->count. */
 int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_words, size_t max);
 
@@ -55,6 +57,11 @@ int gw_modbus_encode(const gw_config_modbus_reg_t *r, double v, uint16_t *out_wo
  * field of 3 coils 0..7. Returns 0, or -ENOTSUP for string and bool
  * entries (no numeric range), -EINVAL for a bad entry. */
 int gw_modbus_range(const gw_config_modbus_reg_t *r, double *out_lo, double *out_hi);
+
+/* The step a Write of r can hold, in the value's terms: |scale| for
+ * integer types and bit fields (s16 with scale 0.1: 0.1). Returns 0,
+ * -ENOTSUP for float, bool and string entries, -EINVAL for a bad entry. */
+int gw_modbus_step(const gw_config_modbus_reg_t *r, double *out_step);
 
 /* "holding register", "input register", "coil", "discrete input". */
 const char *gw_modbus_table_name(uint8_t table);

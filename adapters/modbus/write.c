@@ -252,6 +252,14 @@ int gw_modbus_write_range(gw_adapter_t *a, const char *device_key, const char *f
     return rc < 0 ? rc : gw_modbus_range(r, out_lo, out_hi);
 }
 
+int gw_modbus_write_step(gw_adapter_t *a, const char *device_key, const char *field, double *out_step)
+{
+    size_t di;
+    const gw_config_modbus_reg_t *r;
+    int rc = find_reg(a, device_key, field, &di, &r);
+    return rc < 0 ? rc : gw_modbus_step(r, out_step);
+}
+
 /* Find the register and encode the value (or the Execute) into w, without
  * device traffic. Returns 0 with w->dev, w->reg, w->words, w->pulse set,
  * or the refusal write_check documents. */

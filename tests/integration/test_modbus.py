@@ -217,8 +217,10 @@ def test_write_that_does_not_fit_the_register_is_a_bad_request(tmp):
     Write-Composite; the register keeps its value; a value that fits still
     lands (issue 8)."""
     regs = ['{ field = "setpoint"; table = "holding"; address = 10; type = "s16"; scale = 0.1; '
-            'interval = 0.3; writable = true; path = "/3308/0/5900"; }']
-    values = {"hr": {"10": words("s16", "ABCD", 215)}}
+            'interval = 0.3; writable = true; path = "/3308/0/5900"; }',
+            '{ field = "mode"; table = "holding"; address = 11; type = "u16"; '
+            'interval = 0.3; writable = true; path = "/3308/1/5900"; }']
+    values = {"hr": {"10": words("s16", "ABCD", 215), "11": words("u16", "ABCD", 3)}}
     with ModbusServer(tmp, values) as mb, TestServer() as srv:
         with Gateway(tmp, modbus_conf(mb.port, regs), server=srv) as gw:
             srv.wait_register("mb-1")
@@ -240,6 +242,16 @@ def test_write_that_does_not_fit_the_register_is_a_bad_request(tmp):
                 r = srv.request("write", ep="mb-1", path="/3308/0/5900", cf=0, payload_text="3276.7")
                 assert r["code"] == "2.04", r
                 assert c.read_holding_registers(10, count=1, slave=1).registers == [32767]
+                # between two steps of 0.1 (or of 1 on a u16): refused, never rounded
+                for path, text in (("/3308/0/5900", "12.34"), ("/3308/0/5900", "-0.05"), ("/3308/1/5900", "1.5")):
+                    r = srv.request("write", ep="mb-1", path=path, cf=0, payload_text=text)
+                    assert r["code"] == "4.00", (text, r)
+                    step = "1" if path == "/3308/1/5900" else "0.1"
+                    assert "holds steps of %s" % step in r.get("payload_text", ""), r
+                assert c.read_holding_registers(10, count=2, slave=1).registers == [32767, 3]
+                _ok = srv.request("write", ep="mb-1", path="/3308/1/5900", cf=0, payload_text="2")
+                assert _ok["code"] == "2.04", _ok
+                assert c.read_holding_registers(11, count=1, slave=1).registers == [2]
             finally:
                 c.close()
 

@@ -119,6 +119,48 @@ GW_TEST(encode_is_the_inverse)
     CHECK(w[0] == 0x5678 && w[1] == 0x1234);
 }
 
+/* A value between two steps of an integer register is refused (-EDOM),
+ * never rounded to a value the server did not write; the division's
+ * binary noise is not a step. */
+GW_TEST(encode_refuses_values_between_steps)
+{
+    uint16_t w[4] = {0};
+    gw_config_modbus_reg_t r = reg(GW_MODBUS_S16, GW_MODBUS_ABCD, 1);
+    r.scale = 0.1;
+    CHECK_EQ_INT(gw_modbus_encode(&r, 12.34, w, 4), -EDOM);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 12.35, w, 4), -EDOM);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 12.3, w, 4), 0);
+    CHECK_EQ_INT(w[0], 123);
+    CHECK_EQ_INT(gw_modbus_encode(&r, -3276.8, w, 4), 0);
+    CHECK_EQ_INT(w[0], 0x8000);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 4000, w, 4), -ERANGE); /* out of range first */
+    double step;
+    CHECK_EQ_INT(gw_modbus_step(&r, &step), 0);
+    CHECK_NEAR(step, 0.1, 0);
+    r.offset = -40; /* 21.5 Cel with offset -40: (61.5) / 0.1 is 615.0000000000001 */
+    CHECK_EQ_INT(gw_modbus_encode(&r, 21.5, w, 4), 0);
+    CHECK_EQ_INT(w[0], 615);
+    r = reg(GW_MODBUS_U16, GW_MODBUS_ABCD, 1);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 1.5, w, 4), -EDOM);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 2, w, 4), 0);
+    CHECK_EQ_INT(w[0], 2);
+    r = reg(GW_MODBUS_U64, GW_MODBUS_ABCD, 4);
+    r.scale = 0.001;
+    CHECK_EQ_INT(gw_modbus_encode(&r, 4294967.295, w, 4), 0);
+    CHECK(w[2] == 0xFFFF && w[3] == 0xFFFF);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 4294967.2955, w, 4), -EDOM);
+    /* a coil bit field counts whole coils patterns */
+    r = reg(GW_MODBUS_U16, GW_MODBUS_ABCD, 8);
+    r.table = GW_MODBUS_COIL;
+    CHECK_EQ_INT(gw_modbus_encode(&r, 2.5, w, 8), -EDOM);
+    CHECK_EQ_INT(gw_modbus_step(&r, &step), 0);
+    CHECK_NEAR(step, 1, 0);
+    /* float registers take the nearest float: no steps */
+    r = reg(GW_MODBUS_F32, GW_MODBUS_ABCD, 2);
+    CHECK_EQ_INT(gw_modbus_encode(&r, 0.1, w, 4), 0);
+    CHECK_EQ_INT(gw_modbus_step(&r, &step), -ENOTSUP);
+}
+
 GW_TEST(plan_merges_within_gap_and_limit)
 {
     gw_config_modbus_reg_t r[6] = {
@@ -316,4 +358,5 @@ GW_TEST(requests_are_described_for_the_logs)
 GW_TEST_MAIN(decode_f32_in_every_order, decode_integers_and_scale, decode_rejects_bad_input,
              decode_string_and_bool, encode_is_the_inverse, plan_merges_within_gap_and_limit,
              examples_load, config_errors_name_line_and_expectation, template_merge_and_fingerprint,
-             range_of_a_writable_register, requests_are_described_for_the_logs)
+             range_of_a_writable_register, requests_are_described_for_the_logs,
+             encode_refuses_values_between_steps)

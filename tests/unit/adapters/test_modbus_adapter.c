@@ -705,6 +705,10 @@ GW_TEST(write_refusals_are_told_apart)
     CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "level", &ok, NULL), -EPERM);
     gw_value_t wide = {.type = GW_TYPE_INTEGER, .v.i = 1024};
     CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "relays", &wide, NULL), -ERANGE);
+    /* between two steps: refused, not rounded to 2 */
+    gw_value_t half = {.type = GW_TYPE_FLOAT, .v.f = 1.5};
+    CHECK_EQ_INT(r.ops->write_check(r.a, "modbus:plc/1", "setpoint", &half, NULL), -EDOM);
+    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &half, NULL), -EDOM);
     CHECK_EQ_INT(server_reg(&r.s, 10), 9); /* the refused values never went out */
     CHECK_EQ_INT(d.calls, 0);
     double lo = -1, hi = -1;
@@ -713,6 +717,10 @@ GW_TEST(write_refusals_are_told_apart)
     CHECK_EQ_INT(r.ops->write_range(r.a, "modbus:plc/1", "relays", &lo, &hi), 0);
     CHECK(lo == 0 && hi == 1023);
     CHECK_EQ_INT(r.ops->write_range(r.a, "modbus:plc/1", "nothing", &lo, &hi), -ENOENT);
+    double step = 0;
+    CHECK_EQ_INT(r.ops->write_step(r.a, "modbus:plc/1", "setpoint", &step), 0);
+    CHECK(step == 1);
+    CHECK_EQ_INT(r.ops->write_step(r.a, "modbus:plc/1", "nothing", &step), -ENOENT);
     rig_down(&r);
 }
 
