@@ -80,8 +80,10 @@ static void unmap(struct gw_gateway *g, gw_device_t *dev)
     dev->mapped = false;
 }
 
-/* Device object, initial values and the mapping binding, into a client. */
-static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d)
+/* Device object, initial values and the mapping binding, into a client.
+ * old_key: the device's binding before a reload (NULL: none), whose
+ * run-time fields keep their instances (gw_mapping_rebind_device). */
+static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d, const char *old_key)
 {
     gw_sclient_t *c = gw_vclient_store(dev->vc);
     const char *file = g->cfg->file;
@@ -109,8 +111,11 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
     /* A static device has nothing to map: binding it would only cost
      * memory (a few hundred bytes each, at 10,000 devices). */
     dev->mapped = rc == 0 && needs_mapping(d);
+    if (old_key && !dev->mapped)
+        gw_mapping_remove_device(g->mapping, old_key);
     if (dev->mapped) {
-        rc = gw_mapping_add_device(g->mapping, dev->key, c, d);
+        rc = old_key ? gw_mapping_rebind_device(g->mapping, old_key, dev->key, c, d)
+                     : gw_mapping_add_device(g->mapping, dev->key, c, d);
         if (rc < 0)
             dev->mapped = false;
         if (rc < 0)
@@ -141,7 +146,7 @@ int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device
         out->key = NULL;
         return rc;
     }
-    rc = fill(g, out, d);
+    rc = fill(g, out, d, NULL);
     if (rc == 0)
         rc = gw_vclient_start(g->lwm2m, out->vc);
     if (rc < 0) {
@@ -157,11 +162,17 @@ int gw_device_rebind(struct gw_gateway *g, gw_device_t *dev, const gw_config_dev
 {
     /* Same fingerprint: the binding is re-made against the new config's
      * strings; it writes the same values, which the store sees as
-     * unchanged, so the server sees nothing. */
+     * unchanged, and fields that came at run time keep their instances,
+     * so the server sees nothing. */
     int rc = 0;
-    unmap(g, dev);
-    if (needs_mapping(d)) {
-        rc = gw_mapping_add_device(g->mapping, dev->key, gw_vclient_store(dev->vc), d);
+    if (!dev->mapped || !needs_mapping(d)) {
+        unmap(g, dev);
+        if (needs_mapping(d)) {
+            rc = gw_mapping_add_device(g->mapping, dev->key, gw_vclient_store(dev->vc), d);
+            dev->mapped = rc == 0;
+        }
+    } else {
+        rc = gw_mapping_rebind_device(g->mapping, dev->key, dev->key, gw_vclient_store(dev->vc), d);
         dev->mapped = rc == 0;
     }
     dev->cfg = d;
@@ -195,7 +206,12 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
     int rc = snapshot(c, &before);
     if (rc < 0)
         return rc;
-    unmap(g, dev);
+    /* The old binding stays until fill binds the new definition: what
+     * came at run time keeps its instance. */
+    char *old_key = dev->mapped ? dev->key : NULL;
+    if (old_key)
+        dev->key = NULL;
+    dev->mapped = false;
     /* Everything but the Server objects comes from the config: clear it
      * and build it again from the new definition. */
     for (size_t i = 0; i < before.n; i++) {
@@ -204,8 +220,13 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
             gw_store_instance_delete(g->store, c, oid, iid);
     }
     rc = set_key(dev, d);
-    if (rc == 0)
-        rc = fill(g, dev, d);
+    if (rc == 0) {
+        rc = fill(g, dev, d, old_key);
+        free(old_key);
+    } else if (old_key) {
+        gw_mapping_remove_device(g->mapping, old_key);
+        dev->key = old_key;
+    }
     if (rc == 0)
         rc = snapshot(c, &after);
     if (rc == 0 && (after.n != before.n || memcmp(after.v, before.v, after.n * sizeof *after.v) != 0))

@@ -379,11 +379,16 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
         } else {
             gw_info("reload: updating %s", nd->endpoint);
             const gw_adapter_ops_t *was = old->cfg->ops;
-            if (was != nd->ops)
-                add_change(lists, was, GW_ADAPTER_REMOVED, &devs[n], true);
+            gw_device_t before = devs[n];
+            before.key = devs[n].key ? strdup(devs[n].key) : NULL;
             gw_device_rebuild(g, &devs[n], nd);
-            add_change(lists, nd->ops, was == nd->ops ? GW_ADAPTER_CHANGED : GW_ADAPTER_ADDED, &devs[n],
-                       false);
+            /* Another adapter or another address (the key): for the
+             * adapter that is a device gone and a new one. */
+            bool same = was == nd->ops && before.key && devs[n].key && strcmp(before.key, devs[n].key) == 0;
+            if (!same)
+                add_change(lists, was, GW_ADAPTER_REMOVED, &before, true);
+            add_change(lists, nd->ops, same ? GW_ADAPTER_CHANGED : GW_ADAPTER_ADDED, &devs[n], false);
+            free(before.key);
             changed++;
         }
         n++;

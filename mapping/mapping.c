@@ -365,14 +365,12 @@ fail:
     return rc;
 }
 
-int gw_mapping_remove_device(gw_mapping_t *m, const char *device_key)
+static mdev_t *dev_unlink(gw_mapping_t *m, const char *device_key)
 {
-    if (!m || !device_key)
-        return -EINVAL;
     uint64_t h = fnv1a(device_key, FNV_BASIS);
     mdev_t *d = dev_lookup(m, device_key, h);
     if (!d)
-        return -ENOENT;
+        return NULL;
     mdev_t **pp = &m->by_key[h & (m->n_buckets - 1)];
     while (*pp != d)
         pp = &(*pp)->next_key;
@@ -382,6 +380,16 @@ int gw_mapping_remove_device(gw_mapping_t *m, const char *device_key)
         pp = &(*pp)->next_client;
     *pp = d->next_client;
     m->n_dev--;
+    return d;
+}
+
+int gw_mapping_remove_device(gw_mapping_t *m, const char *device_key)
+{
+    if (!m || !device_key)
+        return -EINVAL;
+    mdev_t *d = dev_unlink(m, device_key);
+    if (!d)
+        return -ENOENT;
     dev_free(d);
     return 0;
 }
@@ -446,11 +454,14 @@ static void report(gw_mapping_t *m, const gw_reading_t *r, const char *why)
 }
 
 /* A field of the default map that the device did not declare (a decoder
- * that learns fields from the payload): it gets the next free instance. */
-static int add_dynamic(gw_mapping_t *m, mdev_t *d, const char *field, const gw_field_default_t *def)
+ * that learns fields from the payload), at instance iid of its object.
+ * notify: tell the owner when an instance had to be created (a reading);
+ * a rebind's caller knows already. Returns the target's index or a
+ * negative errno (-EEXIST: another field has that resource). */
+static int add_dynamic_at(gw_mapping_t *m, mdev_t *d, const char *field, const gw_field_default_t *def,
+                          uint16_t iid, bool notify)
 {
     uint16_t oid = def->oid;
-    uint16_t iid = def->per_instance ? gw_store_instance_free_id(d->c, oid) : 0;
     gw_path_t path = {{oid, iid, def->rid, GW_ID_NONE}, 3};
     for (size_t i = 0; i < d->n; i++)
         if (gw_path_cmp(&d->t[i].path, &path) == 0)
@@ -497,12 +508,50 @@ static int add_dynamic(gw_mapping_t *m, mdev_t *d, const char *field, const gw_f
     d->n++;
     index_insert(d, (uint16_t)(d->n - 1));
     write_meta(m, d->c, t);
-    char p[24];
-    gw_info("mapping: %s: new field \"%s\" lands on %s", d->key, name,
-            gw_path_format(&t->path, p, sizeof p));
-    if (created && m->hook)
+    if (notify) {
+        char p[24];
+        gw_info("mapping: %s: new field \"%s\" lands on %s", d->key, name,
+                gw_path_format(&t->path, p, sizeof p));
+    }
+    if (created && notify && m->hook)
         m->hook(m->hook_ctx, d->c);
     return (int)(d->n - 1);
+}
+
+/* A new run-time field gets the next free instance of its object. */
+static int add_dynamic(gw_mapping_t *m, mdev_t *d, const char *field, const gw_field_default_t *def)
+{
+    uint16_t iid = def->per_instance ? gw_store_instance_free_id(d->c, def->oid) : 0;
+    return add_dynamic_at(m, d, field, def, iid, true);
+}
+
+int gw_mapping_rebind_device(gw_mapping_t *m, const char *old_key, const char *device_key, gw_sclient_t *c,
+                             const gw_config_device_t *d)
+{
+    if (!m || !old_key || !device_key || !c || !d)
+        return -EINVAL;
+    mdev_t *old = dev_unlink(m, old_key);
+    int rc = gw_mapping_add_device(m, device_key, c, d);
+    mdev_t *nd = rc == 0 ? dev_lookup(m, device_key, fnv1a(device_key, FNV_BASIS)) : NULL;
+    for (size_t i = 0; nd && old && i < old->n; i++) {
+        if (!(old->rt[i].flags & RT_OWNED) || find_field(nd, old->t[i].field) >= 0)
+            continue; /* configured or declared now: the configuration decides */
+        const gw_field_default_t *def = gw_mapping_default(old->t[i].field);
+        if (!def)
+            continue;
+        int r = add_dynamic_at(m, nd, old->t[i].field, def, old->t[i].path.id[1], false);
+        if (r == -EEXIST) {
+            char p[24];
+            gw_info("mapping: %s: field \"%s\" loses %s to a configured field; its next reading "
+                    "takes a free instance", device_key, old->t[i].field,
+                    gw_path_format(&old->t[i].path, p, sizeof p));
+        } else if (r < 0) {
+            dev_free(old);
+            return r;
+        }
+    }
+    dev_free(old);
+    return rc;
 }
 
 static int to_number(const gw_map_target_t *t, rt_t *rt, const gw_reading_t *r, double *out)

@@ -102,6 +102,19 @@ void gw_mapping_set_objects_hook(gw_mapping_t *m, gw_mapping_objects_fn fn, void
 int gw_mapping_add_device(gw_mapping_t *m, const char *device_key, gw_sclient_t *c,
                           const gw_config_device_t *d);
 int gw_mapping_remove_device(gw_mapping_t *m, const char *device_key);
+/* A reload's new definition d of a bound device (its key may change from
+ * old_key to device_key, its client c stays): the binding is made again
+ * against d, as gw_mapping_add_device does, and the fields its readings
+ * brought at run time (in the default map but neither configured nor
+ * declared: a decoder's new output) keep the instances they were given,
+ * created again if the caller deleted them. One that d now configures or
+ * declares follows d; one whose resource d gives to another field loses
+ * it (logged) and takes a free instance at its next reading. No objects
+ * hook is called: the caller compares the client's instances itself.
+ * 0, -EINVAL, -ENOMEM, or what gw_mapping_add_device returns (the device
+ * is then unbound). */
+int gw_mapping_rebind_device(gw_mapping_t *m, const char *old_key, const char *device_key, gw_sclient_t *c,
+                             const gw_config_device_t *d);
 /* The device's resolved targets (borrowed), for --print-mapping and tests. */
 int gw_mapping_targets(const gw_mapping_t *m, const char *device_key, const gw_map_target_t **out,
                        size_t *out_n);

@@ -748,9 +748,15 @@ static void describe_part(const void *part, FILE *out)
     fprintf(out, "    modbus bus %s, unit %d\n", d->bus ? d->bus : "?", (int)d->unit_id);
     for (size_t i = 0; i < d->n_registers; i++) {
         const gw_config_modbus_reg_t *r = &d->registers[i];
-        fprintf(out, "    register %-13s <- %s %u, %s x%u, every %.15g s\n", r->field,
-                gw_modbus_table_name(r->table), r->address, type_names[r->type], r->count,
-                r->interval_ms / 1000.0);
+        fprintf(out, "    register %-13s <- %s %u", r->field, gw_modbus_table_name(r->table), r->address);
+        if (r->count > 1)
+            fprintf(out, "..%u", (unsigned)r->address + r->count - 1u);
+        fprintf(out, ", %s", type_names[r->type]);
+        if (r->scale != 1.0)
+            fprintf(out, ", scale %.15g", r->scale);
+        if (r->offset != 0.0)
+            fprintf(out, ", offset %.15g", r->offset);
+        fprintf(out, ", every %.15g s%s\n", r->interval_ms / 1000.0, r->writable ? ", writable" : "");
     }
 }
 

@@ -375,14 +375,17 @@ static void *bus_main(void *arg)
         else if ((g->due_ms += g->interval_ms) <= now)
             g->due_ms = now + g->interval_ms; /* late: skip, do not burst */
     }
+    bool keep = a->pausing;
     pthread_mutex_unlock(&a->mu);
-    drop_connection(b);
+    /* Paused for a reconfigure: the connection outlives the thread. */
+    if (!keep)
+        drop_connection(b);
     return NULL;
 }
 
 /* ---- loop side --------------------------------------------------------- */
 
-static void free_items(mb_item_t *it)
+void gw_modbus_free_items(mb_item_t *it)
 {
     while (it) {
         mb_item_t *n = it->next;
@@ -431,7 +434,7 @@ static void mb_destroy(gw_adapter_t **ap)
     for (size_t i = 0; i < a->n_devs; i++)
         free(a->devs[i].key);
     free(a->devs);
-    free_items(a->q_head);
+    gw_modbus_free_items(a->q_head);
     if (a->efd >= 0)
         close(a->efd);
     if (a->sync_ok) {
@@ -448,9 +451,7 @@ static int cmp_reg(const void *x, const void *y)
                              *(const gw_config_modbus_reg_t *const *)y);
 }
 
-/* Split a device's registers by interval into groups, each planned into
- * merged reads. */
-static int add_groups(gw_adapter_t *a, uint32_t di, int max_gap)
+int gw_modbus_add_groups(gw_adapter_t *a, uint32_t di, int max_gap)
 {
     const gw_modbus_dev_conf_t *d = a->devs[di].cfg;
     for (size_t i = 0; i < d->n_registers; i++) {
@@ -482,7 +483,7 @@ static int add_groups(gw_adapter_t *a, uint32_t di, int max_gap)
     return 0;
 }
 
-static int make_ctx(mb_bus_t *b)
+static int bus_ctx(mb_bus_t *b)
 {
     const gw_config_modbus_bus_t *c = b->cfg;
     if (c->rtu) {
@@ -566,7 +567,7 @@ static int mb_create(const gw_adapter_env_t *env, const void *section,
         md->cfg = d;
         md->bus = (uint32_t)bi;
         a->n_devs++;
-        rc = add_groups(a, (uint32_t)(a->n_devs - 1), cfg->buses[bi].max_gap);
+        rc = gw_modbus_add_groups(a, (uint32_t)(a->n_devs - 1), cfg->buses[bi].max_gap);
         if (rc < 0)
             goto fail;
         rc = -ENOMEM;
@@ -585,6 +586,32 @@ static int mb_create(const gw_adapter_env_t *env, const void *section,
 fail:
     mb_destroy(&a);
     return rc;
+}
+
+int gw_modbus_bus_run(mb_bus_t *b)
+{
+    if (!b->ctx) {
+        int rc = bus_ctx(b);
+        if (rc < 0) {
+            gw_err("modbus: bus %s: %s", b->cfg->name, modbus_strerror(-rc));
+            return rc;
+        }
+    }
+    int rc = pthread_create(&b->thread, NULL, bus_main, b);
+    if (rc != 0) {
+        gw_err("modbus: bus %s: cannot start its thread: %s", b->cfg->name, strerror(rc));
+        return -rc;
+    }
+    b->running = true;
+    return 0;
+}
+
+void gw_modbus_bus_close(mb_bus_t *b)
+{
+    drop_connection(b);
+    if (b->ctx)
+        modbus_free(b->ctx);
+    b->ctx = NULL;
 }
 
 static void on_efd(void *ctx, uint32_t events)
@@ -612,29 +639,21 @@ static int mb_start(gw_adapter_t *a)
         mb_bus_t *b = &a->buses[i];
         if (!b->n_groups)
             continue; /* a bus no device uses is not opened */
-        int rc = make_ctx(b);
-        if (rc < 0) {
-            gw_err("modbus: bus %s: %s", b->cfg->name, modbus_strerror(-rc));
-            return rc;
-        }
         /* Spread first polls over a bus's groups instead of one burst. */
         for (size_t k = 0; k < b->n_groups; k++) {
             mb_group_t *g = &a->groups[b->groups[k]];
             g->due_ms = now + (int64_t)((uint64_t)g->interval_ms * k / b->n_groups / 4);
         }
-        rc = pthread_create(&b->thread, NULL, bus_main, b);
-        if (rc != 0) {
-            gw_err("modbus: bus %s: cannot start its thread: %s", b->cfg->name, strerror(rc));
-            return -rc;
-        }
-        b->running = true;
+        int rc = gw_modbus_bus_run(b);
+        if (rc < 0)
+            return rc;
     }
     gw_info("modbus: %zu devices, %zu poll groups on %zu buses", a->n_devs, a->n_groups,
             a->n_buses);
     return 0;
 }
 
-static void deliver(gw_adapter_t *a, mb_item_t *it)
+void gw_modbus_deliver(gw_adapter_t *a, mb_item_t *it)
 {
     mb_dev_t *d = &a->devs[it->dev];
     gw_reading_t r = {.device_key = d->key, .ts_ms = it->ts_ms};
@@ -686,8 +705,8 @@ int gw_modbus_drain(gw_adapter_t *a)
     a->q_head = a->q_tail = NULL;
     pthread_mutex_unlock(&a->mu);
     for (mb_item_t *p = it; p; p = p->next)
-        deliver(a, p);
-    free_items(it);
+        gw_modbus_deliver(a, p);
+    gw_modbus_free_items(it);
     /* After the items: a write's error code goes out before its answer. */
     gw_modbus_write_deliver(a);
     return 0;
@@ -697,6 +716,7 @@ const gw_adapter_ops_t gw_adapter_modbus = {
     .name = "modbus",
     .conf = &gw_modbus_conf_ops,
     .create = mb_create,
+    .reconfigure = gw_modbus_reconfigure,
     .start = mb_start,
     .stop = mb_stop,
     .destroy = mb_destroy,

@@ -96,6 +96,7 @@ struct gw_adapter {
     pthread_cond_t cond;
     bool sync_ok;
     bool stopping;
+    bool pausing; /* with stopping: the workers leave, their connections stay (reconfigure) */
     mb_item_t *q_head, *q_tail;
     mb_write_t *wd_head, *wd_tail; /* asynchronous writes the workers finished */
     gw_modbus_stats_t stats;
@@ -126,6 +127,26 @@ void gw_modbus_device_outcome(mb_bus_t *b, uint32_t di, int code, const char *wh
  * (...)" when the bus had no connection. */
 void gw_modbus_failure(const mb_bus_t *b, uint8_t table, bool write, uint16_t start, uint16_t count,
                        int err, char *buf, size_t size);
+
+/* ---- modbus.c, for reconfigure.c (loop thread, workers joined) --------- */
+
+/* Split device di's registers by interval into groups appended to
+ * a->groups (room for them is the caller's), each planned into merged
+ * reads. 0, -ENOMEM, or the planner's error. */
+int gw_modbus_add_groups(gw_adapter_t *a, uint32_t di, int max_gap);
+/* Start b's worker, creating its modbus_t first when it has none. 0 or a
+ * negative errno (logged). */
+int gw_modbus_bus_run(mb_bus_t *b);
+/* Close and free b's connection (its worker joined). */
+void gw_modbus_bus_close(mb_bus_t *b);
+/* Hand one item to the gateway (reading, fault or availability change). */
+void gw_modbus_deliver(gw_adapter_t *a, mb_item_t *it);
+void gw_modbus_free_items(mb_item_t *it);
+
+/* ---- reconfigure.c --------------------------------------------------- */
+
+/* The adapter's reconfigure (adapters/adapter.h). */
+int gw_modbus_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *changes, size_t n);
 
 /* ---- write.c ----------------------------------------------------------- */
 
