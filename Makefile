@@ -6,13 +6,17 @@
 #   make fuzz             each libFuzzer target for FUZZ_SECONDS
 #   make install DESTDIR= PREFIX=
 #   SANITIZE=address,undefined  build with sanitizers (into build-san/)
-#   WERROR=1              warnings are errors (the default when CI is set)
+#   WERROR=1              warnings are errors (always for make check, and
+#                         when CI is set)
+#   CPPFLAGS= CFLAGS= LDFLAGS=  the user's (e.g. dpkg-buildflags), added to
+#                         the project's own flags, never replacing them
 # Targets that need Debian packages install the missing ones first
 # (tools/install-deps.sh), unless NO_DEPS=1.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
+CPPFLAGS ?=
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 FUZZ_SECONDS ?= 20
@@ -28,10 +32,12 @@ BUILD ?= build-san
 SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-# Warnings are errors in CI (CI is set there) and with WERROR=1, so no new
-# warning gets in. A user's build on a newer distro than CI's (a compiler or
-# library that warns about something new, e.g. a deprecation) only shows the
-# warning: the code is the same that passed CI, so failing would help nobody.
+# Warnings are errors in CI (CI is set there), in make check and
+# tests/sanitize.sh (they pass WERROR=1) and with WERROR=1, so no new
+# warning gets in. A user's plain `make` (or make demo, make install) on a
+# newer distro than CI's (a compiler or library that warns about something
+# new, e.g. a deprecation) only shows the warning: the code is the same that
+# passed CI, so failing would help nobody.
 WERROR ?= $(if $(CI),1,)
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(filter 1,$(WERROR)),-Werror)
 GW_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) \
@@ -53,16 +59,28 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps check unit integration demo bench fuzz install clean format tests-bin
+.PHONY: all deps check unit integration demo bench fuzz install clean format tests-bin FORCE
 
 all: $(BIN) $(SERVER_BIN)
 
 deps:
 	@[ -n "$(NO_DEPS)" ] || sh tools/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c
+# Everything built depends on the flags it is built with: a build dir last
+# built without -Werror (or with other CFLAGS) is rebuilt when they change,
+# so `make check` after a plain `make` still fails on a warning. The stamp
+# is rewritten only when the flags differ, so an unchanged build stays
+# untouched.
+FLAGS_STAMP := $(BUILD)/flags.stamp
+FLAGS_NOW = $(CC) $(GW_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)
+$(FLAGS_STAMP): FORCE
 	@mkdir -p $(dir $@)
-	$(CC) $(GW_CFLAGS) $(CFLAGS) -DGW_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(GW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -DGW_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -71,33 +89,35 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(BUILD)/obj/gateway/main.o $(LIB)
 	$(CC) $(SAN_FLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(GW_LIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) tests/unit/gwtest.h
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(GW_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(LIB) $(GW_LIBS)
+	$(CC) $(GW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -Itests/unit -MMD -MP -MF $@.d -MT $@ -o $@ $< $(LIB) \
+	  $(LDFLAGS) $(GW_LIBS)
 
 # The test server shares no code with the gateway: only libcoap and cJSON.
-$(SERVER_BIN): $(SERVER_SRC) $(wildcard tests/server/*.h)
+$(SERVER_BIN): $(SERVER_SRC) $(wildcard tests/server/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(CFLAGS) \
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS) \
 	  $(shell $(PKG_CONFIG) --cflags libcoap-3-gnutls libcjson) -o $@ $(SERVER_SRC) \
-	  $(shell $(PKG_CONFIG) --libs libcoap-3-gnutls libcjson)
+	  $(LDFLAGS) $(shell $(PKG_CONFIG) --libs libcoap-3-gnutls libcjson)
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIB)
+$(BUILD)/bench/%: tests/bench/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(GW_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(GW_LIBS)
+	$(CC) $(GW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -MF $@.d -MT $@ -o $@ $< $(LIB) $(LDFLAGS) \
+	  $(GW_LIBS)
 
 tests-bin: all $(UNIT_BIN)
 
 check: deps
-	$(MAKE) tests-bin
+	$(MAKE) WERROR=1 tests-bin
 	@sh tests/run_tests.sh $(BUILD)
 
 unit: deps
-	$(MAKE) $(UNIT_BIN)
+	$(MAKE) WERROR=1 $(UNIT_BIN)
 	@sh tests/run_tests.sh $(BUILD) unit
 
 integration: deps
-	$(MAKE) all
+	$(MAKE) WERROR=1 all
 	@sh tests/run_tests.sh $(BUILD) integration
 
 demo: deps
@@ -109,14 +129,16 @@ bench: deps
 	@sh tests/bench/run.sh $(BUILD)
 
 # libFuzzer needs clang; the library is rebuilt with clang and coverage.
+# Its objects and targets track their headers like the main build (-MMD).
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
               $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -c $< -o $@
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC:%.c=build-fuzz/obj/%.o)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(GW_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -MT $@ -o $@ $< $(FUZZ_OBJ) $(GW_LIBS)
 
 # The fuzz objects are intermediates of the pattern rule; keep them.
 .PRECIOUS: build-fuzz/obj/%.o
@@ -144,4 +166,5 @@ clean:
 format:
 	clang-format -i $(wildcard */*.c */*.h adapters/*/*.c adapters/*/*.h tests/*/*.c tests/*/*/*.c)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/gateway/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/gateway/main.d $(UNIT_BIN:=.d) $(BENCH_BIN:=.d) \
+         $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:=.d)

@@ -17,7 +17,7 @@ count() { # add the last summary line of $log
     fail=$((fail + $(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')))
 }
 
-if make -s NO_DEPS=1 SANITIZE=address,undefined tests-bin >"$log" 2>&1; then
+if make -s NO_DEPS=1 WERROR=1 SANITIZE=address,undefined tests-bin >"$log" 2>&1; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     GW_NO_SANITIZE_PASS=1 sh tests/run_tests.sh build-san >"$log" 2>&1
