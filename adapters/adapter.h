@@ -99,10 +99,12 @@ typedef struct gw_adapter_ops {
      * free with destroy. */
     void (*stop)(gw_adapter_t *a);
     void (*destroy)(gw_adapter_t **a);
-    /* An LwM2M Write (value != NULL) or Execute (value == NULL, args) on a
-     * field configured `writable`. value is in the adapter's own unit and
-     * scale (the mapping's conversion is undone). Returns
-     *   0        handed to the device (or queued for a sleeping one);
+    /* Writes. An LwM2M Write (value != NULL) or Execute (value == NULL,
+     * args) on a field configured `writable` reaches the adapter in two
+     * steps: write_check for every value of the request, then, only when
+     * all passed, write_async for each. value is in the adapter's own unit
+     * and scale (the mapping's conversion is undone). The results:
+     *   0        done (or queued for a sleeping device);
      *   -ENOENT  unknown device or field;
      * the value refused by the adapter itself, before any device traffic
      * (the server's fault: 4.00 Bad Request):
@@ -123,29 +125,32 @@ typedef struct gw_adapter_ops {
      *   -ETIMEDOUT, -ENOTCONN, -ECANCELED  no answer, no connection, the
      *            adapter stopped (5.03);
      *   -ENOMEM and other negative errno (5.00).
-     * The gateway maps these in one place (gateway/writes.c). For -ERANGE
-     * the adapter's write_range, when set, tells the server what fits.
-     * May be NULL: no field of this adapter is writable. */
-    int (*write)(gw_adapter_t *a, const char *device_key, const char *field,
-                 const gw_value_t *value, const char *args);
-    /* Whether write() would take this value (or Execute), judged by the
-     * adapter alone, without device traffic: the field exists and is
-     * writable, the value has a type it can hold and fits it (range,
-     * type, scale). Returns 0 or the refusals write() lists (-ENOENT,
+     * The gateway maps these in one place (gw_lwm2m_write_code). For
+     * -ERANGE the adapter's write_range, when set, tells the server what
+     * fits. There is no blocking write: the loop never waits for a device.
+     *
+     * write_check: whether write_async would take this value (or
+     * Execute), judged by the adapter alone, without device traffic: the
+     * field exists and is writable, the value has a type it can hold and
+     * fits it (range, type, scale). Returns 0 or a refusal above (-ENOENT,
      * -ERANGE, -EDOM, -EINVAL, -EPERM, -ENOTSUP). The gateway checks every value
      * of a request this way before it starts any write, so a Write-Composite
-     * or an instance Write with one bad value writes nothing. Required
-     * when write or write_async is set. */
+     * or an instance Write with one bad value writes nothing. Required when
+     * write_async is set. */
     int (*write_check)(gw_adapter_t *a, const char *device_key, const char *field,
                        const gw_value_t *value, const char *args);
-    /* The same without blocking the loop, for devices that answer slowly
-     * (a serial bus): returns 0 when the request is queued, and then calls
-     * done(done_ctx, rc) exactly once, later, on the loop thread, with rc as
-     * write() would return it; or returns a negative errno at once (done is
-     * then never called). stop() completes every queued write with
-     * -ECANCELED. value/args are copied. May be NULL: write() is used.
-     * A value the adapter refuses (-ERANGE, -EDOM, -EINVAL, -EPERM, -ENOTSUP,
-     * -ENOENT) is refused at once, never through done. */
+    /* write_async: do the write without blocking the loop. Returns 0 when
+     * the write is under way: done(done_ctx, rc) is then called exactly
+     * once, on the loop thread, with a result above; or returns a negative
+     * errno at once (a refusal, -ENOTCONN, -ENOMEM), and done is never
+     * called. An adapter with nothing to wait for (static, simulated)
+     * calls done before write_async returns; one that talks to a device
+     * (Modbus) calls it from a later loop iteration. Callers handle both
+     * (the gateway counts the writes of a request it started and answers
+     * when the count reaches zero after the last start). stop() completes
+     * every write still under way with -ECANCELED. value/args are borrowed
+     * for the call (copied when kept). May be NULL: no field of this
+     * adapter is writable. */
     int (*write_async)(gw_adapter_t *a, const char *device_key, const char *field,
                        const gw_value_t *value, const char *args, gw_write_done_fn done,
                        void *done_ctx);

@@ -90,7 +90,7 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
     if (gw_mapping_find_path(g->mapping, gw_vclient_store(vc), path, &key, &t) < 0 || !t->writable)
         return -ENOENT;
     gw_adapter_slot_t *s = gw_adapters_slot_for_client(g, vc);
-    if (!s || !s->ops->write)
+    if (!s || !s->ops->write_async)
         return -ENOTSUP;
     gw_value_t dv;
     char *argz = NULL;
@@ -116,14 +116,15 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
     int rc;
     if (mode == GW_WRITE_CHECK) {
         rc = s->ops->write_check ? s->ops->write_check(s->a, key, t->field, value ? &dv : NULL, argz) : 0;
-    } else if (token && s->ops->write_async) {
-        /* The device answers later (a serial bus): the server's request
-         * waits for it, the loop does not. */
+    } else if (!token) {
+        rc = -EINVAL;
+    } else {
+        /* The device answers later (a serial bus) or at once (static,
+         * simulated: done runs inside this call); the server's request
+         * waits for it, the loop never does. */
         rc = s->ops->write_async(s->a, key, t->field, value ? &dv : NULL, argz, write_done, token);
         if (rc == 0)
             rc = -EINPROGRESS;
-    } else {
-        rc = s->ops->write(s->a, key, t->field, value ? &dv : NULL, argz);
     }
     free(argz);
     if (rc >= 0 || rc == -EINPROGRESS || (mode == GW_WRITE_CHECK && rc == -ENOENT))

@@ -8,7 +8,8 @@
  *   (or names nothing readable) is left out of the pack rather than failing
  *   the whole request, as LwM2M 1.1 asks;
  * - Write-Composite validates every record before the store is touched, so
- *   a bad record changes nothing.
+ *   a bad record changes nothing; values routed to devices are checked by
+ *   their adapters first too, then written all at once (dm_write.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -271,12 +272,14 @@ static int validate_write(comp_req_t *q, const gw_decoded_t *dec)
     return 0;
 }
 
-static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *payload, size_t len)
+static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *payload, size_t len,
+                     gw_dm_route_t *rt)
 {
     const gw_path_t root = {{0, 0, 0, 0}, 0};
     gw_vclient_t *vc = q->r->vc;
     gw_store_t *s = vc->m->store;
     gw_decoded_t dec = {0};
+    bool *keep = NULL;
     int code = 0;
     int cf = gw_dm_opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
     if (cf < 0)
@@ -292,28 +295,29 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
         code = fail(q, C(400), "%s", dec.error[0] ? dec.error : "malformed payload");
     else
         code = validate_write(q, &dec);
-    /* Values that live in a device go there first (synchronously: a
-     * composite cannot wait for several devices). All or nothing: every
-     * member is judged by its adapter (range, type, writability) before
-     * any write starts, so one bad member sends nothing to any device. */
-    gw_lwm2m_t *m = vc->m;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; !code && m->write_hook && i < dec.n; i++) {
-            const gw_record_t *rec = &dec.recs[i];
-            char reason[128] = "";
-            int wrc = m->write_hook(m->write_ctx, vc, &rec->path, &rec->value, NULL, 0,
-                                    pass == 0 ? GW_WRITE_CHECK : GW_WRITE_DO, NULL, reason, sizeof reason);
-            if (wrc < 0 && wrc != -ENOENT) {
-                char ps[24], why[sizeof reason + 64];
-                /* Say which member: a composite names several paths. */
-                code = gw_lwm2m_write_code(wrc, false, reason, why, sizeof why);
-                fail(q, code, "%s: %s", gw_path_format(&rec->path, ps, sizeof ps), why);
-            }
-        }
-    for (size_t i = 0; !code && i < dec.n; i++) {
+    if (!code && !(keep = calloc(dec.n, sizeof *keep)))
+        code = fail(q, C(500), "out of memory");
+    /* Values that live in a device go there first, all started at once;
+     * the request waits for the last (gw_dm_route). All or nothing as far
+     * as values go: every member is judged by its adapter (range, type,
+     * writability) before any write starts. */
+    if (!code && rt) {
+        rt->composite = true;
+        code = gw_dm_route(rt, dec.recs, dec.n, keep);
+    } else if (!code) {
+        for (size_t i = 0; i < dec.n; i++)
+            keep[i] = true;
+    }
+    /* On a device's failure, the values other devices took are stored: the
+     * store mirrors the devices. */
+    for (size_t i = 0; code != GW_DM_WAITING && keep && i < dec.n; i++) {
         const gw_record_t *rec = &dec.recs[i];
-        if (gw_store_set(s, vc->sc, &rec->path, &rec->value, 0) < 0)
-            code = fail(q, C(500), "store refused a value after validation");
+        if (!keep[i])
+            continue;
+        if (gw_store_set(s, vc->sc, &rec->path, &rec->value, 0) < 0) {
+            if (!code)
+                code = fail(q, C(500), "store refused a value after validation");
+        }
         /* A new lifetime (/1/x/1) is announced with an Update, as Write does. */
         else if (rec->path.id[0] == 1 && rec->path.id[2] == 1)
             for (size_t k = 0; k < vc->n_regs; k++)
@@ -322,13 +326,14 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
     }
     if (!code)
         gw_debug("%s: Write-Composite of %zu values", vc->endpoint, dec.n);
+    free(keep);
     gw_decoded_free(&dec);
     return code ? code : C(204);
 }
 
 int gw_composite_handle(struct gw_reg *r, const coap_pdu_t *request, coap_pdu_t *response,
                         const uint8_t *payload, size_t len, gw_buf_t *out_body, int *out_cf, char *diag,
-                        size_t diag_size)
+                        size_t diag_size, gw_dm_route_t *rt)
 {
     comp_req_t q = {.r = r, .reg = gw_store_registry(r->vc->m->store), .diag = diag, .diag_size = diag_size};
     *out_cf = -1;
@@ -336,7 +341,7 @@ int gw_composite_handle(struct gw_reg *r, const coap_pdu_t *request, coap_pdu_t 
     case COAP_REQUEST_CODE_FETCH:
         return do_fetch(&q, request, response, payload, len, out_body, out_cf);
     case COAP_REQUEST_CODE_IPATCH:
-        return do_ipatch(&q, request, payload, len);
+        return do_ipatch(&q, request, payload, len, rt);
     default:
         return fail(&q, C(405), "composite operations use FETCH or iPATCH");
     }

@@ -33,7 +33,7 @@ typedef struct dm_req {
     const coap_pdu_t *request;
     coap_pdu_t *response;
     char diag[160];
-    bool resumed; /* the device answered: libcoap runs this request again */
+    gw_write_req_t *wreq; /* the devices answered: libcoap runs this request again */
     const gw_dm_body_t *body; /* its payload, or the body its Block1 blocks built */
 } dm_req_t;
 
@@ -309,83 +309,6 @@ static int validate_records(dm_req_t *q, const gw_decoded_t *dec, bool create)
     return 0;
 }
 
-/* Hand each written value to where it really lives (a sensor's adapter)
- * before the store keeps it: a device that refuses makes the Write fail. */
-/* ---- writes that wait for a device ---- */
-
-/* Returned by route_writes when the request now waits for its device. */
-#define DM_WAITING 1
-
-void gw_lwm2m_write_complete(gw_write_token_t *t, int rc)
-{
-    if (!t->r) { /* the client went away meanwhile */
-        free(t->body);
-        free(t);
-        return;
-    }
-    t->rc = rc;
-    t->done = true;
-    /* Completed from inside the hook: route_writes sees done at once. */
-    if (t->async)
-        coap_async_trigger(t->async); /* the handler runs again and answers */
-}
-
-static void unlink_write(gw_write_token_t *t)
-{
-    if (!t->r)
-        return;
-    for (gw_write_token_t **pp = &t->r->writes; *pp; pp = &(*pp)->next)
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-}
-
-void gw_dm_orphan_writes(struct gw_reg *r)
-{
-    while (r->writes) {
-        gw_write_token_t *t = r->writes;
-        r->writes = t->next;
-        if (t->async && r->session)
-            coap_free_async(r->session, t->async);
-        t->async = NULL;
-        t->r = NULL; /* freed by gw_lwm2m_write_complete */
-    }
-}
-
-/* The token of a request that waited and whose device has answered, or
- * NULL for a fresh request. A repeat of a request still waiting (a CoAP
- * retransmission) gets *out_waiting set. */
-static gw_write_token_t *resumed(dm_req_t *q, bool *out_waiting)
-{
-    *out_waiting = false;
-    coap_async_t *as = coap_find_async(q->session, coap_pdu_get_token(q->request));
-    gw_write_token_t *t = as ? coap_async_get_app_data(as) : NULL;
-    if (t && !t->done) {
-        *out_waiting = true;
-        return NULL;
-    }
-    if (t) {
-        /* libcoap removes a triggered async itself when this handler
-         * returns (coap_async(3)): forget it, and let whatever else this
-         * request writes go synchronously (it cannot wait twice). */
-        t->async = NULL;
-        q->resumed = true;
-    }
-    return t;
-}
-
-static void finish_write(dm_req_t *q, gw_write_token_t *t)
-{
-    if (!t)
-        return;
-    unlink_write(t);
-    if (t->async)
-        coap_free_async(q->session, t->async);
-    free(t->body);
-    free(t);
-}
-
 int gw_lwm2m_write_code(int rc, bool execute, const char *reason, char *out_diag, size_t size)
 {
     int code;
@@ -421,88 +344,28 @@ int gw_lwm2m_write_code(int rc, bool execute, const char *reason, char *out_diag
     return code;
 }
 
-/* q->diag holds the hook's reason, if it gave one (route_one). */
-static int route_fail(dm_req_t *q, int rc, bool execute)
-{
-    char reason[sizeof q->diag];
-    snprintf(reason, sizeof reason, "%s", q->diag);
-    return gw_lwm2m_write_code(rc, execute, reason, q->diag, sizeof q->diag);
-}
-
-/* Call the hook for one routed operation; on -EINPROGRESS hold the request
- * with libcoap's async API until gw_lwm2m_write_complete. Returns the
- * hook's result, or DM_WAITING. */
-static int route_one(dm_req_t *q, gw_write_token_t **tp, size_t index, const gw_path_t *path,
-                     const gw_value_t *v)
-{
-    gw_write_token_t *t = *tp;
-    if (!t) {
-        t = calloc(1, sizeof *t);
-        if (!t)
-            return -ENOMEM;
-        t->r = q->r;
-        t->next = q->r->writes;
-        q->r->writes = t;
-        *tp = t;
-    }
-    t->done = false;
-    t->index = index;
-    q->diag[0] = '\0';
-    int rc = q->m->write_hook(q->m->write_ctx, q->vc, path, v, v ? NULL : q->data, v ? 0 : q->len,
-                              GW_WRITE_DO, q->resumed ? NULL : t, q->diag, sizeof q->diag);
-    if (rc != -EINPROGRESS)
-        return rc;
-    if (t->done)
-        return t->rc;
-    if (!t->async) {
-        t->async = coap_register_async(q->session, q->request, 0);
-        if (!t->async)
-            return -ENOMEM;
-        coap_async_set_app_data(t->async, t);
-    }
-    return DM_WAITING;
-}
-
 /* Hand each written value to where it really lives (a sensor's adapter)
- * before the store keeps it: a device that refuses makes the Write fail.
- * A resumed request continues after the record its device just answered. */
-static int route_writes(dm_req_t *q, const gw_decoded_t *dec, gw_write_token_t **tp)
-{
-    size_t start = 0;
-    if (!q->m->write_hook)
-        return 0;
-    if (*tp) {
-        if ((*tp)->rc < 0 && (*tp)->rc != -ENOENT)
-            return route_fail(q, (*tp)->rc, false);
-        start = (*tp)->index + 1;
-    } else {
-        /* Every value judged before any is written: one the adapter refuses
-         * fails the request with nothing sent to a device. */
-        for (size_t i = 0; i < dec->n; i++) {
-            q->diag[0] = '\0';
-            int rc = q->m->write_hook(q->m->write_ctx, q->vc, &dec->recs[i].path, &dec->recs[i].value, NULL, 0,
-                                      GW_WRITE_CHECK, NULL, q->diag, sizeof q->diag);
-            if (rc < 0 && rc != -ENOENT)
-                return route_fail(q, rc, false);
-        }
-    }
-    for (size_t i = start; i < dec->n; i++) {
-        int rc = route_one(q, tp, i, &dec->recs[i].path, &dec->recs[i].value);
-        if (rc == DM_WAITING)
-            return DM_WAITING;
-        if (rc == -ENOENT || rc == 0)
-            continue;
-        return route_fail(q, rc, false);
-    }
-    return 0;
-}
-
-static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace, gw_write_token_t **tp)
+ * before the store keeps it (gw_dm_route): a device that refuses makes the
+ * Write fail, and a device that fails leaves only the values other devices
+ * took in the store. */
+static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace)
 {
     gw_store_t *s = q->m->store;
-    int code = route_writes(q, dec, tp);
-    if (code)
+    bool *keep = calloc(dec->n ? dec->n : 1, sizeof *keep);
+    if (!keep)
+        return fail(q, C(500), "out of memory%s", NULL);
+    gw_dm_route_t rt = {.r = q->r, .session = q->session, .request = q->request, .resumed = q->wreq,
+                        .diag = q->diag, .diag_size = sizeof q->diag};
+    q->wreq = NULL;
+    int code = gw_dm_route(&rt, dec->recs, dec->n, keep);
+    if (code) {
+        for (size_t i = 0; code != GW_DM_WAITING && i < dec->n; i++)
+            if (keep[i])
+                gw_store_set(s, q->vc->sc, &dec->recs[i].path, &dec->recs[i].value, 0);
+        free(keep);
         return code;
+    }
+    free(keep);
     if (replace && q->path.len < 4) {
         /* Replace: a multiple resource in the payload loses the instances
          * the payload does not list. Records are sorted, so the instances
@@ -538,10 +401,6 @@ static int do_write(dm_req_t *q, bool replace)
     const gw_resdef_t *d;
     gw_decoded_t dec = {0};
     int code;
-    bool waiting;
-    gw_write_token_t *t = resumed(q, &waiting);
-    if (waiting)
-        return DM_WAITING; /* a repeat of a request still at its device */
     if (q->path.len < 2)
         return fail(q, C(405), "Write needs an object instance or resource path%s", NULL);
     if ((code = check_path(q, &o, &d)))
@@ -552,14 +411,13 @@ static int do_write(dm_req_t *q, bool replace)
         if (dec.n == 0 && q->path.len >= 3 && !(d && d->multiple))
             code = fail(q, C(400), "no value in payload%s", NULL);
         else
-            code = apply_records(q, &dec, replace || q->path.len >= 3, &t);
+            code = apply_records(q, &dec, replace || q->path.len >= 3);
     }
     gw_decoded_free(&dec);
-    if (code == DM_WAITING)
-        return DM_WAITING; /* answered when the device has */
+    if (code == GW_DM_WAITING)
+        return code; /* answered when the devices have */
     if (code == 0 && replace && q->path.len == 3 && d->multiple && dec.n == 0)
         gw_store_unset(q->m->store, q->vc->sc, &q->path);
-    finish_write(q, t);
     if (code == 0)
         respond(q, C(204), -1, NULL);
     return code;
@@ -646,18 +504,6 @@ static int do_execute(dm_req_t *q)
         return code;
     if (!(d->ops & GW_OP_E))
         return fail(q, C(405), "resource is not executable%s", NULL);
-    bool waiting;
-    gw_write_token_t *t = resumed(q, &waiting);
-    if (waiting)
-        return DM_WAITING;
-    if (t) { /* the device has answered this Execute */
-        int rc = t->rc;
-        finish_write(q, t);
-        if (rc < 0)
-            return route_fail(q, rc, true);
-        respond(q, C(204), -1, NULL);
-        return 0;
-    }
     int check = q->m->write_hook ? q->m->write_hook(q->m->write_ctx, q->vc, &q->path, NULL, q->data, q->len,
                                                     GW_WRITE_CHECK, NULL, q->diag, sizeof q->diag)
                                  : -ENOENT;
@@ -666,17 +512,19 @@ static int do_execute(dm_req_t *q)
         return fail(q, C(404), "this client does not provide that executable resource%s", NULL);
     if (gw_exec_args_validate(q->data, q->len) < 0)
         return fail(q, C(400), "bad Execute arguments; expected e.g. 0='abc',1 (each digit once)%s", NULL);
-    if (check < 0 && routed)
-        return route_fail(q, check, true);
     if (routed) {
-        int rc = route_one(q, &t, 0, &q->path, NULL);
-        if (rc == DM_WAITING)
-            return DM_WAITING;
-        finish_write(q, t);
-        if (rc < 0)
-            return route_fail(q, rc, true);
-        respond(q, C(204), -1, NULL);
-        return 0;
+        /* The device executes it: the request waits for it, the loop does
+         * not (gw_dm_route). */
+        gw_record_t rec = {.path = q->path};
+        bool keep;
+        gw_dm_route_t rt = {.r = q->r, .session = q->session, .request = q->request, .resumed = q->wreq,
+                            .execute = true, .args = q->data, .args_len = q->len, .diag = q->diag,
+                            .diag_size = sizeof q->diag};
+        q->wreq = NULL;
+        code = gw_dm_route(&rt, &rec, 1, &keep);
+        if (code == 0)
+            respond(q, C(204), -1, NULL);
+        return code;
     }
     code = gw_exec_run(q->r, &q->path, q->data, q->len);
     if (code == C(204))
@@ -806,6 +654,12 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     if (gw_dm_body(q.r, session, request, response, &req_body))
         return; /* a block of a body still coming, or refused */
     q.body = &req_body;
+    /* A request held for its devices (dm_write.c): a repeat of it waits
+     * too; its rerun, once they have answered, carries their results. */
+    if (gw_dm_write_resumed(session, request, &q.wreq)) {
+        code = GW_DM_WAITING;
+        goto out;
+    }
     q.data = req_body.data;
     q.len = req_body.len;
     switch (coap_pdu_get_code(request)) {
@@ -836,7 +690,12 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     case COAP_REQUEST_CODE_IPATCH: {
         gw_buf_t body = {0};
         int cf = -1;
-        code = gw_composite_handle(q.r, request, response, q.data, q.len, &body, &cf, q.diag, sizeof q.diag);
+        gw_dm_route_t rt = {.r = q.r, .session = session, .request = request, .resumed = q.wreq,
+                            .diag = q.diag, .diag_size = sizeof q.diag};
+        q.wreq = NULL;
+        code = gw_composite_handle(q.r, request, response, q.data, q.len, &body, &cf, q.diag, sizeof q.diag,
+                                   &rt);
+        gw_dm_write_req_free(&rt.resumed); /* refused before its writes were looked at */
         if (code == C(205) || code == C(204)) {
             respond(&q, code, cf, body.len || cf >= 0 ? &body : NULL);
             code = 0;
@@ -849,8 +708,9 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
         break;
     }
 out:
-    gw_dm_body_done(&req_body, session, request, code == DM_WAITING);
-    if (code == DM_WAITING) {
+    gw_dm_write_req_free(&q.wreq); /* a rerun that did not get as far as its writes */
+    gw_dm_body_done(&req_body, session, request, code == GW_DM_WAITING);
+    if (code == GW_DM_WAITING) {
         /* Left without a code: libcoap acknowledges the request now and the
          * answer follows when the device has answered. */
         return;

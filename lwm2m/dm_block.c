@@ -87,18 +87,12 @@ void gw_dm_block_drop(struct gw_reg *r) {
   gw_blk1_drop_owner(&r->vc->m->blk1, r);
 }
 
-static gw_write_token_t *waiting_write(coap_session_t *session,
-                                       const coap_pdu_t *request) {
-  coap_async_t *as = coap_find_async(session, coap_pdu_get_token(request));
-  return as ? coap_async_get_app_data(as) : NULL;
-}
-
 /* A request that waited for its device runs again from libcoap's copy of
  * its last block (so does a retransmission of it meanwhile): the body
  * assembled then was kept with the write, and is lent back for this run. */
 static bool resumed_body(coap_session_t *session, const coap_pdu_t *request,
                          gw_dm_body_t *out) {
-  gw_write_token_t *t = waiting_write(session, request);
+  gw_write_req_t *t = gw_dm_write_held(session, request);
   if (!t || !t->body_kept)
     return false;
   out->data = t->body;
@@ -215,7 +209,7 @@ int gw_dm_body(struct gw_reg *r, coap_session_t *session,
 void gw_dm_body_done(gw_dm_body_t *b, coap_session_t *session,
                      const coap_pdu_t *request, bool waiting) {
   if (waiting && b->block1) {
-    gw_write_token_t *t = waiting_write(session, request);
+    gw_write_req_t *t = gw_dm_write_held(session, request);
     if (t && !t->body) {
       t->body = b->owned;
       t->body_len = b->len;

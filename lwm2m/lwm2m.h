@@ -66,38 +66,42 @@ typedef void (*gw_vclient_refresh_fn)(void *ctx, gw_vclient_t *vc, const gw_path
 
 /* Route a server's Write or Execute of a client's resource to where the
  * value really lives (the sensor's adapter). value is NULL for an Execute
- * (args/args_len then hold its arguments). mode:
- * - GW_WRITE_CHECK: nothing is done; the answer says whether the path is
- *   routed (-ENOENT: the store alone keeps the value) and whether the
- *   adapter would take this value, judged without device traffic (0, or
- *   one of the refusals below). Every value of a request is checked before
- *   any is written, so one bad value writes nothing.
- * - GW_WRITE_DO: do it. Returns 0 when routed and accepted (the store is
- *   then updated for a Write), -ENOENT when the path is not routed, or the
- *   codes of an adapter's write.
- * The codes of an adapter's write (adapters/adapter.h) are answered
+ * (args/args_len then hold its arguments). Every request goes through two
+ * steps (lwm2m/dm_write.c), for each of its values:
+ * - GW_WRITE_CHECK (token NULL): nothing is done; the answer says whether
+ *   the path is routed (-ENOENT: the store alone keeps the value) and
+ *   whether the adapter would take this value, judged without device
+ *   traffic (0, or one of the refusals below). Every value of a request is
+ *   checked before any is written, so one bad value writes nothing.
+ * - GW_WRITE_START (token set): start the write. Returns -EINPROGRESS when
+ *   it is under way: the owner then calls gw_lwm2m_write_complete(token,
+ *   rc) exactly once, on the loop thread, possibly before the hook returns
+ *   (an adapter with nothing to wait for); -ENOENT when the path is not
+ *   routed; another negative errno when it failed at once (no completion
+ *   follows). The hook never waits for a device.
+ * The results of a write (adapters/adapter.h) are answered
  * (gw_lwm2m_write_code): -ERANGE, -EDOM, -EINVAL: the value itself is refused
  * (4.00); -EPERM, -ENOTSUP: the resource cannot be written/executed there
  * (4.05); -ETIMEDOUT, -ENOTCONN, -ECANCELED, -EAGAIN: the device does not
- * answer now (5.03); any other: the device failed (5.00). On a refusal the
- * hook may write a one-line reason for the server into diag (diag_size
- * bytes, "" on entry; it is NUL-terminated by the hook). */
+ * answer now (5.03); any other: the device failed (5.00). The request is
+ * answered when every write it started has completed, with the worst of
+ * their results. On a refusal the hook may write a one-line reason for the
+ * server into diag (diag_size bytes, "" on entry; it is NUL-terminated by
+ * the hook). */
 typedef struct gw_write_token gw_write_token_t;
-typedef enum { GW_WRITE_CHECK, GW_WRITE_DO } gw_write_mode_t;
+typedef enum { GW_WRITE_CHECK, GW_WRITE_START } gw_write_mode_t;
 typedef int (*gw_vclient_write_fn)(void *ctx, gw_vclient_t *vc, const gw_path_t *path,
                                    const gw_value_t *value, const uint8_t *args, size_t args_len,
                                    gw_write_mode_t mode, gw_write_token_t *token, char *diag,
                                    size_t diag_size);
 /* The CoAP response code a write hook's result rc < 0 is answered with,
  * as listed above, in libcoap's numbering (COAP_RESPONSE_CODE(400) for
- * 4.00), and its diagnostic into out_diag (size bytes, NUL-terminated):
- * reason (the hook's; NULL or "" for none) after a generic text. */
+ * 4.00), and its diagnostic into out_diag (size bytes, NUL-terminated;
+ * NULL/0 for none): reason (the hook's; NULL or "" for none) after a
+ * generic text. The one place write results become answers. */
 int gw_lwm2m_write_code(int rc, bool execute, const char *reason, char *out_diag, size_t size);
-/* With a token (not NULL), the hook may also return -EINPROGRESS: the
- * device answers later, and the owner then calls gw_lwm2m_write_complete
- * exactly once, on the loop thread, with what the hook would have returned;
- * the server's request is answered then (a separate CoAP response), and the
- * loop is never held up by a slow device. */
+/* A write the hook started (GW_WRITE_START) has finished with rc (0 or a
+ * result above). Loop thread only; exactly once per started write. */
 void gw_lwm2m_write_complete(gw_write_token_t *token, int rc);
 void gw_lwm2m_set_write_hook(gw_lwm2m_t *m, gw_vclient_write_fn fn, void *ctx);
 

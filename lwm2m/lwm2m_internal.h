@@ -90,19 +90,31 @@ struct gw_obs {
     struct gw_obs_member members[];
 };
 
-/* A Write/Execute waiting for its device (see gw_lwm2m_write_complete). */
+/* One adapter write a request started: the hook's token, completed by
+ * gw_lwm2m_write_complete (dm_write.c). */
 struct gw_write_token {
-    struct gw_write_token *next; /* in reg->writes */
+    struct gw_write_req *req;
+    int rc;
+    uint8_t state;
+};
+
+/* A Write, Execute or Write-Composite whose writes are under way at their
+ * devices, held with libcoap's async API until the last completes
+ * (dm_write.c). */
+typedef struct gw_write_req {
+    struct gw_write_req *next;   /* in reg->writes */
     struct gw_reg *r;            /* NULL once the client is gone */
     coap_async_t *async;         /* libcoap's hold on the request */
-    size_t index;                /* record of the request being written */
-    int rc;
-    bool done;
+    size_t pending;              /* writes started and not yet completed */
+    bool dispatching;            /* still starting them: completions only count */
+    char reason[96];             /* the hook's words on a write refused or failed at once */
     bool body_kept;              /* body: the request's Block1 body (dm_block.c) */
     gw_block_t body_ack;
     uint8_t *body;
     size_t body_len;
-};
+    size_t n;
+    struct gw_write_token w[];   /* one per value of the request, in its order */
+} gw_write_req_t;
 
 /* One virtual client's registration with one server. */
 struct gw_reg {
@@ -124,7 +136,7 @@ struct gw_reg {
     uint8_t token[8];
     struct gw_obs *obs;     /* observations of this server */
     int64_t last_activity_ms; /* last exchange with the server (queue mode) */
-    struct gw_write_token *writes; /* Writes/Executes waiting for devices */
+    struct gw_write_req *writes; /* Writes/Executes waiting for devices */
     struct gw_block_tx *tx; /* a Register/Update body going block-wise */
 };
 
@@ -241,7 +253,38 @@ int gw_dm_body(struct gw_reg *r, coap_session_t *session, const coap_pdu_t *requ
  * (waiting), an assembled body moves to its write token for the rerun. */
 void gw_dm_body_done(gw_dm_body_t *b, coap_session_t *session, const coap_pdu_t *request, bool waiting);
 
-/* dm.c: the client is going away: its waiting writes must not touch it. */
+/* dm_write.c: values of a request to the devices behind the client. */
+#define GW_DM_WAITING 1 /* a handler's result: the request waits for its devices */
+typedef struct gw_dm_route {
+    struct gw_reg *r;
+    coap_session_t *session;
+    const coap_pdu_t *request;
+    gw_write_req_t *resumed;  /* the rerun of a request whose writes completed
+                                 (gw_dm_write_resumed), or NULL; taken by gw_dm_route */
+    bool execute;             /* the records are Executes: args below, no values */
+    bool composite;           /* diagnostics name the path even for one record */
+    const uint8_t *args;
+    size_t args_len;
+    char *diag;               /* the answer's diagnostic on failure */
+    size_t diag_size;
+} gw_dm_route_t;
+/* Check every record with the write hook, then start every routed write.
+ * Returns 0 when all routed writes succeeded (or none is routed): every
+ * out_keep[i] is true and the caller stores all; GW_DM_WAITING when the
+ * request is held until its writes complete (the handler then runs again
+ * with c->resumed set and calls this with the same records); or a CoAP
+ * code with c->diag set: out_keep[i] marks the values a device took (the
+ * caller stores only those). out_keep has n entries. */
+int gw_dm_route(gw_dm_route_t *c, const gw_record_t *recs, size_t n, bool *out_keep);
+/* The request's writes as held by libcoap, or NULL. */
+gw_write_req_t *gw_dm_write_held(coap_session_t *session, const coap_pdu_t *request);
+/* Before a write request is handled: 1 when it still waits for its devices
+ * (a repeat of it: leave it unanswered); 0 otherwise, with *out the rerun's
+ * completed writes or NULL. The caller gives *out to gw_dm_route or frees
+ * it with gw_dm_write_req_free. */
+int gw_dm_write_resumed(coap_session_t *session, const coap_pdu_t *request, gw_write_req_t **out);
+void gw_dm_write_req_free(gw_write_req_t **q);
+/* The client is going away: its waiting writes must not touch it. */
 void gw_dm_orphan_writes(struct gw_reg *r);
 
 /* dm.c: helpers the composite operations share. */
@@ -284,12 +327,14 @@ int gw_obs_start_composite(struct gw_reg *r, const gw_path_t *paths, size_t n, c
 bool gw_obs_covers(const struct gw_obs *o, const gw_path_t *path);
 
 /* composite.c: Read-Composite and Observe-Composite (FETCH) and
- * Write-Composite (iPATCH), SenML JSON or CBOR. Returns the CoAP code;
- * on 2.05 out_body/out_cf hold the answer (taken over by the caller). May
- * add options (Observe) to response. diag gets a reason on errors. */
+ * Write-Composite (iPATCH), SenML JSON or CBOR. Returns the CoAP code, or
+ * GW_DM_WAITING when a Write-Composite waits for its devices (rt: how its
+ * values reach them, gw_dm_route; NULL: the store alone keeps them); on
+ * 2.05 out_body/out_cf hold the answer (taken over by the caller). May add
+ * options (Observe) to response. diag gets a reason on errors. */
 int gw_composite_handle(struct gw_reg *r, const coap_pdu_t *request, coap_pdu_t *response,
                         const uint8_t *payload, size_t len, gw_buf_t *out_body, int *out_cf, char *diag,
-                        size_t diag_size);
+                        size_t diag_size, gw_dm_route_t *rt);
 /* composite.c: what a Read-Composite of n paths answers in format cf (110
  * or 112): every readable value below them, paths that do not exist left
  * out. 0 with out filled and *out_cf = cf, or a CoAP response code. */

@@ -720,7 +720,6 @@ const gw_adapter_ops_t gw_adapter_modbus = {
     .start = mb_start,
     .stop = mb_stop,
     .destroy = mb_destroy,
-    .write = gw_modbus_write,
     .write_check = gw_modbus_write_check,
     .write_async = gw_modbus_write_async,
     .write_range = gw_modbus_write_range,

@@ -38,16 +38,14 @@ typedef struct mb_dev {
     bool down;   /* worker: fails reached the bus's fail_threshold */
 } mb_dev_t;
 
-/* One write, from the loop to a bus's worker and back. A synchronous one is
- * waited for on a->cond (done, abandoned); an asynchronous one (done_fn set)
- * comes back through a->wd_head and process(). */
+/* One write, from the loop to a bus's worker and back through a->wd_head
+ * and the eventfd; the loop then calls done_fn. */
 typedef struct mb_write {
     struct mb_write *next;
     uint32_t dev;
     const gw_config_modbus_reg_t *reg;
     uint16_t words[GW_MODBUS_MAX_FIELD_BITS]; /* registers, or one word per coil */
     int rc;
-    bool done, abandoned;
     gw_write_done_fn done_fn;
     void *done_ctx;
     bool pulse;  /* Execute on a pulse coil: on, wait pulse_ms, off */
@@ -153,8 +151,8 @@ int gw_modbus_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *changes, s
 /* Worker: send w, read it back when its register says read_back, and post
  * the device's outcome; sets w->rc. Called without a->mu. */
 void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w);
-/* Worker, with a->mu held: w is finished; wake its synchronous waiter or
- * queue it for the loop (which process() completes). */
+/* Worker, with a->mu held: w is finished; queue it for the loop and wake
+ * the loop (gw_modbus_write_deliver completes it). */
 void gw_modbus_write_finished(gw_adapter_t *a, mb_write_t *w);
 /* Loop: call done for the asynchronous writes the workers finished. */
 void gw_modbus_write_deliver(gw_adapter_t *a);
@@ -162,8 +160,6 @@ void gw_modbus_write_deliver(gw_adapter_t *a);
  * result, queued ones with -ECANCELED. */
 void gw_modbus_write_stop(gw_adapter_t *a);
 
-int gw_modbus_write(gw_adapter_t *a, const char *device_key, const char *field,
-                    const gw_value_t *value, const char *args);
 int gw_modbus_write_check(gw_adapter_t *a, const char *device_key, const char *field,
                           const gw_value_t *value, const char *args);
 int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,

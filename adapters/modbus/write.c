@@ -2,15 +2,15 @@
  * adapters/modbus/write.c - LwM2M Write and Execute on Modbus registers and
  * coils.
  *
- * A write is encoded on the loop thread and queued on its bus; the worker
- * takes it ahead of the next poll (never into the middle of one), so the
- * bus keeps one request at a time. The answer comes back in one of two
- * ways: write() waits for it on a condition variable, which blocks the loop
- * for as long as the bus takes; write_async() returns at once and the
- * worker hands the finished write to the loop through the adapter's
- * eventfd, the way poll results travel, and process() calls done. The
- * gateway uses write_async so that a slow or silent device never holds up
- * other clients; write() stays for callers that want the answer in line.
+ * A write is checked and encoded on the loop thread (write_check does the
+ * same checks without queueing, so the gateway can judge every value of a
+ * request before any is sent) and queued on its bus; the worker takes it
+ * ahead of the next poll (never into the middle of one), so the bus keeps
+ * one request at a time. The answer comes back the way poll results
+ * travel: the worker queues the finished write and wakes the loop through
+ * the adapter's eventfd, and the loop calls done. Nothing on the loop ever
+ * waits for the bus, so a slow or silent device never holds up other
+ * clients.
  *
  * read_back: a device may answer a write and still not hold the value (a
  * clamped setpoint, a coil its program switches back), so such a register
@@ -90,23 +90,16 @@ void gw_modbus_do_write(mb_bus_t *b, mb_write_t *w)
 
 void gw_modbus_write_finished(gw_adapter_t *a, mb_write_t *w)
 {
-    w->done = true;
-    if (w->done_fn) {
-        w->next = NULL;
-        if (a->wd_tail)
-            a->wd_tail->next = w;
-        else
-            a->wd_head = w;
-        a->wd_tail = w;
-        uint64_t one = 1;
-        /* A full counter still wakes the loop; nothing is lost. */
-        if (write(a->efd, &one, sizeof one) < 0) {
-        }
-        return;
+    w->next = NULL;
+    if (a->wd_tail)
+        a->wd_tail->next = w;
+    else
+        a->wd_head = w;
+    a->wd_tail = w;
+    uint64_t one = 1;
+    /* A full counter still wakes the loop; nothing is lost. */
+    if (write(a->efd, &one, sizeof one) < 0) {
     }
-    if (w->abandoned)
-        free(w);
-    pthread_cond_broadcast(&a->cond);
 }
 
 /* ---- loop side --------------------------------------------------------- */
@@ -188,27 +181,14 @@ void gw_modbus_write_deliver(gw_adapter_t *a)
 void gw_modbus_write_stop(gw_adapter_t *a)
 {
     /* The workers are joined: what they finished has its answer, the rest
-     * never reached a device. A synchronous write left in a queue was
-     * abandoned by its caller (they wait on the loop thread, as stop does). */
+     * never reached a device. */
     complete(a, take_finished(a), false);
     for (size_t i = 0; i < a->n_buses; i++) {
         pthread_mutex_lock(&a->mu);
         mb_write_t *w = a->buses[i].wq_head;
         a->buses[i].wq_head = a->buses[i].wq_tail = NULL;
         pthread_mutex_unlock(&a->mu);
-        mb_write_t *async = NULL, **tail = &async;
-        while (w) {
-            mb_write_t *n = w->next;
-            if (w->done_fn) {
-                w->next = NULL;
-                *tail = w;
-                tail = &w->next;
-            } else {
-                free(w);
-            }
-            w = n;
-        }
-        complete(a, async, true);
+        complete(a, w, true);
     }
 }
 
@@ -312,12 +292,12 @@ int gw_modbus_write_check(gw_adapter_t *a, const char *device_key, const char *f
     return prepare(a, device_key, field, value, args, &w);
 }
 
-/* Prepare the write and queue it on its bus. Returns 0 with *out_w queued
- * (and the worker woken) and a->mu held, or the errno write() documents. */
-static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
-                   const gw_value_t *value, const char *args, gw_write_done_fn done,
-                   void *done_ctx, mb_write_t **out_w)
+int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,
+                          const gw_value_t *value, const char *args, gw_write_done_fn done,
+                          void *done_ctx)
 {
+    if (!done)
+        return -EINVAL;
     mb_write_t *w = calloc(1, sizeof *w);
     if (!w)
         return -ENOMEM;
@@ -340,65 +320,7 @@ static int enqueue(gw_adapter_t *a, const char *device_key, const char *field,
         b->wq_head = w;
     b->wq_tail = w;
     pthread_cond_broadcast(&a->cond);
-    *out_w = w;
-    /* Returned locked: a synchronous caller starts waiting before the worker
-     * can finish, an asynchronous one lets go at once. */
-    return 0;
-}
-
-int gw_modbus_write_async(gw_adapter_t *a, const char *device_key, const char *field,
-                          const gw_value_t *value, const char *args, gw_write_done_fn done,
-                          void *done_ctx)
-{
-    if (!done)
-        return -EINVAL;
-    mb_write_t *w;
-    int rc = enqueue(a, device_key, field, value, args, done, done_ctx, &w);
-    if (rc < 0)
-        return rc;
     pthread_mutex_unlock(&a->mu);
     return 0;
 }
 
-/* The loop waits for the device's answer, so that a Write is confirmed
- * only once the device took it. The wait is bounded by what the bus can
- * take: the poll in flight and the write itself (and its read-back). */
-int gw_modbus_write(gw_adapter_t *a, const char *device_key, const char *field,
-                    const gw_value_t *value, const char *args)
-{
-    mb_write_t *w;
-    int rc = enqueue(a, device_key, field, value, args, NULL, NULL, &w);
-    if (rc < 0)
-        return rc;
-    mb_bus_t *b = &a->buses[a->devs[w->dev].bus];
-    size_t max_blocks = 1;
-    for (size_t i = 0; i < b->n_groups; i++)
-        if (a->groups[b->groups[i]].n_blocks > max_blocks)
-            max_blocks = a->groups[b->groups[i]].n_blocks;
-    int64_t budget = (int64_t)(max_blocks + 3) * (b->cfg->timeout_ms + b->cfg->turnaround_ms) +
-                     1000;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += budget / 1000;
-    ts.tv_nsec += (budget % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    while (!w->done && rc != ETIMEDOUT)
-        rc = pthread_cond_timedwait(&a->cond, &a->mu, &ts);
-    bool log_it = false;
-    if (w->done) {
-        rc = w->rc;
-        log_it = true;
-    } else {
-        w->abandoned = true; /* the worker frees it */
-        rc = -ETIMEDOUT;
-    }
-    pthread_mutex_unlock(&a->mu);
-    if (log_it) {
-        report(a, w);
-        free(w);
-    }
-    return rc;
-}

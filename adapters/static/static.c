@@ -61,8 +61,8 @@ static void static_destroy(gw_adapter_t **a)
     *a = NULL;
 }
 
-static int static_write(gw_adapter_t *a, const char *device_key, const char *field,
-                        const gw_value_t *value, const char *args)
+static int static_write_check(gw_adapter_t *a, const char *device_key, const char *field,
+                              const gw_value_t *value, const char *args)
 {
     (void)args;
     if (!a || !device_key || !field)
@@ -73,6 +73,20 @@ static int static_write(gw_adapter_t *a, const char *device_key, const char *fie
     return 0;
 }
 
+/* The store keeps the value: a write is done once checked, and done is
+ * called before this returns (adapter.h allows it). */
+static int static_write_async(gw_adapter_t *a, const char *device_key, const char *field,
+                              const gw_value_t *value, const char *args, gw_write_done_fn done,
+                              void *done_ctx)
+{
+    if (!done)
+        return -EINVAL;
+    int rc = static_write_check(a, device_key, field, value, args);
+    if (rc == 0)
+        done(done_ctx, 0);
+    return rc;
+}
+
 const gw_adapter_ops_t gw_adapter_static = {
     .name = "static",
     .create = static_create,
@@ -80,6 +94,6 @@ const gw_adapter_ops_t gw_adapter_static = {
     .start = static_start,
     .stop = static_stop,
     .destroy = static_destroy,
-    .write = static_write,
-    .write_check = static_write, /* a write does nothing beyond its check */
+    .write_check = static_write_check,
+    .write_async = static_write_async,
 };

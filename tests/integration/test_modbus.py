@@ -299,3 +299,46 @@ def test_one_bad_member_writes_nothing(tmp):
                 assert c.read_holding_registers(0, count=2, slave=1).registers == [500, 700]
             finally:
                 c.close()
+
+
+def mute_conf(port, extra_devices=(), timeout_ms=2000):
+    """mb-1 on a MuteUnit: two writable holding registers, polled often."""
+    dev = ('{ endpoint = "mb-1"; adapter = "modbus"; bus = "mute"; unit_id = 1;\n'
+           '  registers = ( { field = "sp"; table = "holding"; address = 0; type = "s16"; scale = 0.1; '
+           'interval = 0.3; writable = true; path = "/3308/0/5900"; },\n'
+           '    { field = "sp2"; table = "holding"; address = 1; type = "u16"; '
+           'interval = 0.3; writable = true; path = "/3308/1/5900"; } ); }')
+    return (configs.gateway([dev] + list(extra_devices)) +
+            'adapters = { modbus = ( { name = "mute"; type = "tcp"; host = "127.0.0.1"; port = %d; '
+            'timeout_ms = %d; } ); };\n' % (port, timeout_ms))
+
+
+def test_read_of_another_client_is_not_held_up_by_a_write_to_a_silent_unit(tmp):
+    """A Write-Composite to a unit that has gone silent waits for the unit
+    (timeout_ms = 2000), the loop does not: a Read of another client sent
+    while the write is at the unit is answered before the write is (issue
+    10: it used to wait the whole timeout). The write then answers 5.03 and
+    stores nothing."""
+    from modbus_mute import MuteUnit
+    with MuteUnit({0: 215, 1: 7}) as unit, TestServer() as srv:
+        with Gateway(tmp, mute_conf(unit.port, [configs.device("other")]), server=srv):
+            srv.wait_register("mb-1")
+            srv.wait_register("other")
+            Watch(srv, "mb-1", "/3308/1").wait(lambda v: v.get("/3308/1/5900") == 7)
+            with unit.cond:
+                unit.silent = True
+            pack = '[{"n":"/3308/0/5900","v":50},{"n":"/3308/1/5900","v":70}]'
+            comp = srv.send_command("raw", ep="mb-1", path="/", method="ipatch", cf=110,
+                                    payload_hex=pack.encode().hex(), timeout=20)
+            # both writes are at the unit: the request is held by the gateway
+            unit.wait(lambda u: len(u.writes) >= 2, 10, "two write frames")
+            read = srv.read("other", "/3303/0/5700", accept=0)
+            assert read["code"] == "2.05" and read.get("payload_text") == "21.5", read
+            answered = [e for e in srv.events if e.get("req") == comp and e["event"] != "notify"]
+            assert answered == [], "the Write-Composite was answered before the Read: %r" % answered
+            r = srv.wait_response(comp)
+            assert r["code"] == "5.03", r
+            assert "/3308/" in r.get("payload_text", ""), r
+            # nothing was stored: a Read shows the values the unit last gave
+            r = srv.read("mb-1", "/3308/1/5900", accept=0)
+            assert r["code"] == "2.05" and r.get("payload_text") == "7", r

@@ -359,6 +359,9 @@ GW_TEST(bit_field_and_fail_threshold_config)
     CHECK(c == NULL);
 }
 
+static int write_wait(const gw_adapter_ops_t *ops, gw_adapter_t *a, const char *key, const char *field,
+                      const gw_value_t *v, const char *args);
+
 GW_TEST(fail_threshold_reports_unavailable_then_available_and_fc15_writes)
 {
     server_t s;
@@ -403,7 +406,7 @@ GW_TEST(fail_threshold_reports_unavailable_then_available_and_fc15_writes)
     /* FC15: the ten coils change together, and the next poll reads them. */
     gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = 0x15A};
     size_t mark = e.n;
-    CHECK_EQ_INT(ops->write(a, "modbus:plc/1", "relays", &v, NULL), 0);
+    CHECK_EQ_INT(write_wait(ops, a, "modbus:plc/1", "relays", &v, NULL), 0);
     pthread_mutex_lock(&s.mu);
     int bits = 0;
     for (int i = 0; i < 10; i++)
@@ -412,11 +415,11 @@ GW_TEST(fail_threshold_reports_unavailable_then_available_and_fc15_writes)
     CHECK_EQ_INT(bits, 0x15A);
     CHECK(pump_until(ops, a, &e, mark, "relays", true, 0x15A) >= 0);
     v.v.i = 1024; /* does not fit ten bits */
-    CHECK_EQ_INT(ops->write(a, "modbus:plc/1", "relays", &v, NULL), -ERANGE);
+    CHECK_EQ_INT(write_wait(ops, a, "modbus:plc/1", "relays", &v, NULL), -ERANGE);
     /* Execute: all on, then all off with "0". */
-    CHECK_EQ_INT(ops->write(a, "modbus:plc/1", "relays", NULL, NULL), 0);
+    CHECK_EQ_INT(write_wait(ops, a, "modbus:plc/1", "relays", NULL, NULL), 0);
     CHECK(pump_until(ops, a, &e, mark, "relays", true, 0x3FF) >= 0);
-    CHECK_EQ_INT(ops->write(a, "modbus:plc/1", "relays", NULL, "0"), 0);
+    CHECK_EQ_INT(write_wait(ops, a, "modbus:plc/1", "relays", NULL, "0"), 0);
     pthread_mutex_lock(&s.mu);
     CHECK_EQ_INT(s.map->tab_bits[20] + s.map->tab_bits[29], 0);
     CHECK_EQ_INT(s.map->tab_bits[30], 0); /* the coil after the field is untouched */
@@ -495,6 +498,22 @@ static int pump_done(const gw_adapter_ops_t *ops, gw_adapter_t *a, const done_re
         turns++;
     }
     return turns;
+}
+
+/* A write as the gateway makes it: checked, then started, and its answer
+ * taken from the loop. Returns the refusal, or what done was called with. */
+static int write_wait(const gw_adapter_ops_t *ops, gw_adapter_t *a, const char *key, const char *field,
+                      const gw_value_t *v, const char *args)
+{
+    int rc = ops->write_check(a, key, field, v, args);
+    if (rc < 0)
+        return rc;
+    done_rec_t d = {0};
+    rc = ops->write_async(a, key, field, v, args, on_done, &d);
+    if (rc < 0)
+        return rc;
+    pump_done(ops, a, &d, 5000);
+    return d.calls == 1 ? d.rc : -ETIME;
 }
 
 static void server_set(server_t *s, bool silent, bool ignore_writes)
@@ -679,11 +698,11 @@ GW_TEST(read_back_mismatch_fails_the_write)
     pump_done(r.ops, r.a, &d, 5000);
     CHECK_EQ_INT(d.calls, 1);
     CHECK_EQ_INT(d.rc, -EIO);
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &v, NULL), -EIO);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "setpoint", &v, NULL), -EIO);
     /* Without read_back the same device's answer is taken at its word. */
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "relays", &v, NULL), 0);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "relays", &v, NULL), 0);
     server_set(&r.s, false, false);
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &v, NULL), 0);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "setpoint", &v, NULL), 0);
     CHECK_EQ_INT(server_reg(&r.s, 10), 42);
     rig_down(&r);
 }
@@ -698,17 +717,17 @@ GW_TEST(write_refusals_are_told_apart)
     gw_value_t ok = {.type = GW_TYPE_INTEGER, .v.i = 9};
     gw_value_t text = {.type = GW_TYPE_STRING, .v.bytes = {(const uint8_t *)"hot", 3}};
     done_rec_t d = {0};
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &ok, NULL), 0);
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &big, NULL), -ERANGE);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "setpoint", &ok, NULL), 0);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "setpoint", &big, NULL), -ERANGE);
     CHECK_EQ_INT(r.ops->write_async(r.a, "modbus:plc/1", "setpoint", &big, NULL, on_done, &d), -ERANGE);
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &text, NULL), -EINVAL);
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "level", &ok, NULL), -EPERM);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "setpoint", &text, NULL), -EINVAL);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "level", &ok, NULL), -EPERM);
     gw_value_t wide = {.type = GW_TYPE_INTEGER, .v.i = 1024};
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "relays", &wide, NULL), -ERANGE);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "relays", &wide, NULL), -ERANGE);
     /* between two steps: refused, not rounded to 2 */
     gw_value_t half = {.type = GW_TYPE_FLOAT, .v.f = 1.5};
     CHECK_EQ_INT(r.ops->write_check(r.a, "modbus:plc/1", "setpoint", &half, NULL), -EDOM);
-    CHECK_EQ_INT(r.ops->write(r.a, "modbus:plc/1", "setpoint", &half, NULL), -EDOM);
+    CHECK_EQ_INT(write_wait(r.ops, r.a, "modbus:plc/1", "setpoint", &half, NULL), -EDOM);
     CHECK_EQ_INT(server_reg(&r.s, 10), 9); /* the refused values never went out */
     CHECK_EQ_INT(d.calls, 0);
     double lo = -1, hi = -1;

@@ -93,7 +93,7 @@ static int run(coap_pdu_code_t method, int cf, int accept, const void *payload, 
         coap_add_option(req, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(b, sizeof b, (unsigned)cf), b);
     if (accept >= 0)
         coap_add_option(req, COAP_OPTION_ACCEPT, coap_encode_var_safe(b, sizeof b, (unsigned)accept), b);
-    int code = gw_composite_handle(&r, req, resp, payload, len, &body, &out_cf, diag, sizeof diag);
+    int code = gw_composite_handle(&r, req, resp, payload, len, &body, &out_cf, diag, sizeof diag, NULL);
     if (code == C(205)) {
         const gw_path_t root = {{0, 0, 0, 0}, 0};
         CHECK(out_cf == GW_CF_SENML_JSON || out_cf == GW_CF_SENML_CBOR);
