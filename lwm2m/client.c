@@ -97,9 +97,12 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
         /* libcoap 4.3.2 and later (Debian 13's 4.3.4), not 4.3.1, report
          * a Reset of a message they kept no copy of, a NON notification,
          * with no PDU (libcoap 4c879a58):
-         * it concerns an observation, never the registration. */
+         * it concerns an observation, never the registration. They also
+         * report an ICMP error with no message queued so (e60205e5). */
         if (reason == COAP_NACK_RST)
             gw_obs_on_reset_mid(r->vc->m, (uint16_t)mid);
+        else if (reason == COAP_NACK_ICMP_ISSUE)
+            gw_reg_icmp(r);
         return;
     }
     if (gw_send_on_nack(r, sent, reason))
@@ -110,9 +113,8 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
         gw_reg_on_nack(r, reason);
     else if (coap_pdu_get_type(sent) == COAP_MESSAGE_CON || reason == COAP_NACK_RST)
         gw_obs_on_nack(r, sent, reason); /* a confirmable notification */
-    /* else an ICMP error for a NON notification, which 4.3.2 and later
-     * report and 4.3.1 does not (libcoap e60205e5): a NON may be lost anyway, and
-     * cancelling there would make the two versions differ. */
+    else if (reason == COAP_NACK_ICMP_ISSUE)
+        gw_reg_icmp(r); /* a NON notification: the server is away, the observation stays */
 }
 
 static int on_event(coap_session_t *session, const coap_event_t event)
@@ -134,8 +136,6 @@ static int on_event(coap_session_t *session, const coap_event_t event)
     return 0;
 }
 
-/* libcoap's own messages join the daemon's log with their priority, so
- * journald keeps one format and one set of levels. */
 /* Every value change of every client passes here (one store hook). */
 static void on_store_change(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value,
                             bool changed)
@@ -164,11 +164,51 @@ static void on_coap_log(coap_log_t level, const char *message)
         gw_obs_on_reset_mid(receiving, (uint16_t)mid);
         return;
     }
-    size_t n = strlen(message);
-    while (n && (message[n - 1] == '\n' || message[n - 1] == '\r'))
-        n--;
-    int lvl = (int)level > LOG_DEBUG ? LOG_DEBUG : (int)level;
-    gw_log(lvl, "libcoap: %.*s", (int)n, message);
+    if (strstr(message, ": ICMP: ")) {
+        /* 4.3.1 tells of an ICMP error for a NON notification only here
+         * (coap_network_read; coap_socket_recv in 4.3.4): one line per
+         * notification per client, which is the outage's business, not the
+         * operator's, so it goes to debug (outage.c logs the outage). */
+        if (receiving)
+            gw_lwm2m_icmp_log(receiving, message);
+        level = (coap_log_t)LOG_DEBUG;
+    }
+    gw_coap_log_limited((int)level > LOG_DEBUG ? LOG_DEBUG : (int)level, message);
+}
+
+/* "** 127.0.0.1:40001 <-> 127.0.0.1:5683 UDP : coap_network_read: ICMP: ..."
+ * (coap_session_str): the server by the remote address, the client by the
+ * local port. O(clients), and only until the outage is acted on: its
+ * sessions are then given up and send nothing more to be refused. */
+void gw_lwm2m_icmp_log(gw_lwm2m_t *m, const char *message)
+{
+    const char *arrow = strstr(message, " <-> ");
+    if (!arrow)
+        return;
+    const char *colon = arrow;
+    while (colon > message && *colon != ':')
+        colon--;
+    unsigned local_port = 0;
+    if (*colon != ':' || sscanf(colon + 1, "%u", &local_port) != 1)
+        return;
+    const char *remote = arrow + 5;
+    size_t rlen = strcspn(remote, " ");
+    for (size_t i = 0; i < m->n_servers; i++) {
+        struct gw_server *s = &m->servers[i];
+        if (!s->addr_str[0] || strlen(s->addr_str) != rlen || strncmp(s->addr_str, remote, rlen) != 0)
+            continue;
+        for (size_t b = 0; b < m->n_buckets; b++)
+            for (struct gw_vclient *vc = m->buckets[b]; vc; vc = vc->hnext) {
+                struct gw_reg *r = &vc->regs[i];
+                if (!r->session)
+                    continue;
+                const coap_address_t *la = coap_session_get_addr_local(r->session);
+                if (la && coap_address_get_port(la) == local_port) {
+                    gw_reg_icmp(r);
+                    return;
+                }
+            }
+    }
 }
 
 /* libcoap's own housekeeping (retransmissions, delayed packets, session
@@ -202,6 +242,7 @@ static void on_coap_fd(void *ctx, uint32_t events)
         receiving = NULL;
         if (timer)
             coap_housekeeping(m);
+        gw_lwm2m_after_io(m);
         if (n < 64)
             break;
     }
@@ -212,6 +253,8 @@ static int64_t coap_prepare(void *ctx)
     gw_lwm2m_t *m = ctx;
     if (gw_now_ms() - m->last_prepare_ms >= 1000)
         coap_housekeeping(m);
+    gw_lwm2m_after_io(m);
+    gw_coap_log_flush();
     return m->last_prepare_ms + 1000;
 }
 
@@ -234,6 +277,8 @@ static int server_resolve(struct gw_server *s)
     memcpy(&s->addr.addr, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);
     s->resolved = true;
+    size_t al = coap_print_addr(&s->addr, (unsigned char *)s->addr_str, sizeof s->addr_str - 1);
+    s->addr_str[al < sizeof s->addr_str ? al : 0] = '\0';
     return 0;
 }
 
@@ -285,6 +330,7 @@ static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const g
         return -EINVAL;
     }
     gw_server_pace_init(s);
+    gw_server_outage_init(s);
     server_resolve(s); /* retried at the first Register when it fails now */
     return 0;
 }
@@ -293,6 +339,7 @@ static void server_fini(struct gw_server *s)
 {
     if (s->m)
         gw_timer_stop(s->m->loop, &s->pace_timer);
+    gw_server_outage_fini(s);
     free(s->uri);
     free(s->host);
     free(s->binding);
@@ -358,15 +405,51 @@ int gw_reg_ensure_session(struct gw_reg *r)
     return 0;
 }
 
+/* libcoap keeps a session alive while messages of it wait to be
+ * retransmitted (each holds a reference), and 4.3.1 goes on retransmitting
+ * after reporting an ICMP error: a released session would keep sending its
+ * Register for ~90 s, and a restarted server would take that stale
+ * Register's address for the client's. So its messages are cancelled first
+ * (coap_session_disconnected with a reason other than ICMP removes them on
+ * every version), and only after libcoap's callbacks returned: a callback
+ * may be running from within a walk of that very queue. */
 void gw_reg_release_session(struct gw_reg *r)
 {
     if (!r->session)
         return;
+    gw_lwm2m_t *m = r->vc->m;
+    coap_session_t *sess = r->session;
     gw_dm_block_drop(r);
-    coap_session_set_app_data(r->session, NULL);
-    coap_session_release(r->session);
+    coap_session_set_app_data(sess, NULL); /* answers 4.04, reports nothing, until released */
     r->session = NULL;
     r->drop_session = false;
+    if (m->n_dead == m->cap_dead) {
+        size_t cap = m->cap_dead ? m->cap_dead * 2 : 64;
+        coap_session_t **d = realloc(m->dead, cap * sizeof *d);
+        if (!d) {
+            coap_session_release(sess); /* out of memory: at least not leaked */
+            return;
+        }
+        m->dead = d;
+        m->cap_dead = cap;
+    }
+    m->dead[m->n_dead++] = sess;
+}
+
+static void reap_sessions(gw_lwm2m_t *m)
+{
+    /* The NACKs this causes find no app data: nothing reacts to them. */
+    for (size_t i = 0; i < m->n_dead; i++) {
+        coap_session_disconnected(m->dead[i], COAP_NACK_NOT_DELIVERABLE);
+        coap_session_release(m->dead[i]);
+    }
+    m->n_dead = 0;
+}
+
+void gw_lwm2m_after_io(gw_lwm2m_t *m)
+{
+    gw_server_outage_process(m);
+    reap_sessions(m);
 }
 
 /* ---- module ---- */
@@ -458,6 +541,11 @@ fail:
 static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
 {
     for (size_t i = 0; i < vc->n_regs; i++) {
+        struct gw_server *s = vc->regs[i].srv;
+        if (vc->regs[i].returning && s->n_returning)
+            s->n_returning--;
+        if (s->probe == &vc->regs[i])
+            s->probe = NULL;
         gw_obs_drop_all(&vc->regs[i]);
         gw_dm_orphan_writes(&vc->regs[i]);
         gw_reg_stop(&vc->regs[i]);
@@ -496,6 +584,8 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
     for (size_t i = 0; i < m->n_servers; i++)
         server_fini(&m->servers[i]);
     free(m->servers);
+    reap_sessions(m);
+    free(m->dead);
     if (m->ctx)
         coap_free_context(m->ctx);
     coap_cleanup();

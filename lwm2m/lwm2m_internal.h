@@ -27,6 +27,7 @@ typedef enum {
     GW_REG_BACKOFF,      /* waiting to retry a Register */
     GW_REG_DEREGISTERING,
     GW_REG_DONE,         /* deregistered or given up at shutdown */
+    GW_REG_AWAY,         /* its server is unreachable (outage.c): no session, readings kept */
 } gw_reg_state_t;
 
 struct gw_server {
@@ -55,6 +56,21 @@ struct gw_server {
     double tokens;
     int64_t tokens_at_ms;
     gw_timer_t pace_timer;
+    /* reachability (outage.c): one view for every client of this server */
+    char addr_str[64];      /* the resolved address as libcoap prints it */
+    bool away_pending;      /* an outage was seen in this batch of I/O */
+    bool away;              /* unreachable: clients wait, one probe registers */
+    bool summary_pending;   /* back: log when all are in and delivered */
+    const char *away_why;
+    int64_t dead_ms;        /* monotonic: a datagram sent then was lost */
+    int64_t away_since_ms;
+    int64_t back_ms;
+    gw_timer_t probe_timer;
+    struct gw_reg *probe;   /* the registration trying the server now */
+    size_t n_returning;     /* registrations re-registering after the outage */
+    size_t n_reregistered;
+    size_t n_backlog;       /* clients with readings kept, not yet delivered */
+    uint64_t delivered;     /* readings delivered since the server came back */
 };
 
 /* One observed path and what the attributes in force there need to know
@@ -77,6 +93,7 @@ struct gw_obs {
     int accept;             /* Accept of the Observe request, -1 when none */
     uint32_t seq;           /* Observe option value of the last notification */
     int64_t last_ms;        /* monotonic time of the last notification */
+    int64_t prev_ms;        /* ... of the one before it */
     int64_t last_con_ms;    /* ... of the last confirmable one */
     gw_timer_t timer;       /* next pmin/pmax/epmin/epmax moment of any member */
     bool composite;         /* Observe-Composite (notified as Read-Composite) */
@@ -132,6 +149,9 @@ struct gw_reg {
     bool drop_session;      /* session failed: make a new one before the next try */
     bool inflight;
     bool dereg_after;       /* shutdown came while the Register was in flight */
+    bool returning;         /* re-registering after an outage (outage.c) */
+    int64_t last_tx_ms;     /* monotonic: last datagram sent on the session */
+    int64_t op_sent_ms;     /* ... the Register/Update in flight */
     uint8_t token_len;
     uint8_t token[8];
     struct gw_obs *obs;     /* observations of this server */
@@ -186,6 +206,10 @@ struct gw_lwm2m {
     char *offline_dir;
     uint64_t offline_dropped;
     int64_t offline_log_ms;
+    /* client.c: sessions given up, released once libcoap's callbacks
+     * have returned (their pending messages cancelled first) */
+    coap_session_t **dead;
+    size_t n_dead, cap_dead;
     /* dm_block.c: Block1 bodies being assembled, of every client */
     gw_blk1_pool_t blk1;
     gw_timer_t blk1_timer;
@@ -195,7 +219,12 @@ struct gw_lwm2m {
 struct gw_vclient *gw_lwm2m_find(const gw_lwm2m_t *m, const char *endpoint);
 uint32_t gw_lwm2m_random(gw_lwm2m_t *m);
 int gw_reg_ensure_session(struct gw_reg *r);
+/* The session goes silent at once (nothing more reaches r from it) and is
+ * released, its retransmissions cancelled, by gw_lwm2m_after_io. */
 void gw_reg_release_session(struct gw_reg *r);
+/* After libcoap returns: outages seen are acted on, given-up sessions
+ * released. Never from inside a libcoap callback. */
+void gw_lwm2m_after_io(gw_lwm2m_t *m);
 void gw_lwm2m_dereg_done(gw_lwm2m_t *m);
 
 /* block_tx.c: a request body sent block-wise (RFC 7959 Block1). */
@@ -228,6 +257,42 @@ void gw_reg_touch(struct gw_reg *r);
  * client has been quiet longer than its queue time. */
 void gw_reg_new_data(struct gw_reg *r);
 const char *gw_reg_state_name(gw_reg_state_t s);
+
+/* registration.c, for outage.c */
+bool gw_reg_is_registered(const struct gw_reg *r);
+void gw_reg_set_state(struct gw_reg *r, gw_reg_state_t st);
+void gw_reg_enqueue(struct gw_reg *r);
+/* Take r off the queue and out of flight without sending anything. */
+void gw_reg_quiet(struct gw_reg *r);
+/* Send a Register now (the probe); 0 or a negative errno. */
+int gw_reg_send_register(struct gw_reg *r);
+
+/* outage.c: a server's reachability, shared by all its clients. */
+/* A datagram of r sent at sent_ms (monotonic) was lost: ICMP error, no
+ * answer. Marks the server away at the end of this batch of I/O. */
+void gw_server_unreachable(struct gw_server *s, int64_t sent_ms, const char *why);
+/* An ICMP error on r's session. */
+void gw_reg_icmp(struct gw_reg *r);
+/* r stops: no session, no timer, state AWAY until the server is back;
+ * what its observations had pending or lost is kept (send.c). */
+void gw_reg_suspend(struct gw_reg *r);
+/* r's Register failed for want of the server: r waits with the others. */
+void gw_reg_lost_server(struct gw_reg *r, const char *why);
+/* The server answered r (any response): it is back. */
+void gw_server_answered(struct gw_server *s, struct gw_reg *r);
+/* r is registered (ok) or refused (!ok) after coming back. */
+void gw_server_returned(struct gw_reg *r, bool ok);
+/* Backlog bookkeeping of send.c (first server only). */
+void gw_server_backlog_check(struct gw_server *s);
+void gw_server_outage_process(gw_lwm2m_t *m);
+void gw_server_outage_fini(struct gw_server *s);
+void gw_server_outage_init(struct gw_server *s);
+/* coap_log.c: libcoap's log lines, rate limited and folded; flush writes
+ * the summaries of a window that has ended (call it now and then). */
+void gw_coap_log_limited(int level, const char *message);
+void gw_coap_log_flush(void);
+/* client.c: an ICMP line of libcoap's log (4.3.1 reports NON ones only so). */
+void gw_lwm2m_icmp_log(gw_lwm2m_t *m, const char *message);
 
 /* dm.c: the device-management interface, one entry per CoAP method */
 void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_t *request,
@@ -349,8 +414,10 @@ void gw_send_client_free(gw_vclient_t *vc);
 void gw_send_module_free(gw_lwm2m_t *m);
 /* Store hook fan-out: a value of vc changed. */
 void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v);
-/* observe.c: o would notify but its registration is down: keep what changed. */
-void gw_send_keep_observed(struct gw_obs *o);
+/* outage.c: r stops reporting (its server is away); dead_ms (monotonic):
+ * notifications sent from then on were lost. Keeps, once per reading, what
+ * its observations had pending or lost; a Send in flight goes again. */
+void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms);
 /* registration.c: r is registered (again): deliver what waits. */
 void gw_send_registered(struct gw_reg *r, bool new_registration);
 /* client.c: true when the response / NACK belonged to a Send (then handled). */

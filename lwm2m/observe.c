@@ -177,19 +177,11 @@ static void judge(struct gw_obs *o, struct gw_obs_member *mb, const gw_notify_at
     mb->pending = true;
 }
 
-/* Build and send one notification with the current value. Returns 0, or a
- * negative errno when the observation ended (it is then freed). */
-static bool any_pending(const struct gw_obs *o)
-{
-    for (size_t i = 0; i < o->n_members; i++)
-        if (o->members[i].pending)
-            return true;
-    return false;
-}
 
 /* Every member's value went out (or was kept) now. */
 static void notified(struct gw_obs *o, int64_t now)
 {
+    o->prev_ms = o->last_ms;
     o->last_ms = now;
     for (size_t i = 0; i < o->n_members; i++) {
         o->members[i].pending = false;
@@ -197,6 +189,8 @@ static void notified(struct gw_obs *o, int64_t now)
     }
 }
 
+/* Build and send one notification with the current value. Returns 0, or a
+ * negative errno when the observation ended (it is then freed). */
 static int notify(struct gw_obs *o)
 {
     struct gw_reg *r = o->r;
@@ -205,10 +199,9 @@ static int notify(struct gw_obs *o)
     int cf = -1;
     char ps[32];
     if (!r->session || (r->state != GW_REG_REGISTERED && r->state != GW_REG_UPDATING)) {
-        /* Not registered right now: what changed goes to the offline
-         * store (send.c), delivered with Send once registered again. */
-        if (any_pending(o))
-            gw_send_keep_observed(o);
+        /* Not registered right now: each change already went to the
+         * offline store as it came (send.c), once per reading however many
+         * observations cover it. */
         notified(o, gw_now_ms());
         rearm(o);
         return 0;
@@ -257,6 +250,7 @@ static int notify(struct gw_obs *o)
         }
     }
     gw_buf_free(&body);
+    r->last_tx_ms = now;
     coap_mid_t mid = coap_send(r->session, pdu);
     if (mid == COAP_INVALID_MID)
         gw_debug("%s: notification not sent", r->vc->endpoint);
@@ -448,6 +442,19 @@ void gw_obs_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t
     if (!sent)
         return;
     coap_bin_const_t tok = coap_pdu_get_token(sent);
+    if (reason == COAP_NACK_ICMP_ISSUE || reason == COAP_NACK_TOO_MANY_RETRIES) {
+        /* Not the observer's choice but the server gone: the observation
+         * stays, deciding what is kept, until the server is back (a new
+         * Register ends it then, an Update keeps it). */
+        int64_t sent_ms = r->last_tx_ms;
+        for (struct gw_obs *o = r->obs; o; o = o->next)
+            if (o->token_len == tok.length && memcmp(o->token, tok.s, tok.length) == 0)
+                sent_ms = o->last_con_ms;
+        gw_server_unreachable(r->srv, sent_ms, reason == COAP_NACK_ICMP_ISSUE
+                                                   ? "ICMP error"
+                                                   : "a confirmable notification was not acknowledged");
+        return;
+    }
     gw_obs_cancel(r, tok.s, tok.length,
                   reason == COAP_NACK_RST ? "cancelled by a Reset from the server"
                                           : "cancelled: a confirmable notification was not acknowledged");

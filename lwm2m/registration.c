@@ -21,7 +21,7 @@ static void pump(struct gw_server *s);
 const char *gw_reg_state_name(gw_reg_state_t st)
 {
     static const char *names[] = {"idle",       "queued",  "registering",   "registered",
-                                  "updating",   "backoff", "deregistering", "done"};
+                                  "updating",   "backoff", "deregistering", "done", "away"};
     return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
 }
 
@@ -49,6 +49,9 @@ static void set_state(struct gw_reg *r, gw_reg_state_t st)
 }
 
 static void on_timer(void *ctx);
+
+bool gw_reg_is_registered(const struct gw_reg *r) { return is_registered(r); }
+void gw_reg_set_state(struct gw_reg *r, gw_reg_state_t st) { set_state(r, st); }
 
 void gw_reg_init(struct gw_reg *r, gw_vclient_t *vc, struct gw_server *srv)
 {
@@ -104,6 +107,10 @@ void gw_reg_start(struct gw_reg *r)
     if (r->state != GW_REG_IDLE && r->state != GW_REG_DONE)
         return;
     r->links_dirty = true;
+    if (r->srv->away) { /* registers with the others when the server is back */
+        set_state(r, GW_REG_AWAY);
+        return;
+    }
     set_state(r, GW_REG_QUEUED);
     enqueue(r);
 }
@@ -133,6 +140,20 @@ void gw_reg_stop(struct gw_reg *r)
     }
     if (is_registered(r))
         set_state(r, GW_REG_IDLE);
+}
+
+void gw_reg_enqueue(struct gw_reg *r) { enqueue(r); }
+
+void gw_reg_quiet(struct gw_reg *r)
+{
+    gw_block_tx_free(&r->tx);
+    gw_timer_stop(r->srv->m->loop, &r->timer);
+    dequeue(r);
+    if (r->inflight) {
+        r->inflight = false;
+        r->srv->inflight--;
+    }
+    r->token_len = 0;
 }
 
 static void op_finished(struct gw_reg *r)
@@ -284,6 +305,7 @@ static int add_link_format(coap_pdu_t *pdu)
 static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
 {
     gw_reg_touch(r);
+    r->last_tx_ms = r->op_sent_ms = gw_now_ms();
     if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
         r->drop_session = true;
         return -EIO;
@@ -356,9 +378,21 @@ static int send_update(struct gw_reg *r)
     return rc;
 }
 
+int gw_reg_send_register(struct gw_reg *r)
+{
+    int rc = send_register(r);
+    if (rc < 0)
+        gw_reg_quiet(r);
+    return rc;
+}
+
 static void send_op(struct gw_reg *r)
 {
     int rc;
+    if (r->srv->away) { /* the probe alone tries an unreachable server */
+        gw_reg_suspend(r);
+        return;
+    }
     if (r->state == GW_REG_REGISTERED)
         rc = send_update(r);
     else
@@ -498,6 +532,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
     coap_bin_const_t tok = coap_pdu_get_token(received);
     if (r->token_len == 0 || tok.length != r->token_len || memcmp(tok.s, r->token, tok.length) != 0)
         return COAP_RESPONSE_OK; /* not the registration request we wait for */
+    gw_server_answered(r->srv, r);
     if (r->tx) {
         /* A block of a long object list: the server asks for the next. */
         coap_pdu_t *next = NULL;
@@ -523,8 +558,8 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             parse_location(r, received);
             r->backoff_s = 0;
             set_state(r, GW_REG_REGISTERED);
-            gw_info("%s: registered with %s at /%s (lifetime %d s)", r->vc->endpoint, r->srv->uri,
-                    r->location ? r->location : "?", r->lifetime);
+            gw_log(r->returning ? LOG_DEBUG : LOG_INFO, "%s: registered with %s at /%s (lifetime %d s)",
+                   r->vc->endpoint, r->srv->uri, r->location ? r->location : "?", r->lifetime);
             if (r->dereg_after) {
                 r->dereg_after = false;
                 if (gw_reg_deregister(r) < 0)
@@ -534,10 +569,14 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             else
                 schedule_update(r);
             gw_send_registered(r, true);
+            if (r->returning)
+                gw_server_returned(r, true);
         } else {
             char why[48];
             snprintf(why, sizeof why, "server answered %s", cs);
             backoff(r, why);
+            if (r->returning)
+                gw_server_returned(r, false);
         }
         break;
     case GW_REG_UPDATING:
@@ -591,8 +630,17 @@ void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
     switch (r->state) {
     case GW_REG_REGISTERING:
     case GW_REG_UPDATING:
+        if ((reason == COAP_NACK_ICMP_ISSUE || reason == COAP_NACK_TOO_MANY_RETRIES) &&
+            !r->srv->m->shutting_down && !r->dereg_after) {
+            /* The server, not this client, is the problem: every client
+             * of it waits, and one probe finds out when it is back. */
+            gw_reg_lost_server(r, why);
+            break;
+        }
         op_finished(r);
         backoff(r, why);
+        if (r->returning)
+            gw_server_returned(r, false);
         break;
     case GW_REG_DEREGISTERING:
         r->token_len = 0;

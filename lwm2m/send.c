@@ -38,6 +38,7 @@ struct gw_send {
     gw_offline_t *q;
     bool report;          /* report = "send" */
     bool held;            /* a Send failed: wait until the registration is confirmed */
+    bool backlog;         /* holds readings kept while away (counted in srv->n_backlog) */
     int32_t interval_s;
     size_t inflight;      /* readings at the head of q in the Send in flight */
     int64_t last_ms;      /* monotonic time of the last Send */
@@ -101,10 +102,34 @@ static bool online(const struct gw_send *s) { return !s->held && reg_up(send_reg
  * Update) change through the server or on demand, and are read, not sent. */
 static bool is_reading(const gw_path_t *p) { return p->len >= 3 && p->id[0] > 5; }
 
+static void mark_backlog(struct gw_send *s)
+{
+    struct gw_reg *r = send_reg(s->vc);
+    if (s->backlog || !r)
+        return;
+    s->backlog = true;
+    r->srv->n_backlog++;
+}
+
+/* Readings left the FIFO: when the backlog is gone, the server's summary
+ * of its return may be due (outage.c). */
+static void backlog_check(struct gw_send *s)
+{
+    struct gw_reg *r = send_reg(s->vc);
+    if (!s->backlog || gw_offline_count(s->q) || !r)
+        return;
+    s->backlog = false;
+    if (r->srv->n_backlog)
+        r->srv->n_backlog--;
+    gw_server_backlog_check(r->srv);
+}
+
 static void keep(struct gw_send *s, const gw_path_t *path, const gw_value_t *v, int64_t ts_ms, bool persist)
 {
     gw_lwm2m_t *m = s->vc->m;
     bool dropped = false;
+    if (persist)
+        mark_backlog(s);
     int rc = gw_offline_push(s->q, path, v, ts_ms, persist, &dropped);
     if (rc < 0) {
         char ps[32];
@@ -176,6 +201,9 @@ void gw_send_client_free(gw_vclient_t *vc)
     struct gw_send *s = vc->send;
     if (!s)
         return;
+    struct gw_reg *r = send_reg(vc);
+    if (s->backlog && r && r->srv->n_backlog)
+        r->srv->n_backlog--;
     gw_timer_stop(vc->m->loop, &s->timer);
     gw_offline_free(&s->q);
     free(s);
@@ -247,6 +275,7 @@ static int send_chunk(struct gw_send *s, struct gw_reg *r)
     }
     s->inflight = n;
     s->last_ms = gw_now_ms();
+    r->last_tx_ms = s->last_ms;
     gw_debug("%s: Send of %zu readings to %s", s->vc->endpoint, n, r->srv->uri);
 out:
     gw_buf_free(&body);
@@ -282,8 +311,10 @@ static void send_failed(struct gw_send *s, struct gw_reg *r, const char *why)
         gw_warn("%s: Send of %zu readings to %s failed (%s); dropped (/1/%zu/6 is false)", s->vc->endpoint, n,
                 r->srv->uri, why, r->srv->index);
         gw_offline_consume(s->q, n);
+        backlog_check(s);
         return;
     }
+    mark_backlog(s);
     gw_warn("%s: Send of %zu readings to %s failed (%s); %zu readings kept until the registration is confirmed",
             s->vc->endpoint, n, r->srv->uri, why, gw_offline_count(s->q));
     s->held = true;
@@ -304,10 +335,13 @@ bool gw_send_on_response(struct gw_reg *r, const coap_pdu_t *received)
     coap_pdu_code_t code = coap_pdu_get_code(received);
     if (COAP_RESPONSE_CLASS(code) == 2) {
         bool full = s->inflight == SEND_CHUNK;
+        if (s->backlog)
+            r->srv->delivered += s->inflight;
         gw_offline_consume(s->q, s->inflight);
         s->inflight = 0;
         s->token_len = 0;
-        flush(s, full);
+        backlog_check(s);
+        flush(s, full || s->backlog);
     } else {
         char why[32];
         snprintf(why, sizeof why, "server answered %d.%02d", COAP_RESPONSE_CLASS(code), code & 31);
@@ -324,6 +358,18 @@ bool gw_send_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_
     coap_bin_const_t tok = coap_pdu_get_token(sent);
     if (tok.length != s->token_len || memcmp(tok.s, s->token, tok.length) != 0)
         return false;
+    if ((reason == COAP_NACK_ICMP_ISSUE || reason == COAP_NACK_TOO_MANY_RETRIES) && storing(s->vc)) {
+        /* The server is gone: its readings wait with every other client's
+         * (outage.c), quietly, for the registration that follows its return. */
+        s->inflight = 0;
+        s->token_len = 0;
+        s->held = true;
+        mark_backlog(s);
+        gw_offline_persist(s->q);
+        gw_server_unreachable(r->srv, s->last_ms, reason == COAP_NACK_ICMP_ISSUE ? "ICMP error"
+                                                                                  : "a Send was not answered");
+        return true;
+    }
     send_failed(s, r, reason == COAP_NACK_RST ? "reset by the server" : "no answer");
     return true;
 }
@@ -345,19 +391,46 @@ void gw_send_registered(struct gw_reg *r, bool new_registration)
 
 /* ---- what to keep ---- */
 
+/* Does an observation of r cover path? */
+static bool observed(const struct gw_reg *r, const gw_path_t *path)
+{
+    for (const struct gw_obs *o = r->obs; o; o = o->next)
+        if (gw_obs_covers(o, path))
+            return true;
+    return false;
+}
+
 void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v)
 {
     struct gw_send *s = vc->send;
-    if (!s)
-        return;
     const struct gw_reg *r = send_reg(vc);
+    if (!s) {
+        /* The common case, a client reporting through observations while
+         * its server is there, costs these few tests per change. */
+        if (!r || !r->obs || reg_up(r) || !is_reading(path) || !observed(r, path) || muted(vc) ||
+            !storing(vc) || send_create(vc, false, 0) < 0)
+            return;
+        s = vc->send;
+    }
     if (r && path->len >= 3 && path->id[0] == 1 && path->id[1] == r->srv->index && path->id[2] == 23) {
         if (v->type == GW_TYPE_BOOLEAN && !v->v.b)
             flush(s, false); /* unmuted: what waits may go */
         return;
     }
-    if (!s->report || !is_reading(path) || muted(vc))
+    if (!is_reading(path) || muted(vc))
         return;
+    if (!s->report) {
+        /* Observed: what a notification would carry while none can go,
+         * kept here, as the store changes, so once per reading. */
+        if (!r || reg_up(r) || !observed(r, path) || !storing(vc))
+            return;
+        int64_t ts = 0;
+        gw_value_t cur;
+        if (gw_store_get(vc->sc, path, &cur, &ts) < 0 || ts <= 0)
+            ts = gw_wall_ms();
+        keep(s, path, v, ts, true);
+        return;
+    }
     bool up = online(s);
     if (!up && !storing(vc))
         return;
@@ -370,35 +443,88 @@ void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_val
         flush(s, false);
 }
 
-static void keep_path(struct gw_send *s, const gw_path_t *path, int64_t since_ms)
+static int by_time(const void *a, const void *b)
+{
+    double x = ((const gw_record_t *)a)->time, y = ((const gw_record_t *)b)->time;
+    return x < y ? -1 : x > y;
+}
+
+static bool listed(const gw_record_t *recs, size_t n, const gw_path_t *p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (gw_path_cmp(&recs[i].path, p) == 0)
+            return true;
+    return false;
+}
+
+/* The current readings below path changed after since_ms (wall), not yet
+ * in *list, appended (values borrowed from the store's records in *hold). */
+static void collect(gw_vclient_t *vc, const gw_path_t *path, int64_t since_ms, gw_record_t **list, size_t *n,
+                    size_t *cap)
 {
     gw_record_t *recs = NULL;
-    size_t n = 0;
-    if (gw_store_read(s->vc->sc, path, &recs, &n) < 0)
+    size_t k = 0;
+    if (gw_store_read(vc->sc, path, &recs, &k) < 0)
         return;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < k; i++) {
         gw_value_t v;
         int64_t ts = 0;
-        if (!is_reading(&recs[i].path) || gw_store_get(s->vc->sc, &recs[i].path, &v, &ts) < 0 || ts <= since_ms)
+        if (!is_reading(&recs[i].path) || gw_store_get(vc->sc, &recs[i].path, &v, &ts) < 0 || ts <= since_ms ||
+            listed(*list, *n, &recs[i].path))
             continue;
-        keep(s, &recs[i].path, &recs[i].value, ts, true);
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 16;
+            gw_record_t *l = realloc(*list, c * sizeof *l);
+            if (!l)
+                break;
+            *list = l;
+            *cap = c;
+        }
+        gw_record_t *out = &(*list)[(*n)++];
+        memset(out, 0, sizeof *out);
+        out->path = recs[i].path;
+        out->value = v; /* borrows the store: used before anything changes it */
+        out->time = (double)ts;
     }
     free(recs);
 }
 
-void gw_send_keep_observed(struct gw_obs *o)
+void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms)
 {
-    gw_vclient_t *vc = o->r->vc;
-    struct gw_send *s = vc->send;
-    if (!s && send_create(vc, false, 0) == 0)
-        s = vc->send;
-    /* A "send" client keeps every change already; storing is the server's
-     * choice (/1/x/6), and a muted server wants nothing. */
-    if (!s || s->report || o->r != send_reg(vc) || muted(vc) || !storing(vc))
+    gw_vclient_t *vc = r->vc;
+    if (r != send_reg(vc))
         return;
-    /* What changed since the last notification (or the last keep): the
-     * observation's clock is monotonic, the store's timestamps wall time. */
-    int64_t since = gw_wall_ms() - (gw_now_ms() - o->last_ms);
-    for (size_t i = 0; i < o->n_members; i++)
-        keep_path(s, &o->members[i].path, since);
+    struct gw_send *s = vc->send;
+    if (s && s->inflight) {
+        /* Its answer cannot come on a session given up: the readings go
+         * again after the return. */
+        s->inflight = 0;
+        s->token_len = 0;
+    }
+    if (s && s->report) {
+        if (gw_offline_count(s->q)) {
+            mark_backlog(s);
+            gw_offline_persist(s->q);
+        }
+        return;
+    }
+    if (!r->obs || muted(vc) || !storing(vc))
+        return;
+    if (!s && (send_create(vc, false, 0) < 0 || !(s = vc->send)))
+        return;
+    /* What each observation still owed: changes pending (after its last
+     * notification), and those of a notification sent once the server was
+     * already gone (after dead_ms: lost). Each path once, oldest first. */
+    int64_t now = gw_now_ms(), wall = gw_wall_ms();
+    gw_record_t *list = NULL;
+    size_t n = 0, cap = 0;
+    for (struct gw_obs *o = r->obs; o; o = o->next) {
+        int64_t since = o->last_ms >= dead_ms ? o->prev_ms : o->last_ms;
+        for (size_t i = 0; i < o->n_members; i++)
+            collect(vc, &o->members[i].path, wall - (now - since), &list, &n, &cap);
+    }
+    qsort(list, n, sizeof *list, by_time);
+    for (size_t i = 0; i < n; i++)
+        keep(s, &list[i].path, &list[i].value, (int64_t)list[i].time, true);
+    free(list);
 }

@@ -100,22 +100,24 @@ def test_unreachable_server_retries_with_backoff(tmp):
     # reserved: nothing answers there (ICMP port unreachable) until the
     # test server starts on it
     port = reserve_port("udp")
-    conf = configs.gateway([configs.device("dev-a")], lifetime=60)
+    conf = configs.gateway([configs.device("dev-%d" % i) for i in range(5)], lifetime=60)
     with Gateway(tmp, conf, server="coap://127.0.0.1:%d" % port) as gw:
-        first = gw.wait_log(r"dev-a: registration with .* failed .*retrying in ([0-9.]+) s", timeout=60)
-        # collect the retry delays: they grow (exponential backoff with jitter)
-        delays = []
-        deadline = time.monotonic() + 30
-        rx = re.compile(r"dev-a: registration with .* failed .*retrying in ([0-9.]+) s")
-        while len(delays) < 3 and time.monotonic() < deadline:
-            delays = [float(m.group(1)) for m in map(rx.search, gw.lines) if m]
-            if len(delays) < 3:
-                gw.wait_log(rx.pattern, timeout=30, since=len(gw.lines))
-        assert first
-        assert len(delays) >= 3, delays
-        assert delays[2] > delays[0] * 1.4, delays
+        # one line for the whole fleet, not one per client
+        gw.wait_log(r"server coap://127\.0\.0\.1:%d unreachable \(.*\): 6 clients keeping" % port, timeout=30)
+        # one probe at a time, the interval following the outage's length
+        # (at least 2 s -20 %, a fifteenth of the outage +20 %)
+        rx = re.compile(r"server .* unreachable for (\d+) s \(6 clients waiting\); next try in ([0-9.]+) s")
+        tries = []
+        while len(tries) < 3:
+            gw.wait_log(rx.pattern, timeout=30, since=len(gw.lines))
+            tries = [(int(m.group(1)), float(m.group(2))) for m in map(rx.search, gw.lines) if m]
+        for elapsed, delay in tries:
+            assert 1.5 <= delay <= max(2.0, elapsed / 15.0) * 1.25 + 0.2, tries
+        assert not gw.has_log(r"dev-\d: registration with .* failed"), gw.log_tail()
         with TestServer(port=port) as srv:
-            srv.wait_register("dev-a", timeout=40)
+            for i in range(5):
+                srv.wait_register("dev-%d" % i, timeout=40)
+            gw.wait_log(r"server .* back: 6 re-registered", timeout=30)
 
 
 def test_pacing_limits_registrations_per_second(tmp):
