@@ -56,6 +56,7 @@ struct gw_adapter {
     gw_sim_clock_fn mono, wall;
     void *clock_ctx;
     gw_timer_t timer; /* in env.loop, at the heap's top */
+    bool started;     /* between start and stop */
 };
 
 static int64_t real_mono(void *ctx)
@@ -265,6 +266,7 @@ static int sim_start(gw_adapter_t *a)
         a->heap[a->heap_n] = (uint32_t)i;
         sift_up(a, a->heap_n++);
     }
+    a->started = true;
     rearm(a);
     gw_info("simulated: %zu devices, %zu fields", a->n_devs, a->n_fields);
     return 0;
@@ -275,6 +277,7 @@ static void sim_stop(gw_adapter_t *a)
     if (!a)
         return;
     a->heap_n = 0;
+    a->started = false;
     if (a->env.loop)
         gw_timer_stop(a->env.loop, &a->timer);
 }
@@ -417,10 +420,132 @@ static int sim_write_async(gw_adapter_t *a, const char *device_key, const char *
     return 0;
 }
 
+/* A reload's device changes. An unchanged device keeps its fields as they
+ * run: random walk position, phase, next due time, a value a server wrote.
+ * A changed device keeps its seed's sequence but gets its new fields, due
+ * within one interval; an added one starts as at create. Everything is
+ * built aside first: a refusal leaves the adapter as it was. */
+static int sim_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *ch, size_t n)
+{
+    if (!a || (n && !ch))
+        return -EINVAL;
+    uint8_t *fate = calloc(a->n_devs ? a->n_devs : 1, 1); /* 1 removed, 2 changed */
+    const sim_part_t **conf = calloc(a->n_devs ? a->n_devs : 1, sizeof *conf);
+    sim_dev_t *devs = NULL;
+    sim_dev_t **by_key = NULL;
+    sim_field_t *fields = NULL;
+    uint32_t *heap = NULL;
+    size_t nd = 0, nf = 0, added = 0, added_f = 0;
+    int rc = fate && conf ? 0 : -ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sim_dev_t *d = ch[i].dev.key ? find_dev(a, ch[i].dev.key) : NULL;
+        const sim_part_t *p = ch[i].dev.conf;
+        if (!ch[i].dev.key || (ch[i].kind == GW_ADAPTER_ADDED) != !d || (d && fate[d - a->devs])) {
+            rc = -EINVAL;
+        } else if (ch[i].kind == GW_ADAPTER_ADDED) {
+            added++;
+            added_f += p ? p->n_sims : 0;
+        } else {
+            fate[d - a->devs] = ch[i].kind == GW_ADAPTER_REMOVED ? 1 : 2;
+            conf[d - a->devs] = p;
+        }
+    }
+    size_t max_f = added_f;
+    for (size_t i = 0; rc == 0 && i < a->n_devs; i++)
+        max_f += fate[i] == 0 ? a->devs[i].n : fate[i] == 2 && conf[i] ? conf[i]->n_sims : 0;
+    size_t max_d = a->n_devs + added;
+    if (rc == 0 && (max_d > UINT32_MAX || max_f > UINT32_MAX))
+        rc = -ENOMEM;
+    if (rc == 0) {
+        devs = calloc(max_d ? max_d : 1, sizeof *devs);
+        by_key = calloc(max_d ? max_d : 1, sizeof *by_key);
+        fields = calloc(max_f ? max_f : 1, sizeof *fields);
+        heap = calloc(max_f ? max_f : 1, sizeof *heap);
+        if (!devs || !by_key || !fields || !heap)
+            rc = -ENOMEM;
+    }
+    int64_t now = a->mono(a->clock_ctx);
+    /* Old devices in their order, then the added ones. */
+    for (size_t i = 0; rc == 0 && i < a->n_devs + n; i++) {
+        const sim_dev_t *od = i < a->n_devs ? &a->devs[i] : NULL;
+        const gw_adapter_change_t *c = od ? NULL : &ch[i - a->n_devs];
+        if ((od && fate[i] == 1) || (c && c->kind != GW_ADAPTER_ADDED))
+            continue;
+        sim_dev_t *d = &devs[nd];
+        d->key = strdup(od ? od->key : c->dev.key);
+        if (!d->key) {
+            rc = -ENOMEM;
+            break;
+        }
+        d->rng = od ? od->rng : gw_sim_seed(c->dev.key);
+        d->first = (uint32_t)nf;
+        by_key[nd] = d;
+        nd++;
+        if (od && fate[i] == 0) {
+            for (uint32_t j = 0; j < od->n; j++) {
+                fields[nf] = a->fields[od->first + j];
+                fields[nf++].dev = (uint32_t)(nd - 1);
+            }
+        } else {
+            const sim_part_t *p = od ? conf[i] : c->dev.conf;
+            for (size_t j = 0; rc == 0 && p && j < p->n_sims; j++) {
+                sim_field_t *f = &fields[nf];
+                rc = init_field(f, &p->sims[j], d->key, &d->rng);
+                f->dev = (uint32_t)(nd - 1);
+                f->due_ms = now + (int64_t)(gw_sim_uniform(&d->rng) * (double)f->interval_ms);
+                nf += rc == 0;
+            }
+        }
+        d->n = (uint32_t)(nf - d->first);
+    }
+    if (rc == 0) {
+        qsort(by_key, nd, sizeof *by_key, cmp_key);
+        for (size_t i = 1; i < nd && rc == 0; i++)
+            if (strcmp(by_key[i - 1]->key, by_key[i]->key) == 0)
+                rc = -EINVAL;
+    }
+    if (rc < 0) {
+        for (size_t i = 0; devs && i < nd; i++)
+            free(devs[i].key);
+        free(devs);
+        free(by_key);
+        free(fields);
+        free(heap);
+        free(fate);
+        free(conf);
+        return rc;
+    }
+    for (size_t i = 0; i < a->n_devs; i++)
+        free(a->devs[i].key);
+    free(a->devs);
+    free(a->by_key);
+    free(a->fields);
+    free(a->heap);
+    free(fate);
+    free(conf);
+    a->devs = devs;
+    a->by_key = by_key;
+    a->n_devs = nd;
+    a->fields = fields;
+    a->n_fields = nf;
+    a->heap = heap;
+    a->heap_n = 0;
+    if (a->started) {
+        for (size_t i = 0; i < nf; i++) {
+            a->heap[a->heap_n] = (uint32_t)i;
+            sift_up(a, a->heap_n++);
+        }
+        rearm(a);
+    }
+    gw_info("simulated: %zu devices, %zu fields after %zu change%s", nd, nf, n, n == 1 ? "" : "s");
+    return 0;
+}
+
 const gw_adapter_ops_t gw_adapter_simulated = {
     .name = "simulated",
     .conf = &gw_sim_conf_ops,
     .create = sim_create,
+    .reconfigure = sim_reconfigure,
     .start = sim_start,
     .stop = sim_stop,
     .destroy = sim_destroy,

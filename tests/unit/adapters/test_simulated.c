@@ -342,6 +342,63 @@ GW_TEST(test_runs_on_loop_timer)
     gw_loop_free(&l);
 }
 
+/* The readings of key from index `from` on, as "field=value" lines. */
+static size_t readings_of(const char *key, size_t from, char *out, size_t size)
+{
+    size_t n = 0, len = 0;
+    out[0] = '\0';
+    for (size_t i = from; i < n_recs; i++)
+        if (strcmp(recs[i].key, key) == 0) {
+            len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s=%.17g@%lld\n", recs[i].field,
+                                    recs[i].v, (long long)recs[i].ts);
+            n++;
+        }
+    return n;
+}
+
+/* A reconfigure removes room-2, changes nothing of boiler-1 and adds a
+ * third device: boiler-1 goes on exactly as an adapter that was never
+ * reconfigured (random walk, phases, due times), the added one reads. */
+GW_TEST(test_reconfigure_keeps_unchanged_devices)
+{
+    const gw_adapter_ops_t *ops = gw_adapter_find("simulated");
+    CHECK(ops->reconfigure != NULL);
+    gw_adapter_t *plain = start_sim();
+    gw_adapter_t *a = start_sim();
+    run_until(ops, plain, 1000000 + 7000);
+    fake_now = 1000000;
+    run_until(ops, a, 1000000 + 7000);
+    gw_adapter_change_t ch[] = {
+        {.kind = GW_ADAPTER_REMOVED, .dev = {.key = "simulated:room-2", .endpoint = "ep2"}},
+        {.kind = GW_ADAPTER_ADDED, .dev = {.key = "simulated:new-3", .endpoint = "ep3", .conf = &part2}},
+    };
+    CHECK_EQ_INT(ops->reconfigure(a, ch, 2), 0);
+    /* Refused changes leave it as it was: a device it does not have, one
+     * it has already. */
+    gw_adapter_change_t bad[] = {{.kind = GW_ADAPTER_CHANGED, .dev = {.key = "simulated:room-2", .conf = &part2}}};
+    CHECK_EQ_INT(ops->reconfigure(a, bad, 1), -EINVAL);
+    bad[0] = ch[1];
+    CHECK_EQ_INT(ops->reconfigure(a, bad, 1), -EINVAL);
+    size_t mark = n_recs;
+    run_until(ops, a, 1000000 + 30000);
+    static char got[65536], want[65536];
+    size_t n_got = readings_of("simulated:boiler-1", mark, got, sizeof got);
+    size_t n_new = readings_of("simulated:new-3", mark, want, sizeof want);
+    CHECK(readings_of("simulated:room-2", mark, want, sizeof want) == 0);
+    mark = n_recs;
+    fake_now = 1000000 + 7000;
+    run_until(ops, plain, 1000000 + 30000);
+    size_t n_want = readings_of("simulated:boiler-1", mark, want, sizeof want);
+    CHECK(n_got > 20);
+    CHECK_EQ_INT(n_got, n_want);
+    CHECK_EQ_STR(got, want);
+    CHECK(n_new >= 11); /* humidity every 2 s over 23 s, temperature every 5 s */
+    ops->stop(a);
+    ops->destroy(&a);
+    ops->stop(plain);
+    ops->destroy(&plain);
+}
+
 GW_TEST_MAIN(test_table, test_intervals_and_bounds, test_sawtooth_and_square_shape,
              test_random_walk_reproducible, test_write, test_bad_config, test_static,
-             test_scale_10000, test_runs_on_loop_timer)
+             test_scale_10000, test_runs_on_loop_timer, test_reconfigure_keeps_unchanged_devices)
