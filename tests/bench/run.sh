@@ -3,7 +3,9 @@
 #   tests/bench/run.sh BUILD_DIR
 # Runs each program in BUILD_DIR/bench/ (built from tests/bench/*.c), then
 # the end-to-end daemon benchmarks tests/bench/bench_gateway.py and
-# tests/bench/bench_reload.py (SIGHUP reload of 10,000 devices). Other output
+# tests/bench/bench_reload.py (SIGHUP reload of 10,000 devices) and
+# tests/bench/bench_writes.py (another client's Read while a Write-Composite
+# waits for a silent Modbus unit: write_stall_ms). Other output
 # goes to stderr. Exits non-zero if any benchmark failed, after running all.
 BUILD=${1:-build}
 PY=/usr/bin/python3
@@ -25,6 +27,12 @@ done
 echo "== $HERE/bench_gateway.py" >&2
 if ! timeout 900 "$PY" "$HERE/bench_gateway.py" "$BUILD"; then
     echo "bench: bench_gateway.py failed" >&2
+    failed=$((failed + 1))
+fi
+
+echo "== $HERE/bench_writes.py" >&2
+if ! timeout 300 "$PY" "$HERE/bench_writes.py" "$BUILD"; then
+    echo "bench: bench_writes.py failed" >&2
     failed=$((failed + 1))
 fi
 
