@@ -59,12 +59,15 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps check unit integration demo bench fuzz install clean format tests-bin FORCE
+.PHONY: all deps deps-demo check unit integration demo bench fuzz install clean format tests-bin FORCE
 
 all: $(BIN) $(SERVER_BIN)
 
 deps:
 	@[ -n "$(NO_DEPS)" ] || sh tools/install-deps.sh
+
+deps-demo:
+	@[ -n "$(NO_DEPS)" ] || sh tools/install-deps.sh --demo
 
 # Everything built depends on the flags it is built with: a build dir last
 # built without -Werror (or with other CFLAGS) is rebuilt when they change,
@@ -120,7 +123,7 @@ integration: deps
 	$(MAKE) WERROR=1 all
 	@sh tests/run_tests.sh $(BUILD) integration
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	@sh tests/demo.sh $(BUILD)
 

@@ -20,11 +20,19 @@
 #                          skipped when node and npm are already there (NodeSource's
 #                          nodejs package carries npm and conflicts with Debian's)
 # The names are the same on Debian 12 (bookworm) and 13 (trixie).
+#
+#   tools/install-deps.sh          everything: build, tests, fuzzing, demo
+#   tools/install-deps.sh --demo   only what `make demo` needs (build + python3)
 set -e
-PKGS="build-essential pkg-config clang libclang-rt-dev valgrind
-libcoap3-dev libcoap3-bin libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev
-python3 python3-cbor2 libmodbus-dev python3-pymodbus python3-serial python3-serial-asyncio socat"
-command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+PKGS="build-essential pkg-config
+libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev python3"
+demo_only=""
+[ "${1:-}" = "--demo" ] && demo_only=1
+if [ -z "$demo_only" ]; then
+    PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
+python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat"
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -42,6 +50,7 @@ fi
 # The npm packages of tests/interop, exactly as its package-lock.json pins
 # them: installed when missing or older than the lock file (as the user who
 # runs this, no sudo; from npm's cache when it has them).
+[ -n "$demo_only" ] && exit 0
 interop="$(dirname "$0")/../tests/interop"
 if [ ! -f "$interop/node_modules/.package-lock.json" ] ||
    [ "$interop/package-lock.json" -nt "$interop/node_modules/.package-lock.json" ]; then
