@@ -84,9 +84,10 @@ def test_sighup_with_the_same_file_adds_no_instance_and_sends_no_update(tmp):
             assert len([e for e in srv.events if e["event"] == "register" and e["ep"] == "mb-1"]) == 1
             assert not gw.has_log(r"adapter modbus|new field", since=mark)
             assert gateway_conns(mb.port) == conns
+            assert gw.stop() == 0, gw.log_tail()
 
 
-def test_sighup_adding_a_device_keeps_the_first_ones_connection(tmp):
+def test_sighup_adding_and_removing_a_device_keeps_the_first_ones_connection(tmp):
     with ModbusServer(tmp, VALUES, units="1,2").start() as mb, TestServer() as srv:
         with Gateway(tmp, mb_conf(mb.port, [mb_device("mb-1", 1)]), server=srv) as gw:
             srv.wait_register("mb-1")
@@ -107,6 +108,16 @@ def test_sighup_adding_a_device_keeps_the_first_ones_connection(tmp):
             assert not gw.has_log(r"adapter modbus (started|.*restarting)", since=mark)
             assert len([e for e in srv.events if e["event"] == "register" and e["ep"] == "mb-1"]) == 1
             assert not [e for e in srv.events if e["event"] == "update" and e["ep"] == "mb-1"]
+            # and removed again: the connection stays the first device's
+            m = gw.mark()
+            rewrite(gw, srv, tmp, mb_conf(mb.port, [mb_device("mb-1", 1)]))
+            gw.signal(signal.SIGHUP)
+            gw.wait_log(r"reload of .*: 0 added, 1 removed, 0 changed, 1 untouched", since=m)
+            gw.wait_log(r"modbus: 1 devices, 1 poll groups on 1 buses after 1 change", since=m)
+            srv.wait_deregister("mb-2")
+            reading_after(temp, "/3303/0/5518")
+            assert gateway_conns(mb.port) == conns
+            assert gw.stop() == 0, gw.log_tail()
 
 
 def test_reload_keeps_a_silent_units_unavailability_until_it_answers(tmp):
@@ -150,6 +161,7 @@ def test_reload_keeps_a_silent_units_unavailability_until_it_answers(tmp):
             assert len(regs) == 2, regs
             assert len(re.findall(r"rs485/2 unavailable", "\n".join(gw.lines))) == 1
             assert not gw.has_log(r"adapter modbus (started|.*restarting)", since=mark)
+            assert gw.stop() == 0, gw.log_tail()
     finally:
         dev.close()
         pty.close()
