@@ -14,6 +14,7 @@
 #include "../gateway/log.h"
 #include "check.h"
 #include "lwm2m_internal.h"
+#include "request.h"
 
 #define C(x) COAP_RESPONSE_CODE(x)
 
@@ -436,52 +437,12 @@ static int do_write_attributes(dm_req_t *q)
     if (q->path.len >= 3 && !gw_store_has(q->vc->sc, &q->path))
         return fail(q, C(404), "resource has no value%s", NULL);
     gw_store_attrs_get(q->vc->sc, &q->path, &a);
-    const char *s = (const char *)q->query->s, *end = s + q->query->length;
-    unsigned given = 0; /* attributes this request names: each once */
-    while (s < end) {
-        const char *amp = memchr(s, '&', (size_t)(end - s));
-        const char *e = amp ? amp : end;
-        const char *eq = memchr(s, '=', (size_t)(e - s));
-        size_t klen = (size_t)((eq ? eq : e) - s);
-        const char *v = eq ? eq + 1 : NULL;
-        size_t vlen = v ? (size_t)(e - v) : 0;
-        static const struct { const char *k; int bit; bool num; } keys[] = {
-            {"pmin", GW_ATTR_PMIN, false}, {"pmax", GW_ATTR_PMAX, false}, {"gt", GW_ATTR_GT, true},
-            {"lt", GW_ATTR_LT, true},      {"st", GW_ATTR_ST, true},      {"epmin", GW_ATTR_EPMIN, false},
-            {"epmax", GW_ATTR_EPMAX, false}};
-        size_t i = 0;
-        for (; i < sizeof keys / sizeof keys[0]; i++)
-            if (strlen(keys[i].k) == klen && memcmp(keys[i].k, s, klen) == 0)
-                break;
-        if (i == sizeof keys / sizeof keys[0])
-            return fail(q, C(400), "unknown attribute; expected pmin, pmax, gt, lt, st, epmin, epmax%s", NULL);
-        /* gt=1&gt=2 has no meaning to pick: refused, not "the last wins". */
-        if (given & (1u << i))
-            return fail(q, C(400), "attribute %s given twice, expected each attribute once", keys[i].k);
-        given |= 1u << i;
-        if (keys[i].num && (q->path.len < 3 || (d && d->type != GW_TYPE_INTEGER && d->type != GW_TYPE_FLOAT &&
-                                                d->type != GW_TYPE_UNSIGNED)))
-            return fail(q, C(400), "gt, lt and st apply to numeric resources only%s", NULL);
-        if (!v) {
-            a.set &= (uint8_t)~keys[i].bit; /* "pmin" alone removes it */
-        } else {
-            double x;
-            char why[sizeof q->diag];
-            if (gw_attr_value_parse(keys[i].k, v, vlen, keys[i].num, &x, why, sizeof why) < 0)
-                return fail(q, C(400), "%s", why);
-            a.set |= (uint8_t)keys[i].bit;
-            switch (keys[i].bit) {
-            case GW_ATTR_PMIN: a.pmin = (int32_t)x; break;
-            case GW_ATTR_PMAX: a.pmax = (int32_t)x; break;
-            case GW_ATTR_EPMIN: a.epmin = (int32_t)x; break;
-            case GW_ATTR_EPMAX: a.epmax = (int32_t)x; break;
-            case GW_ATTR_GT: a.gt = x; break;
-            case GW_ATTR_LT: a.lt = x; break;
-            default: a.st = x;
-            }
-        }
-        s = amp ? amp + 1 : end;
-    }
+    /* gt, lt and st need a numeric resource (check_path found d for 3+ levels). */
+    bool numeric = q->path.len >= 3 && (!d || d->type == GW_TYPE_INTEGER || d->type == GW_TYPE_FLOAT ||
+                                        d->type == GW_TYPE_UNSIGNED);
+    char qwhy[sizeof q->diag];
+    if (gw_req_attrs_parse(q->query->s, q->query->length, numeric, &a, qwhy, sizeof qwhy) < 0)
+        return fail(q, C(400), "%s", qwhy);
     /* Judged on the whole set this path will hold, old values included. */
     char why[sizeof q->diag];
     if (gw_attrs_check(&a, why, sizeof why) < 0)
@@ -633,20 +594,30 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     q.accept = gw_dm_opt_uint(request, COAP_OPTION_ACCEPT, -1);
     q.cf = gw_dm_opt_uint(request, COAP_OPTION_CONTENT_FORMAT, -1);
 
-    coap_string_t *uri = coap_get_uri_path(request);
-    char ps[128];
-    size_t ul = uri ? uri->length : 0;
-    if (ul >= sizeof ps)
-        ul = sizeof ps - 1;
-    if (uri)
-        memcpy(ps, uri->s, ul);
-    ps[ul] = '\0';
-    coap_delete_string(uri);
+    /* One Uri-Path option per segment (RFC 7252 5.10.1), parsed as such:
+     * re-joined into text, a '/' or a NUL inside an option would re-split
+     * or cut the path ("3", "0\0x" read as /3/0). */
+    gw_req_seg_t segs[5]; /* one more than a path has, to refuse it */
+    size_t n_segs = 0;
+    bool too_many = false;
+    coap_opt_iterator_t it;
+    coap_opt_filter_t filter;
+    coap_opt_t *opt;
+    coap_option_filter_clear(&filter);
+    coap_option_filter_set(&filter, COAP_OPTION_URI_PATH);
+    coap_option_iterator_init(request, &it, &filter);
+    while (!too_many && (opt = coap_option_next(&it)) != NULL) {
+        too_many = n_segs == sizeof segs / sizeof segs[0];
+        if (!too_many)
+            segs[n_segs++] = (gw_req_seg_t){coap_opt_value(opt), coap_opt_length(opt)};
+    }
+    char ps[32] = "(not a path)"; /* for the log line */
     int code;
-    if (gw_path_parse(ps, &q.path) < 0) {
+    if (too_many || gw_req_path_parse(segs, n_segs, &q.path) < 0) {
         code = fail(&q, C(404), "not an LwM2M path%s", NULL);
         goto out;
     }
+    gw_path_format(&q.path, ps, sizeof ps);
     if (q.path.len >= 1 && q.path.id[0] == 0) {
         code = fail(&q, C(401), "the Security object is not accessible%s", NULL);
         goto out;

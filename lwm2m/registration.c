@@ -15,6 +15,7 @@
 
 #include "../gateway/log.h"
 #include "lwm2m_internal.h"
+#include "request.h"
 
 static void pump(struct gw_server *s);
 
@@ -497,28 +498,34 @@ int gw_reg_deregister(struct gw_reg *r)
     return 0;
 }
 
-static void parse_location(struct gw_reg *r, const coap_pdu_t *pdu)
+/* Where Update and De-register go. Kept as text that add_location_path
+ * splits again, so a location that would not come back as the same
+ * options (cut short, a '/' or NUL inside one) is refused rather than
+ * used: the Update would reach another resource. 0, -EINVAL, -ENOSPC,
+ * -ENOMEM. */
+static int parse_location(struct gw_reg *r, const coap_pdu_t *pdu)
 {
     coap_opt_iterator_t it;
     coap_opt_filter_t filter;
     coap_opt_t *opt;
-    char buf[128];
+    gw_req_seg_t segs[16];
     size_t n = 0;
+    char buf[128];
     coap_option_filter_clear(&filter);
     coap_option_filter_set(&filter, COAP_OPTION_LOCATION_PATH);
     coap_option_iterator_init(pdu, &it, &filter);
     while ((opt = coap_option_next(&it)) != NULL) {
-        size_t len = coap_opt_length(opt);
-        if (n + len + 2 > sizeof buf)
-            break;
-        if (n)
-            buf[n++] = '/';
-        memcpy(buf + n, coap_opt_value(opt), len);
-        n += len;
+        if (n == sizeof segs / sizeof segs[0])
+            return -ENOSPC;
+        segs[n++] = (gw_req_seg_t){coap_opt_value(opt), coap_opt_length(opt)};
     }
-    buf[n] = '\0';
     free(r->location);
+    r->location = NULL;
+    int rc = gw_req_location_join(segs, n, buf, sizeof buf);
+    if (rc < 0)
+        return rc;
     r->location = strdup(n ? buf : "rd");
+    return r->location ? 0 : -ENOMEM;
 }
 
 static void code_str(const coap_pdu_t *pdu, char *buf, size_t size)
@@ -549,13 +556,13 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
     gw_lwm2m_t *m = r->srv->m;
 
     switch (r->state) {
-    case GW_REG_REGISTERING:
+    case GW_REG_REGISTERING: {
         op_finished(r);
-        if (code == COAP_RESPONSE_CODE(201)) {
+        int loc = code == COAP_RESPONSE_CODE(201) ? parse_location(r, received) : 0;
+        if (code == COAP_RESPONSE_CODE(201) && loc == 0) {
             /* A new registration starts without observations (LwM2M 1.1
              * 6.4.1: they do not survive a Register, only Updates). */
             gw_obs_drop_all(r);
-            parse_location(r, received);
             r->backoff_s = 0;
             set_state(r, GW_REG_REGISTERED);
             gw_log(r->returning ? LOG_DEBUG : LOG_INFO, "%s: registered with %s at /%s (lifetime %d s)",
@@ -572,13 +579,20 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             if (r->returning)
                 gw_server_returned(r, true);
         } else {
-            char why[48];
-            snprintf(why, sizeof why, "server answered %s", cs);
+            char why[160];
+            if (loc < 0)
+                snprintf(why, sizeof why, "server answered %s with a Location-Path %s", cs,
+                         loc == -EINVAL ? "that cannot be sent back (an empty, '.' or '..' segment, "
+                                          "or one holding '/' or NUL)"
+                                        : "too long (more than 127 bytes or 16 segments)");
+            else
+                snprintf(why, sizeof why, "server answered %s", cs);
             backoff(r, why);
             if (r->returning)
                 gw_server_returned(r, false);
         }
         break;
+    }
     case GW_REG_UPDATING:
         op_finished(r);
         if (code == COAP_RESPONSE_CODE(204)) {

@@ -127,6 +127,7 @@ class RawServer:
         self.port = self.sock.getsockname()[1]
         self.uri = "coap://127.0.0.1:%d" % self.port
         self.register_szx = register_szx
+        self.location = None     # Location-Path segments to answer Register with (default rd/cN)
         self.clients = {}        # endpoint -> (host, port)
         self.registers = []      # (endpoint, query, links bytes, [Block1 requests])
         self.responses = []      # responses to our requests
@@ -245,7 +246,8 @@ class RawServer:
             body, reqs = bytearray(m["payload"]), [m]
         query = dict(q.decode().split("=", 1) for q in opts(m, URI_QUERY))
         ep = query.get("ep")
-        o = [(LOCATION_PATH, "rd"), (LOCATION_PATH, "c%d" % (len(self.registers) + 1))]
+        loc = self.location or ["rd", "c%d" % (len(self.registers) + 1)]
+        o = [(LOCATION_PATH, seg) for seg in loc]
         if b1:
             o.append((BLOCK1, b1[0]))
         # Answered before anyone hears of it: a request sent to the client
