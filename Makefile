@@ -23,6 +23,10 @@ FUZZ_SECONDS ?= 20
 PKG_CONFIG ?= pkg-config
 
 PKGS := libcoap-3-gnutls libconfig libcjson libcbor expat libsystemd libmodbus
+# mbedtls (AES, CMAC of the LoRaWAN adapter): Debian 13's 3.x ships
+# mbedcrypto.pc, Debian 12's 2.28 ships no pkg-config file at all.
+MBED_CFLAGS := $(shell $(PKG_CONFIG) --cflags mbedcrypto 2>/dev/null)
+MBED_LIBS := $(or $(shell $(PKG_CONFIG) --libs mbedcrypto 2>/dev/null),-lmbedcrypto)
 
 ifeq ($(SANITIZE),)
 BUILD ?= build
@@ -41,8 +45,8 @@ endif
 WERROR ?= $(if $(CI),1,)
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(filter 1,$(WERROR)),-Werror)
 GW_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) \
-            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-GW_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
+            $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(MBED_CFLAGS)
+GW_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(MBED_LIBS) -lm
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c lwm2m/*.c mapping/*.c adapters/*.c adapters/*/*.c))
@@ -134,7 +138,7 @@ bench: deps
 # libFuzzer needs clang; the library is rebuilt with clang and coverage.
 # Its objects and targets track their headers like the main build (-MMD).
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+              $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(MBED_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -7,6 +7,8 @@
 # Packages are installed without their Recommends (a build host should not
 # grow a desktop's worth of extras), so every package a test imports or runs
 # is named here, even when another package only recommends it:
+#   libmbedtls-dev         AES and AES-CMAC of the LoRaWAN adapter (Debian 12: 2.28, no
+#                          pkg-config file, the Makefile falls back to -lmbedcrypto; 13: 3.x)
 #   python3-cbor2          tests/integration/harness.py (SenML CBOR decoder)
 #   python3-pymodbus       tests/integration/modbus_server.py, test_modbus.py
 #   python3-serial, python3-serial-asyncio
@@ -25,7 +27,7 @@
 #   tools/install-deps.sh --demo   only what `make demo` needs (build + python3)
 set -e
 PKGS="build-essential pkg-config
-libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev python3"
+libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev python3"
 demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 if [ -z "$demo_only" ]; then
