@@ -1,0 +1,280 @@
+/* Unit tests for the BLE advertisement decoders (adapters/ble/): the
+ * published vectors, their extremes, and bad input (truncated, unknown
+ * ids, wrong versions), which must be refused without reading past the
+ * end (run under ASan: each bad input is copied to a buffer of its exact
+ * size). */
+#include "gwtest.h"
+
+#include "adapters/ble/decoder.h"
+
+#include <errno.h>
+
+static size_t unhex(const char *h, uint8_t *out, size_t cap)
+{
+    size_t n = 0;
+    while (*h && n < cap) {
+        if (*h == ' ') {
+            h++;
+            continue;
+        }
+        unsigned v;
+        if (sscanf(h, "%2x", &v) != 1)
+            break;
+        out[n++] = (uint8_t)v;
+        h += 2;
+    }
+    return n;
+}
+
+static const gw_ble_val_t *val(const gw_ble_decoded_t *d, const char *field)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->v[i].field, field) == 0)
+            return &d->v[i];
+    return NULL;
+}
+
+static double fval(const gw_ble_decoded_t *d, const char *field)
+{
+    const gw_ble_val_t *v = val(d, field);
+    if (!v)
+        return NAN;
+    return v->value.type == GW_TYPE_FLOAT ? v->value.v.f : (double)v->value.v.i;
+}
+
+/* Decode hex through an exact-size heap copy, so ASan sees any overread. */
+static int decode_hex(const gw_ble_decoder_t *dec, const char *hex, gw_ble_decoded_t *out)
+{
+    uint8_t tmp[256];
+    size_t n = unhex(hex, tmp, sizeof tmp);
+    uint8_t *p = malloc(n ? n : 1);
+    memcpy(p, tmp, n);
+    int rc = dec->decode(p, n, out);
+    free(p);
+    return rc;
+}
+
+GW_TEST(test_table)
+{
+    CHECK(gw_ble_decoder_find("bthome") == &gw_ble_dec_bthome);
+    CHECK(gw_ble_decoder_find("ruuvi") == &gw_ble_dec_ruuvi);
+    CHECK(gw_ble_decoder_find("atc") == &gw_ble_dec_atc);
+    CHECK(gw_ble_decoder_find("nope") == NULL);
+    CHECK(gw_ble_decoder_find(NULL) == NULL);
+    for (size_t i = 0; gw_ble_decoders[i]; i++) {
+        CHECK(gw_ble_decoders[i]->decode(NULL, 0, NULL) == -EINVAL);
+        CHECK(gw_ble_decoders[i]->n_decls > 0);
+    }
+}
+
+/* bthome.io format page: advertisement 02 01 06 0B 09 "DIY-sensor" 0A 16
+ * D2 FC 40 02 C4 09 03 BF 13; its service data for 0xFCD2 follows the UUID. */
+GW_TEST(test_bthome_vector)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 02 C4 09 03 BF 13", &d), 0);
+    CHECK_EQ_INT(d.n, 2);
+    CHECK(fval(&d, "temperature") == 25.00);
+    CHECK(fval(&d, "humidity") == 50.55);
+    CHECK_EQ_INT(val(&d, "temperature")->decimals, 2);
+    CHECK_EQ_STR(val(&d, "humidity")->unit, "%RH");
+    CHECK(!d.has_mac);
+}
+
+/* Objects of each size and sign: packet id, battery, negative temperature,
+ * pressure (3 bytes), a boolean, count u32, voltage, text and raw skipped,
+ * temperature 0x58 (factor 0.35). */
+GW_TEST(test_bthome_objects)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome,
+                            "40 00 2A 01 64 02 18 FC 04 13 8A 01 21 01 3E 01 02 03 04"
+                            " 0C B8 0B 53 02 68 69 54 00 58 F6",
+                            &d), 0);
+    CHECK(d.has_counter && d.counter == 42);
+    CHECK_EQ_INT(fval(&d, "battery"), 100);
+    CHECK(fval(&d, "temperature") == -10.00);
+    CHECK(fval(&d, "pressure") == 1008.83);
+    CHECK(val(&d, "motion") && val(&d, "motion")->value.v.b);
+    CHECK_EQ_INT(fval(&d, "count"), 0x04030201);
+    CHECK(fval(&d, "voltage") == 3.0);
+    CHECK_NEAR(d.v[d.n - 1].value.v.f, -3.5, 1e-9);
+    CHECK(!val(&d, "text") && !val(&d, "raw"));
+    /* the minimum and maximum of a signed 16-bit temperature */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 02 00 80", &d), 0);
+    CHECK(fval(&d, "temperature") == -327.68);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 02 FF 7F", &d), 0);
+    CHECK(fval(&d, "temperature") == 327.67);
+    /* device info alone: a valid, empty frame */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40", &d), 0);
+    CHECK_EQ_INT(d.n, 0);
+}
+
+/* Each of the 89 object ids of the table is found (its binary search needs
+ * the rows sorted), every other id is refused. */
+GW_TEST(test_bthome_every_id)
+{
+    int known = 0;
+    for (int id = 0; id < 256; id++) {
+        uint8_t f[12] = {0x40, (uint8_t)id, 4}; /* a length byte of 4 for text/raw */
+        gw_ble_decoded_t d;
+        int rc = gw_ble_dec_bthome.decode(f, 2, &d);
+        if (rc == -ENOTSUP)
+            continue;
+        CHECK_EQ_INT(rc, -EBADMSG); /* known, and its value is missing */
+        known++;
+    }
+    CHECK_EQ_INT(known, 89);
+}
+
+GW_TEST(test_bthome_bad)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "", &d), -EBADMSG);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 02 C4", &d), -EBADMSG);    /* cut value */
+    CHECK_EQ_INT(d.n, 0);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 53 05 61 62", &d), -EBADMSG); /* text past end */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 53", &d), -EBADMSG);       /* no length */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 02 C4 09 E7 01", &d), -ENOTSUP); /* unknown id */
+    CHECK_EQ_INT(d.n, 0);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "41 02 C4 09", &d), -ENOTSUP); /* encrypted */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "20 02 C4 09", &d), -ENOTSUP); /* version 1 */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 01 65", &d), -EBADMSG);    /* battery 101 % */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_bthome, "40 21 02", &d), -EBADMSG);    /* boolean 2 */
+}
+
+/* ruuvi docs, data format 5: the "valid data" vector. */
+GW_TEST(test_ruuvi_vector)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi,
+                            "05 12FC 5394 C37C 0004 FFFC 040C AC36 42 00CD CBB8334C884F", &d), 0);
+    CHECK(fval(&d, "temperature") == 24.3);
+    CHECK(fval(&d, "humidity") == 53.49);
+    CHECK_EQ_INT(fval(&d, "pressure"), 100044);
+    CHECK_EQ_STR(val(&d, "pressure")->unit, "Pa");
+    CHECK(fval(&d, "acceleration_x") == 0.004);
+    CHECK(fval(&d, "acceleration_y") == -0.004);
+    CHECK(fval(&d, "acceleration_z") == 1.036);
+    CHECK(fval(&d, "battery_voltage") == 2.977);
+    CHECK_EQ_INT(fval(&d, "tx_power"), 4);
+    CHECK_EQ_INT(fval(&d, "movement_counter"), 66);
+    CHECK_EQ_INT(fval(&d, "measurement_sequence"), 205);
+    static const uint8_t mac[6] = {0xCB, 0xB8, 0x33, 0x4C, 0x88, 0x4F};
+    CHECK(d.has_mac && memcmp(d.mac, mac, 6) == 0);
+    CHECK(d.has_counter && d.counter == 205);
+}
+
+/* ruuvi docs, data format 5: the maximum, minimum and "invalid" vectors. */
+GW_TEST(test_ruuvi_extremes)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi,
+                            "05 7FFF FFFE FFFE 7FFF 7FFF 7FFF FFDE FE FFFE CBB8334C884F", &d), 0);
+    CHECK(fval(&d, "temperature") == 163.835);
+    CHECK(fval(&d, "humidity") == 163.835);
+    CHECK_EQ_INT(fval(&d, "pressure"), 115534);
+    CHECK(fval(&d, "acceleration_x") == 32.767);
+    CHECK(fval(&d, "battery_voltage") == 3.646);
+    CHECK_EQ_INT(fval(&d, "tx_power"), 20);
+    CHECK_EQ_INT(fval(&d, "movement_counter"), 254);
+    CHECK_EQ_INT(fval(&d, "measurement_sequence"), 65534);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi,
+                            "05 8001 0000 0000 8001 8001 8001 0000 00 0000 CBB8334C884F", &d), 0);
+    CHECK(fval(&d, "temperature") == -163.835);
+    CHECK(fval(&d, "humidity") == 0);
+    CHECK_EQ_INT(fval(&d, "pressure"), 50000);
+    CHECK(fval(&d, "acceleration_z") == -32.767);
+    CHECK(fval(&d, "battery_voltage") == 1.6);
+    CHECK_EQ_INT(fval(&d, "tx_power"), -40);
+    /* every quantity "not available": nothing reported as a number */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi,
+                            "05 8000 FFFF FFFF 8000 8000 8000 FFFF FF FFFF FFFFFFFFFFFF", &d), 0);
+    CHECK_EQ_INT(d.n, 0);
+    CHECK(!d.has_mac && !d.has_counter);
+}
+
+GW_TEST(test_ruuvi_bad)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi, "", &d), -EBADMSG);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi, "05 12FC 5394 C37C 0004 FFFC 040C AC36 42 00CD CBB8334C88", &d),
+                 -EBADMSG); /* 23 bytes */
+    CHECK_EQ_INT(d.n, 0);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi, "05", &d), -EBADMSG);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_ruuvi, "03 29 1A 1E CE 1E FC 18 F9 42 02 CA 0B 53", &d),
+                 -ENOTSUP); /* RAWv1 */
+}
+
+/* Frames built from the documented layouts (ATC1441's README, pvvx's
+ * "custom" format): A4:C1:38:11:22:33, 23.0 / 23.45 Cel. */
+GW_TEST(test_atc_layouts)
+{
+    gw_ble_decoded_t d;
+    static const uint8_t mac[6] = {0xA4, 0xC1, 0x38, 0x11, 0x22, 0x33};
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "A4C138112233 00E6 2D 5A 0B86 07", &d), 0);
+    CHECK(fval(&d, "temperature") == 23.0);
+    CHECK_EQ_INT(val(&d, "temperature")->decimals, 1);
+    CHECK(fval(&d, "humidity") == 45);
+    CHECK_EQ_INT(fval(&d, "battery"), 90);
+    CHECK(fval(&d, "battery_voltage") == 2.95);
+    CHECK(d.has_mac && memcmp(d.mac, mac, 6) == 0);
+    CHECK(d.has_counter && d.counter == 7);
+    /* ATC1441 below zero: -5.3 */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "A4C138112233 FFCB 2D 5A 0B86 08", &d), 0);
+    CHECK(fval(&d, "temperature") == -5.3);
+    /* pvvx: little-endian, MAC reversed */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "332211 38C1A4 2909 AC13 860B 5A 09 05", &d), 0);
+    CHECK(fval(&d, "temperature") == 23.45);
+    CHECK(fval(&d, "humidity") == 50.36);
+    CHECK_EQ_INT(fval(&d, "battery"), 90);
+    CHECK(fval(&d, "battery_voltage") == 2.95);
+    CHECK(d.has_mac && memcmp(d.mac, mac, 6) == 0);
+    CHECK(d.counter == 9);
+}
+
+GW_TEST(test_atc_bad)
+{
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "A4C138112233 00E6 2D 5A 0B86", &d), -EBADMSG);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "", &d), -EBADMSG);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "0102030405060708", &d), -ENOTSUP); /* pvvx encrypted */
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "A4C138112233 00E6 65 5A 0B86 07", &d), -EBADMSG);
+    CHECK_EQ_INT(d.n, 0);
+    CHECK_EQ_INT(decode_hex(&gw_ble_dec_atc, "332211 38C1A4 2909 1227 860B 5A 09 05", &d), -EBADMSG);
+}
+
+/* Every byte string up to 4 bytes, and random longer ones: no decoder
+ * crashes, and a refusal leaves no values behind. */
+GW_TEST(test_all_short_inputs)
+{
+    uint8_t buf[40];
+    gw_ble_decoded_t d;
+    uint64_t rng = 88172645463325252ull;
+    for (size_t k = 0; gw_ble_decoders[k]; k++) {
+        for (uint32_t x = 0; x < 65536; x++) {
+            buf[0] = (uint8_t)x, buf[1] = (uint8_t)(x >> 8);
+            for (size_t n = 0; n <= 2; n++)
+                if (gw_ble_decoders[k]->decode(buf, n, &d) < 0)
+                    CHECK_EQ_INT(d.n, 0);
+        }
+        for (int it = 0; it < 20000; it++) {
+            size_t n = (size_t)(rng % sizeof buf);
+            for (size_t i = 0; i < n; i++) {
+                rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+                buf[i] = (uint8_t)rng;
+            }
+            if (it & 1)
+                buf[0] = 0x40; /* a BTHome v2 header, so objects get parsed */
+            int rc = gw_ble_decoders[k]->decode(buf, n, &d);
+            CHECK(rc == 0 || rc == -EBADMSG || rc == -ENOTSUP);
+            CHECK(d.n <= GW_BLE_MAX_VALS);
+            if (rc < 0)
+                CHECK_EQ_INT(d.n, 0);
+        }
+    }
+}
+
+GW_TEST_MAIN(test_table, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
+             test_ruuvi_vector, test_ruuvi_extremes, test_ruuvi_bad, test_atc_layouts,
+             test_atc_bad, test_all_short_inputs)
