@@ -164,6 +164,8 @@ static void on_coap_log(coap_log_t level, const char *message)
         gw_obs_on_reset_mid(receiving, (uint16_t)mid);
         return;
     }
+    if (strstr(message, "coap_network_send: ") || strstr(message, "coap_socket_send: "))
+        level = (coap_log_t)LOG_DEBUG; /* each failed send is acted on where it failed */
     if (strstr(message, ": ICMP: ")) {
         /* 4.3.1 tells of an ICMP error for a NON notification only here
          * (coap_network_read; coap_socket_recv in 4.3.4): one line per

@@ -94,6 +94,8 @@ struct gw_obs {
     uint32_t seq;           /* Observe option value of the last notification */
     int64_t last_ms;        /* monotonic time of the last notification */
     int64_t prev_ms;        /* ... of the one before it */
+    int64_t last_wall_ms;   /* wall clock of the last notification and the */
+    int64_t prev_wall_ms;   /* one before: readings up to it went out in it */
     int64_t last_con_ms;    /* ... of the last confirmable one */
     gw_timer_t timer;       /* next pmin/pmax/epmin/epmax moment of any member */
     bool composite;         /* Observe-Composite (notified as Read-Composite) */

@@ -183,6 +183,10 @@ static void notified(struct gw_obs *o, int64_t now)
 {
     o->prev_ms = o->last_ms;
     o->last_ms = now;
+    /* The readings' timestamps are wall clock: comparing them with a
+     * monotonic time converted would be off by a millisecond either way. */
+    o->prev_wall_ms = o->last_wall_ms;
+    o->last_wall_ms = gw_wall_ms();
     for (size_t i = 0; i < o->n_members; i++) {
         o->members[i].pending = false;
         remember_number(o, &o->members[i]);
@@ -252,8 +256,13 @@ static int notify(struct gw_obs *o)
     gw_buf_free(&body);
     r->last_tx_ms = now;
     coap_mid_t mid = coap_send(r->session, pdu);
-    if (mid == COAP_INVALID_MID)
+    if (mid == COAP_INVALID_MID) {
+        /* send() on a connected UDP socket reports the ICMP error an
+         * earlier datagram caused (libcoap logs "coap_network_send"): the
+         * server is away, and this notification's values are kept. */
         gw_debug("%s: notification not sent", r->vc->endpoint);
+        gw_server_unreachable(r->srv, now, "cannot send: ICMP error");
+    }
     o->has_non_mid = !con && mid != COAP_INVALID_MID;
     o->non_mid = (uint16_t)mid;
     if (con)
@@ -321,6 +330,7 @@ static struct gw_obs *obs_new(struct gw_reg *r, const gw_path_t *paths, size_t n
     memcpy(o->token, token, token_len);
     o->last_ms = gw_now_ms();
     o->last_con_ms = o->last_ms;
+    o->last_wall_ms = o->prev_wall_ms = gw_wall_ms();
     o->seq = 2; /* the first notification after the 2.05 carries 3 */
     o->n_members = (uint16_t)n;
     for (size_t i = 0; i < n; i++) {

@@ -308,8 +308,10 @@ static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
     gw_reg_touch(r);
     r->last_tx_ms = r->op_sent_ms = gw_now_ms();
     if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
+        /* On a connected UDP socket the server's ICMP error is often
+         * reported by the next send(), not by a read. */
         r->drop_session = true;
-        return -EIO;
+        return -ECONNREFUSED;
     }
     if (!r->inflight) {
         r->inflight = true;
@@ -398,7 +400,9 @@ static void send_op(struct gw_reg *r)
         rc = send_update(r);
     else
         rc = send_register(r);
-    if (rc < 0) {
+    if (rc == -ECONNREFUSED && !r->srv->m->shutting_down && !r->dereg_after) {
+        gw_reg_lost_server(r, "cannot send: ICMP error");
+    } else if (rc < 0) {
         op_finished(r);
         backoff(r, rc == -EHOSTUNREACH ? "server address not resolved" : "cannot send");
     }

@@ -296,8 +296,16 @@ static void flush(struct gw_send *s, bool now)
         return;
     }
     gw_timer_stop(loop, &s->timer);
-    if (send_chunk(s, r) < 0)
+    int rc = send_chunk(s, r);
+    if (rc == -EIO && storing(s->vc)) {
+        /* send() refused: an ICMP error of an earlier datagram (see
+         * observe.c). The readings wait for the server's return. */
+        mark_backlog(s);
+        gw_offline_persist(s->q);
+        gw_server_unreachable(r->srv, gw_now_ms(), "cannot send: ICMP error");
+    } else if (rc < 0) {
         gw_timer_start(loop, &s->timer, 1000); /* out of memory or sockets: try again soon */
+    }
 }
 
 /* The Send failed: its readings stay, on disk from now on, unless the
@@ -515,13 +523,12 @@ void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms)
     /* What each observation still owed: changes pending (after its last
      * notification), and those of a notification sent once the server was
      * already gone (after dead_ms: lost). Each path once, oldest first. */
-    int64_t now = gw_now_ms(), wall = gw_wall_ms();
     gw_record_t *list = NULL;
     size_t n = 0, cap = 0;
     for (struct gw_obs *o = r->obs; o; o = o->next) {
-        int64_t since = o->last_ms >= dead_ms ? o->prev_ms : o->last_ms;
+        int64_t since = o->last_ms >= dead_ms ? o->prev_wall_ms : o->last_wall_ms;
         for (size_t i = 0; i < o->n_members; i++)
-            collect(vc, &o->members[i].path, wall - (now - since), &list, &n, &cap);
+            collect(vc, &o->members[i].path, since, &list, &n, &cap);
     }
     qsort(list, n, sizeof *list, by_time);
     for (size_t i = 0; i < n; i++)
