@@ -1,0 +1,50 @@
+/*
+ * adapters/ble/ble.h - what the BLE adapter's files share with each other
+ * and with its tests: the parsed configuration and the address helpers.
+ * The adapter talks to BlueZ (bluetoothd) over D-Bus; nothing outside
+ * adapters/ble names it.
+ */
+#ifndef GW_ADAPTERS_BLE_BLE_H
+#define GW_ADAPTERS_BLE_BLE_H
+
+#include "../adapter.h"
+#include "decoder.h"
+
+/* adapters.ble = { controller = "hci0"; bus = "unix:path=..."; } */
+typedef struct gw_ble_section {
+    char *controller; /* "hci0" by default; BlueZ object /org/bluez/<controller> */
+    char *bus;        /* D-Bus address; NULL: $DBUS_SYSTEM_BUS_ADDRESS or the system bus */
+} gw_ble_section_t;
+
+/* A device's BLE keys (gw_adapter_device_t.conf). */
+typedef struct gw_ble_part {
+    char *decoder;          /* NULL: any decoder that recognises the advert */
+    char *name;             /* match_name: match the advertised name (random addresses) */
+    bool identity;          /* match the MAC the payload carries (Ruuvi, ATC) */
+    double absent_after_s;  /* silence after which the device is absent, default 600 */
+    bool absent_deregister; /* absent also de-registers its client (default false:
+                               only /3/0/11 = 7) */
+    unsigned set;           /* P_* bits: keys given (template merging) */
+    int line;
+} gw_ble_part_t;
+
+enum { P_DECODER = 1, P_NAME = 2, P_IDENTITY = 4, P_ABSENT = 8, P_DEREG = 16 };
+
+#define GW_BLE_ABSENT_DEFAULT_S 600.0
+
+extern const gw_adapter_conf_ops_t gw_ble_conf_ops;
+
+/* "AA:BB:CC:DD:EE:FF" (either case) into its 48-bit value, mac[0] in the
+ * high byte. 0 or -EINVAL. */
+int gw_ble_mac_parse(const char *s, uint64_t *out);
+/* The address of a BlueZ device object path ".../dev_AA_BB_CC_DD_EE_FF",
+ * without allocating. 0 or -EINVAL (not a device path). */
+int gw_ble_path_mac(const char *path, uint64_t *out);
+/* 6 bytes in display order into the same 48-bit value. */
+uint64_t gw_ble_mac_from_bytes(const uint8_t *b);
+
+/* The 16-bit UUID of a Bluetooth base UUID string
+ * "0000XXXX-0000-1000-8000-00805f9b34fb", -1 for any other. */
+int gw_ble_uuid16(const char *uuid);
+
+#endif

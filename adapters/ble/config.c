@@ -1,0 +1,332 @@
+/*
+ * adapters/ble/config.c - the BLE adapter's configuration: the
+ * `adapters.ble` section (controller, bus address) and a device's keys
+ * (decoder, name, identity, absent_after, absent_deregister), through the
+ * adapter configuration interface (adapters/adapter_config.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ble.h"
+
+static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx;
+    ((const config_setting_t **)obj)[k->offset] = s;
+    return 0;
+}
+
+/* ---- section ----------------------------------------------------------- */
+
+enum { S_CONTROLLER, S_BUS, S_N };
+
+static const gw_cfg_key_t section_keys[] = {
+    {"controller", GW_CFG_STRING, "a string (the BlueZ controller, e.g. \"hci0\")", false, h_rec,
+     S_CONTROLLER, 0, 0},
+    {"bus", GW_CFG_STRING, "a string (a D-Bus address, e.g. \"unix:path=/run/dbus/system_bus_socket\")",
+     false, h_rec, S_BUS, 0, 0},
+};
+
+static void free_section(void *section)
+{
+    gw_ble_section_t *c = section;
+    if (!c)
+        return;
+    free(c->controller);
+    free(c->bus);
+    free(c);
+}
+
+/* A controller is an object path element under /org/bluez: "hci" and
+ * digits, as bluetoothd names them. */
+static bool controller_ok(const char *s)
+{
+    if (strncmp(s, "hci", 3) != 0 || !s[3] || strlen(s) > 8)
+        return false;
+    for (s += 3; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+static int parse_section(gw_cfg_ctx_t *ctx, const config_setting_t *s, void **out)
+{
+    char q[GW_CFG_QUOTE_SIZE];
+    *out = NULL;
+    gw_ble_section_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    const config_setting_t *e[S_N] = {0};
+    if (s && config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        gw_config_error(ctx, s, "\"ble\" must be a group { controller = \"hci0\"; }, got %s",
+                        gw_config_type_desc(s));
+    } else if (s) {
+        int rc = gw_config_walk(ctx, s, "adapters.ble", section_keys, S_N, e, NULL);
+        if (rc < 0) {
+            free_section(c);
+            return rc;
+        }
+    }
+    const char *ctl = e[S_CONTROLLER] ? config_setting_get_string(e[S_CONTROLLER]) : "hci0";
+    if (!controller_ok(ctl))
+        gw_config_error(ctx, e[S_CONTROLLER], "controller %s is not a BlueZ controller name, "
+                                              "expected \"hci\" and a number such as \"hci0\"",
+                        gw_config_quote(ctl, q, sizeof q));
+    if (e[S_BUS] && !strchr(config_setting_get_string(e[S_BUS]), ':'))
+        gw_config_error(ctx, e[S_BUS], "bus %s is not a D-Bus address, expected e.g. "
+                                       "\"unix:path=/run/dbus/system_bus_socket\"",
+                        gw_config_quote(config_setting_get_string(e[S_BUS]), q, sizeof q));
+    c->controller = strdup(ctl);
+    c->bus = e[S_BUS] ? strdup(config_setting_get_string(e[S_BUS])) : NULL;
+    if (!c->controller || (e[S_BUS] && !c->bus)) {
+        free_section(c);
+        return -ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
+static uint64_t section_fingerprint(const void *section)
+{
+    const gw_ble_section_t *c = section;
+    uint64_t h = GW_FNV_OFFSET;
+    gw_fnv_str(&h, c ? c->controller : NULL);
+    gw_fnv_str(&h, c ? c->bus : NULL);
+    return h;
+}
+
+/* ---- device keys ------------------------------------------------------- */
+
+static int h_decoder(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    char q[GW_CFG_QUOTE_SIZE];
+    const char *v = config_setting_get_string(s);
+    if (!gw_ble_decoder_find(v)) {
+        const char *names[16];
+        size_t n = 0;
+        while (n < 16 && gw_ble_decoders[n]) {
+            names[n] = gw_ble_decoders[n]->name;
+            n++;
+        }
+        const char *best = gw_config_suggest(v, names, n);
+        if (best)
+            gw_config_error(ctx, s, "unknown decoder %s, did you mean \"%s\"?",
+                            gw_config_quote(v, q, sizeof q), best);
+        else
+            gw_config_error(ctx, s, "unknown decoder %s, expected %s",
+                            gw_config_quote(v, q, sizeof q), gw_ble_decoder_names());
+        return 0;
+    }
+    free(p->decoder);
+    p->decoder = strdup(v);
+    p->set |= P_DECODER;
+    return p->decoder ? 0 : -ENOMEM;
+}
+
+static int h_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    const char *v = config_setting_get_string(s);
+    if (!*v) {
+        gw_config_error(ctx, s, "\"match_name\" must not be empty, expected the name the device "
+                                "advertises");
+        return 0;
+    }
+    free(p->name);
+    p->name = strdup(v);
+    p->set |= P_NAME;
+    return p->name ? 0 : -ENOMEM;
+}
+
+static int h_identity(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                      void *obj)
+{
+    (void)ctx, (void)k;
+    gw_ble_part_t *p = obj;
+    p->identity = config_setting_get_bool(s);
+    p->set |= P_IDENTITY;
+    return 0;
+}
+
+static int h_absent(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                    void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    double v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                                                           : (double)config_setting_get_int64(s);
+    if (!isfinite(v) || v < 0.2 || v > 7 * 86400.0) {
+        gw_config_error(ctx, s, "\"absent_after\" must be 0.2 to 604800 seconds, got %g", v);
+        return 0;
+    }
+    p->absent_after_s = v;
+    p->set |= P_ABSENT;
+    return 0;
+}
+
+static int h_dereg(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx, (void)k;
+    gw_ble_part_t *p = obj;
+    p->absent_deregister = config_setting_get_bool(s);
+    p->set |= P_DEREG;
+    return 0;
+}
+
+static const gw_cfg_key_t dev_keys[] = {
+    {"decoder", GW_CFG_STRING, "a string (\"bthome\", \"ruuvi\" or \"atc\")", false, h_decoder,
+     0, 0, 0},
+    {"match_name", GW_CFG_STRING, "a string (the advertised name to match)", false, h_name, 0, 0, 0},
+    {"identity", GW_CFG_BOOL, "true or false (match the MAC inside the payload)", false,
+     h_identity, 0, 0, 0},
+    {"absent_after", GW_CFG_NUMBER, "a number (seconds of silence before the device is absent)",
+     false, h_absent, 0, 0, 0},
+    {"absent_deregister", GW_CFG_BOOL, "true or false (an absent device leaves the servers)",
+     false, h_dereg, 0, 0, 0},
+};
+
+static int new_part(void **out)
+{
+    gw_ble_part_t *p = calloc(1, sizeof *p);
+    if (p)
+        p->absent_after_s = GW_BLE_ABSENT_DEFAULT_S;
+    *out = p;
+    return p ? 0 : -ENOMEM;
+}
+
+static void free_part(void *part)
+{
+    gw_ble_part_t *p = part;
+    if (!p)
+        return;
+    free(p->decoder);
+    free(p->name);
+    free(p);
+}
+
+/* Each key from over when the entry gives it, else from the template. */
+static int merge_part(const void *base, const void *over, void **out)
+{
+    const gw_ble_part_t *b = base, *o = over;
+    gw_ble_part_t *d;
+    int rc = new_part((void **)&d);
+    *out = d;
+    if (rc < 0)
+        return rc;
+    const gw_ble_part_t *src[2] = {b, o};
+    for (int i = 0; i < 2; i++) {
+        const gw_ble_part_t *s = src[i];
+        if (!s)
+            continue;
+        if (s->set & P_DECODER) {
+            free(d->decoder);
+            if (!(d->decoder = strdup(s->decoder)))
+                return -ENOMEM;
+        }
+        if (s->set & P_NAME) {
+            free(d->name);
+            if (!(d->name = strdup(s->name)))
+                return -ENOMEM;
+        }
+        if (s->set & P_IDENTITY)
+            d->identity = s->identity;
+        if (s->set & P_ABSENT)
+            d->absent_after_s = s->absent_after_s;
+        if (s->set & P_DEREG)
+            d->absent_deregister = s->absent_deregister;
+        d->set |= s->set;
+    }
+    return 0;
+}
+
+static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
+                       gw_adapter_conf_dev_t *dev)
+{
+    (void)section;
+    gw_ble_part_t *p = part;
+    char q[GW_CFG_QUOTE_SIZE];
+    uint64_t mac;
+    const char *name = p ? p->name : NULL;
+    if (p)
+        p->line = dev->line;
+    if (!dev->address) {
+        if (!name) {
+            gw_config_error(ctx, dev->group, "%s has adapter = \"ble\" but no address, expected "
+                                             "address = \"AA:BB:CC:DD:EE:FF\" (or match_name = ... "
+                                             "for a device with a random address)",
+                            dev->where);
+            return 0;
+        }
+        dev->default_address = strdup(name);
+        return dev->default_address ? 0 : -ENOMEM;
+    }
+    if (gw_ble_mac_parse(dev->address, &mac) < 0 && !name)
+        gw_config_error(ctx, dev->group, "%s: address %s is not a Bluetooth address, expected "
+                                         "\"AA:BB:CC:DD:EE:FF\" (or match_name = ... to match)",
+                        dev->where, gw_config_quote(dev->address, q, sizeof q));
+    if (p && p->identity && !p->decoder)
+        gw_config_error(ctx, dev->group, "%s: identity = true needs the decoder whose payload "
+                                         "carries the MAC, expected decoder = \"ruuvi\" or \"atc\"",
+                        dev->where);
+    return 0;
+}
+
+/* A decoder's own fields, and the signal strength of every advert. */
+static int declare(const void *part, gw_field_decl_t **out, size_t *out_n)
+{
+    const gw_ble_part_t *p = part;
+    int rc = gw_field_decl_add(out, out_n, "rssi", NULL, "dBm", false, p ? p->line : 0);
+    const gw_ble_decoder_t *d = p ? gw_ble_decoder_find(p->decoder) : NULL;
+    for (size_t i = 0; rc == 0 && d && i < d->n_decls; i++)
+        rc = gw_field_decl_add(out, out_n, d->decls[i].field, NULL, d->decls[i].unit, false,
+                               p->line);
+    return rc;
+}
+
+static uint64_t part_fingerprint(const void *part)
+{
+    const gw_ble_part_t *p = part;
+    uint64_t h = GW_FNV_OFFSET;
+    if (!p)
+        return h;
+    gw_fnv_str(&h, p->decoder);
+    gw_fnv_str(&h, p->name);
+    gw_fnv_bytes(&h, &p->identity, sizeof p->identity);
+    gw_fnv_bytes(&h, &p->absent_after_s, sizeof p->absent_after_s);
+    gw_fnv_bytes(&h, &p->absent_deregister, sizeof p->absent_deregister);
+    return h;
+}
+
+static void describe_part(const void *part, FILE *out)
+{
+    const gw_ble_part_t *p = part;
+    fprintf(out, "    ble decoder %s%s%s%s, absent after %.15g s%s\n",
+            p && p->decoder ? p->decoder : "(any)", p && p->name ? ", name " : "",
+            p && p->name ? p->name : "", p && p->identity ? ", by payload MAC" : "",
+            p ? p->absent_after_s : GW_BLE_ABSENT_DEFAULT_S,
+            p && p->absent_deregister ? " (then de-registered)" : "");
+}
+
+const gw_adapter_conf_ops_t gw_ble_conf_ops = {
+    .keys = dev_keys,
+    .n_keys = sizeof dev_keys / sizeof dev_keys[0],
+    .keys_text = "decoder, match_name, identity, absent_after and absent_deregister",
+    .parse_section = parse_section,
+    .free_section = free_section,
+    .section_fingerprint = section_fingerprint,
+    .new_part = new_part,
+    .merge_part = merge_part,
+    .finish_part = finish_part,
+    .declare = declare,
+    .part_fingerprint = part_fingerprint,
+    .describe_part = describe_part,
+    .free_part = free_part,
+    .field_noun = "BLE field",
+};
