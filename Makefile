@@ -89,7 +89,23 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(GW_CFLAGS) $(CPPFLAGS) $(CFLAGS) -DGW_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+# JavaScript payload codecs run in duktape built from Debian's duktape-dev
+# source (/usr/share/duktape), not its libduktape.so: Debian's library is
+# built without the execution timeout hook, and a codec's time limit needs
+# it. The generated duk_config.h is Debian's with the two options added.
+# Built without sanitizers or -Werror: it is not our code.
+DUK_SRC ?= /usr/share/duktape
+DUK_DEFS = \#define DUK_USE_INTERRUPT_COUNTER\n\#define DUK_USE_EXEC_TIMEOUT_CHECK(u) gw_js_exec_timeout_check(u)\nextern int gw_js_exec_timeout_check(void *udata);
+$(BUILD)/duk/duk_config.h $(BUILD)/duk/duktape.h: $(DUK_SRC)/duk_config.h $(DUK_SRC)/duktape.h
+	@mkdir -p $(dir $@)
+	cp $(DUK_SRC)/duktape.h $(DUK_SRC)/duktape.c $(BUILD)/duk/
+	sed 's|^/\* __OVERRIDE_DEFINES__ \*/|$(DUK_DEFS)|' $(DUK_SRC)/duk_config.h > $(BUILD)/duk/duk_config.h
+$(BUILD)/duk/duktape.o: $(BUILD)/duk/duk_config.h $(BUILD)/duk/duktape.h
+	$(CC) -std=gnu99 -O2 -g -w -c $(BUILD)/duk/duktape.c -o $@
+$(BUILD)/obj/adapters/payload/js_engine.o: GW_CFLAGS += -I$(BUILD)/duk
+$(BUILD)/obj/adapters/payload/js_engine.o: $(BUILD)/duk/duk_config.h
+
+$(LIB): $(LIB_OBJ) $(BUILD)/duk/duktape.o
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -143,9 +159,12 @@ FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+build-fuzz/obj/adapters/payload/js_engine.o: FUZZ_CFLAGS += -I$(BUILD)/duk
+build-fuzz/obj/adapters/payload/js_engine.o: $(BUILD)/duk/duk_config.h
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(BUILD)/duk/duktape.o
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -MT $@ -o $@ $< $(FUZZ_OBJ) $(GW_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -MF $@.d -MT $@ -o $@ $< $(FUZZ_OBJ) \
+	  $(BUILD)/duk/duktape.o $(GW_LIBS)
 
 # The fuzz objects are intermediates of the pattern rule; keep them.
 .PRECIOUS: build-fuzz/obj/%.o
@@ -163,9 +182,12 @@ install: $(BIN)
 	install -m 644 systemd/lwm2m-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/lwm2m-gateway.conf
 	install -m 644 examples/*.conf $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples/
 	[ -e $(DESTDIR)/etc/lwm2m-gateway/gateway.conf ] || \
-	  install -m 644 examples/gateway.conf $(DESTDIR)/etc/lwm2m-gateway/gateway.conf
+	  install -m 640 examples/gateway.conf $(DESTDIR)/etc/lwm2m-gateway/gateway.conf
 	@[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \
 	  systemd-sysusers $(PREFIX)/lib/sysusers.d/lwm2m-gateway.conf
+	@# it may hold psk_key: 0640, readable by the service's group (see the unit)
+	@[ -n "$(DESTDIR)" ] || ! getent group lwm2m-gateway >/dev/null || \
+	  chgrp lwm2m-gateway /etc/lwm2m-gateway/gateway.conf
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -27,7 +27,7 @@
 #   tools/install-deps.sh --demo   only what `make demo` needs (build + python3)
 set -e
 PKGS="build-essential pkg-config
-libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev python3"
+libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev python3"
 demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 if [ -z "$demo_only" ]; then
