@@ -15,6 +15,9 @@
 #                          pymodbus's server imports serial and serial_asyncio
 #                          (only Recommends of python3-pymodbus)
 #   socat                  the RTU tests' linked ptys
+#   python3-dbusmock, dbus-daemon
+#                          tests/integration/test_ble.py: BlueZ mocked (bluez5 template)
+#                          on a private dbus-daemon
 #   libcoap3-bin           coap-rd-gnutls, the independent DTLS peer
 #   valgrind               daemon runs under valgrind in make check
 #   clang, libclang-rt-dev make fuzz (libFuzzer)
@@ -32,7 +35,8 @@ demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 if [ -z "$demo_only" ]; then
     PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
-python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat"
+python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat
+python3-dbusmock dbus-daemon"
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
 missing=""
