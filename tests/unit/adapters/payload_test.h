@@ -16,7 +16,7 @@ typedef struct {
     int n;
 } pt_diags_t;
 
-static void pt_diag(void *ctx, const char *file, int line, const char *msg)
+static inline void pt_diag(void *ctx, const char *file, int line, const char *msg)
 {
     pt_diags_t *d = ctx;
     size_t at = strlen(d->text);
@@ -27,7 +27,7 @@ static void pt_diag(void *ctx, const char *file, int line, const char *msg)
 /* Parse `codec = ...;` from text (file name "t.conf" in messages; a file
  * in dir when dir is set, so relative scripts resolve). Returns the codec
  * or NULL, with the diagnostics in *d. */
-static gw_payload_codec_t *pt_parse(const char *text, pt_diags_t *d, const char *dir)
+static inline gw_payload_codec_t *pt_parse(const char *text, pt_diags_t *d, const char *dir)
 {
     config_t cf;
     config_init(&cf);
@@ -68,7 +68,7 @@ typedef struct {
     int n;
 } pt_fields_t;
 
-static int pt_emit(void *ctx, const gw_payload_field_t *f)
+static inline int pt_emit(void *ctx, const gw_payload_field_t *f)
 {
     pt_fields_t *o = ctx;
     if (o->n >= 64)
@@ -87,7 +87,7 @@ static int pt_emit(void *ctx, const gw_payload_field_t *f)
 }
 
 /* The number of field i whatever its numeric type. */
-static double pt_num(const pt_fields_t *o, int i)
+static inline double pt_num(const pt_fields_t *o, int i)
 {
     switch (o->v[i].type) {
     case GW_TYPE_FLOAT:
