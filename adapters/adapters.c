@@ -6,7 +6,7 @@
 
 #include "adapters_internal.h"
 
-const gw_adapter_ops_t *const gw_adapters[] = {&gw_adapter_static, &gw_adapter_simulated, &gw_adapter_modbus, &gw_adapter_ble, NULL};
+const gw_adapter_ops_t *const gw_adapters[] = {&gw_adapter_static, &gw_adapter_simulated, &gw_adapter_modbus, &gw_adapter_ble, &gw_adapter_lora, NULL};
 
 const gw_adapter_ops_t *gw_adapter_find(const char *name)
 {

@@ -10,5 +10,6 @@ extern const gw_adapter_ops_t gw_adapter_static;
 extern const gw_adapter_ops_t gw_adapter_simulated;
 extern const gw_adapter_ops_t gw_adapter_modbus;
 extern const gw_adapter_ops_t gw_adapter_ble;
+extern const gw_adapter_ops_t gw_adapter_lora;
 
 #endif

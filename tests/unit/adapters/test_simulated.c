@@ -95,8 +95,10 @@ GW_TEST(test_table)
     CHECK(gw_adapter_find("static") == gw_adapters[0]);
     CHECK(gw_adapter_find("simulated") == gw_adapters[1]);
     CHECK(gw_adapter_find("modbus") == gw_adapters[2]);
-    CHECK(gw_adapters[3] == NULL);
-    CHECK(gw_adapter_find("ble") == NULL);
+    CHECK(gw_adapter_find("ble") == gw_adapters[3]);
+    CHECK(gw_adapter_find("lora") == gw_adapters[4]);
+    CHECK(gw_adapters[5] == NULL);
+    CHECK(gw_adapter_find("zigbee") == NULL);
     CHECK(gw_adapter_find(NULL) == NULL);
 }
 

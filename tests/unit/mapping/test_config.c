@@ -379,13 +379,13 @@ GW_TEST(err_missing_required)
                  "address to build it from gateway.endpoint_pattern");
     expect_error(SERVER "devices = (\n { endpoint = \"e\"; } );\n", 3,
                  "devices[0] has no adapter, expected adapter = \"...\" in the device or its "
-                 "template (one of: static, simulated, modbus, ble)");
+                 "template (one of: static, simulated, modbus, ble, lora)");
 }
 
 GW_TEST(err_unknown_adapter)
 {
     expect_error(SERVER "devices = ( { endpoint = \"e\";\n adapter = \"x\"; } );\n", 3,
-                 "unknown adapter \"x\", expected one of: static, simulated, modbus, ble");
+                 "unknown adapter \"x\", expected one of: static, simulated, modbus, ble, lora");
 }
 
 GW_TEST(err_endpoint_chars)
@@ -447,7 +447,7 @@ GW_TEST(five_errors_all_reported)
         CHECK_EQ_STR(d.msg[0], "unknown key \"lifetme\" in servers[0], did you mean \"lifetime\"?");
         CHECK_EQ_STR(d.msg[1], "binding must be letters from U, T, S, N, Q (e.g. \"U\" or \"UQ\"), "
                                "got \"X\"");
-        CHECK_EQ_STR(d.msg[2], "unknown adapter \"mqtt\", expected one of: static, simulated, modbus, ble");
+        CHECK_EQ_STR(d.msg[2], "unknown adapter \"mqtt\", expected one of: static, simulated, modbus, ble, lora");
         CHECK_EQ_STR(d.msg[3], "value for /3303/0/5700 (Sensor Value, Float) must be a number, got "
                                "a string");
         CHECK_EQ_STR(d.msg[4], "/3/0/4 (Reboot) is executable and takes no value");
