@@ -31,6 +31,9 @@ def _conf(extra=""):
 def _start(tmp, srv, extra=""):
     gw = Gateway(tmp, _conf(extra), server=srv.uri).start()
     srv.wait_register(EP)
+    # the client's own view: it took the 2.01 (its log line comes after the
+    # server's answer, so a later mark must not see it)
+    gw.wait_log(r"%s: registered with" % EP)
     return gw
 
 
@@ -365,9 +368,11 @@ def test_reset_of_a_non_notification_is_not_a_registration_failure(tmp):
         assert _c(srv.request(EP, PUT, "/1/0/1", [(CONTENT_FORMAT, TEXT)], b"120")) == "2.04"
         srv.wait(lambda: srv.held, what="the Update")
         mark = gw.mark()
+        registers = len(srv.registers)
         srv.send_rst(EP, n["mid"])
         gw.wait_log(r"%s: .*cancelled by a Reset" % EP, since=mark)
         srv.release_updates()
         assert _read_text(srv, APP) == "changed"
         assert not gw.has_log(r"%s: registration with .* failed" % EP, since=mark), gw.log_tail()
+        assert len(srv.registers) == registers, srv.registers[registers:]
         assert not gw.has_log(r"%s: registered with" % EP, since=mark), gw.log_tail()
