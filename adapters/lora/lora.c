@@ -974,6 +974,9 @@ static int open_socket(const char *listen_at)
             rc = -errno;
             continue;
         }
+        /* As libcoap's server sockets: a restarted gateway binds at once. */
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
             rc = -errno;
             close(fd);
