@@ -311,3 +311,31 @@ def test_counters_survive_restart_and_reload(tmp):
                 wait_value(srv, "lora-abp", "/3303/3/5700", 28.8)
             finally:
                 fw.close()
+
+
+def test_absence_and_write_timeout(tmp):
+    port = harness.reserve_port("udp")
+    conf = lora_conf(port, [abp_dev(extra="uplink_timeout = 1;"), otaa_dev()],
+                     extra="downlink_timeout = 1;")
+    with TestServer() as srv:
+        with Gateway(tmp, conf, server=srv) as gw:
+            srv.wait_register("lora-abp")
+            gw.wait_log(r"lora:26011bda not heard for 1 s: absent")
+            wait_value(srv, "lora-abp", "/3/0/11/0", 7)
+            fw = Forwarders(port)
+            try:
+                mark = gw.mark()
+                fw.uplink(**up(1))
+                gw.wait_log(r"lora:26011bda is heard again", since=mark)
+                wait_value(srv, "lora-abp", "/3/0/11/0", 0)
+                # no uplink opens a window in time: the write fails (5.03)
+                r = srv.request("write", ep="lora-abp", path="/3201/5/5550", cf=0,
+                                payload_text="1")
+                assert r["code"] == "5.03", r
+                gw.wait_log(r"not sent within 1 s")
+                # a device without an encoder: refused before anything is queued
+                r = srv.request("write", ep="lora-abp", path="/3303/3/5700", cf=0,
+                                payload_text="1")
+                assert r["code"].startswith("4."), r
+            finally:
+                fw.close()
