@@ -27,6 +27,9 @@ PKGS := libcoap-3-gnutls libconfig libcjson libcbor expat libsystemd libmodbus
 # mbedcrypto.pc, Debian 12's 2.28 ships no pkg-config file at all.
 MBED_CFLAGS := $(shell $(PKG_CONFIG) --cflags mbedcrypto 2>/dev/null)
 MBED_LIBS := $(or $(shell $(PKG_CONFIG) --libs mbedcrypto 2>/dev/null),-lmbedcrypto)
+# paho-mqtt-c's asynchronous TLS client (the MQTT mirror): Debian 12 and 13
+# ship no pkg-config file for it, so it is linked by name when there is none.
+PAHO_LIBS := $(or $(shell $(PKG_CONFIG) --libs paho-mqtt3as 2>/dev/null),-lpaho-mqtt3as)
 
 ifeq ($(SANITIZE),)
 BUILD ?= build
@@ -46,7 +49,7 @@ WERROR ?= $(if $(CI),1,)
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(if $(filter 1,$(WERROR)),-Werror)
 GW_CFLAGS = -std=c11 -D_GNU_SOURCE -I. $(WARN) $(SAN_FLAGS) \
             $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(MBED_CFLAGS)
-GW_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(MBED_LIBS) -lm
+GW_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(MBED_LIBS) $(PAHO_LIBS) -lm
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 LIB_SRC := $(filter-out gateway/main.c,$(wildcard gateway/*.c lwm2m/*.c mapping/*.c adapters/*.c adapters/*/*.c))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "gateway_internal.h"
+#include "mqtt.h"
 #include "log.h"
 
 enum { DEV_ERROR_CODE = 11, DEV_CURRENT_TIME = 13, DEV_BINDING = 16 };
@@ -239,6 +240,8 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
 void gw_device_destroy(struct gw_gateway *g, gw_device_t *dev)
 {
     unmap(g, dev);
+    if (dev->vc && g->mqtt)
+        gw_mqtt_client_removed(g->mqtt, gw_vclient_store(dev->vc));
     if (dev->vc)
         gw_vclient_remove(g->lwm2m, &dev->vc);
     free(dev->key);

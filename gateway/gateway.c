@@ -11,6 +11,7 @@
 
 #include "gateway_internal.h"
 #include "log.h"
+#include "mqtt.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.0.0"
@@ -155,9 +156,47 @@ fail:
     return rc;
 }
 
+static bool mqtt_field_info(void *ctx, gw_sclient_t *c, const gw_path_t *path, bool *out_writable)
+{
+    gw_gateway_t *g = ctx;
+    const char *key;
+    const gw_map_target_t *t;
+    if (gw_mapping_find_path(g->mapping, c, path, &key, &t) < 0)
+        return false;
+    *out_writable = t->writable;
+    return true;
+}
+
+static int mqtt_write(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value,
+                      gw_write_done_fn done, void *done_ctx, char *diag, size_t diag_size)
+{
+    gw_vclient_t *vc = gw_store_client_app(c);
+    if (!vc)
+        return -ENOENT;
+    return gw_gateway_write_value(ctx, vc, path, value, done, done_ctx, diag, diag_size);
+}
+
+/* The mirror listens to the store from before the first value, so the
+ * initial values of static devices reach the broker too. Settings are read
+ * at start: a reload that changes them is logged as needing a restart. */
+static int start_mqtt(gw_gateway_t *g)
+{
+    if (!g->cfg->mqtt || !g->cfg->mqtt->enabled)
+        return 0;
+    gw_mqtt_ops_t ops = {.field_info = mqtt_field_info, .write = mqtt_write, .ctx = g};
+    if (gw_config_state_dir(g->cfg, true, NULL, NULL, NULL) < 0)
+        return -EIO;
+    return gw_mqtt_new(g->loop, g->store, g->cfg->mqtt, g->cfg->name, g->cfg->state_dir, &ops, &g->mqtt);
+}
+
 int gw_gateway_start(gw_gateway_t *g)
 {
-    int rc = gw_vclient_new(g->lwm2m, g->cfg->name, NULL, NULL, &g->self);
+    int rc = start_mqtt(g);
+    if (rc < 0) {
+        gw_err("cannot start the MQTT mirror: %s", strerror(-rc));
+        return rc;
+    }
+    rc = gw_vclient_new(g->lwm2m, g->cfg->name, NULL, NULL, &g->self);
     if (rc < 0) {
         gw_err("cannot create the gateway's own endpoint \"%s\": %s", g->cfg->name, strerror(-rc));
         return rc;
@@ -427,6 +466,7 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
 int gw_gateway_shutdown(gw_gateway_t *g, gw_work_fn done, void *ctx)
 {
     gw_adapters_stop(g);
+    gw_mqtt_shutdown(g->mqtt);
     return gw_lwm2m_shutdown(g->lwm2m, 5000, done, ctx);
 }
 
@@ -436,6 +476,7 @@ void gw_gateway_free(gw_gateway_t **pg)
     if (!g)
         return;
     gw_adapters_stop(g);
+    gw_mqtt_free(&g->mqtt);
     gw_timer_stop(g->loop, &g->counter_timer);
     for (size_t i = 0; i < g->n_devices; i++) {
         if (g->mapping && g->devices[i].mapped)

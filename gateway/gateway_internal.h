@@ -42,6 +42,7 @@ struct gw_gateway {
     size_t n_adapters;
     gw_adapter_env_t env;
     gw_timer_t counter_timer;      /* refreshes the dropped-readings counter */
+    struct gw_mqtt *mqtt;          /* the MQTT mirror, NULL when not configured */
 };
 
 /* devices.c */
@@ -60,6 +61,14 @@ int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufact
 int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
                           const uint8_t *args, size_t args_len, gw_write_mode_t mode, gw_write_token_t *token,
                           char *diag, size_t diag_size);
+
+/* writes.c: the same Write for the MQTT mirror's commands: checked first
+ * (the adapter's write_check), then started; done(done_ctx, rc) follows
+ * exactly once when this returns -EINPROGRESS. A refusal is returned
+ * (-ENOENT not writable, -ENOTSUP, -ERANGE, -EDOM, -EINVAL, ...) with a
+ * reason in diag when there is one. */
+int gw_gateway_write_value(struct gw_gateway *g, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
+                           gw_write_done_fn done, void *done_ctx, char *diag, size_t diag_size);
 
 /* adapters_host.c */
 int gw_adapters_start(struct gw_gateway *g);

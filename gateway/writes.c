@@ -80,11 +80,12 @@ static void write_done(void *ctx, int rc)
     gw_lwm2m_write_complete(ctx, rc);
 }
 
-int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
-                          const uint8_t *args, size_t args_len, gw_write_mode_t mode,
-                          gw_write_token_t *token, char *diag, size_t diag_size)
+/* The LwM2M Write/Execute and the MQTT mirror's `/set` share this path, so
+ * a command from either side is checked, converted and logged alike. */
+static int write_common(struct gw_gateway *g, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
+                        const uint8_t *args, size_t args_len, gw_write_mode_t mode, gw_write_done_fn done,
+                        void *token, char *diag, size_t diag_size)
 {
-    struct gw_gateway *g = ctx;
     const char *key = NULL;
     const gw_map_target_t *t = NULL;
     if (gw_mapping_find_path(g->mapping, gw_vclient_store(vc), path, &key, &t) < 0 || !t->writable)
@@ -122,7 +123,7 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
         /* The device answers later (a serial bus) or at once (static,
          * simulated: done runs inside this call); the server's request
          * waits for it, the loop never does. */
-        rc = s->ops->write_async(s->a, key, t->field, value ? &dv : NULL, argz, write_done, token);
+        rc = s->ops->write_async(s->a, key, t->field, value ? &dv : NULL, argz, done, token);
         if (rc == 0)
             rc = -EINPROGRESS;
     }
@@ -148,4 +149,20 @@ int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, co
         gw_warn("%s: %s %s%s (field %s) failed at the device: %s", key, value ? "Write" : "Execute",
                 gw_path_format(path, ps, sizeof ps), vs, t->field, strerror(-rc));
     return rc;
+}
+
+int gw_gateway_write_hook(void *ctx, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
+                          const uint8_t *args, size_t args_len, gw_write_mode_t mode,
+                          gw_write_token_t *token, char *diag, size_t diag_size)
+{
+    return write_common(ctx, vc, path, value, args, args_len, mode, write_done, token, diag, diag_size);
+}
+
+int gw_gateway_write_value(struct gw_gateway *g, gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *value,
+                           gw_write_done_fn done, void *done_ctx, char *diag, size_t diag_size)
+{
+    int rc = write_common(g, vc, path, value, NULL, 0, GW_WRITE_CHECK, NULL, NULL, diag, diag_size);
+    if (rc < 0)
+        return rc;
+    return write_common(g, vc, path, value, NULL, 0, GW_WRITE_START, done, done_ctx, diag, diag_size);
 }

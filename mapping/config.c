@@ -575,6 +575,7 @@ static int set_defaults(gw_config_t *c, const char *file)
     if (gethostname(host, sizeof host) < 0 || !host[0])
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
+    {"mqtt", GW_CFG_GROUP, "a group { uri = ...; } (the MQTT mirror)", false, gw_config_h_mqtt, 0, 0, 0},
     /* The hostname is only a default: cut to the 64 bytes an endpoint may
      * have rather than fail on an unusually long one. */
     host[64] = '\0';
@@ -791,4 +792,5 @@ void gw_config_free(gw_config_t **pc)
     free(c->endpoint_pattern);
     free(c);
     *pc = NULL;
+    gw_config_free_mqtt(&c->mqtt);
 }

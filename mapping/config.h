@@ -93,6 +93,27 @@ typedef struct gw_config_device {
     int line;
 } gw_config_device_t;
 
+/* The `mqtt` section (docs/mqtt.md): mirror of every value to a broker.
+ * Strings owned; NULL when absent. */
+typedef enum { GW_MQTT_FORMAT_VALUE = 0, GW_MQTT_FORMAT_SENML_JSON } gw_mqtt_format_t;
+typedef struct gw_config_mqtt {
+    bool enabled;                 /* default true once the section is there */
+    char *uri;                    /* tcp://host:port, ssl://host:port (mqtts:// too); required */
+    char *client_id;              /* pattern, "{gateway}" expands; default "{gateway}" */
+    char *username, *password;
+    char *ca_file, *cert_file, *key_file; /* tls = { ... } */
+    bool verify;                  /* tls.verify: check the broker's certificate, default true */
+    int32_t qos;                  /* 0..2, default 1 */
+    bool retain;                  /* retained values, default true */
+    char *topic_prefix;           /* default "lwm2m" */
+    gw_mqtt_format_t format;      /* "value" (default) or "senml-json" */
+    int32_t keepalive;            /* seconds, default 30 */
+    int32_t buffer_max;           /* messages held while the broker is away, default 10000 */
+    bool homeassistant;           /* discovery configs, default false */
+    bool commands;                /* <topic>/set handled as a Write, default false */
+    int line;
+} gw_config_mqtt_t;
+
 typedef struct gw_config {
     char *file;                   /* path as given */
     char *name;                   /* gateway endpoint name, default hostname */
@@ -101,6 +122,7 @@ typedef struct gw_config {
     char *state_dir_file;         /* the file that sets it when an @include, else NULL */
     char *objects_dir;            /* default "/etc/lwm2m-gateway/objects"; missing dir is fine */
     int32_t offline_store_max;    /* readings kept per client while it cannot report, default 1000 */
+    bool refuse_readable_keys;    /* a psk_key in a file others can read stops the start */
     char *endpoint_pattern;       /* for devices without endpoint; default
                                      "{gateway}-{adapter}-{address}" */
     gw_config_server_t *servers;
@@ -113,6 +135,7 @@ typedef struct gw_config {
     void **sections;
     uint64_t *section_fps;
     size_t n_sections;
+    gw_config_mqtt_t *mqtt;       /* NULL when the file has no mqtt section */
 } gw_config_t;
 
 /* Parse and validate file. Extra object definitions from objects_dir are

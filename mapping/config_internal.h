@@ -192,6 +192,10 @@ int gw_config_finish_adapter(gw_cfg_ctx_t *ctx, const gw_cfg_parts_t *own, gw_cf
                              const char *where, gw_field_decl_t **own_decls, size_t *n_own);
 void gw_config_free_sections(gw_config_t *c);
 
+/* The top-level `mqtt` group (config_mqtt.c). */
+int gw_config_h_mqtt(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+void gw_config_free_mqtt(gw_config_mqtt_t **m);
+
 /* Files (config_files.c). */
 struct stat;
 /* Open path for reading, never blocking (a FIFO, a device): 0 with *out_fd

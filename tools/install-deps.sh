@@ -19,6 +19,10 @@
 #                          tests/integration/test_ble.py: BlueZ mocked (bluez5 template)
 #                          on a private dbus-daemon
 #   libcoap3-bin           coap-rd-gnutls, the independent DTLS peer
+#   libpaho-mqtt-dev       the MQTT mirror (paho-mqtt3as; no pkg-config file on 12 or 13)
+#   mosquitto, mosquitto-clients, openssl
+#                          tests/integration/test_mqtt.py: the broker, mosquitto_sub/pub,
+#                          the test CA
 #   valgrind               daemon runs under valgrind in make check
 #   clang, libclang-rt-dev make fuzz (libFuzzer)
 #   nodejs, npm            tests/interop's independent LwM2M server (lwm2m-node-lib);
@@ -30,13 +34,13 @@
 #   tools/install-deps.sh --demo   only what `make demo` needs (build + python3)
 set -e
 PKGS="build-essential pkg-config
-libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev python3"
+libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev libpaho-mqtt-dev python3"
 demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 if [ -z "$demo_only" ]; then
     PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
 python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat
-python3-dbusmock dbus-daemon"
+python3-dbusmock dbus-daemon mosquitto mosquitto-clients openssl"
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
 missing=""

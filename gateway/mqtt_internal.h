@@ -1,0 +1,92 @@
+/*
+ * gateway/mqtt_internal.h - what the MQTT mirror's files share: its state,
+ * the per-client table, publishing, and Home Assistant discovery.
+ */
+#ifndef GW_GATEWAY_MQTT_INTERNAL_H
+#define GW_GATEWAY_MQTT_INTERNAL_H
+
+#include <MQTTAsync.h>
+#include <pthread.h>
+
+#include "../lwm2m/value.h"
+#include "mqtt.h"
+
+/* One resource announced to Home Assistant, to clear on removal. */
+typedef struct mq_announced {
+    gw_path_t path;
+    const char *component; /* static string: "sensor", "number", ... */
+} mq_announced_t;
+
+/* One virtual client seen by the mirror. */
+typedef struct mq_client {
+    gw_sclient_t *c;
+    char *endpoint;      /* owned copy */
+    char *topic;         /* "<prefix>/<endpoint>", owned */
+    char *node;          /* Home Assistant node id (endpoint, [a-zA-Z0-9_-]) */
+    int64_t last_ms;     /* wall time of the last reading */
+    int registered;      /* -1 unknown, 0, 1: as last published */
+    bool status_dirty;
+    mq_announced_t *ann;
+    size_t n_ann, cap_ann;
+} mq_client_t;
+
+/* A value waiting for the next flush (copied: the store's are borrowed). */
+typedef struct mq_pending {
+    mq_client_t *cl;
+    gw_record_t rec;     /* bytes point into bytes below */
+    uint8_t *bytes;
+} mq_pending_t;
+
+/* Events from paho's threads, in a list the loop drains. */
+typedef struct mq_event mq_event_t;
+
+/* Shared between the loop and paho's threads; outlives the mirror until
+ * the last posted work item ran (refs). */
+typedef struct mq_mailbox {
+    pthread_mutex_t lock;
+    int refs;
+    struct gw_mqtt *m;   /* NULL once the mirror is gone */
+    mq_event_t *head, *tail;
+    bool posted;
+    gw_loop_t *loop;
+} mq_mailbox_t;
+
+struct gw_mqtt {
+    gw_loop_t *loop;
+    gw_store_t *store;
+    const gw_config_mqtt_t *cfg;
+    gw_mqtt_ops_t ops;
+    char *gateway;
+    char *status_topic;  /* "<prefix>/<gateway>/status" */
+    char *persist_dir;
+    char *uri;           /* as paho spells it (tcp://, ssl://) */
+    MQTTAsync h;
+    mq_mailbox_t *mb;
+    bool connected, ever_connected, connecting, stopping;
+    int64_t backoff_ms;
+    gw_timer_t retry_timer, status_timer, flush_timer;
+    mq_client_t **clients; /* open addressing by sclient pointer */
+    size_t cap_clients, n_clients;
+    mq_pending_t *pend;
+    size_t n_pend, cap_pend;
+    gw_mqtt_stats_t st;
+    uint64_t dropped_logged;
+    char last_error[256];
+};
+
+/* mqtt.c */
+/* Publish (copied by paho). 0 or a negative errno (counted in dropped). */
+int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain);
+/* topic of a path of cl: "<prefix>/<endpoint>/o/i/r[/ri]"; malloc'd or NULL. */
+char *gw_mqtt_value_topic(const mq_client_t *cl, const gw_path_t *p);
+mq_client_t *gw_mqtt_client_find_ep(gw_mqtt_t *m, const char *ep, size_t len);
+
+/* mqtt_ha.c */
+/* Announce path of cl to Home Assistant when it is an adapter field (once). */
+void gw_mqtt_ha_announce(gw_mqtt_t *m, mq_client_t *cl, const gw_path_t *p, bool again);
+/* Empty retained configs for everything announced for cl. */
+void gw_mqtt_ha_clear(gw_mqtt_t *m, mq_client_t *cl);
+/* A message on ".../set" (loop thread): topic and payload borrowed. */
+void gw_mqtt_command(gw_mqtt_t *m, const char *topic, const char *payload, size_t len);
+
+#endif
