@@ -4,7 +4,7 @@
 #   make demo             demo: simulated sensors + local test LwM2M server
 #   make bench            benchmarks, lines "BENCH <metric> <value> <unit>"
 #   make fuzz             each libFuzzer target for FUZZ_SECONDS
-#   make install DESTDIR= PREFIX=
+#   make install DESTDIR= PREFIX=   (and make uninstall)
 #   SANITIZE=address,undefined  build with sanitizers (into build-san/)
 #   WERROR=1              warnings are errors (always for make check, and
 #                         when CI is set)
@@ -66,7 +66,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps deps-demo check unit integration demo bench fuzz install clean format tests-bin FORCE
+.PHONY: all deps deps-demo check unit integration demo bench fuzz install uninstall clean format tests-bin FORCE
 
 all: $(BIN) $(SERVER_BIN)
 
@@ -176,21 +176,58 @@ fuzz: deps
 	$(MAKE) $(FUZZ_BIN)
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
+# FHS places. The unit and sysusers directories follow systemd's own
+# pkg-config variables for PREFIX=/usr (Debian 12: /lib/systemd/system,
+# 13: /usr/lib/systemd/system) and sit under PREFIX otherwise (systemd also
+# reads /usr/local/lib/systemd/system and /usr/local/lib/sysusers.d). The
+# configuration is always /etc/lwm2m-gateway (the daemon's default path),
+# installed only when absent so an edited file is never overwritten.
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+SYSTEMD_VAR = $(if $(filter /usr,$(PREFIX)),$(shell $(PKG_CONFIG) --variable=$(1) systemd 2>/dev/null))
+UNITDIR ?= $(or $(call SYSTEMD_VAR,systemdsystemunitdir),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(call SYSTEMD_VAR,sysusersdir),$(PREFIX)/lib/sysusers.d)
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/lwm2m-gateway
+CONFDIR := $(SYSCONFDIR)/lwm2m-gateway
+EXAMPLES := $(wildcard examples/*.conf)
+DOCS_INSTALLED := README.md docs/deployment.md docs/configuration.md
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/lwm2m-gateway/objects \
-	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lwm2m-gateway
-	sed 's#/usr/local/bin/#$(PREFIX)/bin/#' systemd/lwm2m-gateway.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/lwm2m-gateway.service
-	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
-	install -m 644 systemd/lwm2m-gateway.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/lwm2m-gateway.conf
-	install -m 644 examples/*.conf $(DESTDIR)$(PREFIX)/share/doc/lwm2m-gateway/examples/
-	[ -e $(DESTDIR)/etc/lwm2m-gateway/gateway.conf ] || \
-	  install -m 640 examples/gateway.conf $(DESTDIR)/etc/lwm2m-gateway/gateway.conf
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(CONFDIR)/objects
+	install -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/lwm2m-gateway
+	sed 's#/usr/local/bin/lwm2m-gateway#$(SBINDIR)/lwm2m-gateway#' systemd/lwm2m-gateway.service \
+	  > $(DESTDIR)$(UNITDIR)/lwm2m-gateway.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/lwm2m-gateway.service
+	install -m 644 systemd/lwm2m-gateway.sysusers $(DESTDIR)$(SYSUSERSDIR)/lwm2m-gateway.conf
+	install -m 644 docs/lwm2m-gateway.8 $(DESTDIR)$(MANDIR)/man8/lwm2m-gateway.8
+	install -m 644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 644 $(DOCS_INSTALLED) $(DESTDIR)$(DOCDIR)/
+	@# it may hold psk_key: 0640, readable by the service's group
+	[ -e $(DESTDIR)$(CONFDIR)/gateway.conf ] || \
+	  install -m 640 examples/gateway.conf $(DESTDIR)$(CONFDIR)/gateway.conf
 	@[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \
-	  systemd-sysusers $(PREFIX)/lib/sysusers.d/lwm2m-gateway.conf
-	@# it may hold psk_key: 0640, readable by the service's group (see the unit)
+	  systemd-sysusers $(SYSUSERSDIR)/lwm2m-gateway.conf
 	@[ -n "$(DESTDIR)" ] || ! getent group lwm2m-gateway >/dev/null || \
-	  chgrp lwm2m-gateway /etc/lwm2m-gateway/gateway.conf
+	  chgrp lwm2m-gateway $(CONFDIR)/gateway.conf
+	@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
+
+# Removes what install put there. The configuration goes only while it is
+# still the shipped example; an edited one stays (and is named). The system
+# user stays too (files it owned in state_dir would be orphaned otherwise).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/lwm2m-gateway $(DESTDIR)$(UNITDIR)/lwm2m-gateway.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/lwm2m-gateway.conf $(DESTDIR)$(MANDIR)/man8/lwm2m-gateway.8 \
+	  $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(notdir $(EXAMPLES))) \
+	  $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOCS_INSTALLED)))
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	if cmp -s examples/gateway.conf $(DESTDIR)$(CONFDIR)/gateway.conf; then \
+	  rm -f $(DESTDIR)$(CONFDIR)/gateway.conf; \
+	elif [ -e $(DESTDIR)$(CONFDIR)/gateway.conf ]; then \
+	  echo "uninstall: kept $(DESTDIR)$(CONFDIR)/gateway.conf (edited)"; fi
+	rmdir $(DESTDIR)$(CONFDIR)/objects $(DESTDIR)$(CONFDIR) 2>/dev/null || true
+	@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
 
 clean:
 	rm -rf build build-san build-fuzz

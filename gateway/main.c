@@ -11,6 +11,7 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "service.h"
 
 #ifndef GW_VERSION
 #define GW_VERSION "0.0.0"
@@ -20,6 +21,7 @@
 struct app {
     gw_loop_t *loop;
     gw_gateway_t *gw;
+    gw_service_t *svc;
     const char *config_file;
     bool stopping;
 };
@@ -27,8 +29,8 @@ struct app {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: lwm2m-gateway [-c FILE] [--check] [--server URI] [--log-level LEVEL]\n"
-            "                     [--version] [--help]\n"
+            "Usage: lwm2m-gateway [-c FILE] [--check] [--print-mapping] [--server URI]\n"
+            "                     [--log-level LEVEL] [--version] [--help]\n"
             "Exposes non-IP sensors as virtual LwM2M clients to an LwM2M server.\n\n"
             "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
             "      --check            validate the configuration, print every error, exit\n"
@@ -76,7 +78,8 @@ static void on_signal(void *ctx, int signo)
         if (a->stopping)
             return;
         gw_notice("SIGHUP received: reloading %s", a->config_file);
-        gw_gateway_reload(a->gw, a->config_file);
+        gw_service_reloading(a->svc);
+        gw_service_reloaded(a->svc, gw_gateway_reload(a->gw, a->config_file));
         return;
     }
     if (a->stopping) {
@@ -86,6 +89,7 @@ static void on_signal(void *ctx, int signo)
     }
     a->stopping = true;
     gw_notice("%s received: de-registering and exiting", strsignal(signo));
+    gw_service_stopping(a->svc);
     if (gw_gateway_shutdown(a->gw, on_shutdown_done, a) < 0)
         gw_loop_stop(a->loop);
 }
@@ -176,7 +180,8 @@ int main(int argc, char **argv)
 
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);
-    if (gw_loop_new(&a.loop) < 0 || gw_loop_watch_signals(a.loop, on_signal, &a) < 0) {
+    if (gw_loop_new(&a.loop) < 0 || gw_loop_watch_signals(a.loop, on_signal, &a) < 0 ||
+        gw_service_new(a.loop, &a.svc) < 0) {
         gw_err("cannot set up the event loop");
         goto out;
     }
@@ -184,7 +189,8 @@ int main(int argc, char **argv)
     {
         gw_config_t *owned = cfg;
         cfg = NULL; /* the gateway owns it now, and replaces it on reload */
-        if (gw_gateway_new(owned, reg, a.loop, server, &a.gw) < 0 || gw_gateway_start(a.gw) < 0) {
+        if (gw_gateway_new(owned, reg, a.loop, server, &a.gw) < 0 || gw_gateway_start(a.gw) < 0 ||
+            gw_service_attach(a.svc, a.gw) < 0) {
             gw_err("cannot start the gateway");
             goto out;
         }
@@ -197,6 +203,7 @@ int main(int argc, char **argv)
         rc = 0;
     gw_notice("lwm2m-gateway stopped");
 out:
+    gw_service_free(&a.svc); /* before the gateway it watches */
     gw_gateway_free(&a.gw);
     gw_loop_free(&a.loop);
     gw_config_free(&cfg);

@@ -141,6 +141,16 @@ bool gw_vclient_registered(const gw_vclient_t *vc);
 /* Counts for logs and the gateway's own endpoint. */
 size_t gw_lwm2m_client_count(const gw_lwm2m_t *m);
 size_t gw_lwm2m_registered_count(const gw_lwm2m_t *m);
+/* What the service manager is told (lwm2m/reg_status.c). Counts are of
+ * registrations, one per client and server: registered (Registered or
+ * Updating), and not_attempted: whose first Register has not ended yet
+ * (queued or sent, never answered, failed or put away with its server);
+ * a client taken off its servers before its first try is not counted.
+ * not_attempted walks every client (O(clients)); the rest is O(1). */
+typedef struct gw_lwm2m_counts {
+    size_t clients, servers, registered, not_attempted;
+} gw_lwm2m_counts_t;
+void gw_lwm2m_counts(const gw_lwm2m_t *m, bool with_attempts, gw_lwm2m_counts_t *out);
 
 /* Start deregistering every client; done(ctx) runs on the loop when all
  * are deregistered or after timeout_ms, whichever comes first. */

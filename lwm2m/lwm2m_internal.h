@@ -152,6 +152,8 @@ struct gw_reg {
     bool inflight;
     bool dereg_after;       /* shutdown came while the Register was in flight */
     bool returning;         /* re-registering after an outage (outage.c) */
+    bool attempted;         /* its first Register has ended (answered, failed, server away):
+                               the gateway reports READY to systemd once all have */
     int64_t last_tx_ms;     /* monotonic: last datagram sent on the session */
     int64_t op_sent_ms;     /* ... the Register/Update in flight */
     uint8_t token_len;

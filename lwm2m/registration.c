@@ -36,6 +36,8 @@ static void set_state(struct gw_reg *r, gw_reg_state_t st)
     gw_lwm2m_t *m = r->srv->m;
     bool was = is_registered(r);
     r->state = (uint8_t)st;
+    if (st != GW_REG_IDLE && st != GW_REG_QUEUED && st != GW_REG_REGISTERING)
+        r->attempted = true;
     bool now = is_registered(r);
     if (was && !now)
         m->n_registered--;
