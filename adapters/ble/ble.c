@@ -81,11 +81,11 @@ ble_dev_t *gw_ble_lookup(gw_adapter_t *a, uint64_t mac)
 
 /* ---- readings ---------------------------------------------------------- */
 
-static int emit(ble_dev_t *d, const char *field, gw_value_t v, const char *unit, int decimals)
+int gw_ble_emit(ble_dev_t *d, const char *field, gw_value_t v, const char *unit, int decimals)
 {
     gw_adapter_t *a = d->a;
     gw_reading_t r = {.device_key = d->key, .field = field, .value = v, .unit = unit};
-    if (v.type == GW_TYPE_FLOAT) {
+    if (v.type == GW_TYPE_FLOAT && decimals >= 0) {
         r.has_decimals = true;
         r.decimals = (int8_t)decimals;
     }
@@ -102,7 +102,7 @@ static void set_absent(ble_dev_t *d, bool absent)
         gw_notice("ble: %s absent (not heard for %.15g s)", d->key, d->conf->absent_after_s);
     else
         gw_notice("ble: %s heard again", d->key);
-    emit(d, "error_code", (gw_value_t){.type = GW_TYPE_INTEGER, .v.i = absent ? 7 : 0}, NULL, 0);
+    gw_ble_emit(d, "error_code", (gw_value_t){.type = GW_TYPE_INTEGER, .v.i = absent ? 7 : 0}, NULL, 0);
     if (d->conf->absent_deregister && a->env.set_available) {
         int rc = a->env.set_available(a->env.emit_ctx, d->key, !absent);
         if (rc < 0)
@@ -172,7 +172,7 @@ static void decode_blob(ble_dev_t *d, const ble_blob_t *b)
             const gw_ble_val_t *v = &out.v[i];
             if (refused(d, v->slot))
                 continue;
-            if (emit(d, v->field, v->value, v->unit, v->decimals) < 0)
+            if (gw_ble_emit(d, v->field, v->value, v->unit, v->decimals) < 0)
                 d->refused[v->slot / 8] |= (uint8_t)(1u << (v->slot % 8));
         }
     }
@@ -223,6 +223,8 @@ void gw_ble_advert(gw_adapter_t *a, uint64_t mac, const ble_advert_t *adv)
         a->n_unknown++;
         return;
     }
+    if (adv->has_connected || adv->has_resolved)
+        gw_ble_gatt_device_props(d, adv);
     if (!adv->has_rssi && !adv->n_blobs)
         return; /* Connected, ServicesResolved, ...: not an advert */
     d->adverts++;
@@ -230,7 +232,7 @@ void gw_ble_advert(gw_adapter_t *a, uint64_t mac, const ble_advert_t *adv)
     set_absent(d, false);
     arm_absent(d);
     if (adv->has_rssi && !d->rssi_refused &&
-        emit(d, "rssi", (gw_value_t){.type = GW_TYPE_INTEGER, .v.i = adv->rssi}, "dBm", 0) < 0)
+        gw_ble_emit(d, "rssi", (gw_value_t){.type = GW_TYPE_INTEGER, .v.i = adv->rssi}, "dBm", 0) < 0)
         d->rssi_refused = true;
     for (size_t j = 0; j < adv->n_blobs; j++)
         decode_blob(d, &adv->blobs[j]);
@@ -242,6 +244,7 @@ static void dev_free(ble_dev_t *d)
 {
     if (!d)
         return;
+    gw_ble_gatt_stop(d, -ECANCELED);
     if (d->a->env.loop)
         gw_timer_stop(d->a->env.loop, &d->absent_timer);
     free(d->key);
@@ -266,6 +269,7 @@ static int dev_new(gw_adapter_t *a, const gw_adapter_device_t *g, ble_dev_t **ou
     d->has_mac = addr && gw_ble_mac_parse(addr + 1, &d->mac) == 0;
     d->last_seen_ms = gw_now_ms();
     gw_timer_init(&d->absent_timer, absent_check, d);
+    gw_ble_gatt_init(d);
     *out = d;
     return 0;
 }
@@ -339,6 +343,14 @@ static int ble_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *ch, size_
             n_fresh--;
             goto nomem;
         }
+    /* Connections of removed and changed devices end first, while every
+     * device is still valid: ending one hands the controller to the next
+     * queued device. */
+    for (size_t i = 0; i < n; i++) {
+        ble_dev_t *d = ch[i].kind != GW_ADAPTER_ADDED ? find_key(a, ch[i].dev.key, NULL) : NULL;
+        if (d)
+            gw_ble_gatt_stop(d, -ECANCELED);
+    }
     size_t m = 0;
     for (size_t i = 0; i < a->n_devs; i++) {
         ble_dev_t *d = a->devs[i];
@@ -374,6 +386,8 @@ static int ble_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *ch, size_
     for (size_t i = 0; i < a->n_devs; i++)
         if (!a->devs[i]->absent)
             arm_absent(a->devs[i]);
+    if (a->started)
+        gw_ble_gatt_kick(a); /* added and changed devices start their cycle */
     return 0;
 nomem:
     for (size_t i = 0; i < n_fresh; i++)
@@ -395,7 +409,10 @@ static int ble_start(gw_adapter_t *a)
     }
     if (!a->env.loop)
         return 0; /* unit tests feed adverts by hand */
-    return gw_ble_bus_start(a);
+    int rc = gw_ble_bus_start(a);
+    if (rc == 0)
+        gw_ble_gatt_kick(a); /* connections wait for the controller */
+    return rc;
 }
 
 static void ble_stop(gw_adapter_t *a)
@@ -403,6 +420,7 @@ static void ble_stop(gw_adapter_t *a)
     if (!a || !a->started)
         return;
     a->started = false;
+    gw_ble_gatt_reset_all(a, -ECANCELED);
     for (size_t i = 0; i < a->n_devs; i++)
         if (a->env.loop)
             gw_timer_stop(a->env.loop, &a->devs[i]->absent_timer);
@@ -433,4 +451,8 @@ const gw_adapter_ops_t gw_adapter_ble = {
     .start = ble_start,
     .stop = ble_stop,
     .destroy = ble_destroy,
+    .write_check = gw_ble_gatt_write_check,
+    .write_async = gw_ble_gatt_write_async,
+    .write_range = gw_ble_gatt_write_range,
+    .write_step = gw_ble_gatt_write_step,
 };

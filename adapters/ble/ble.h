@@ -9,6 +9,7 @@
 
 #include "../adapter.h"
 #include "decoder.h"
+#include "gatt.h"
 
 /* adapters.ble = { controller = "hci0"; bus = "unix:path=..."; } */
 typedef struct gw_ble_section {
@@ -24,11 +25,19 @@ typedef struct gw_ble_part {
     double absent_after_s;  /* silence after which the device is absent, default 600 */
     bool absent_deregister; /* absent also de-registers its client (default false:
                                only /3/0/11 = 7) */
+    gw_ble_char_conf_t *chars; /* gatt: characteristics read, notified or written */
+    size_t n_chars;
+    double gatt_interval_s;  /* seconds between reads of the read characteristics */
+    bool stay_connected;     /* keep the connection between reads (true when a
+                                characteristic is notified) */
     unsigned set;           /* P_* bits: keys given (template merging) */
     int line;
 } gw_ble_part_t;
 
-enum { P_DECODER = 1, P_NAME = 2, P_IDENTITY = 4, P_ABSENT = 8, P_DEREG = 16 };
+enum {
+    P_DECODER = 1, P_NAME = 2, P_IDENTITY = 4, P_ABSENT = 8, P_DEREG = 16, P_GATT = 32,
+    P_INTERVAL = 64, P_STAY = 128
+};
 
 #define GW_BLE_ABSENT_DEFAULT_S 600.0
 

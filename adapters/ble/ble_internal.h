@@ -10,6 +10,47 @@
 
 #include "ble.h"
 
+/* A GATT write waiting for the connection or for BlueZ's answer. */
+typedef struct ble_write {
+    struct ble_write *next;
+    size_t ch;                 /* index in conf->chars */
+    uint8_t bytes[GW_PAYLOAD_MAX_BYTES];
+    size_t len;
+    gw_write_done_fn done;
+    void *done_ctx;
+    sd_bus_slot *slot;         /* WriteValue under way, NULL while queued */
+    struct ble_dev *d;
+} ble_write_t;
+
+typedef enum {
+    G_IDLE = 0,   /* not connected; the timer brings the next cycle or attempt */
+    G_QUEUED,     /* waiting for the controller's one connection attempt */
+    G_CONNECTING, /* Device1.Connect under way */
+    G_FINDING,    /* connected: waiting for ServicesResolved, then the characteristics */
+    G_READY,      /* characteristics found: reads, notifications, writes */
+} ble_gatt_state_t;
+
+typedef struct ble_gatt_char {
+    struct ble_dev *d;
+    size_t i;             /* index in conf->chars */
+    char *path;           /* its GattCharacteristic1 object, NULL: not found */
+    sd_bus_slot *slot;    /* ReadValue or StartNotify under way */
+} ble_gatt_char_t;
+
+typedef struct ble_gatt {
+    ble_gatt_state_t state;
+    ble_gatt_char_t *ch;  /* conf->n_chars of them */
+    sd_bus_slot *slot;    /* Connect or GetManagedObjects under way */
+    gw_timer_t timer;     /* next cycle, back-off, or the resolve deadline */
+    int64_t backoff_ms;
+    int64_t next_cycle_ms;
+    bool resolved;        /* Device1.ServicesResolved as last seen */
+    size_t reads_left;    /* ReadValue calls of this cycle still under way */
+    uint64_t notifying_done; /* bit i: StartNotify sent on chars[i] this connection */
+    ble_write_t *writes;  /* queued and under way, oldest first */
+    uint64_t connects, connect_failures, reads, read_errors, notifications, writes_done;
+} ble_gatt_t;
+
 typedef struct ble_dev {
     gw_adapter_t *a;
     char *key;                    /* "ble:<address>", owned */
@@ -29,6 +70,7 @@ typedef struct ble_dev {
     /* slots the mapping refused (no object for the field): not emitted again */
     uint8_t refused[GW_BLE_SLOTS / 8];
     bool rssi_refused;
+    ble_gatt_t g;                 /* used when conf->n_chars */
 } ble_dev_t;
 
 /* One advert's data as a D-Bus message carries it; pointers borrow from
@@ -44,6 +86,7 @@ typedef struct ble_blob {
 typedef struct ble_advert {
     bool has_rssi;
     int16_t rssi;
+    bool has_connected, connected, has_resolved, resolved;
     const char *name;
     ble_blob_t blobs[BLE_MAX_BLOBS];
     size_t n_blobs;
@@ -73,6 +116,7 @@ struct gw_adapter {
     gw_timer_t retry_timer; /* reconnect the bus or restart discovery */
     int64_t retry_delay_ms;
     uint64_t n_signals, n_unknown, n_discovery_starts;
+    ble_dev_t *connecting; /* the controller's one connection attempt, NULL: none */
 };
 
 /* ble.c */
@@ -82,7 +126,41 @@ ble_dev_t *gw_ble_lookup(gw_adapter_t *a, uint64_t mac);
  * when needed), decodes and emits. */
 void gw_ble_advert(gw_adapter_t *a, uint64_t mac, const ble_advert_t *adv);
 
+/* ble.c: a reading of device d (a GATT value); decimals < 0: none given.
+ * 0 or what emit returned. */
+int gw_ble_emit(ble_dev_t *d, const char *field, gw_value_t v, const char *unit, int decimals);
+
+/* gatt.c */
+void gw_ble_gatt_init(ble_dev_t *d);
+/* Start the device's cycle (its first connection attempt): at start and
+ * when a reload adds it. */
+void gw_ble_gatt_start(ble_dev_t *d);
+/* Drop the connection state (calls under way cancelled, the connection
+ * left to BlueZ); queued writes complete with err. */
+void gw_ble_gatt_stop(ble_dev_t *d, int err);
+/* Device1 Connected/ServicesResolved of a configured device. */
+void gw_ble_gatt_device_props(ble_dev_t *d, const ble_advert_t *adv);
+/* PropertiesChanged of a GattCharacteristic1 at path (m at its a{sv}). */
+void gw_ble_gatt_char_props(gw_adapter_t *a, const char *path, sd_bus_message *m);
+/* bluetoothd or the controller came back: every GATT device starts its
+ * cycle again, queued devices may connect. */
+void gw_ble_gatt_kick(gw_adapter_t *a);
+/* bluetoothd, the controller or the bus went away: every connection state
+ * is dropped, writes under way complete with err. */
+void gw_ble_gatt_reset_all(gw_adapter_t *a, int err);
+int gw_ble_gatt_write_check(gw_adapter_t *a, const char *key, const char *field,
+                            const gw_value_t *v, const char *args);
+int gw_ble_gatt_write_async(gw_adapter_t *a, const char *key, const char *field,
+                            const gw_value_t *v, const char *args, gw_write_done_fn done,
+                            void *done_ctx);
+int gw_ble_gatt_write_range(gw_adapter_t *a, const char *key, const char *field, double *lo,
+                            double *hi);
+int gw_ble_gatt_write_step(gw_adapter_t *a, const char *key, const char *field, double *step);
+
 /* bluez.c */
+/* Whether calls to org.bluez can be made now (bus up, owner known,
+ * controller present and powered). */
+bool gw_ble_bus_ready(const gw_adapter_t *a);
 int gw_ble_bus_start(gw_adapter_t *a);
 void gw_ble_bus_stop(gw_adapter_t *a);
 /* Parse a Device1 property dictionary a{sv} at the message's read

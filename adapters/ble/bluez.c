@@ -171,6 +171,14 @@ int gw_ble_parse_device_props(sd_bus_message *m, ble_advert_t *adv)
         if (strcmp(key, "RSSI") == 0 && variant_is(m, "n")) {
             r = sd_bus_message_read(m, "v", "n", &adv->rssi);
             adv->has_rssi = r >= 0;
+        } else if (strcmp(key, "Connected") == 0 && variant_is(m, "b")) {
+            int b = 0;
+            r = sd_bus_message_read(m, "v", "b", &b);
+            adv->has_connected = r >= 0, adv->connected = b;
+        } else if (strcmp(key, "ServicesResolved") == 0 && variant_is(m, "b")) {
+            int b = 0;
+            r = sd_bus_message_read(m, "v", "b", &b);
+            adv->has_resolved = r >= 0, adv->resolved = b;
         } else if (strcmp(key, "Name") == 0 && variant_is(m, "s")) {
             r = sd_bus_message_read(m, "v", "s", &adv->name);
         } else if (strcmp(key, "ManufacturerData") == 0 && variant_is(m, "a{qv}")) {
@@ -243,8 +251,10 @@ static void adapter_props(gw_adapter_t *a, sd_bus_message *m)
         gw_notice("ble: controller %s powered %s", a->sec->controller, a->powered ? "on" : "off");
     if (!a->powered) {
         a->discovering = false;
+        gw_ble_gatt_reset_all(a, -ENOTCONN);
         return;
     }
+    gw_ble_gatt_kick(a);
     if (saw_discovering)
         a->discovering = discovering;
     /* Someone (bluetoothctl, a power cycle) stopped discovery: start it
@@ -371,6 +381,7 @@ static int on_name_owner(sd_bus_message *m, void *ud, sd_bus_error *e)
     bool was = a->owner[0] != '\0';
     snprintf(a->owner, sizeof a->owner, "%s", new);
     a->ctl_present = a->powered = a->discovering = a->starting_discovery = false;
+    gw_ble_gatt_reset_all(a, -ENOTCONN);
     if (!new[0]) {
         gw_warn("ble: bluetoothd left the bus (waiting for it to come back)");
         return 0;
@@ -420,6 +431,7 @@ static int on_ifaces_removed(sd_bus_message *m, void *ud, sd_bus_error *e)
     if (strcmp(path, a->ctl_path) == 0) {
         gw_warn("ble: controller %s went away (waiting for it)", a->sec->controller);
         a->ctl_present = a->powered = a->discovering = a->starting_discovery = false;
+        gw_ble_gatt_reset_all(a, -ENOTCONN);
     }
     return 0;
 }
@@ -434,6 +446,8 @@ static int on_props_changed(sd_bus_message *m, void *ud, sd_bus_error *e)
         return 0;
     if (strcmp(iface, IFACE_DEVICE) == 0)
         device_props(a, path, m);
+    else if (strcmp(iface, "org.bluez.GattCharacteristic1") == 0)
+        gw_ble_gatt_char_props(a, path, m);
     else if (strcmp(iface, IFACE_ADAPTER) == 0 && strcmp(path, a->ctl_path) == 0 && a->ctl_present)
         adapter_props(a, m);
     return 0;
@@ -494,10 +508,16 @@ static int bus_open(gw_adapter_t *a)
     return r;
 }
 
+bool gw_ble_bus_ready(const gw_adapter_t *a)
+{
+    return a->bus && a->owner[0] && a->ctl_present && a->powered;
+}
+
 static void bus_close(gw_adapter_t *a)
 {
     if (!a->bus)
         return;
+    gw_ble_gatt_reset_all(a, -ENOTCONN);
     gw_loop_del_fd(a->env.loop, a->fd);
     /* Pending calls are dropped with the bus, their callbacks never run. */
     a->bus = sd_bus_flush_close_unref(a->bus);

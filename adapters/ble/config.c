@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ble.h"
 
@@ -180,6 +181,177 @@ static int h_dereg(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_ke
     return 0;
 }
 
+
+/* ---- gatt = ( ... ) ----------------------------------------------------- */
+
+enum { C_UUID, C_FIELD, C_PATH, C_NOTIFY, C_WRITABLE, C_CODEC, C_N };
+
+static const gw_cfg_key_t char_keys[] = {
+    {"uuid", GW_CFG_STRING, "a string (a characteristic UUID, \"2a6e\" or "
+                            "\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\")", true, h_rec, C_UUID, 0, 0},
+    {"field", GW_CFG_STRING, "a string (the reading's field name)", false, h_rec, C_FIELD, 0, 0},
+    {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, C_PATH, 0, 0},
+    {"notify", GW_CFG_BOOL, "true or false (StartNotify instead of reads)", false, h_rec,
+     C_NOTIFY, 0, 0},
+    {"writable", GW_CFG_BOOL, "true or false (LwM2M Writes become GATT writes)", false, h_rec,
+     C_WRITABLE, 0, 0},
+    {"codec", GW_CFG_GROUP | GW_CFG_STRING, GW_PAYLOAD_CODEC_EXPECT, false, h_rec, C_CODEC, 0, 0},
+};
+
+static void chars_free(gw_ble_char_conf_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(c[i].field);
+        gw_payload_free(&c[i].codec);
+    }
+    free(c);
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* "2a6e", "0x2A6E" or the 128-bit form into the lower-case 128-bit form. */
+static int uuid_norm(const char *s, char out[37])
+{
+    size_t n = strlen(s);
+    if (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        s += 2, n -= 2;
+    if (n == 4) {
+        for (size_t i = 0; i < 4; i++)
+            if (!is_hex(s[i]))
+                return -EINVAL;
+        snprintf(out, 37, "0000%.4s-0000-1000-8000-00805f9b34fb", s);
+    } else if (n == 36) {
+        for (size_t i = 0; i < 36; i++)
+            if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !is_hex(s[i]))
+                return -EINVAL;
+        memcpy(out, s, 37);
+    } else {
+        return -EINVAL;
+    }
+    for (size_t i = 0; out[i]; i++)
+        if (out[i] >= 'A' && out[i] <= 'F')
+            out[i] = (char)(out[i] - 'A' + 'a');
+    return 0;
+}
+
+static int parse_char(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *w,
+                      gw_ble_char_conf_t *c)
+{
+    char q[GW_CFG_QUOTE_SIZE];
+    const config_setting_t *e[C_N] = {0};
+    int before = gw_config_errors(ctx);
+    int rc = gw_config_walk(ctx, g, w, char_keys, C_N, e, NULL);
+    if (rc < 0 || gw_config_errors(ctx) != before || !e[C_UUID])
+        return rc;
+    c->line = (int)config_setting_source_line(g);
+    const char *u = config_setting_get_string(e[C_UUID]);
+    if (uuid_norm(u, c->uuid) < 0) {
+        gw_config_error(ctx, e[C_UUID], "%s.uuid %s is not a UUID, expected \"2a6e\" or "
+                                        "\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\"",
+                        w, gw_config_quote(u, q, sizeof q));
+        return 0;
+    }
+    c->ess = gw_ble_ess_find(gw_ble_uuid16(c->uuid));
+    c->notify = e[C_NOTIFY] && config_setting_get_bool(e[C_NOTIFY]);
+    c->writable = e[C_WRITABLE] && config_setting_get_bool(e[C_WRITABLE]);
+    if (e[C_CODEC]) {
+        char cw[96];
+        snprintf(cw, sizeof cw, "%s.codec", w);
+        rc = gw_payload_parse(ctx, e[C_CODEC], cw, &c->codec);
+        if (rc < 0)
+            return rc;
+        if (e[C_FIELD] || e[C_PATH] || e[C_WRITABLE])
+            gw_config_error(ctx, e[C_FIELD] ? e[C_FIELD] : e[C_PATH] ? e[C_PATH] : e[C_WRITABLE],
+                            "%s: field, path and writable are for a characteristic decoded by its "
+                            "UUID; with a codec its fields say them (the fields of its "
+                            "downlinks are writable)", w);
+        return 0;
+    }
+    if (!c->ess) {
+        gw_config_error(ctx, g, "%s: characteristic %s has no format known by its UUID, expected "
+                                "uuid 2a6e, 2a6f, 2a6d or 2a19, or codec = { type = \"layout\"; "
+                                "uplinks = ( { fport = 0; fields = (...); } ); }", w, c->uuid);
+        return 0;
+    }
+    c->field = strdup(e[C_FIELD] ? config_setting_get_string(e[C_FIELD]) : c->ess->field);
+    if (!c->field)
+        return -ENOMEM;
+    if (e[C_PATH] && gw_path_parse(config_setting_get_string(e[C_PATH]), &c->path) < 0)
+        gw_config_error(ctx, e[C_PATH], "%s.path %s is not an LwM2M path, expected "
+                                        "\"/oid/iid/rid\"", w,
+                        gw_config_quote(config_setting_get_string(e[C_PATH]), q, sizeof q));
+    return 0;
+}
+
+static int h_gatt(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    int n = config_setting_length(s);
+    if (n > GW_BLE_MAX_CHARS) {
+        gw_config_error(ctx, s, "gatt has %d characteristics, expected at most %d", n,
+                        GW_BLE_MAX_CHARS);
+        return 0;
+    }
+    gw_ble_char_conf_t *c = calloc(n ? (size_t)n : 1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+        char w[64];
+        snprintf(w, sizeof w, "gatt[%d]", i);
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            gw_config_error(ctx, g, "%s is %s, expected a group { uuid = \"2a6e\"; }", w,
+                            gw_config_type_desc(g));
+            continue;
+        }
+        rc = parse_char(ctx, g, w, &c[i]);
+        for (int j = 0; rc == 0 && j < i; j++)
+            if (c[i].uuid[0] && strcmp(c[i].uuid, c[j].uuid) == 0)
+                gw_config_error(ctx, g, "%s: characteristic %s is already in gatt[%d] (line %d), "
+                                        "expected each characteristic once", w, c[i].uuid, j,
+                                c[j].line);
+    }
+    if (rc < 0) {
+        chars_free(c, (size_t)n);
+        return rc;
+    }
+    chars_free(p->chars, p->n_chars);
+    p->chars = c;
+    p->n_chars = (size_t)n;
+    p->set |= P_GATT;
+    return 0;
+}
+
+static int h_interval(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                      void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    double v = config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                                                           : (double)config_setting_get_int64(s);
+    if (!isfinite(v) || v < 0.2 || v > 86400.0) {
+        gw_config_error(ctx, s, "\"gatt_interval\" must be 0.2 to 86400 seconds, got %g", v);
+        return 0;
+    }
+    p->gatt_interval_s = v;
+    p->set |= P_INTERVAL;
+    return 0;
+}
+
+static int h_stay(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx, (void)k;
+    gw_ble_part_t *p = obj;
+    p->stay_connected = config_setting_get_bool(s);
+    p->set |= P_STAY;
+    return 0;
+}
+
 static const gw_cfg_key_t dev_keys[] = {
     {"decoder", GW_CFG_STRING, "a string (\"bthome\", \"ruuvi\" or \"atc\")", false, h_decoder,
      0, 0, 0},
@@ -190,13 +362,21 @@ static const gw_cfg_key_t dev_keys[] = {
      false, h_absent, 0, 0, 0},
     {"absent_deregister", GW_CFG_BOOL, "true or false (an absent device leaves the servers)",
      false, h_dereg, 0, 0, 0},
+    {"gatt", GW_CFG_LIST, "a list of groups { uuid = \"2a6e\"; notify = false; }", false, h_gatt,
+     0, 0, 0},
+    {"gatt_interval", GW_CFG_NUMBER, "a number (seconds between GATT reads)", false, h_interval,
+     0, 0, 0},
+    {"stay_connected", GW_CFG_BOOL, "true or false (keep the GATT connection between reads)",
+     false, h_stay, 0, 0, 0},
 };
 
 static int new_part(void **out)
 {
     gw_ble_part_t *p = calloc(1, sizeof *p);
-    if (p)
+    if (p) {
         p->absent_after_s = GW_BLE_ABSENT_DEFAULT_S;
+        p->gatt_interval_s = GW_BLE_GATT_INTERVAL_DEFAULT_S;
+    }
     *out = p;
     return p ? 0 : -ENOMEM;
 }
@@ -208,7 +388,25 @@ static void free_part(void *part)
         return;
     free(p->decoder);
     free(p->name);
+    chars_free(p->chars, p->n_chars);
     free(p);
+}
+
+static int chars_copy(const gw_ble_char_conf_t *src, size_t n, gw_ble_char_conf_t **out)
+{
+    gw_ble_char_conf_t *c = calloc(n ? n : 1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        c[i] = src[i];
+        c[i].codec = gw_payload_ref(src[i].codec);
+        if (src[i].field && !(c[i].field = strdup(src[i].field))) {
+            chars_free(c, i + 1);
+            return -ENOMEM;
+        }
+    }
+    *out = c;
+    return 0;
 }
 
 /* Each key from over when the entry gives it, else from the template. */
@@ -241,6 +439,17 @@ static int merge_part(const void *base, const void *over, void **out)
             d->absent_after_s = s->absent_after_s;
         if (s->set & P_DEREG)
             d->absent_deregister = s->absent_deregister;
+        if (s->set & P_GATT) {
+            chars_free(d->chars, d->n_chars);
+            d->chars = NULL, d->n_chars = 0;
+            if (chars_copy(s->chars, s->n_chars, &d->chars) < 0)
+                return -ENOMEM;
+            d->n_chars = s->n_chars;
+        }
+        if (s->set & P_INTERVAL)
+            d->gatt_interval_s = s->gatt_interval_s;
+        if (s->set & P_STAY)
+            d->stay_connected = s->stay_connected;
         d->set |= s->set;
     }
     return 0;
@@ -275,6 +484,20 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
         gw_config_error(ctx, dev->group, "%s: identity = true needs the decoder whose payload "
                                          "carries the MAC, expected decoder = \"ruuvi\" or \"atc\"",
                         dev->where);
+    bool notify = false;
+    for (size_t i = 0; p && i < p->n_chars; i++)
+        notify |= p->chars[i].notify;
+    if (notify && (p->set & P_STAY) && !p->stay_connected)
+        gw_config_error(ctx, dev->group, "%s: stay_connected = false but a gatt characteristic "
+                                         "has notify = true, which needs the connection kept; "
+                                         "expected stay_connected = true or notify = false",
+                        dev->where);
+    else if (notify)
+        p->stay_connected = true;
+    if (p && !p->n_chars && (p->set & (P_INTERVAL | P_STAY)))
+        gw_config_error(ctx, dev->group, "%s: gatt_interval and stay_connected need a gatt "
+                                         "list, expected gatt = ( { uuid = \"2a6e\"; } )",
+                        dev->where);
     return 0;
 }
 
@@ -287,6 +510,14 @@ static int declare(const void *part, gw_field_decl_t **out, size_t *out_n)
     for (size_t i = 0; rc == 0 && d && i < d->n_decls; i++)
         rc = gw_field_decl_add(out, out_n, d->decls[i].field, NULL, d->decls[i].unit, false,
                                p->line);
+    for (size_t i = 0; rc == 0 && p && i < p->n_chars; i++) {
+        const gw_ble_char_conf_t *c = &p->chars[i];
+        if (c->codec)
+            rc = gw_payload_declare(c->codec, out, out_n);
+        else if (c->ess)
+            rc = gw_field_decl_add(out, out_n, c->field, &c->path, c->ess->unit, c->writable,
+                                   c->line);
+    }
     return rc;
 }
 
@@ -301,6 +532,18 @@ static uint64_t part_fingerprint(const void *part)
     gw_fnv_bytes(&h, &p->identity, sizeof p->identity);
     gw_fnv_bytes(&h, &p->absent_after_s, sizeof p->absent_after_s);
     gw_fnv_bytes(&h, &p->absent_deregister, sizeof p->absent_deregister);
+    gw_fnv_bytes(&h, &p->gatt_interval_s, sizeof p->gatt_interval_s);
+    gw_fnv_bytes(&h, &p->stay_connected, sizeof p->stay_connected);
+    for (size_t i = 0; i < p->n_chars; i++) {
+        const gw_ble_char_conf_t *c = &p->chars[i];
+        gw_fnv_str(&h, c->uuid);
+        gw_fnv_str(&h, c->field);
+        gw_fnv_bytes(&h, &c->path, sizeof c->path);
+        uint8_t b[2] = {c->notify, c->writable};
+        gw_fnv_bytes(&h, b, sizeof b);
+        if (c->codec)
+            gw_payload_fingerprint(c->codec, &h);
+    }
     return h;
 }
 
@@ -312,12 +555,21 @@ static void describe_part(const void *part, FILE *out)
             p && p->name ? p->name : "", p && p->identity ? ", by payload MAC" : "",
             p ? p->absent_after_s : GW_BLE_ABSENT_DEFAULT_S,
             p && p->absent_deregister ? " (then de-registered)" : "");
+    for (size_t i = 0; p && i < p->n_chars; i++) {
+        const gw_ble_char_conf_t *c = &p->chars[i];
+        fprintf(out, "    gatt %s %s%s%s\n", c->uuid, c->field ? c->field : "(codec)",
+                c->notify ? ", notified" : p->stay_connected ? ", read (connection kept)" : ", read",
+                c->writable ? ", writable" : "");
+        if (c->codec)
+            gw_payload_describe(c->codec, out);
+    }
 }
 
 const gw_adapter_conf_ops_t gw_ble_conf_ops = {
     .keys = dev_keys,
     .n_keys = sizeof dev_keys / sizeof dev_keys[0],
-    .keys_text = "decoder, match_name, identity, absent_after and absent_deregister",
+    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, gatt, "
+                 "gatt_interval and stay_connected",
     .parse_section = parse_section,
     .free_section = free_section,
     .section_fingerprint = section_fingerprint,
@@ -329,4 +581,5 @@ const gw_adapter_conf_ops_t gw_ble_conf_ops = {
     .describe_part = describe_part,
     .free_part = free_part,
     .field_noun = "BLE field",
+    .decl_paths = true,
 };

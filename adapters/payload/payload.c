@@ -219,9 +219,13 @@ int gw_payload_declare(const gw_payload_codec_t *c, gw_field_decl_t **decls, siz
             for (size_t j = 0; rc == 0 && j < c->lay.ports[i].n; j++) {
                 const gw_lay_field_t *f = &c->lay.ports[i].f[j];
                 bool seen = false;
+                /* A field read from an uplink and written by a downlink
+                 * (a set point) is declared once, and writable. */
                 for (size_t k = 0; k < *n; k++)
-                    if (strcmp((*decls)[k].field, f->name) == 0)
+                    if (strcmp((*decls)[k].field, f->name) == 0) {
                         seen = true;
+                        (*decls)[k].writable |= f->writable;
+                    }
                 if (!seen)
                     rc = gw_field_decl_add(decls, n, f->name, &f->path, f->unit, f->writable,
                                            f->line);

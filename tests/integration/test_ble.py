@@ -230,3 +230,188 @@ def test_silent_device_is_absent_and_comes_back(tmp):
                 srv.wait_register("bthome-1")
     finally:
         bus.close()
+
+
+# ---- GATT ---------------------------------------------------------------
+
+MOCK = "org.freedesktop.DBus.Mock"
+CHAR = "org.bluez.GattCharacteristic1"
+GATT_DEV = "C0:FF:EE:00:00:01"
+GATT_FAR = "C0:FF:EE:00:00:02"
+SETPOINT_UUID = "12345678-1234-5678-1234-56789abcdef0"
+
+
+def dev_path(mac):
+    return "/org/bluez/hci0/dev_" + mac.replace(":", "_")
+
+
+def gatt_device(bus, mac, chars, connect_ok=True):
+    """Connect/Disconnect behaviours on the bluez5 mock's device and one
+    service with chars [(uuid, value bytes)] as GattCharacteristic1
+    objects. ReadValue returns Value, WriteValue stores it (a first byte
+    0xFF is refused as BlueZ refuses a write the device does not permit),
+    StartNotify sets Notifying."""
+    dev = bus.conn.get_object("org.bluez", dev_path(mac))
+    if connect_ok:
+        dev.AddMethod("org.bluez.Device1", "Connect", "", "",
+                      "self.UpdateProperties('org.bluez.Device1', {'Connected': dbus.Boolean(True)})\n"
+                      "self.UpdateProperties('org.bluez.Device1', "
+                      "{'ServicesResolved': dbus.Boolean(True)})",
+                      dbus_interface=MOCK)
+    else:
+        dev.AddMethod("org.bluez.Device1", "Connect", "", "",
+                      "raise dbus.exceptions.DBusException('Page Timeout', "
+                      "name='org.bluez.Error.Failed')", dbus_interface=MOCK)
+    dev.AddMethod("org.bluez.Device1", "Disconnect", "", "",
+                  "self.UpdateProperties('org.bluez.Device1', {'ServicesResolved': dbus.Boolean(False), "
+                  "'Connected': dbus.Boolean(False)})", dbus_interface=MOCK)
+    root = bus.conn.get_object("org.bluez", "/")
+    svc = dev_path(mac) + "/service0010"
+    root.AddObject(svc, "org.bluez.GattService1",
+                   {"UUID": BASE_UUID % 0x181A, "Primary": True,
+                    "Device": dbus.ObjectPath(dev_path(mac))}, [], dbus_interface=MOCK)
+    paths = {}
+    for i, (uuid, val) in enumerate(chars):
+        path = "%s/char%04x" % (svc, 0x11 + i)
+        root.AddObject(path, CHAR, {
+            "UUID": uuid, "Service": dbus.ObjectPath(svc),
+            "Value": dbus.Array([dbus.Byte(b) for b in val], signature="y"),
+            "Flags": dbus.Array(["read", "write", "notify"], signature="s"),
+            "Notifying": False}, [
+            ("ReadValue", "a{sv}", "ay", "ret = self.props['%s']['Value']" % CHAR),
+            ("WriteValue", "aya{sv}", "",
+             "if len(args[0]) and args[0][0] == 0xFF:\n"
+             "    raise dbus.exceptions.DBusException('Write not permitted', "
+             "name='org.bluez.Error.NotPermitted')\n"
+             "self.props['%s']['Value'] = dbus.Array(args[0], signature='y')" % CHAR),
+            ("StartNotify", "", "", "self.props['%s']['Notifying'] = True" % CHAR),
+            ("StopNotify", "", "", "self.props['%s']['Notifying'] = False" % CHAR),
+        ], dbus_interface=MOCK)
+        paths[uuid] = path
+    return paths
+
+
+def set_value(bus, path, val):
+    """A notification: BlueZ's PropertiesChanged of Value."""
+    bus.conn.get_object("org.bluez", path).EmitSignal(
+        "org.freedesktop.DBus.Properties", "PropertiesChanged", "sa{sv}as",
+        [CHAR, dbus.Dictionary({"Value": dbus.Array([dbus.Byte(b) for b in val], signature="y")},
+                               signature="sv"), dbus.Array([], signature="s")],
+        dbus_interface=MOCK)
+
+
+def calls(bus, path, method):
+    return bus.conn.get_object("org.bluez", path).GetMethodCalls(method, dbus_interface=MOCK)
+
+
+def wait_calls(bus, path, method, n, timeout=15):
+    deadline = time.monotonic() + timeout
+    while len(calls(bus, path, method)) < n:
+        assert time.monotonic() < deadline, "%s: %s called fewer than %d times" % (
+            path, method, n)
+        time.sleep(0.05)
+    return calls(bus, path, method)
+
+
+SETPOINT_CODEC = ('codec = { type = "layout"; uplinks = ( { fport = 0; fields = ( '
+                  '{ name = "setpoint"; offset = 0; length = 2; type = "int"; scale = 0.1; '
+                  'endian = "little"; path = "/3308/0/5900"; } ); } ); '
+                  'downlinks = ( { fport = 0; fields = ( '
+                  '{ name = "setpoint"; offset = 0; length = 2; type = "int"; scale = 0.1; '
+                  'endian = "little"; path = "/3308/0/5900"; } ); } ); };')
+
+
+def wait_first(srv, ep, path, want, timeout=10):
+    """wait_values for a resource that has no value until the first GATT
+    read lands (4.04 until then): asks again, bounded."""
+    deadline = time.monotonic() + timeout
+    while srv.read(ep, path)["code"] == "4.04":
+        assert time.monotonic() < deadline, "%s%s never got a value" % (ep, path)
+        time.sleep(0.05)
+    return wait_values(srv, ep, path, want, timeout)
+
+
+def test_gatt_reads_notifications_and_writes(tmp):
+    bus = Bus()
+    try:
+        bus.start_bluez([GATT_DEV])
+        paths = gatt_device(bus, GATT_DEV, [
+            (BASE_UUID % 0x2A6E, (2137).to_bytes(2, "little", signed=True)),
+            (BASE_UUID % 0x2A6F, (4550).to_bytes(2, "little")),
+            (BASE_UUID % 0x2A19, bytes([87])),
+            (SETPOINT_UUID, (215).to_bytes(2, "little"))])
+        gatt = ('gatt = ( { uuid = "2a6e"; }, { uuid = "2a6f"; }, { uuid = "2a19"; notify = true; }, '
+                '{ uuid = "%s"; %s } ); gatt_interval = 0.5;' % (SETPOINT_UUID, SETPOINT_CODEC))
+        with TestServer() as srv:
+            conf = ble_conf(bus, [ble_dev("gatt-1", GATT_DEV, gatt)])
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("gatt-1")
+                gw.wait_log(r"ble:C0:FF:EE:00:00:01 connected, 4 of 4 characteristics found")
+                wait_first(srv, "gatt-1", "/3303/0/5700", {"/3303/0/5700": 21.37})
+                wait_first(srv, "gatt-1", "/3304/0/5700", {"/3304/0/5700": 45.5})
+                wait_first(srv, "gatt-1", "/3308/0/5900", {"/3308/0/5900": 21.5})
+                # interval reads: a changed value arrives by the next read
+                bus.conn.get_object("org.bluez", paths[BASE_UUID % 0x2A6E]).UpdateProperties(
+                    CHAR, {"Value": dbus.Array([dbus.Byte(b) for b in
+                                                (-512).to_bytes(2, "little", signed=True)],
+                                               signature="y")}, dbus_interface=MOCK)
+                wait_values(srv, "gatt-1", "/3303/0/5700", {"/3303/0/5700": -5.12})
+                assert len(calls(bus, paths[BASE_UUID % 0x2A6E], "ReadValue")) >= 2
+                # notify: StartNotify once, each Value change is a reading
+                wait_calls(bus, paths[BASE_UUID % 0x2A19], "StartNotify", 1)
+                set_value(bus, paths[BASE_UUID % 0x2A19], bytes([55]))
+                wait_first(srv, "gatt-1", "/3/0/9", {"/3/0/9": 55})
+                assert not calls(bus, paths[BASE_UUID % 0x2A19], "ReadValue")
+                # a Write becomes WriteValue with the codec's bytes, 2.04 once BlueZ answered
+                r = srv.request("write", ep="gatt-1", path="/3308/0/5900", cf=0,
+                                payload_text="-12.5")
+                assert r["code"] == "2.04", r
+                w = calls(bus, paths[SETPOINT_UUID], "WriteValue")
+                assert [bytes(c[1][0]) for c in w] == [(-125).to_bytes(2, "little", signed=True)], w
+                assert w[0][1][1].get("type") == "request", w
+                # BlueZ refusing the write: the server gets an error, not 2.04
+                r = srv.request("write", ep="gatt-1", path="/3308/0/5900", cf=0,
+                                payload_text="-0.1")
+                assert r["code"] == "5.00", r
+                gw.wait_log(r"WriteValue to %s failed: org.bluez.Error.NotPermitted" %
+                            SETPOINT_UUID)
+                # out of the field's range: refused before any GATT traffic
+                n = len(calls(bus, paths[SETPOINT_UUID], "WriteValue"))
+                r = srv.request("write", ep="gatt-1", path="/3308/0/5900", cf=0,
+                                payload_text="4000")
+                assert r["code"] == "4.00", r
+                assert len(calls(bus, paths[SETPOINT_UUID], "WriteValue")) == n
+                # the connection is kept (a notified characteristic)
+                assert not calls(bus, dev_path(GATT_DEV), "Disconnect")
+                assert len(calls(bus, dev_path(GATT_DEV), "Connect")) == 1
+    finally:
+        bus.close()
+
+
+def test_gatt_disconnects_between_reads_and_backs_off_from_a_device_out_of_range(tmp):
+    bus = Bus()
+    try:
+        bus.start_bluez([GATT_DEV, GATT_FAR])
+        paths = gatt_device(bus, GATT_DEV, [(BASE_UUID % 0x2A6E, (2500).to_bytes(2, "little"))])
+        gatt_device(bus, GATT_FAR, [(BASE_UUID % 0x2A6E, (100).to_bytes(2, "little"))],
+                    connect_ok=False)
+        gatt = 'gatt = ( { uuid = "2a6e"; } ); gatt_interval = 0.5;'
+        with TestServer() as srv:
+            conf = ble_conf(bus, [ble_dev("far-1", GATT_FAR, gatt), ble_dev("gatt-1", GATT_DEV, gatt)])
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("gatt-1")
+                gw.wait_log(r"ble:C0:FF:EE:00:00:02: Connect failed: org.bluez.Error.Failed: "
+                            r"Page Timeout \(next attempt in 1000 ms\)")
+                wait_first(srv, "gatt-1", "/3303/0/5700", {"/3303/0/5700": 25.0})
+                # connected for each read, disconnected after it
+                wait_calls(bus, dev_path(GATT_DEV), "Disconnect", 2)
+                assert len(calls(bus, paths[BASE_UUID % 0x2A6E], "ReadValue")) >= 2
+                # the device out of range: attempts 1 s, then 2 s apart (back-off)
+                c = wait_calls(bus, dev_path(GATT_FAR), "Connect", 3)
+                t = [x[0] for x in c]
+                assert t[1] - t[0] >= 0.9 and t[2] - t[1] >= 1.9, t
+                # only the first failure of the streak is a warning
+                assert sum(1 for line in gw.lines if "C0:FF:EE:00:00:02: Connect failed" in line
+                           and line.startswith("<4>")) == 1, gw.log_tail()
+    finally:
+        bus.close()
