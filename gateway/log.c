@@ -106,3 +106,45 @@ void gw_log(int level, const char *fmt, ...)
     write_all(line, len);
     errno = saved_errno;
 }
+
+static int limit_window(const gw_log_limit_t *l)
+{
+    return l->window_ms > 0 ? l->window_ms : 10000;
+}
+
+void gw_log_limit_flush(gw_log_limit_t *l, int64_t now_ms)
+{
+    if (!l || now_ms - l->window_start_ms < limit_window(l))
+        return;
+    if (l->suppressed)
+        gw_log(l->last_level, "%s [repeated %lu times in %d s, not shown]", l->last, l->suppressed,
+               (limit_window(l) + 999) / 1000);
+    l->suppressed = 0;
+    l->printed = 0;
+    l->window_start_ms = now_ms;
+}
+
+void gw_log_limited(gw_log_limit_t *l, int64_t now_ms, int level, const char *fmt, ...)
+{
+    level = clamp_level(level);
+    if (!l || level > gw_log_level)
+        return;
+    int saved_errno = errno;
+    gw_log_limit_flush(l, now_ms);
+    if (l->printed == 0 && l->suppressed == 0)
+        l->window_start_ms = now_ms; /* a window starts with its first line */
+    char msg[sizeof l->last];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (l->printed < GW_LOG_LIMIT_BURST) {
+        l->printed++;
+        gw_log(level, "%s", msg);
+    } else {
+        l->suppressed++;
+        l->last_level = level;
+        memcpy(l->last, msg, sizeof msg);
+    }
+    errno = saved_errno;
+}

@@ -131,5 +131,25 @@ GW_TEST(errno_preserved)
     CHECK_EQ_INT(e, EPIPE);
 }
 
+/* A flood through a limiter: the burst, then one summary with the number
+ * not shown once the window is over; below the level nothing is counted. */
+GW_TEST(limited_burst_and_summary)
+{
+    gw_log_limit_t l = {.window_ms = 5000};
+    capture_begin();
+    for (int i = 0; i < 25; i++)
+        gw_log_limited(&l, 1000 + i, LOG_WARNING, "dropped %d", i);
+    gw_log_limit_flush(&l, 5999);           /* the window is not over */
+    gw_log_limit_flush(&l, 6000);
+    gw_log_limit_flush(&l, 12000);          /* nothing more to say */
+    gw_log_limited(&l, 12001, LOG_WARNING, "again");
+    gw_log_limited(&l, 12002, LOG_DEBUG, "below the level");
+    const char *out = capture_end();
+    CHECK_EQ_STR(out, "<4>dropped 0\n<4>dropped 1\n<4>dropped 2\n<4>dropped 3\n<4>dropped 4\n"
+                      "<4>dropped 5\n<4>dropped 6\n<4>dropped 7\n<4>dropped 8\n<4>dropped 9\n"
+                      "<4>dropped 24 [repeated 15 times in 5 s, not shown]\n<4>again\n");
+    CHECK_EQ_INT((int)l.suppressed, 0);
+}
+
 GW_TEST_MAIN(parse_level, default_level_and_set, format_and_filter, one_line_per_message,
-             long_message_truncated, errno_preserved)
+             long_message_truncated, errno_preserved, limited_burst_and_summary)
