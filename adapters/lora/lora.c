@@ -37,6 +37,10 @@
 
 #define TICK_MS 1000
 #define TX_ACK_WAIT_MS 5000
+#define DROP_LOG_WINDOW_MS 5000
+
+/* A drop line through one of the adapter's limiters. */
+#define drop_log(a, lim, level, ...) gw_log_limited(&(a)->lim, now_ms(a), level, __VA_ARGS__)
 
 
 typedef struct lora_dl {
@@ -80,6 +84,10 @@ typedef struct lora_pend {
     size_t n;
     double rssi, snr;
     int tx_fwd; /* forwarder with a PULL address that heard it best, -1 none */
+    /* Forwarders that heard it within the de-duplication window (the
+     * gateway count of LinkCheckAns, LoRaWAN 1.0.x 5.2). */
+    int heard_by[8];
+    unsigned n_heard;
     double tx_rssi;
     uint32_t tmst;
     double freq;
@@ -109,6 +117,9 @@ struct gw_adapter {
     gw_timer_t dedup_timer, tick;
     bool started;
     lora_counters_t c;
+    /* Drop lines follow outside traffic: bounded per kind (the counters
+     * above keep every drop). */
+    gw_log_limit_t lim_dgram, lim_rxpk, lim_frame;
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -365,12 +376,16 @@ static void mac_commands(gw_adapter_t *a, lora_dev_t *d, const uint8_t *c, size_
     while (i < n) {
         uint8_t cid = c[i++];
         if (cid == 0x02) { /* LinkCheckReq: answer margin and gateway count */
+            /* Margin: the best SNR of the forwarders that heard it over the
+             * demodulation floor of its data rate, in whole dB (0..254);
+             * GwCnt: how many forwarders heard it. */
             double m = p->snr - lora_required_snr(p->datr);
             int margin = m < 0 ? 0 : m > 254 ? 254 : (int)m;
+            unsigned gws = p->n_heard ? (p->n_heard > 255 ? 255 : p->n_heard) : 1;
             if (d->mac_ans_len + 3 <= sizeof d->mac_ans) {
                 d->mac_ans[d->mac_ans_len++] = 0x02;
                 d->mac_ans[d->mac_ans_len++] = (uint8_t)margin;
-                d->mac_ans[d->mac_ans_len++] = 1;
+                d->mac_ans[d->mac_ans_len++] = (uint8_t)gws;
             }
         } else if (cid == 0x06 && i + 2 <= n) { /* DevStatusAns: battery, margin */
             uint8_t bat = c[i];
@@ -421,7 +436,8 @@ static void handle_data(gw_adapter_t *a, const lora_pend_t *p)
     if (lora_frame_parse(p->phy, p->n, &f) < 0 ||
         (f.mtype != LORA_MT_UNCONF_UP && f.mtype != LORA_MT_CONF_UP)) {
         a->c.bad_frames++;
-        gw_info("lora: dropped a %zu-byte frame that is no LoRaWAN 1.0 uplink", p->n);
+        drop_log(a, lim_frame, LOG_INFO, "lora: dropped a %zu-byte frame that is no LoRaWAN 1.0 uplink",
+                 p->n);
         return;
     }
     addr_ix_t key = {f.devaddr, 0};
@@ -435,7 +451,8 @@ static void handle_data(gw_adapter_t *a, const lora_pend_t *p)
     }
     if (lo >= a->n_ix || a->ix[lo].devaddr != f.devaddr) {
         a->c.unknown_devaddr++;
-        gw_debug("lora: uplink from unknown DevAddr %08" PRIx32 " (FCnt %u), not configured",
+        drop_log(a, lim_frame, LOG_DEBUG,
+                 "lora: uplink from unknown DevAddr %08" PRIx32 " (FCnt %u), not configured",
                  f.devaddr, f.fcnt16);
         return;
     }
@@ -456,8 +473,9 @@ static void handle_data(gw_adapter_t *a, const lora_pend_t *p)
                                  mic) == 0 &&
                    memcmp(mic, f.mic, 4) == 0) {
             replay = true;
-            gw_warn("lora: %s: replayed frame dropped (FCnt %" PRIu32 ", last accepted %" PRIu32
-                    ")", c->key, lora_fcnt_same_epoch(c->st.fcnt_up, f.fcnt16), c->st.fcnt_up);
+            drop_log(a, lim_frame, LOG_WARNING,
+                     "lora: %s: replayed frame dropped (FCnt %" PRIu32 ", last accepted %" PRIu32
+                     ")", c->key, lora_fcnt_same_epoch(c->st.fcnt_up, f.fcnt16), c->st.fcnt_up);
         }
     }
     if (!d) {
@@ -465,8 +483,9 @@ static void handle_data(gw_adapter_t *a, const lora_pend_t *p)
             a->c.replays++;
         } else {
             a->c.bad_mic++;
-            gw_warn("lora: frame from DevAddr %08" PRIx32 " (FCnt %u) dropped: bad MIC", f.devaddr,
-                    f.fcnt16);
+            drop_log(a, lim_frame, LOG_WARNING,
+                     "lora: frame from DevAddr %08" PRIx32 " (FCnt %u) dropped: bad MIC", f.devaddr,
+                     f.fcnt16);
         }
         return;
     }
@@ -515,7 +534,7 @@ static void handle_join(gw_adapter_t *a, const lora_pend_t *p)
     lora_join_req_t jr;
     if (lora_join_req_parse(p->phy, p->n, &jr) < 0) {
         a->c.bad_frames++;
-        gw_info("lora: dropped a malformed %zu-byte Join-Request", p->n);
+        drop_log(a, lim_frame, LOG_INFO, "lora: dropped a malformed %zu-byte Join-Request", p->n);
         return;
     }
     lora_dev_t *d = NULL;
@@ -524,28 +543,32 @@ static void handle_join(gw_adapter_t *a, const lora_pend_t *p)
             d = a->devs[i];
     if (!d) {
         a->c.unknown_devaddr++;
-        gw_debug("lora: Join-Request from unknown DevEUI %016" PRIx64 ", not configured",
+        drop_log(a, lim_frame, LOG_DEBUG,
+                 "lora: Join-Request from unknown DevEUI %016" PRIx64 ", not configured",
                  jr.dev_eui);
         return;
     }
     uint8_t mic[4];
     if (d->cfg->join_eui != jr.join_eui) {
         a->c.join_rejected++;
-        gw_warn("lora: %s: Join-Request for JoinEUI %016" PRIx64 ", expected %016" PRIx64,
-                d->key, jr.join_eui, d->cfg->join_eui);
+        drop_log(a, lim_frame, LOG_WARNING,
+                 "lora: %s: Join-Request for JoinEUI %016" PRIx64 ", expected %016" PRIx64,
+                 d->key, jr.join_eui, d->cfg->join_eui);
         return;
     }
     if (lora_join_mic(d->cfg->app_key, p->phy, 19, mic) < 0 || memcmp(mic, jr.mic, 4) != 0) {
         a->c.bad_mic++;
         a->c.join_rejected++;
-        gw_warn("lora: %s: Join-Request dropped: bad MIC (another AppKey?)", d->key);
+        drop_log(a, lim_frame, LOG_WARNING, "lora: %s: Join-Request dropped: bad MIC (another AppKey?)",
+                 d->key);
         return;
     }
     if (lora_state_has_nonce(&d->st, jr.dev_nonce)) {
         a->c.join_rejected++;
         a->c.replays++;
-        gw_warn("lora: %s: Join-Request with DevNonce %04x used before: refused (replay)",
-                d->key, jr.dev_nonce);
+        drop_log(a, lim_frame, LOG_WARNING,
+                 "lora: %s: Join-Request with DevNonce %04x used before: refused (replay)",
+                 d->key, jr.dev_nonce);
         return;
     }
     uint8_t rnd[7];
@@ -693,6 +716,14 @@ static void on_rxpk(void *ctx, const sem_rxpk_t *pk)
             continue;
         a->c.duplicates++;
         if (!p->done) {
+            bool known = false;
+            for (unsigned k = 0; k < p->n_heard && k < 8; k++)
+                known |= p->heard_by[k] == pc->fwd;
+            if (!known) {
+                if (p->n_heard < 8)
+                    p->heard_by[p->n_heard] = pc->fwd;
+                p->n_heard++; /* counted past 8 all the same */
+            }
             if (pk->rssi > p->rssi)
                 p->rssi = pk->rssi;
             if (pk->lsnr > p->snr)
@@ -709,7 +740,7 @@ static void on_rxpk(void *ctx, const sem_rxpk_t *pk)
     }
     lora_pend_t np = {.n = pk->size, .rssi = pk->rssi, .snr = pk->lsnr, .tx_fwd = can_tx ? pc->fwd : -1,
                       .tx_rssi = pk->rssi, .tmst = pk->tmst, .freq = pk->freq,
-                      .due_ms = now_ms(a) + a->sec->dedup_ms};
+                      .due_ms = now_ms(a) + a->sec->dedup_ms, .heard_by = {pc->fwd}, .n_heard = 1};
     memcpy(np.phy, pk->data, pk->size);
     snprintf(np.datr, sizeof np.datr, "%s", pk->datr);
     if (a->sec->dedup_ms == 0) {
@@ -737,15 +768,31 @@ static void on_stat(void *ctx, const sem_stat_t *st)
     lora_fwd_t *f = &pc->a->fwds[pc->fwd];
     f->stat = *st;
     f->has_stat = true;
-    gw_debug("lora: forwarder %016" PRIx64 ": received %ld, CRC ok %ld, forwarded %ld, "
-             "downlinks %ld, sent %ld", f->eui, st->rxnb, st->rxok, st->rxfw, st->dwnb, st->txnb);
+    /* The forwarder's own counters (since its previous report, every
+     * stat_interval, 30 s by default): the radio side of the link a user
+     * checks when devices go quiet. A field it left out shows as "-". */
+    char v[6][24];
+    const long n[5] = {st->rxnb, st->rxok, st->rxfw, st->dwnb, st->txnb};
+    for (int i = 0; i < 5; i++)
+        if (n[i] < 0)
+            snprintf(v[i], sizeof v[i], "-");
+        else
+            snprintf(v[i], sizeof v[i], "%ld", n[i]);
+    if (st->ackr < 0)
+        snprintf(v[5], sizeof v[5], "-");
+    else
+        snprintf(v[5], sizeof v[5], "%.1f%%", st->ackr);
+    gw_info("lora: forwarder %016" PRIx64 " stat: rxnb %s rxok %s rxfw %s ackr %s dwnb %s "
+            "txnb %s (received, CRC ok, forwarded, upstream acknowledged, downlinks "
+            "received, sent)", f->eui, v[0], v[1], v[2], v[5], v[3], v[4]);
 }
 
 static void on_bad_rxpk(void *ctx, int index, const char *why)
 {
     push_ctx_t *pc = ctx;
     pc->a->c.bad_rxpk++;
-    gw_warn("lora: forwarder %016" PRIx64 ": rxpk[%d] dropped: %s", pc->eui, index, why);
+    drop_log(pc->a, lim_rxpk, LOG_WARNING, "lora: forwarder %016" PRIx64 ": rxpk[%d] dropped: %s",
+             pc->eui, index, why);
 }
 
 static int find_fwd(gw_adapter_t *a, uint64_t eui)
@@ -787,7 +834,8 @@ static void on_tx_ack(gw_adapter_t *a, const sem_hdr_t *h)
     }
     if (rc == 1) {
         a->c.tx_ack_errors++;
-        gw_warn("lora: forwarder %016" PRIx64 " refused a downlink: %s", h->eui, err);
+        drop_log(a, lim_dgram, LOG_WARNING, "lora: forwarder %016" PRIx64 " refused a downlink: %s",
+                 h->eui, err);
     }
 }
 
@@ -801,7 +849,7 @@ void gw_lora_datagram(gw_adapter_t *a, const uint8_t *p, size_t n, const void *f
     const char *why = "";
     if (sem_parse_header(p, n, &h, &why) < 0) {
         a->c.bad_datagrams++;
-        gw_warn("lora: dropped a %zu-byte datagram: %s", n, why);
+        drop_log(a, lim_dgram, LOG_WARNING, "lora: dropped a %zu-byte datagram: %s", n, why);
         return;
     }
     int fwd = find_fwd(a, h.eui);
@@ -833,7 +881,8 @@ void gw_lora_datagram(gw_adapter_t *a, const uint8_t *p, size_t n, const void *f
     sem_push_cb_t cb = {on_rxpk, on_stat, on_bad_rxpk, &pc};
     if (sem_parse_push(h.json, h.json_len, &cb, &why) < 0) {
         a->c.bad_datagrams++;
-        gw_warn("lora: forwarder %016" PRIx64 ": PUSH_DATA dropped: %s", h.eui, why);
+        drop_log(a, lim_dgram, LOG_WARNING, "lora: forwarder %016" PRIx64 ": PUSH_DATA dropped: %s",
+                 h.eui, why);
     }
 }
 
@@ -857,6 +906,9 @@ static void on_io(void *ctx, uint32_t events)
 
 static void tick(gw_adapter_t *a, int64_t now)
 {
+    gw_log_limit_flush(&a->lim_dgram, now);
+    gw_log_limit_flush(&a->lim_rxpk, now);
+    gw_log_limit_flush(&a->lim_frame, now);
     for (size_t i = 0; i < a->n_devs; i++) {
         lora_dev_t *d = a->devs[i];
         if (d->dirty && now - d->dirty_ms >= a->sec->flush_ms)
@@ -910,6 +962,7 @@ static int lora_create(const gw_adapter_env_t *env, const void *section,
     a->fd = -1;
     gw_timer_init(&a->dedup_timer, on_dedup, a);
     gw_timer_init(&a->tick, on_tick, a);
+    a->lim_dgram.window_ms = a->lim_rxpk.window_ms = a->lim_frame.window_ms = DROP_LOG_WINDOW_MS;
     if (section) {
         a->sec = section;
     } else {
@@ -1126,17 +1179,35 @@ static int lora_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *ch, size
     return 0;
 }
 
+/* An Execute is encoded as a write of its arguments to the same field
+ * (docs/lora.md, "Downlinks"): the argument text ("0='on',1") as a string,
+ * or true when there is none. A JS codec's encodeDownlink sees
+ * {data: {<field>: true}}; an LPP output or layout field encodes true as 1.
+ * out is where the value is built; the value to encode is returned. */
+static const gw_value_t *exec_value(const gw_value_t *value, const char *args, gw_value_t *out)
+{
+    if (value)
+        return value;
+    if (args && args[0])
+        *out = (gw_value_t){.type = GW_TYPE_STRING,
+                            .v.bytes = {(const uint8_t *)args, strlen(args)}};
+    else
+        *out = (gw_value_t){.type = GW_TYPE_BOOLEAN, .v.b = true};
+    return out;
+}
+
 static int lora_write_check(gw_adapter_t *a, const char *device_key, const char *field,
                             const gw_value_t *value, const char *args)
 {
-    (void)args;
     if (!a || !field)
         return -EINVAL;
     lora_dev_t *d = find_key(a, device_key);
     if (!d)
         return -ENOENT;
-    if (!value || !d->cfg->codec)
+    if (!d->cfg->codec)
         return -ENOTSUP;
+    gw_value_t ev;
+    value = exec_value(value, args, &ev);
     uint8_t buf[GW_PAYLOAD_MAX_BYTES];
     size_t len = 0;
     unsigned fport = 0;
@@ -1149,14 +1220,16 @@ static int lora_write_async(gw_adapter_t *a, const char *device_key, const char 
                             const gw_value_t *value, const char *args, gw_write_done_fn done,
                             void *done_ctx)
 {
-    (void)args;
     if (!a || !field || !done)
         return -EINVAL;
     lora_dev_t *d = find_key(a, device_key);
     if (!d)
         return -ENOENT;
-    if (!value || !d->cfg->codec)
+    if (!d->cfg->codec)
         return -ENOTSUP;
+    const char *what = value ? "write" : "execute";
+    gw_value_t ev;
+    value = exec_value(value, args, &ev);
     if (!a->started)
         return -ENOTCONN;
     lora_dl_t *dl = calloc(1, sizeof *dl);
@@ -1176,8 +1249,8 @@ static int lora_write_async(gw_adapter_t *a, const char *device_key, const char 
     while (*pp)
         pp = &(*pp)->next;
     *pp = dl;
-    gw_info("lora: %s: write of %s queued (%zu bytes on FPort %u) until its next uplink",
-            d->key, field, dl->len, dl->fport);
+    gw_info("lora: %s: %s of %s queued (%zu bytes on FPort %u) until its next uplink",
+            d->key, what, field, dl->len, dl->fport);
     return 0;
 }
 

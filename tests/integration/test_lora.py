@@ -339,3 +339,155 @@ def test_absence_and_write_timeout(tmp):
                 assert r["code"].startswith("4."), r
             finally:
                 fw.close()
+
+
+# A JS codec in the TTN/ChirpStack convention: temperature (0.1 Cel, big
+# endian), a nested wind speed (a dotted field), and an encoder whose
+# "reset" field is executable: {data: {reset: true}} without arguments,
+# the argument text otherwise.
+JS_CODEC = (
+    "function decodeUplink(input) { var b = input.bytes; "
+    "return {data: {temperature: ((b[0] << 8) | b[1]) / 10, wind: {speed: b[2]}}, warnings: []}; } "
+    "function encodeDownlink(input) { var r = input.data.reset; "
+    "if (r === undefined) return {errors: ['only reset']}; "
+    "return {bytes: r === true ? [0xAA, 1] : [0xAA, 2, r.length], fPort: 7}; }")
+JS_ADDR = "26011bdc"
+
+
+def js_dev(ep="lora-js"):
+    return ('{ endpoint = "%s"; adapter = "lora"; dev_addr = "%s"; nwk_skey = "%s"; '
+            'app_skey = "%s"; codec = { type = "js"; source = "%s"; fields = ( '
+            '{ name = "temperature"; path = "/3303/4/5700"; unit = "Cel"; }, '
+            '{ name = "wind.speed"; path = "/3300/2/5700"; }, '
+            '{ name = "reset"; path = "/3303/4/5605"; writable = true; } ); }; }'
+            % (ep, JS_ADDR, NWK, APP, JS_CODEC))
+
+
+LAYOUT_ADDR = "26011bdd"
+
+
+def layout_dev(ep="lora-layout"):
+    return ('{ endpoint = "%s"; adapter = "lora"; dev_addr = "%s"; nwk_skey = "%s"; '
+            'app_skey = "%s"; codec = { type = "layout"; uplinks = ( { fport = 2; fields = ( '
+            '{ name = "temperature"; offset = 0; length = 2; type = "int"; scale = 0.01; '
+            'path = "/3303/6/5700"; }, '
+            '{ name = "humidity"; offset = 2; length = 1; scale = 0.5; path = "/3304/6/5700"; }, '
+            '{ name = "level"; offset = 3; length = 2; endian = "little"; path = "/3300/6/5700"; } '
+            '); } ); }; }' % (ep, LAYOUT_ADDR, NWK, APP))
+
+
+def test_js_codec_readings_and_execute_downlink(tmp):
+    port = harness.reserve_port("udp")
+    with TestServer() as srv:
+        with Gateway(tmp, lora_conf(port, [js_dev()]), server=srv) as gw:
+            srv.wait_register("lora-js")
+            fw = Forwarders(port)
+            try:
+                # 0x0110 = 27.2 Cel, wind speed 9: fields land where `fields` says
+                fw.uplink(devaddr=JS_ADDR, nwk=NWK, app=APP, fcnt=1, fport=1, payload="011009")
+                wait_value(srv, "lora-js", "/3303/4/5700", 27.2)
+                wait_value(srv, "lora-js", "/3300/2/5700", 9)
+                fw.pull(GW1)
+                # an Execute is encoded by encodeDownlink and sent after the next uplink
+                req = srv.send_command("execute", ep="lora-js", path="/3303/4/5605")
+                gw.wait_log(r"execute of reset queued \(2 bytes on FPort 7\)")
+                m = fw.mark()
+                fw.uplink(devaddr=JS_ADDR, nwk=NWK, app=APP, fcnt=2, fport=1, payload="011109")
+                ev = fw.wait(lambda e: e["event"] == "pull_resp", since=m, what="PULL_RESP")
+                r = srv.wait_response(req)
+                assert r["code"] == "2.04", r
+                d = fw.call(cmd="decode_down", phy=ev["phy"], nwk=NWK, app=APP)
+                assert d["mic_ok"] and d["fport"] == 7 and d["payload"] == "aa01", d
+                assert d["devaddr"] == JS_ADDR, d
+                # with arguments: the codec sees their text
+                req = srv.send_command("execute", ep="lora-js", path="/3303/4/5605",
+                                       payload_text="0='on',1")
+                gw.wait_log(r"execute of reset queued \(3 bytes on FPort 7\)")
+                m = fw.mark()
+                fw.uplink(devaddr=JS_ADDR, nwk=NWK, app=APP, fcnt=3, fport=1, payload="011209")
+                ev = fw.wait(lambda e: e["event"] == "pull_resp", since=m, what="PULL_RESP")
+                assert srv.wait_response(req)["code"] == "2.04"
+                d = fw.call(cmd="decode_down", phy=ev["phy"], nwk=NWK, app=APP)
+                assert d["mic_ok"] and d["payload"] == "aa0208", d
+            finally:
+                fw.close()
+
+
+def test_layout_codec_readings(tmp):
+    port = harness.reserve_port("udp")
+    with TestServer() as srv:
+        with Gateway(tmp, lora_conf(port, [layout_dev()]), server=srv) as gw:
+            srv.wait_register("lora-layout")
+            fw = Forwarders(port)
+            try:
+                # 0x0abc = 2748 -> 27.48 Cel, 0x5b = 91 -> 45.5 %RH, level 0x0102 little endian
+                fw.uplink(devaddr=LAYOUT_ADDR, nwk=NWK, app=APP, fcnt=1, fport=2,
+                          payload="0abc5b0201")
+                wait_value(srv, "lora-layout", "/3303/6/5700", 27.48)
+                wait_value(srv, "lora-layout", "/3304/6/5700", 45.5)
+                wait_value(srv, "lora-layout", "/3300/6/5700", 258)
+                # a payload shorter than the layout is dropped whole
+                mark = gw.mark()
+                fw.uplink(devaddr=LAYOUT_ADDR, nwk=NWK, app=APP, fcnt=2, fport=2, payload="0bbc")
+                gw.wait_log(r"FPort 2 payload of 2 bytes not decoded", since=mark)
+                assert read_value(srv, "lora-layout", "/3303/6/5700") == "27.48"
+            finally:
+                fw.close()
+
+
+def test_link_check_counts_forwarders_and_best_margin(tmp):
+    port = harness.reserve_port("udp")
+    with TestServer() as srv:
+        with Gateway(tmp, lora_conf(port, [abp_dev()]), server=srv) as gw:
+            srv.wait_register("lora-abp")
+            fw = Forwarders(port)
+            try:
+                fw.pull(GW1)
+                # LinkCheckReq in FOpts, heard by two forwarders at SF7 (floor -7.5 dB):
+                # the margin is over the best SNR, 5.5 + 7.5 = 13 dB, from 2 gateways
+                m = fw.mark()
+                fw.uplink(eui=(GW1, GW2), rssi=[-60, -80], lsnr=[-3.0, 5.5], fopts="02",
+                          **up(1))
+                ev = fw.wait(lambda e: e["event"] == "pull_resp", since=m, what="PULL_RESP")
+                d = fw.call(cmd="decode_down", phy=ev["phy"], nwk=NWK, app=APP)
+                assert d["mic_ok"] and d["fopts"] == "020d02", d
+                # one forwarder, SNR -10 at SF7: below the floor, margin 0, 1 gateway
+                m = fw.mark()
+                fw.uplink(lsnr=[-10.0], fopts="02", **up(2))
+                ev = fw.wait(lambda e: e["event"] == "pull_resp", since=m, what="PULL_RESP")
+                d = fw.call(cmd="decode_down", phy=ev["phy"], nwk=NWK, app=APP)
+                assert d["mic_ok"] and d["fopts"] == "020001", d
+            finally:
+                fw.close()
+
+
+def test_drop_lines_limited_and_forwarder_stat(tmp):
+    port = harness.reserve_port("udp")
+    with TestServer() as srv:
+        with Gateway(tmp, lora_conf(port, [abp_dev()]), server=srv) as gw:
+            srv.wait_register("lora-abp")
+            fw = Forwarders(port)
+            try:
+                mark = gw.mark()
+                flood = 100
+                for _ in range(flood):
+                    fw.send(cmd="raw", eui=GW1, hex="027b")
+                # the burst, then one summary counting the rest once the window ends
+                summary = gw.wait_log(r"dropped a 2-byte datagram: .* \[repeated (\d+) times in 5 s",
+                                      timeout=20, since=mark)
+                with gw._cond:
+                    shown = sum(1 for line in gw.lines[mark:]
+                                if "dropped a 2-byte datagram" in line and "repeated" not in line)
+                assert shown == 10, shown
+                assert shown + int(summary.group(1)) == flood, summary.group(0)
+                # the forwarder's stat report is kept and logged at info
+                stat = {"time": "2026-11-29 14:00:00 UTC", "rxnb": 12, "rxok": 10, "rxfw": 9,
+                        "ackr": 100.0, "dwnb": 2, "txnb": 1}
+                fw.send(cmd="push_json", eui=GW2, json=json.dumps({"stat": stat}))
+                gw.wait_log(r"forwarder 1112131415161718 stat: rxnb 12 rxok 10 rxfw 9 ackr "
+                            r"100\.0% dwnb 2 txnb 1", since=mark)
+                # and the gateway still works
+                fw.uplink(**up(1))
+                wait_value(srv, "lora-abp", "/3303/3/5700", 27.2)
+            finally:
+                fw.close()

@@ -17,7 +17,8 @@
  * stdin takes one JSON command per line:
  *   {"cmd":"pull","eui":E}                          PULL_DATA (the gateway learns where to send)
  *   {"cmd":"uplink","eui":[E,...],"rssi":[R,...],"devaddr":H,"nwk":H,"app":H,"fcnt":N,
- *    "fport":P,"payload":H,"confirmed":B,"bad_mic":B,"fopts":H}   one frame heard by each E
+ *    "fport":P,"payload":H,"confirmed":B,"bad_mic":B,"fopts":H,"lsnr":[S,...]}
+ *                                                   one frame heard by each E (SNR 7.5 unless lsnr)
  *   {"cmd":"join","eui":[E],"dev_eui":H,"join_eui":H,"app_key":H,"dev_nonce":H}
  *   {"cmd":"raw","eui":E,"hex":H}                   any datagram bytes
  *   {"cmd":"push_json","eui":E,"json":S}            a PUSH_DATA with this JSON text
@@ -86,10 +87,11 @@ function onMessage(eui, sock, msg) {
     out({event: 'bad', eui, hex: msg.toString('hex')});
 }
 
-function push(eui, phy, rssi) {
+function push(eui, phy, rssi, lsnr) {
     tmst = (tmst + 1000) >>> 0;
     const rxpk = {tmst, chan: 0, rfch: 0, freq: 868.1, stat: 1, modu: 'LORA', datr: 'SF7BW125',
-                  codr: '4/5', lsnr: 7.5, rssi, size: phy.length, data: phy.toString('base64')};
+                  codr: '4/5', lsnr: lsnr === undefined ? 7.5 : lsnr, rssi, size: phy.length,
+                  data: phy.toString('base64')};
     send(eui, Buffer.concat([header(0, eui), Buffer.from(JSON.stringify({rxpk: [rxpk]}))]));
     out({event: 'sent', eui, phy: phy.toString('hex')});
 }
@@ -108,7 +110,8 @@ function uplink(c) {
     if (c.bad_mic)
         phy[phy.length - 1] ^= 0xFF;
     const euis = [].concat(c.eui);
-    euis.forEach((e, i) => push(e, phy, (c.rssi || [])[i] !== undefined ? c.rssi[i] : -50));
+    euis.forEach((e, i) => push(e, phy, (c.rssi || [])[i] !== undefined ? c.rssi[i] : -50,
+                                (c.lsnr || [])[i]));
 }
 
 function join(c) {
