@@ -141,6 +141,48 @@ static bool refused(const ble_dev_t *d, uint8_t slot)
     return d->refused[slot / 8] & (1u << (slot % 8));
 }
 
+/* An encrypted BTHome frame into plain[0..*n): the MIC checked with the
+ * device's key and its address, the counter against the last accepted.
+ * A wrong key is logged once per device (every frame fails alike), each
+ * refusal counted. */
+static int decrypt_bthome(ble_dev_t *d, const ble_blob_t *b, uint8_t *plain, size_t *n)
+{
+    uint64_t m = d->bound ? d->bound : d->mac;
+    uint8_t mac[6];
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)(m >> (40 - 8 * i));
+    uint32_t ctr;
+    int rc = gw_ble_bthome_decrypt(d->conf->bindkey, mac, b->p, b->n, plain, n, &ctr);
+    if (rc == -EACCES) {
+        if (d->bad_mic++ == 0)
+            gw_warn("ble: %s: encrypted BTHome frame does not authenticate with the configured "
+                    "bindkey (a wrong key?); such frames are dropped and counted", d->key);
+        return rc;
+    }
+    if (rc < 0) {
+        if (d->decode_errors++ % 1000 == 0)
+            gw_warn("ble: %s: encrypted BTHome frame of %zu bytes refused: %s (%llu so far)",
+                    d->key, b->n, strerror(-rc), (unsigned long long)d->decode_errors);
+        return rc;
+    }
+    /* BlueZ repeats the last advert's properties: the same counter is the
+     * same frame, not an attack; a lower one is a replay. */
+    if (d->has_enc_counter && ctr == d->enc_counter) {
+        d->duplicates++;
+        return -EALREADY;
+    }
+    if (d->has_enc_counter && ctr < d->enc_counter) {
+        if (d->replays++ % 1000 == 0)
+            gw_warn("ble: %s: encrypted BTHome frame with counter %u after %u refused as a "
+                    "replay (%llu so far)", d->key, ctr, d->enc_counter,
+                    (unsigned long long)d->replays);
+        return -EALREADY;
+    }
+    d->has_enc_counter = true;
+    d->enc_counter = ctr;
+    return 0;
+}
+
 static void decode_blob(ble_dev_t *d, const ble_blob_t *b)
 {
     for (size_t k = 0; gw_ble_decoders[k]; k++) {
@@ -148,7 +190,15 @@ static void decode_blob(ble_dev_t *d, const ble_blob_t *b)
         if ((d->dec && dec != d->dec) || dec->src != b->src || dec->id != b->id)
             continue;
         gw_ble_decoded_t out;
-        int rc = dec->decode(b->p, b->n, &out);
+        uint8_t plain[GW_BLE_BTHOME_MAX_FRAME];
+        const uint8_t *p = b->p;
+        size_t n = b->n;
+        if (dec == &gw_ble_dec_bthome && n >= 1 && (p[0] & 0x01) && d->conf->has_bindkey) {
+            if (decrypt_bthome(d, b, plain, &n) < 0)
+                continue;
+            p = plain;
+        }
+        int rc = dec->decode(p, n, &out);
         if (rc < 0) {
             /* One line for the first and then every 1000th: a device
              * sending what its decoder cannot read does so at every

@@ -30,13 +30,15 @@ typedef struct gw_ble_part {
     double gatt_interval_s;  /* seconds between reads of the read characteristics */
     bool stay_connected;     /* keep the connection between reads (true when a
                                 characteristic is notified) */
+    uint8_t bindkey[16];     /* encrypted BTHome: AES-128 key */
+    bool has_bindkey;
     unsigned set;           /* P_* bits: keys given (template merging) */
     int line;
 } gw_ble_part_t;
 
 enum {
     P_DECODER = 1, P_NAME = 2, P_IDENTITY = 4, P_ABSENT = 8, P_DEREG = 16, P_GATT = 32,
-    P_INTERVAL = 64, P_STAY = 128
+    P_INTERVAL = 64, P_STAY = 128, P_BINDKEY = 256
 };
 
 #define GW_BLE_ABSENT_DEFAULT_S 600.0

@@ -70,6 +70,11 @@ typedef struct ble_dev {
     /* slots the mapping refused (no object for the field): not emitted again */
     uint8_t refused[GW_BLE_SLOTS / 8];
     bool rssi_refused;
+    /* encrypted BTHome: the last accepted counter (replays are below or
+     * equal), frames refused for their MIC or counter */
+    bool has_enc_counter;
+    uint32_t enc_counter;
+    uint64_t bad_mic, replays;
     ble_gatt_t g;                 /* used when conf->n_chars */
 } ble_dev_t;
 

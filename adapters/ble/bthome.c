@@ -6,7 +6,8 @@
  * 0x54 raw carry a length byte first). An id the table does not know ends
  * the frame as -ENOTSUP: its size is unknown, so nothing after it can be
  * read safely. Encrypted frames (AES-CCM with a bind key) are refused with
- * -ENOTSUP here.
+ * -ENOTSUP here; the adapter decrypts them first (bthome_crypt.c) when the
+ * device has a bindkey.
  */
 #include <errno.h>
 #include <string.h>

@@ -352,6 +352,32 @@ static int h_stay(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key
     return 0;
 }
 
+static int h_bindkey(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    const char *v = config_setting_get_string(s);
+    bool ok = strlen(v) == 32;
+    for (size_t i = 0; ok && i < 32; i++)
+        ok = is_hex(v[i]);
+    if (!ok) {
+        /* the value is a secret: not repeated in the message */
+        gw_config_error(ctx, s, "\"bindkey\" must be 32 hexadecimal digits (the device's "
+                                "16-byte AES key), got %zu characters%s",
+                        strlen(v), strlen(v) == 32 ? " with a non-hex digit" : "");
+        return 0;
+    }
+    for (size_t i = 0; i < 16; i++) {
+        unsigned b;
+        sscanf(v + 2 * i, "%2x", &b);
+        p->bindkey[i] = (uint8_t)b;
+    }
+    p->has_bindkey = true;
+    p->set |= P_BINDKEY;
+    return 0;
+}
+
 static const gw_cfg_key_t dev_keys[] = {
     {"decoder", GW_CFG_STRING, "a string (\"bthome\", \"ruuvi\" or \"atc\")", false, h_decoder,
      0, 0, 0},
@@ -364,6 +390,8 @@ static const gw_cfg_key_t dev_keys[] = {
      false, h_dereg, 0, 0, 0},
     {"gatt", GW_CFG_LIST, "a list of groups { uuid = \"2a6e\"; notify = false; }", false, h_gatt,
      0, 0, 0},
+    {"bindkey", GW_CFG_STRING, "a string (32 hex digits: the BTHome encryption key)", false,
+     h_bindkey, 0, 0, 0},
     {"gatt_interval", GW_CFG_NUMBER, "a number (seconds between GATT reads)", false, h_interval,
      0, 0, 0},
     {"stay_connected", GW_CFG_BOOL, "true or false (keep the GATT connection between reads)",
@@ -448,6 +476,10 @@ static int merge_part(const void *base, const void *over, void **out)
         }
         if (s->set & P_INTERVAL)
             d->gatt_interval_s = s->gatt_interval_s;
+        if (s->set & P_BINDKEY) {
+            memcpy(d->bindkey, s->bindkey, sizeof d->bindkey);
+            d->has_bindkey = true;
+        }
         if (s->set & P_STAY)
             d->stay_connected = s->stay_connected;
         d->set |= s->set;
@@ -484,6 +516,9 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
         gw_config_error(ctx, dev->group, "%s: identity = true needs the decoder whose payload "
                                          "carries the MAC, expected decoder = \"ruuvi\" or \"atc\"",
                         dev->where);
+    if (p && p->has_bindkey && p->decoder && strcmp(p->decoder, "bthome") != 0)
+        gw_config_error(ctx, dev->group, "%s: bindkey is for encrypted BTHome frames, expected "
+                                         "decoder = \"bthome\" (or no decoder)", dev->where);
     bool notify = false;
     for (size_t i = 0; p && i < p->n_chars; i++)
         notify |= p->chars[i].notify;
@@ -533,6 +568,8 @@ static uint64_t part_fingerprint(const void *part)
     gw_fnv_bytes(&h, &p->absent_after_s, sizeof p->absent_after_s);
     gw_fnv_bytes(&h, &p->absent_deregister, sizeof p->absent_deregister);
     gw_fnv_bytes(&h, &p->gatt_interval_s, sizeof p->gatt_interval_s);
+    gw_fnv_bytes(&h, &p->has_bindkey, sizeof p->has_bindkey);
+    gw_fnv_bytes(&h, p->bindkey, sizeof p->bindkey);
     gw_fnv_bytes(&h, &p->stay_connected, sizeof p->stay_connected);
     for (size_t i = 0; i < p->n_chars; i++) {
         const gw_ble_char_conf_t *c = &p->chars[i];
@@ -555,6 +592,8 @@ static void describe_part(const void *part, FILE *out)
             p && p->name ? p->name : "", p && p->identity ? ", by payload MAC" : "",
             p ? p->absent_after_s : GW_BLE_ABSENT_DEFAULT_S,
             p && p->absent_deregister ? " (then de-registered)" : "");
+    if (p && p->has_bindkey)
+        fprintf(out, "    encrypted BTHome frames decrypted with its bindkey\n");
     for (size_t i = 0; p && i < p->n_chars; i++) {
         const gw_ble_char_conf_t *c = &p->chars[i];
         fprintf(out, "    gatt %s %s%s%s\n", c->uuid, c->field ? c->field : "(codec)",
@@ -568,7 +607,7 @@ static void describe_part(const void *part, FILE *out)
 const gw_adapter_conf_ops_t gw_ble_conf_ops = {
     .keys = dev_keys,
     .n_keys = sizeof dev_keys / sizeof dev_keys[0],
-    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, gatt, "
+    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, bindkey, gatt, "
                  "gatt_interval and stay_connected",
     .parse_section = parse_section,
     .free_section = free_section,

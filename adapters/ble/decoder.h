@@ -75,6 +75,22 @@ extern const gw_ble_decoder_t gw_ble_dec_bthome; /* bthome.c: BTHome v2, UUID 0x
 extern const gw_ble_decoder_t gw_ble_dec_ruuvi;  /* ruuvi.c: RAWv2 (format 5), company 0x0499 */
 extern const gw_ble_decoder_t gw_ble_dec_atc;    /* atc.c: LYWSD03MMC ATC1441/pvvx, UUID 0x181A */
 
+/* Encrypted BTHome v2 (bthome_crypt.c): p[0..n) is a frame whose
+ * device-information byte has bit 0 set; key is the device's 16-byte bind
+ * key, mac its address in display order (AA:BB:... = mac[0], mac[1], ...).
+ * On success out[0..*out_n) is the same frame unencrypted (bit 0 cleared,
+ * the objects in clear, counter and MIC removed), for gw_ble_dec_bthome,
+ * and *out_counter the frame's counter (for the caller's replay check:
+ * each frame's counter must be above the last accepted one). out holds
+ * n bytes at least. Returns 0, or
+ *   -EBADMSG  shorter than 1 + counter + MIC, longer than
+ *             GW_BLE_BTHOME_MAX_FRAME, or not marked encrypted;
+ *   -EACCES   the MIC does not verify (a wrong key, a changed frame);
+ *   -EINVAL   a NULL argument. */
+#define GW_BLE_BTHOME_MAX_FRAME 255
+int gw_ble_bthome_decrypt(const uint8_t key[16], const uint8_t mac[6], const uint8_t *p, size_t n,
+                          uint8_t *out, size_t *out_n, uint32_t *out_counter);
+
 /* NULL-terminated table of every decoder. */
 extern const gw_ble_decoder_t *const gw_ble_decoders[];
 

@@ -415,3 +415,65 @@ def test_gatt_disconnects_between_reads_and_backs_off_from_a_device_out_of_range
                            and line.startswith("<4>")) == 1, gw.log_tail()
     finally:
         bus.close()
+
+
+# ---- encrypted BTHome ---------------------------------------------------
+
+BINDKEY = "231d39c1d7cc1ab1aee224cd096db932"
+
+
+def bthome_encrypt(mac, key_hex, counter, objects):
+    """An encrypted BTHome v2 frame (bthome.io "Encryption"), built with
+    python3-cryptography's AES-CCM: info byte 0x41, ciphertext, counter
+    (little-endian), 4-byte MIC."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+    ctr = counter.to_bytes(4, "little")
+    nonce = bytes.fromhex(mac.replace(":", "")) + b"\xd2\xfc\x41" + ctr
+    sealed = AESCCM(bytes.fromhex(key_hex), tag_length=4).encrypt(nonce, objects, None)
+    return b"\x41" + sealed[:-4] + ctr + sealed[-4:]
+
+
+def test_encrypted_bthome_key_and_replays(tmp):
+    enc, wrong = "54:48:E6:8F:80:A5", "54:48:E6:8F:80:A6"
+    bus = Bus()
+    try:
+        bus.start_bluez([enc, wrong])
+        with TestServer() as srv:
+            conf = ble_conf(bus, [
+                ble_dev("enc-1", enc, 'decoder = "bthome"; bindkey = "%s";' % BINDKEY),
+                ble_dev("enc-2", wrong, 'decoder = "bthome"; bindkey = "%s";' % ("00" * 16))])
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("enc-1")
+                srv.wait_register("enc-2")
+                gw.wait_log(r"discovery running on hci0")
+                # the published vector itself: 25.06 Cel, 50.55 %
+                vec = bytes.fromhex("41a47266c95f730011223378237214")
+                assert bthome_encrypt(enc, BINDKEY, 0x33221100,
+                                      bytes.fromhex("02CA0903BF13")) == vec
+                bus.advert(enc, svc={0xFCD2: vec})
+                wait_values(srv, "enc-1", "/3303/0/5700", {"/3303/0/5700": 25.06})
+                wait_values(srv, "enc-1", "/3304/0/5700", {"/3304/0/5700": 50.55})
+                # a later counter: a new reading
+                bus.advert(enc, svc={0xFCD2: bthome_encrypt(enc, BINDKEY, 0x33221101,
+                                                            bytes.fromhex("02D007"))})
+                wait_values(srv, "enc-1", "/3303/0/5700", {"/3303/0/5700": 20.0})
+                # an older counter (a recorded frame sent again): refused, counted
+                mark = gw.mark()
+                bus.advert(enc, svc={0xFCD2: bthome_encrypt(enc, BINDKEY, 0x33221000,
+                                                            bytes.fromhex("029001"))})
+                gw.wait_log(r"counter 857870336 after 857870593 refused as a replay", since=mark)
+                bus.advert(enc, svc={0xFCD2: bthome_encrypt(enc, BINDKEY, 0x33221102,
+                                                            bytes.fromhex("02A00F"))})
+                wait_values(srv, "enc-1", "/3303/0/5700", {"/3303/0/5700": 40.0})
+                # the wrong key: no reading, logged once however many frames
+                for i in range(5):
+                    bus.advert(wrong, rssi=-50 - i,
+                               svc={0xFCD2: bthome_encrypt(wrong, BINDKEY, 10 + i,
+                                                           bytes.fromhex("02CA09"))})
+                gw.wait_log(r"enc-2|54:48:E6:8F:80:A6: encrypted BTHome frame does not "
+                            r"authenticate")
+                wait_values(srv, "enc-2", "/4/0/2", {"/4/0/2": -54})
+                assert sum("does not authenticate" in line for line in gw.lines) == 1
+                assert srv.read("enc-2", "/3303/0/5700")["code"] == "4.04"
+    finally:
+        bus.close()

@@ -8,6 +8,7 @@
 #include "adapters/ble/decoder.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 static size_t unhex(const char *h, uint8_t *out, size_t cap)
 {
@@ -275,6 +276,53 @@ GW_TEST(test_all_short_inputs)
     }
 }
 
-GW_TEST_MAIN(test_table, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
+
+/* bthome.io "Encryption": 02CA09 03BF13 (25.06 Cel, 50.55 %) with key
+ * 231d39c1d7cc1ab1aee224cd096db932, MAC 54:48:E6:8F:80:A5, counter bytes
+ * 00112233 (the frame as bthome-ble's encryption test has it). */
+GW_TEST(test_bthome_encrypted_vector)
+{
+    uint8_t key[16], f[32], plain[32];
+    static const uint8_t mac[6] = {0x54, 0x48, 0xE6, 0x8F, 0x80, 0xA5};
+    unhex("231d39c1d7cc1ab1aee224cd096db932", key, sizeof key);
+    size_t n = unhex("41 a47266c95f73 00112233 78237214", f, sizeof f), pn = 0;
+    uint32_t ctr = 0;
+    CHECK_EQ_INT(gw_ble_bthome_decrypt(key, mac, f, n, plain, &pn, &ctr), 0);
+    CHECK_EQ_INT(ctr, 0x33221100u);
+    CHECK_EQ_MEM(plain, pn, ((const uint8_t[]){0x40, 0x02, 0xCA, 0x09, 0x03, 0xBF, 0x13}), 7);
+    gw_ble_decoded_t d;
+    CHECK_EQ_INT(gw_ble_dec_bthome.decode(plain, pn, &d), 0);
+    CHECK_NEAR(fval(&d, "temperature"), 25.06, 1e-9);
+    CHECK_NEAR(fval(&d, "humidity"), 50.55, 1e-9);
+    /* the frame itself stays refused by the plain decoder */
+    CHECK_EQ_INT(gw_ble_dec_bthome.decode(f, n, &d), -ENOTSUP);
+    /* a wrong key, a changed byte, another MAC or counter: the MIC fails */
+    uint8_t bad[16];
+    memcpy(bad, key, 16);
+    bad[15] ^= 1;
+    CHECK_EQ_INT(gw_ble_bthome_decrypt(bad, mac, f, n, plain, &pn, &ctr), -EACCES);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t g[32];
+        memcpy(g, f, n);
+        g[i] ^= 0x80;
+        CHECK_EQ_INT(gw_ble_bthome_decrypt(key, mac, g, n, plain, &pn, &ctr), -EACCES);
+    }
+    static const uint8_t mac2[6] = {0x54, 0x48, 0xE6, 0x8F, 0x80, 0xA6};
+    CHECK_EQ_INT(gw_ble_bthome_decrypt(key, mac2, f, n, plain, &pn, &ctr), -EACCES);
+    /* too short for counter and MIC, unencrypted, NULLs */
+    for (size_t k = 0; k < 9; k++) {
+        uint8_t *e = malloc(k ? k : 1);
+        memcpy(e, f, k);
+        CHECK_EQ_INT(gw_ble_bthome_decrypt(key, mac, e, k, plain, &pn, &ctr), -EBADMSG);
+        free(e);
+    }
+    CHECK_EQ_INT(gw_ble_bthome_decrypt(key, mac, (const uint8_t[]){0x40, 2, 0xCA, 9, 0, 0, 0, 0, 0,
+                                                                  0, 0, 0},
+                                       12, plain, &pn, &ctr),
+                 -EBADMSG);
+    CHECK_EQ_INT(gw_ble_bthome_decrypt(NULL, mac, f, n, plain, &pn, &ctr), -EINVAL);
+}
+
+GW_TEST_MAIN(test_table, test_bthome_encrypted_vector, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
              test_ruuvi_vector, test_ruuvi_extremes, test_ruuvi_bad, test_atc_layouts,
              test_atc_bad, test_all_short_inputs)
