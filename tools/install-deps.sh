@@ -32,11 +32,14 @@
 #
 #   tools/install-deps.sh          everything: build, tests, fuzzing, demo
 #   tools/install-deps.sh --demo   only what `make demo` needs (build + python3)
+#   tools/install-deps.sh --deb    what `make deb` needs (build + debhelper, lintian)
 set -e
 PKGS="build-essential pkg-config
 libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev libpaho-mqtt-dev python3"
 demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
+# make deb: the packaging tools only (the build dependencies are the above)
+[ "${1:-}" = "--deb" ] && { demo_only=1; PKGS="$PKGS debhelper lintian fakeroot"; }
 if [ -z "$demo_only" ]; then
     PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
 python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat
