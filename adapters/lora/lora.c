@@ -117,6 +117,7 @@ struct gw_adapter {
     gw_timer_t dedup_timer, tick;
     bool started;
     lora_counters_t c;
+    lora_counters_t c_logged; /* as the last counters line showed them */
     /* Drop lines follow outside traffic: bounded per kind (the counters
      * above keep every drop). */
     gw_log_limit_t lim_dgram, lim_rxpk, lim_frame;
@@ -762,6 +763,8 @@ static void on_rxpk(void *ctx, const sem_rxpk_t *pk)
     arm_dedup(a);
 }
 
+static void log_counters(gw_adapter_t *a);
+
 static void on_stat(void *ctx, const sem_stat_t *st)
 {
     push_ctx_t *pc = ctx;
@@ -785,6 +788,26 @@ static void on_stat(void *ctx, const sem_stat_t *st)
     gw_info("lora: forwarder %016" PRIx64 " stat: rxnb %s rxok %s rxfw %s ackr %s dwnb %s "
             "txnb %s (received, CRC ok, forwarded, upstream acknowledged, downlinks "
             "received, sent)", f->eui, v[0], v[1], v[2], v[5], v[3], v[4]);
+    log_counters(pc->a);
+}
+
+/* The adapter's own counters since it started, beside the forwarders'
+ * stat lines (so once per stat interval at most, and only when they moved):
+ * what the bounded drop lines no longer show one by one. */
+static void log_counters(gw_adapter_t *a)
+{
+    const lora_counters_t *c = &a->c;
+    if (memcmp(c, &a->c_logged, sizeof *c) == 0)
+        return;
+    a->c_logged = *c;
+    gw_info("lora: counters: datagrams %" PRIu64 " (bad %" PRIu64 "), rxpk bad %" PRIu64
+            ", CRC bad %" PRIu64 ", uplinks %" PRIu64 ", duplicates %" PRIu64
+            ", unknown DevAddr/DevEUI %" PRIu64 ", bad MIC %" PRIu64 ", replays %" PRIu64
+            ", bad frames %" PRIu64 ", joins %" PRIu64 " (refused %" PRIu64 "), downlinks %" PRIu64
+            " (TX_ACK errors %" PRIu64 "), payloads not decoded %" PRIu64,
+            c->datagrams, c->bad_datagrams, c->bad_rxpk, c->crc_bad, c->uplinks, c->duplicates,
+            c->unknown_devaddr, c->bad_mic, c->replays, c->bad_frames, c->joins, c->join_rejected,
+            c->downlinks, c->tx_ack_errors, c->decode_errors);
 }
 
 static void on_bad_rxpk(void *ctx, int index, const char *why)

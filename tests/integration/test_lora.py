@@ -486,6 +486,8 @@ def test_drop_lines_limited_and_forwarder_stat(tmp):
                 fw.send(cmd="push_json", eui=GW2, json=json.dumps({"stat": stat}))
                 gw.wait_log(r"forwarder 1112131415161718 stat: rxnb 12 rxok 10 rxfw 9 ackr "
                             r"100\.0% dwnb 2 txnb 1", since=mark)
+                # with the adapter's own counters: every dropped datagram is in them
+                gw.wait_log(r"lora: counters: datagrams \d+ \(bad %d\)" % flood, since=mark)
                 # and the gateway still works
                 fw.uplink(**up(1))
                 wait_value(srv, "lora-abp", "/3303/3/5700", 27.2)
