@@ -371,6 +371,13 @@ char *gw_mqtt_value_topic(const mq_client_t *cl, const gw_path_t *p)
 
 static void publish_status(gw_mqtt_t *m, mq_client_t *cl)
 {
+    /* The gateway's own endpoint shares its topic level with the birth and
+     * will on <prefix>/<gateway>/status, which say all there is to say. */
+    if (strcmp(cl->endpoint, m->gateway) == 0) {
+        cl->status_dirty = false;
+        cl->registered = 0;
+        return;
+    }
     gw_vclient_t *vc = gw_store_client_app(cl->c);
     bool reg = vc && gw_vclient_registered(vc);
     cJSON *o = cJSON_CreateObject();
@@ -411,6 +418,8 @@ static void on_status_timer(void *ctx)
             continue;
         gw_vclient_t *vc = gw_store_client_app(cl->c);
         int reg = vc && gw_vclient_registered(vc);
+        if (strcmp(cl->endpoint, m->gateway) == 0)
+            continue;
         if (cl->status_dirty || reg != cl->registered)
             publish_status(m, cl);
     }
@@ -756,12 +765,17 @@ void gw_mqtt_shutdown(gw_mqtt_t *m)
     if (!m || m->stopping)
         return;
     on_flush(m);
-    gw_mqtt_publish(m, m->status_topic, "offline", 7, m->cfg->qos, true);
+    MQTTAsync_message msg = MQTTAsync_message_initializer;
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    msg.payload = "offline";
+    msg.payloadlen = 7;
+    msg.qos = m->cfg->qos ? m->cfg->qos : 1;
+    msg.retained = 1;
+    if (MQTTAsync_sendMessage(m->h, m->status_topic, &msg, &ro) == MQTTASYNC_SUCCESS) {
+        m->offline_token = ro.token;
+        m->offline_sent = true;
+    }
     m->stopping = true;
-    MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-    d.timeout = 2000; /* paho's threads finish sending; the loop does not wait */
-    if (m->connected)
-        MQTTAsync_disconnect(m->h, &d);
 }
 
 void gw_mqtt_free(gw_mqtt_t **pm)
@@ -774,9 +788,14 @@ void gw_mqtt_free(gw_mqtt_t **pm)
     gw_timer_stop(m->loop, &m->status_timer);
     gw_timer_stop(m->loop, &m->flush_timer);
     if (m->h) {
-        if (!m->stopping && m->connected) {
+        /* The process is ending (the loop no longer runs): the one place
+         * the mirror waits for the broker, at most 2 s, so the clean
+         * `offline` gets there before the connection closes. */
+        if (m->offline_sent && m->connected)
+            MQTTAsync_waitForCompletion(m->h, m->offline_token, 2000);
+        if (m->connected) {
             MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-            d.timeout = 0;
+            d.timeout = 1000;
             MQTTAsync_disconnect(m->h, &d);
         }
         /* Joins paho's threads: no callback runs after this. */

@@ -63,6 +63,8 @@ struct gw_mqtt {
     MQTTAsync h;
     mq_mailbox_t *mb;
     bool connected, ever_connected, connecting, stopping;
+    bool offline_sent;   /* the clean `offline` of gw_mqtt_shutdown, offline_token */
+    MQTTAsync_token offline_token;
     int64_t backoff_ms;
     gw_timer_t retry_timer, status_timer, flush_timer;
     mq_client_t **clients; /* open addressing by sclient pointer */
