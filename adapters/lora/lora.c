@@ -1105,6 +1105,11 @@ static void lora_stop(gw_adapter_t *a)
     a->fd = -1;
     a->started = false;
     a->n_pend = 0;
+    /* Lines held back in the current window are summarised now, not lost. */
+    int64_t end = now_ms(a) + DROP_LOG_WINDOW_MS;
+    gw_log_limit_flush(&a->lim_dgram, end);
+    gw_log_limit_flush(&a->lim_rxpk, end);
+    gw_log_limit_flush(&a->lim_frame, end);
     for (size_t i = 0; i < a->n_devs; i++) {
         cancel_writes(a->devs[i], -ECANCELED);
         if (a->devs[i]->dirty)
