@@ -36,6 +36,13 @@ if ! timeout 300 "$PY" "$HERE/bench_writes.py" "$BUILD"; then
     failed=$((failed + 1))
 fi
 
+echo "== $HERE/bench_service.py" >&2
+# stripped size, start-up to READY=1 and 60 s idle with 1,000 clients
+if ! timeout 600 "$PY" "$HERE/bench_service.py" "$BUILD" --clients 1000 --duration 60; then
+    echo "bench: bench_service.py failed" >&2
+    failed=$((failed + 1))
+fi
+
 echo "== $HERE/bench_reload.py" >&2
 if ! timeout 600 "$PY" "$HERE/bench_reload.py" "$BUILD"; then
     echo "bench: bench_reload.py failed" >&2
