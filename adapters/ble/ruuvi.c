@@ -17,7 +17,7 @@
 enum { S_TEMP, S_HUM, S_PRES, S_AX, S_AY, S_AZ, S_BATV, S_TX, S_MOVE, S_SEQ };
 
 static const gw_ble_field_decl_t decls[] = {
-    {"temperature", "Cel"}, {"humidity", "%RH"}, {"pressure", "Pa"},
+    {"temperature", "Cel"}, {"humidity", "%RH"}, {"pressure", "hPa"},
     {"acceleration_x", "G"}, {"acceleration_y", "G"}, {"acceleration_z", "G"},
     {"battery_voltage", "V"},
 };
@@ -53,7 +53,9 @@ static int ruuvi_decode(const uint8_t *p, size_t n, gw_ble_decoded_t *out)
         gw_ble_put_float(out, S_HUM, "humidity", "%RH", h * 0.0025, 4);
     uint16_t pr = u16(p + 5);
     if (pr != 0xFFFF)
-        gw_ble_put_int(out, S_PRES, "pressure", "Pa", (int64_t)pr + 50000);
+        /* in hPa, the unit of the default map: a conversion by the
+         * mapping would cost a decimal rounding per advert */
+        gw_ble_put_float(out, S_PRES, "pressure", "hPa", ((int64_t)pr + 50000) / 100.0, 2);
     static const char *const axes[] = {"acceleration_x", "acceleration_y", "acceleration_z"};
     for (int i = 0; i < 3; i++) {
         int16_t a = s16(p + 7 + 2 * i);

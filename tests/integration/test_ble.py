@@ -477,3 +477,128 @@ def test_encrypted_bthome_key_and_replays(tmp):
                 assert srv.read("enc-2", "/3303/0/5700")["code"] == "4.04"
     finally:
         bus.close()
+
+
+# ---- matching, reload, configuration errors -----------------------------
+
+def test_match_name_and_identity_bind_random_addresses(tmp):
+    named, random_ruuvi = "E1:00:00:00:00:01", "E2:00:00:00:00:02"
+    bus = Bus()
+    try:
+        bus.start_bluez([BTHOME])
+        with TestServer() as srv:
+            conf = ble_conf(bus, [
+                '{ endpoint = "named-1"; adapter = "ble"; match_name = "Kitchen-Thermo"; '
+                'decoder = "bthome"; }',
+                # the MAC inside the Ruuvi frame, not the address BlueZ sees
+                ble_dev("ruuvi-id", RUUVI, 'decoder = "ruuvi"; identity = true;')])
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("named-1")
+                srv.wait_register("ruuvi-id")
+                gw.wait_log(r"discovery running on hci0")
+                # a device appears advertising the name: bound to its address
+                bus.conn.get_object("org.bluez", "/").AddDevice("hci0", named, "Kitchen-Thermo",
+                                                                 dbus_interface="org.bluez.Mock")
+                gw.wait_log(r"ble:Kitchen-Thermo found at E1:00:00:00:00:01")
+                bus.advert(named, svc={0xFCD2: BTHOME_FRAME})
+                wait_values(srv, "named-1", "/3303/0/5700", {"/3303/0/5700": 25.0})
+                # the Ruuvi at a random address carries CB:B8:33:4C:88:4F in its frame
+                bus.conn.get_object("org.bluez", "/").AddDevice("hci0", random_ruuvi, "Ruuvi",
+                                                                 dbus_interface="org.bluez.Mock")
+                bus.advert(random_ruuvi, mfr={0x0499: RUUVI_FRAME})
+                gw.wait_log(r"ble:CB:B8:33:4C:88:4F found at E2:00:00:00:00:02")
+                wait_values(srv, "ruuvi-id", "/3303/0/5700", {"/3303/0/5700": 24.3})
+                # another Ruuvi (another MAC inside) is not taken for it
+                other = bytearray(RUUVI_FRAME)
+                other[-6:] = bytes.fromhex("112233445566")
+                other[1:3] = (1000).to_bytes(2, "big")
+                bus.conn.get_object("org.bluez", "/").AddDevice("hci0", "E3:00:00:00:00:03", "x",
+                                                                 dbus_interface="org.bluez.Mock")
+                bus.advert("E3:00:00:00:00:03", mfr={0x0499: bytes(other)})
+                bus.advert(random_ruuvi, rssi=-44, mfr={0x0499: RUUVI_FRAME})
+                wait_values(srv, "ruuvi-id", "/4/0/2", {"/4/0/2": -44})
+                wait_values(srv, "ruuvi-id", "/3303/0/5700", {"/3303/0/5700": 24.3})
+                assert not gw.has_log(r"found at E3:00")
+    finally:
+        bus.close()
+
+
+def test_reload_keeps_an_unchanged_gatt_connection(tmp):
+    import signal
+    bus = Bus()
+    try:
+        bus.start_bluez([GATT_DEV, BTHOME])
+        paths = gatt_device(bus, GATT_DEV, [(BASE_UUID % 0x2A6E, (2137).to_bytes(2, "little")),
+                                            (BASE_UUID % 0x2A19, bytes([90]))])
+        gatt = ('gatt = ( { uuid = "2a6e"; }, { uuid = "2a19"; notify = true; } ); '
+                'gatt_interval = 0.3;')
+        one = [ble_dev("gatt-1", GATT_DEV, gatt)]
+        with TestServer() as srv:
+            with Gateway(tmp, ble_conf(bus, one), server=srv) as gw:
+                srv.wait_register("gatt-1")
+                wait_first(srv, "gatt-1", "/3303/0/5700", {"/3303/0/5700": 21.37})
+                wait_calls(bus, paths[BASE_UUID % 0x2A19], "StartNotify", 1)
+                # a device added: gatt-1 keeps its connection and subscription
+                mark = gw.mark()
+                with open(gw.config_file, "w") as f:
+                    f.write(ble_conf(bus, one + [ble_dev("bthome-1", BTHOME, 'decoder = "bthome";')])
+                            .replace("@SERVER_URI@", srv.uri).replace("@TMP@", tmp))
+                gw.signal(signal.SIGHUP)
+                gw.wait_log(r"reload of .*: 1 added, 0 removed, 0 changed, 1 untouched", since=mark)
+                srv.wait_register("bthome-1")
+                bus.advert(BTHOME, svc={0xFCD2: BTHOME_FRAME})
+                wait_values(srv, "bthome-1", "/3303/0/5700", {"/3303/0/5700": 25.0})
+                set_value(bus, paths[BASE_UUID % 0x2A19], bytes([42]))
+                wait_first(srv, "gatt-1", "/3/0/9", {"/3/0/9": 42})
+                reads = len(calls(bus, paths[BASE_UUID % 0x2A6E], "ReadValue"))
+                wait_calls(bus, paths[BASE_UUID % 0x2A6E], "ReadValue", reads + 1)
+                assert len(calls(bus, dev_path(GATT_DEV), "Connect")) == 1
+                assert len(calls(bus, paths[BASE_UUID % 0x2A19], "StartNotify")) == 1
+                assert not calls(bus, dev_path(GATT_DEV), "Disconnect")
+                # its gatt list changed: a new connection with the new list
+                mark = gw.mark()
+                gatt2 = 'gatt = ( { uuid = "2a6e"; } ); gatt_interval = 0.3;'
+                with open(gw.config_file, "w") as f:
+                    f.write(ble_conf(bus, [ble_dev("gatt-1", GATT_DEV, gatt2)])
+                            .replace("@SERVER_URI@", srv.uri).replace("@TMP@", tmp))
+                gw.signal(signal.SIGHUP)
+                gw.wait_log(r"reload of .*: 0 added, 1 removed, 1 changed, 0 untouched", since=mark)
+                wait_calls(bus, dev_path(GATT_DEV), "Connect", 2)
+    finally:
+        bus.close()
+
+
+def test_config_errors_are_reported_at_their_line(tmp):
+    import os
+    from test_config_files import expect_errors
+    conf = os.path.join(tmp, "gw.conf")
+    with open(conf, "w") as f:
+        f.write('servers = ( { uri = "coap://127.0.0.1:5683"; } );\n'
+                'devices = (\n'
+                '{ endpoint = "a"; adapter = "ble"; address = "C0:FF:EE:00:00:01";\n'
+                '  gatt = ( { uuid = "2a6"; },\n'
+                '           { uuid = "2a1c"; },\n'
+                '           { uuid = "2a6e"; codec = "lpp"; field = "t"; } ); },\n'
+                '{ endpoint = "b"; adapter = "ble"; address = "C0:FF:EE:00:00:02";\n'
+                '  bindkey = "231d39c1d7cc1ab1"; gatt_interval = 0; },\n'
+                '{ endpoint = "c"; adapter = "ble"; address = "C0:FF:EE:00:00:03";\n'
+                '  stay_connected = false; gatt = ( { uuid = "2a19"; notify = true; } ); },\n'
+                '{ endpoint = "d"; adapter = "ble"; address = "C0:FF:EE:00:00:04";\n'
+                '  decoder = "ruuvi"; bindkey = "231d39c1d7cc1ab1aee224cd096db932"; }\n'
+                ');\n')
+    expect_errors(
+        conf,
+        '%s:4: gatt[0].uuid "2a6" is not a UUID, expected "2a6e" or '
+        '"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"' % conf,
+        '%s:5: gatt[1]: characteristic 00002a1c-0000-1000-8000-00805f9b34fb has no format known '
+        'by its UUID, expected uuid 2a6e, 2a6f, 2a6d or 2a19, or codec = { type = "layout"; '
+        'uplinks = ( { fport = 0; fields = (...); } ); }' % conf,
+        '%s:6: gatt[2]: field, path and writable are for a characteristic decoded by its UUID; '
+        'with a codec its fields say them (the fields of its downlinks are writable)' % conf,
+        '%s:8: "bindkey" must be 32 hexadecimal digits (the device\'s 16-byte AES key), got 16 '
+        'characters' % conf,
+        '%s:8: "gatt_interval" must be 0.2 to 86400 seconds, got 0' % conf,
+        '%s:9: devices[2]: stay_connected = false but a gatt characteristic has notify = true, '
+        'which needs the connection kept; expected stay_connected = true or notify = false' % conf,
+        '%s:11: devices[3]: bindkey is for encrypted BTHome frames, expected decoder = "bthome" '
+        '(or no decoder)' % conf)

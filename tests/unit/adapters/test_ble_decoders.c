@@ -6,6 +6,7 @@
 #include "gwtest.h"
 
 #include "adapters/ble/decoder.h"
+#include "lwm2m/precision.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -152,8 +153,8 @@ GW_TEST(test_ruuvi_vector)
                             "05 12FC 5394 C37C 0004 FFFC 040C AC36 42 00CD CBB8334C884F", &d), 0);
     CHECK(fval(&d, "temperature") == 24.3);
     CHECK(fval(&d, "humidity") == 53.49);
-    CHECK_EQ_INT(fval(&d, "pressure"), 100044);
-    CHECK_EQ_STR(val(&d, "pressure")->unit, "Pa");
+    CHECK(fval(&d, "pressure") == 1000.44);
+    CHECK_EQ_STR(val(&d, "pressure")->unit, "hPa");
     CHECK(fval(&d, "acceleration_x") == 0.004);
     CHECK(fval(&d, "acceleration_y") == -0.004);
     CHECK(fval(&d, "acceleration_z") == 1.036);
@@ -174,7 +175,7 @@ GW_TEST(test_ruuvi_extremes)
                             "05 7FFF FFFE FFFE 7FFF 7FFF 7FFF FFDE FE FFFE CBB8334C884F", &d), 0);
     CHECK(fval(&d, "temperature") == 163.835);
     CHECK(fval(&d, "humidity") == 163.835);
-    CHECK_EQ_INT(fval(&d, "pressure"), 115534);
+    CHECK(fval(&d, "pressure") == 1155.34);
     CHECK(fval(&d, "acceleration_x") == 32.767);
     CHECK(fval(&d, "battery_voltage") == 3.646);
     CHECK_EQ_INT(fval(&d, "tx_power"), 20);
@@ -184,7 +185,7 @@ GW_TEST(test_ruuvi_extremes)
                             "05 8001 0000 0000 8001 8001 8001 0000 00 0000 CBB8334C884F", &d), 0);
     CHECK(fval(&d, "temperature") == -163.835);
     CHECK(fval(&d, "humidity") == 0);
-    CHECK_EQ_INT(fval(&d, "pressure"), 50000);
+    CHECK(fval(&d, "pressure") == 500.0);
     CHECK(fval(&d, "acceleration_z") == -32.767);
     CHECK(fval(&d, "battery_voltage") == 1.6);
     CHECK_EQ_INT(fval(&d, "tx_power"), -40);
@@ -323,6 +324,41 @@ GW_TEST(test_bthome_encrypted_vector)
     CHECK_EQ_INT(gw_ble_bthome_decrypt(NULL, mac, f, n, plain, &pn, &ctr), -EINVAL);
 }
 
-GW_TEST_MAIN(test_table, test_bthome_encrypted_vector, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
+/* The decoders' fast decimal rounding gives what gw_prec_round (printf and
+ * strtod) gives, for every BTHome temperature (0.01) and voltage (0.001)
+ * and every Ruuvi temperature (0.005 -> 3 decimals). */
+GW_TEST(test_rounding_matches_precision)
+{
+    gw_ble_decoded_t d;
+    for (int32_t raw = -32768; raw <= 32767; raw++) {
+        uint8_t f[7] = {0x40, 0x02, (uint8_t)raw, (uint8_t)(raw >> 8), 0x0C, (uint8_t)raw,
+                        (uint8_t)(raw >> 8)};
+        if (gw_ble_dec_bthome.decode(f, sizeof f, &d) != 0) {
+            CHECK(0);
+            break;
+        }
+        double t = fval(&d, "temperature"), v = fval(&d, "voltage");
+        double want_t = gw_prec_round(raw / 100.0, 2);
+        double want_v = gw_prec_round((uint16_t)raw / 1000.0, 3);
+        if (memcmp(&t, &want_t, sizeof t) != 0 || memcmp(&v, &want_v, sizeof v) != 0) {
+            fprintf(stderr, "raw %d: %.17g/%.17g vs %.17g/%.17g\n", raw, t, v, want_t, want_v);
+            CHECK(0);
+            break;
+        }
+        uint8_t r[24] = {0x05, (uint8_t)(raw >> 8), (uint8_t)raw};
+        memset(r + 3, 0xFF, 21);
+        r[3] = r[4] = r[5] = r[6] = 0;
+        if (raw != -32768 && gw_ble_dec_ruuvi.decode(r, sizeof r, &d) == 0) {
+            double rt = fval(&d, "temperature"), want_r = gw_prec_round(raw * 0.005, 3);
+            if (memcmp(&rt, &want_r, sizeof rt) != 0) {
+                fprintf(stderr, "ruuvi raw %d: %.17g vs %.17g\n", raw, rt, want_r);
+                CHECK(0);
+                break;
+            }
+        }
+    }
+}
+
+GW_TEST_MAIN(test_table, test_bthome_encrypted_vector, test_rounding_matches_precision, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
              test_ruuvi_vector, test_ruuvi_extremes, test_ruuvi_bad, test_atc_layouts,
              test_atc_bad, test_all_short_inputs)
