@@ -32,6 +32,17 @@ MBED_LIBS := $(or $(shell $(PKG_CONFIG) --libs mbedcrypto 2>/dev/null),-lmbedcry
 # ship no pkg-config file for it, so it is linked by name when there is none.
 PAHO_LIBS := $(or $(shell $(PKG_CONFIG) --libs paho-mqtt3as 2>/dev/null),-lpaho-mqtt3as)
 
+# Cross-building with Debian's multiarch packages, e.g. for a Raspberry Pi:
+#   make CROSS=aarch64-linux-gnu            (into build-aarch64-linux-gnu/)
+#   make CROSS=aarch64-linux-gnu cross-check   unit tests under qemu-user
+# needs gcc-aarch64-linux-gnu, qemu-user and the -dev packages :arm64
+# (tools/install-deps.sh --cross aarch64-linux-gnu installs them).
+ifneq ($(CROSS),)
+CC = $(CROSS)-gcc
+PKG_CONFIG = $(CROSS)-pkg-config
+BUILD ?= build-$(CROSS)
+endif
+
 ifeq ($(SANITIZE),)
 BUILD ?= build
 SAN_FLAGS :=
@@ -67,7 +78,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
-.PHONY: all deps deps-demo check unit integration demo bench fuzz install uninstall deb clean format tests-bin FORCE
+.PHONY: all deps deps-demo check unit integration demo bench fuzz install uninstall deb cross-check clean format tests-bin FORCE
 
 all: $(BIN) $(SERVER_BIN)
 
@@ -229,6 +240,17 @@ uninstall:
 	  echo "uninstall: kept $(DESTDIR)$(CONFDIR)/gateway.conf (edited)"; fi
 	rmdir $(DESTDIR)$(CONFDIR)/objects $(DESTDIR)$(CONFDIR) 2>/dev/null || true
 	@[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || systemctl daemon-reload
+
+# The unit tests of a cross build, run under qemu-user (byte order and
+# alignment on the target's CPU): make CROSS=aarch64-linux-gnu cross-check.
+# Not part of make check. QEMU defaults to qemu-<arch> of CROSS.
+QEMU ?= qemu-$(firstword $(subst -, ,$(CROSS)))
+cross-check:
+	@[ -n "$(CROSS)" ] || { echo "usage: make CROSS=aarch64-linux-gnu cross-check"; exit 2; }
+	@[ -n "$(NO_DEPS)" ] || sh tools/install-deps.sh --cross $(CROSS)
+	$(MAKE) CROSS=$(CROSS) WERROR=1 all $(UNIT_BIN)
+	@file $(BIN)
+	@GW_UNIT_WRAP=$(QEMU) sh tests/run_tests.sh $(BUILD) unit
 
 # The Debian package, built by dpkg-buildpackage from a copy of the source
 # files (tracked, and new ones git does not ignore), so the tree gets no

@@ -33,7 +33,8 @@ account() { # name exit-code
 
 if [ "$WHAT" = all ] || [ "$WHAT" = unit ]; then
     for t in $(find "$BUILD/tests/unit" -type f -perm -u+x 2>/dev/null | sort); do
-        "$t" >"$log" 2>&1
+        # GW_UNIT_WRAP: an emulator for a cross build (make cross-check: qemu-aarch64)
+        $GW_UNIT_WRAP "$t" >"$log" 2>&1
         rc=$?
         grep -E '^(FAIL|  )' "$log"
         account "$t" "$rc"

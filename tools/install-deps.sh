@@ -33,6 +33,7 @@
 #   tools/install-deps.sh          everything: build, tests, fuzzing, demo
 #   tools/install-deps.sh --demo   only what `make demo` needs (build + python3)
 #   tools/install-deps.sh --deb    what `make deb` needs (build + debhelper, lintian)
+#   tools/install-deps.sh --cross aarch64-linux-gnu   what `make CROSS=... cross-check` needs
 set -e
 PKGS="build-essential pkg-config
 libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev libpaho-mqtt-dev python3"
@@ -40,6 +41,23 @@ demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 # make deb: the packaging tools only (the build dependencies are the above)
 [ "${1:-}" = "--deb" ] && { demo_only=1; PKGS="$PKGS debhelper lintian fakeroot"; }
+# make cross-check CROSS=<triplet>: the cross compiler, qemu-user and every
+# lib*-dev above for the target architecture (Debian multiarch)
+if [ "${1:-}" = "--cross" ]; then
+    case "${2:-}" in
+    aarch64-linux-gnu) arch=arm64 ;;
+    arm-linux-gnueabihf) arch=armhf ;;
+    *) echo "install-deps: --cross aarch64-linux-gnu or arm-linux-gnueabihf, not \"${2:-}\"" >&2; exit 2 ;;
+    esac
+    cross=""
+    for p in $PKGS; do case "$p" in lib*-dev) cross="$cross $p:$arch" ;; esac; done
+    PKGS="$PKGS gcc-$2 qemu-user$cross"
+    demo_only=1
+    if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+        echo "install-deps: dpkg --add-architecture $arch" >&2
+        if [ "$(id -u)" = 0 ]; then dpkg --add-architecture "$arch"; else sudo dpkg --add-architecture "$arch"; fi
+    fi
+fi
 if [ -z "$demo_only" ]; then
     PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
 python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat

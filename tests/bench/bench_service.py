@@ -2,11 +2,14 @@
 """The daemon as a service: size, start-up to READY, and idle cost.
 
     /usr/bin/python3 tests/bench/bench_service.py [BUILD_DIR] [--clients 1000] [--duration 60]
+                                                  [--cross aarch64-linux-gnu]
 
 Prints "BENCH <metric> <value> <unit>":
 
   binary_size_bytes   BUILD_DIR/lwm2m-gateway stripped (strip --strip-all on a copy),
-                      for this build's architecture (named on stderr)
+                      for this build's architecture (named on stderr); with --cross T
+                      also binary_size_bytes_<arch> of build-T/ (make CROSS=T), stripped
+                      with T-strip
   startup_ms          process start -> READY=1 on NOTIFY_SOCKET, with N static clients
                       (pacing off) against the test server on 127.0.0.1
   idle_cpu_percent    CPU time (user + system, every thread) over --duration seconds
@@ -62,13 +65,15 @@ def drain(sock):
 
 def main():
     args = sys.argv[1:]
-    build, clients, duration = "build", 1000, 60.0
+    build, clients, duration, cross = "build", 1000, 60.0, None
     while args:
         a = args.pop(0)
         if a == "--clients":
             clients = int(args.pop(0))
         elif a == "--duration":
             duration = float(args.pop(0))
+        elif a == "--cross":
+            cross = args.pop(0)
         else:
             build = a
     binary = os.path.join(build, "lwm2m-gateway")
@@ -81,6 +86,12 @@ def main():
             if shutil.which("file") else os.uname().machine
         log("binary: %s" % arch.strip())
         bg.bench("binary_size_bytes", os.path.getsize(stripped), "bytes")
+        if cross:
+            arch = {"aarch64-linux-gnu": "arm64", "arm-linux-gnueabihf": "armhf"}.get(cross, cross)
+            other = os.path.join(tmp, "lwm2m-gateway-" + arch)
+            subprocess.run([cross + "-strip", "--strip-all", "-o", other,
+                            os.path.join("build-" + cross, "lwm2m-gateway")], check=True)
+            bg.bench("binary_size_bytes_" + arch, os.path.getsize(other), "bytes")
 
         conf = os.path.join(tmp, "gateway.conf")
         bg.write_config(conf, clients, tmp)
