@@ -43,6 +43,10 @@ struct gw_service {
     int64_t next_scan_ms;
     int64_t last_status_ms;
     char status[160];       /* last STATUS= sent */
+    struct status_key {     /* what status was made of, compared each turn */
+        size_t registered, clients, servers, up;
+        int phase;
+    } shown;
     int hang_fd;            /* test hook's signalfd, -1 when off */
 };
 
@@ -62,9 +66,20 @@ static size_t adapters_up(const gw_gateway_t *g)
     return n;
 }
 
+static void status_key(const gw_service_t *s, const gw_lwm2m_counts_t *c, struct status_key *out)
+{
+    memset(out, 0, sizeof *out); /* compared with memcmp */
+    out->registered = c->registered;
+    out->clients = c->clients;
+    out->servers = c->servers;
+    out->up = adapters_up(s->g);
+    out->phase = s->stopping ? 2 : !s->ready ? 1 : 0;
+}
+
 static void format_status(gw_service_t *s, const gw_lwm2m_counts_t *c, char *out, size_t size)
 {
-    size_t up = adapters_up(s->g);
+    status_key(s, c, &s->shown);
+    size_t up = s->shown.up;
     const char *phase = s->stopping ? "stopping: " : !s->ready ? "starting: " : "";
     if (c->servers <= 1)
         snprintf(out, size, "%s%zu/%zu clients registered, %zu adapter%s up", phase, c->registered,
@@ -110,14 +125,18 @@ static int64_t on_prepare(void *ctx)
     }
     if (!s->ready && !s->stopping)
         deadline = s->next_scan_ms;
-    char status[sizeof s->status];
-    format_status(s, &c, status, sizeof status);
-    if (strcmp(status, s->status) != 0) {
+    /* Counts compared, not text: this runs before every wait. */
+    struct status_key k;
+    status_key(s, &c, &k);
+    if (memcmp(&k, &s->shown, sizeof k) != 0) {
         int64_t due = s->last_status_ms + STATUS_MIN_INTERVAL_MS;
-        if (now >= due)
+        if (now >= due) {
+            char status[sizeof s->status];
+            format_status(s, &c, status, sizeof status);
             send_status(s, "", status);
-        else if (deadline < 0 || due < deadline)
+        } else if (deadline < 0 || due < deadline) {
             deadline = due;
+        }
     }
     return deadline;
 }
