@@ -5,7 +5,10 @@
 # the end-to-end daemon benchmarks tests/bench/bench_gateway.py and
 # tests/bench/bench_reload.py (SIGHUP reload of 10,000 devices) and
 # tests/bench/bench_writes.py (another client's Read while a Write-Composite
-# waits for a silent Modbus unit: write_stall_ms). Other output
+# waits for a silent Modbus unit: write_stall_ms) and tests/bench/bench_outage.py
+# (a 60 s server outage with 1,000 observed clients: outage_recovery_s,
+# outage_readings_lost, outage_log_lines). bench_mqtt starts its own
+# mosquitto (Debian package mosquitto). Other output
 # goes to stderr. Exits non-zero if any benchmark failed, after running all.
 BUILD=${1:-build}
 PY=/usr/bin/python3
@@ -33,6 +36,13 @@ fi
 echo "== $HERE/bench_writes.py" >&2
 if ! timeout 300 "$PY" "$HERE/bench_writes.py" "$BUILD"; then
     echo "bench: bench_writes.py failed" >&2
+    failed=$((failed + 1))
+fi
+
+echo "== $HERE/bench_outage.py" >&2
+# 1,000 observed clients, the server away 60 s (--outage sets the length)
+if ! timeout 600 "$PY" "$HERE/bench_outage.py" "$BUILD" --clients 1000 --outage 60; then
+    echo "bench: bench_outage.py failed" >&2
     failed=$((failed + 1))
 fi
 
