@@ -136,6 +136,13 @@ static void arm_absent(ble_dev_t *d)
         gw_timer_start_at(d->a->env.loop, &d->absent_timer, d->last_seen_ms + absent_ms(d));
 }
 
+void gw_ble_heard(ble_dev_t *d)
+{
+    d->last_seen_ms = gw_now_ms();
+    set_absent(d, false);
+    arm_absent(d);
+}
+
 static bool refused(const ble_dev_t *d, uint8_t slot)
 {
     return d->refused[slot / 8] & (1u << (slot % 8));
@@ -278,9 +285,7 @@ void gw_ble_advert(gw_adapter_t *a, uint64_t mac, const ble_advert_t *adv)
     if (!adv->has_rssi && !adv->n_blobs)
         return; /* Connected, ServicesResolved, ...: not an advert */
     d->adverts++;
-    d->last_seen_ms = gw_now_ms();
-    set_absent(d, false);
-    arm_absent(d);
+    gw_ble_heard(d);
     if (adv->has_rssi && !d->rssi_refused &&
         gw_ble_emit(d, "rssi", (gw_value_t){.type = GW_TYPE_INTEGER, .v.i = adv->rssi}, "dBm", 0) < 0)
         d->rssi_refused = true;

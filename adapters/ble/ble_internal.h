@@ -135,6 +135,10 @@ void gw_ble_advert(gw_adapter_t *a, uint64_t mac, const ble_advert_t *adv);
  * 0 or what emit returned. */
 int gw_ble_emit(ble_dev_t *d, const char *field, gw_value_t v, const char *unit, int decimals);
 
+/* ble.c: the device answered (an advert, a GATT value): not absent, its
+ * absence timer counts from now. */
+void gw_ble_heard(ble_dev_t *d);
+
 /* gatt.c */
 void gw_ble_gatt_init(ble_dev_t *d);
 /* Start the device's cycle (its first connection attempt): at start and

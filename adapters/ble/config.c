@@ -596,9 +596,13 @@ static void describe_part(const void *part, FILE *out)
         fprintf(out, "    encrypted BTHome frames decrypted with its bindkey\n");
     for (size_t i = 0; p && i < p->n_chars; i++) {
         const gw_ble_char_conf_t *c = &p->chars[i];
-        fprintf(out, "    gatt %s %s%s%s\n", c->uuid, c->field ? c->field : "(codec)",
-                c->notify ? ", notified" : p->stay_connected ? ", read (connection kept)" : ", read",
-                c->writable ? ", writable" : "");
+        if (c->notify)
+            fprintf(out, "    gatt %s %s, notified%s\n", c->uuid, c->field ? c->field : "(codec)",
+                    c->writable ? ", writable" : "");
+        else
+            fprintf(out, "    gatt %s %s, read every %.15g s%s%s\n", c->uuid,
+                    c->field ? c->field : "(codec)", p->gatt_interval_s,
+                    p->stay_connected ? " (connection kept)" : "", c->writable ? ", writable" : "");
         if (c->codec)
             gw_payload_describe(c->codec, out);
     }

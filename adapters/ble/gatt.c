@@ -357,7 +357,7 @@ static int on_read(sd_bus_message *m, void *ud, sd_bus_error *e)
         size_t n;
         if (read_bytes(m, &p, &n) >= 0) {
             d->g.reads++;
-            d->last_seen_ms = gw_now_ms();
+            gw_ble_heard(d);
             value(d, ch->i, p, n);
         }
     }
@@ -607,7 +607,7 @@ void gw_ble_gatt_char_props(gw_adapter_t *a, const char *path, sd_bus_message *m
             if (sd_bus_message_enter_container(m, 'v', "ay") < 0 || read_bytes(m, &p, &n) < 0)
                 return;
             d->g.notifications++;
-            d->last_seen_ms = gw_now_ms();
+            gw_ble_heard(d);
             value(d, i, p, n);
             r = sd_bus_message_exit_container(m);
         } else {
