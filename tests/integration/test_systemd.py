@@ -13,7 +13,8 @@ import configs
 from harness import Gateway, TestServer, reserve_port
 
 # WATCHDOG_PID must name the daemon itself: the shell's pid, which exec hands on
-WRAP = ["sh", "-c", 'WATCHDOG_PID=$$ exec "$0" "$@"']
+# (to GW_WRAP's valgrind too, which runs the daemon in its own process)
+WRAP = ["sh", "-c", 'WATCHDOG_PID=$$ exec %s "$0" "$@"' % os.environ.get("GW_WRAP", "")]
 
 
 class Manager:
