@@ -263,6 +263,8 @@ deb:
 	@[ -n "$(NO_DEPS)" ] || sh tools/install-deps.sh --deb
 	@v=$$(dpkg-parsechangelog -l debian/changelog -S Version); [ "$$v" = "$(VERSION)" ] || \
 	  { echo "debian/changelog is at $$v, VERSION at $(VERSION): add a changelog entry (dch -v $(VERSION))"; exit 1; }
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
+	  { echo "make deb: needs a git checkout (it packages the files git knows)"; exit 1; }
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/lwm2m-gateway-$(VERSION)
 	git ls-files -z --cached --others --exclude-standard | sort -zu | tar --null --ignore-failed-read -T - -cf - | \
 	  tar -xf - -C $(DEB_DIR)/lwm2m-gateway-$(VERSION)
