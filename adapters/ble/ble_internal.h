@@ -122,6 +122,7 @@ struct gw_adapter {
     int64_t retry_delay_ms;
     uint64_t n_signals, n_unknown, n_discovery_starts;
     ble_dev_t *connecting; /* the controller's one connection attempt, NULL: none */
+    bool gatt_resetting;   /* gw_ble_gatt_reset_all under way */
 };
 
 /* ble.c */

@@ -237,7 +237,9 @@ static int on_connect(sd_bus_message *m, void *ud, sd_bus_error *e)
  * from the one after the last (no device starves the others). */
 static void try_connect(gw_adapter_t *a)
 {
-    if (a->connecting || !gw_ble_bus_ready(a))
+    /* while every connection is being dropped (stop, bluetoothd gone), the
+     * one ending must not hand the controller to the next */
+    if (a->connecting || a->gatt_resetting || !a->started || !gw_ble_bus_ready(a))
         return;
     for (size_t i = 0; i < a->n_devs; i++) {
         ble_dev_t *d = a->devs[i];
@@ -641,16 +643,20 @@ void gw_ble_gatt_start(ble_dev_t *d)
 
 void gw_ble_gatt_reset_all(gw_adapter_t *a, int err)
 {
+    a->gatt_resetting = true;
     for (size_t i = 0; i < a->n_devs; i++)
         if (a->devs[i]->g.ch)
             gw_ble_gatt_stop(a->devs[i], err);
+    a->gatt_resetting = false;
 }
 
 void gw_ble_gatt_stop(ble_dev_t *d, int err)
 {
     if (d->a->env.loop)
         gw_timer_stop(d->a->env.loop, &d->g.timer);
-    if (d->g.state >= G_FINDING && !d->conf->stay_connected)
+    /* A connection (or an attempt BlueZ would complete) is not left behind
+     * with nobody using it. */
+    if (d->g.state >= G_CONNECTING)
         send_disconnect(d);
     drop(d);
     fail_writes(d, err);
