@@ -184,13 +184,15 @@ static int h_dereg(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_ke
 
 /* ---- gatt = ( ... ) ----------------------------------------------------- */
 
-enum { C_UUID, C_FIELD, C_PATH, C_NOTIFY, C_WRITABLE, C_CODEC, C_N };
+enum { C_UUID, C_FIELD, C_PATH, C_UNIT, C_NOTIFY, C_WRITABLE, C_CODEC, C_N };
 
 static const gw_cfg_key_t char_keys[] = {
     {"uuid", GW_CFG_STRING, "a string (a characteristic UUID, \"2a6e\" or "
                             "\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\")", true, h_rec, C_UUID, 0, 0},
     {"field", GW_CFG_STRING, "a string (the reading's field name)", false, h_rec, C_FIELD, 0, 0},
     {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, C_PATH, 0, 0},
+    {"unit", GW_CFG_STRING, "a string (the unit of the values, \"\" for none)", false, h_rec,
+     C_UNIT, 0, 0},
     {"notify", GW_CFG_BOOL, "true or false (StartNotify instead of reads)", false, h_rec,
      C_NOTIFY, 0, 0},
     {"writable", GW_CFG_BOOL, "true or false (LwM2M Writes become GATT writes)", false, h_rec,
@@ -202,6 +204,7 @@ static void chars_free(gw_ble_char_conf_t *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(c[i].field);
+        free(c[i].unit_own);
         gw_payload_free(&c[i].codec);
     }
     free(c);
@@ -263,10 +266,14 @@ static int parse_char(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *
         rc = gw_payload_parse(ctx, e[C_CODEC], cw, &c->codec);
         if (rc < 0)
             return rc;
-        if (e[C_FIELD] || e[C_PATH] || e[C_WRITABLE])
-            gw_config_error(ctx, e[C_FIELD] ? e[C_FIELD] : e[C_PATH] ? e[C_PATH] : e[C_WRITABLE],
-                            "%s: field, path and writable are for a characteristic decoded by its "
-                            "UUID; with a codec its fields say them (the fields of its "
+        const config_setting_t *own = e[C_FIELD]      ? e[C_FIELD]
+                                      : e[C_PATH]     ? e[C_PATH]
+                                      : e[C_UNIT]     ? e[C_UNIT]
+                                                      : e[C_WRITABLE];
+        if (own)
+            gw_config_error(ctx, own,
+                            "%s: field, path, unit and writable are for a characteristic decoded "
+                            "by its UUID; with a codec its fields say them (the fields of its "
                             "downlinks are writable)", w);
         return 0;
     }
@@ -279,6 +286,14 @@ static int parse_char(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *
     c->field = strdup(e[C_FIELD] ? config_setting_get_string(e[C_FIELD]) : c->ess->field);
     if (!c->field)
         return -ENOMEM;
+    c->unit = c->ess->unit;
+    if (e[C_UNIT]) {
+        if (!(c->unit_own = strdup(config_setting_get_string(e[C_UNIT]))))
+            return -ENOMEM;
+        /* "": the values are taken as in the target resource's unit (a set
+         * point without one) */
+        c->unit = c->unit_own[0] ? c->unit_own : NULL;
+    }
     if (e[C_PATH] && gw_path_parse(config_setting_get_string(e[C_PATH]), &c->path) < 0)
         gw_config_error(ctx, e[C_PATH], "%s.path %s is not an LwM2M path, expected "
                                         "\"/oid/iid/rid\"", w,
@@ -428,10 +443,14 @@ static int chars_copy(const gw_ble_char_conf_t *src, size_t n, gw_ble_char_conf_
     for (size_t i = 0; i < n; i++) {
         c[i] = src[i];
         c[i].codec = gw_payload_ref(src[i].codec);
-        if (src[i].field && !(c[i].field = strdup(src[i].field))) {
+        c[i].field = c[i].unit_own = NULL;
+        if ((src[i].field && !(c[i].field = strdup(src[i].field))) ||
+            (src[i].unit_own && !(c[i].unit_own = strdup(src[i].unit_own)))) {
             chars_free(c, i + 1);
             return -ENOMEM;
         }
+        if (src[i].unit_own)
+            c[i].unit = c[i].unit_own[0] ? c[i].unit_own : NULL;
     }
     *out = c;
     return 0;
@@ -550,7 +569,7 @@ static int declare(const void *part, gw_field_decl_t **out, size_t *out_n)
         if (c->codec)
             rc = gw_payload_declare(c->codec, out, out_n);
         else if (c->ess)
-            rc = gw_field_decl_add(out, out_n, c->field, &c->path, c->ess->unit, c->writable,
+            rc = gw_field_decl_add(out, out_n, c->field, &c->path, c->unit, c->writable,
                                    c->line);
     }
     return rc;
@@ -575,6 +594,7 @@ static uint64_t part_fingerprint(const void *part)
         const gw_ble_char_conf_t *c = &p->chars[i];
         gw_fnv_str(&h, c->uuid);
         gw_fnv_str(&h, c->field);
+        gw_fnv_str(&h, c->unit);
         gw_fnv_bytes(&h, &c->path, sizeof c->path);
         uint8_t b[2] = {c->notify, c->writable};
         gw_fnv_bytes(&h, b, sizeof b);

@@ -309,7 +309,7 @@ static void value(ble_dev_t *d, size_t i, const uint8_t *p, size_t n)
         if (rc == -ENODATA)
             return; /* the sensor says it has no value now */
         if (rc == 0)
-            gw_ble_emit(d, c->field, v, c->ess->unit, c->ess->decimals);
+            gw_ble_emit(d, c->field, v, c->unit, c->ess->decimals);
         else
             snprintf(msg, sizeof msg, "%zu bytes, expected %u in range %g..%g", n, c->ess->len,
                      c->ess->lo, c->ess->hi);

@@ -41,6 +41,9 @@ typedef struct gw_ble_char_conf {
     char uuid[37];               /* lower-case 128-bit form */
     const gw_ble_ess_t *ess;     /* NULL: codec decodes it */
     char *field;                 /* ESS: field name (default the format's) */
+    const char *unit;            /* ESS: unit of its readings, NULL: none (the target's);
+                                    the format's unit unless `unit` says otherwise */
+    char *unit_own;              /* `unit` as configured, owned */
     gw_payload_codec_t *codec;   /* owned reference; byte layout (fport 0), LPP or JS */
     gw_path_t path;              /* ESS: explicit path, len 0: the mapping decides */
     bool notify;                 /* StartNotify instead of reads */

@@ -392,12 +392,18 @@ def test_gatt_disconnects_between_reads_and_backs_off_from_a_device_out_of_range
     bus = Bus()
     try:
         bus.start_bluez([GATT_DEV, GATT_FAR])
-        paths = gatt_device(bus, GATT_DEV, [(BASE_UUID % 0x2A6E, (2500).to_bytes(2, "little"))])
+        paths = gatt_device(bus, GATT_DEV, [(BASE_UUID % 0x2A6E, (2500).to_bytes(2, "little")),
+                                            (BASE_UUID % 0x2A19, bytes([20]))])
         gatt_device(bus, GATT_FAR, [(BASE_UUID % 0x2A6E, (100).to_bytes(2, "little"))],
                     connect_ok=False)
         gatt = 'gatt = ( { uuid = "2a6e"; } ); gatt_interval = 0.5;'
+        # a characteristic known by its UUID (uint8 0..100) written as a set
+        # point; unit = "": in the unit of the target, which has none
+        gatt_w = ('gatt = ( { uuid = "2a6e"; }, { uuid = "2a19"; field = "setpoint"; '
+                  'path = "/3308/0/5900"; unit = ""; writable = true; } ); gatt_interval = 0.5;')
         with TestServer() as srv:
-            conf = ble_conf(bus, [ble_dev("far-1", GATT_FAR, gatt), ble_dev("gatt-1", GATT_DEV, gatt)])
+            conf = ble_conf(bus, [ble_dev("far-1", GATT_FAR, gatt),
+                                  ble_dev("gatt-1", GATT_DEV, gatt_w)])
             with Gateway(tmp, conf, server=srv) as gw:
                 srv.wait_register("gatt-1")
                 gw.wait_log(r"ble:C0:FF:EE:00:00:02: Connect failed: org.bluez.Error.Failed: "
@@ -410,6 +416,18 @@ def test_gatt_disconnects_between_reads_and_backs_off_from_a_device_out_of_range
                 c = wait_calls(bus, dev_path(GATT_FAR), "Connect", 3)
                 t = [x[0] for x in c]
                 assert t[1] - t[0] >= 0.9 and t[2] - t[1] >= 1.9, t
+                # a Write between two connections: connected for it, answered once written
+                r = srv.request("write", ep="gatt-1", path="/3308/0/5900", cf=0,
+                                payload_text="55")
+                assert r["code"] == "2.04", r
+                w = calls(bus, paths[BASE_UUID % 0x2A19], "WriteValue")
+                assert [bytes(c[1][0]) for c in w] == [bytes([55])], w
+                # between two steps of the format or out of its range: 4.00, nothing sent
+                for text in ("55.5", "101", "-1"):
+                    r = srv.request("write", ep="gatt-1", path="/3308/0/5900", cf=0,
+                                    payload_text=text)
+                    assert r["code"] == "4.00", (text, r)
+                assert len(calls(bus, paths[BASE_UUID % 0x2A19], "WriteValue")) == 1
                 # only the first failure of the streak is a warning
                 assert sum(1 for line in gw.lines if "C0:FF:EE:00:00:02: Connect failed" in line
                            and line.startswith("<4>")) == 1, gw.log_tail()
