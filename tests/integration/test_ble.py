@@ -611,7 +611,7 @@ def test_config_errors_are_reported_at_their_line(tmp):
         '%s:5: gatt[1]: characteristic 00002a1c-0000-1000-8000-00805f9b34fb has no format known '
         'by its UUID, expected uuid 2a6e, 2a6f, 2a6d or 2a19, or codec = { type = "layout"; '
         'uplinks = ( { fport = 0; fields = (...); } ); }' % conf,
-        '%s:6: gatt[2]: field, path and writable are for a characteristic decoded by its UUID; '
+        '%s:6: gatt[2]: field, path, unit and writable are for a characteristic decoded by its UUID; '
         'with a codec its fields say them (the fields of its downlinks are writable)' % conf,
         '%s:8: "bindkey" must be 32 hexadecimal digits (the device\'s 16-byte AES key), got 16 '
         'characters' % conf,
