@@ -22,7 +22,7 @@
 #include "log.h"
 #include "mqtt_internal.h"
 
-enum { EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_MESSAGE, EV_DELIVERED, EV_TLS_ERROR };
+enum { EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_MESSAGE, EV_TLS_ERROR, EV_SUB_FAILED };
 
 struct mq_event {
     mq_event_t *next;
@@ -35,7 +35,12 @@ struct mq_event {
 
 /* Backoff between connection attempts: doubles from 1 s up to 60 s, so a
  * broker that is down for long costs one attempt a minute. */
-enum { BACKOFF_MIN_MS = 1000, BACKOFF_MAX_MS = 60000, STATUS_PERIOD_MS = 1000 };
+/* Statuses: the table is walked in STATUS_SLICES slices, one every
+ * STATUS_SLICE_MS, so 10,000 clients never cost the loop one long turn; a
+ * client's status goes out at once on a registration change and at most
+ * every STATUS_MIN_MS for new readings. */
+enum { BACKOFF_MIN_MS = 1000, BACKOFF_MAX_MS = 60000, STATUS_SLICES = 10, STATUS_SLICE_MS = 100,
+       STATUS_MIN_MS = 5000 };
 
 /* ---- events from paho's threads -------------------------------------- */
 
@@ -147,7 +152,9 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 
 static void on_delivered(void *ctx, MQTTAsync_token token)
 {
-    post_event(ctx, EV_DELIVERED, token, NULL, NULL, 0);
+    (void)token;
+    /* One per message at QoS >= 1: counted here, not posted. */
+    atomic_fetch_add(&((mq_mailbox_t *)ctx)->delivered, 1);
 }
 
 static int on_tls_error(const char *str, size_t len, void *ctx)
@@ -163,7 +170,9 @@ static int on_tls_error(const char *str, size_t len, void *ctx)
 
 /* ---- connecting ------------------------------------------------------- */
 
-static int start_connect(gw_mqtt_t *m)
+/* On the out thread (mqtt_out.c), like every paho call after create:
+ * paho's lock is often held by its own threads, never by the loop. */
+void gw_mqtt_connect_now(gw_mqtt_t *m)
 {
     const gw_config_mqtt_t *c = m->cfg;
     MQTTAsync_connectOptions o = MQTTAsync_connectOptions_initializer;
@@ -196,14 +205,26 @@ static int start_connect(gw_mqtt_t *m)
         ssl.ssl_error_context = m->mb;
         o.ssl = &ssl;
     }
-    m->connecting = true;
     int rc = MQTTAsync_connect(m->h, &o);
-    if (rc != MQTTASYNC_SUCCESS) {
+    if (rc != MQTTASYNC_SUCCESS)
+        post_event(m->mb, EV_CONNECT_FAILED, rc, "paho refused to start connecting", NULL, 0);
+}
+
+void gw_mqtt_subscribe_now(gw_mqtt_t *m, const char *topic, int qos)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    int rc = MQTTAsync_subscribe(m->h, topic, qos, &ro);
+    if (rc != MQTTASYNC_SUCCESS)
+        post_event(m->mb, EV_SUB_FAILED, rc, topic, NULL, 0);
+}
+
+static int start_connect(gw_mqtt_t *m)
+{
+    m->connecting = true;
+    int rc = gw_mqtt_out_command(m, MQ_CMD_CONNECT, NULL, 0);
+    if (rc < 0)
         m->connecting = false;
-        gw_err("mqtt: cannot start connecting to %s: paho error %d", c->uri, rc);
-        return -EIO;
-    }
-    return 0;
+    return rc;
 }
 
 static void on_retry(void *ctx)
@@ -330,32 +351,6 @@ mq_client_t *gw_mqtt_client_find_ep(gw_mqtt_t *m, const char *ep, size_t len)
 
 /* ---- publishing ------------------------------------------------------- */
 
-int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain)
-{
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    msg.payload = (void *)payload;
-    msg.payloadlen = (int)len;
-    msg.qos = qos;
-    msg.retained = retain;
-    int rc = MQTTAsync_sendMessage(m->h, topic, &msg, &ro);
-    if (rc == MQTTASYNC_SUCCESS) {
-        m->st.published++;
-        if (qos == 0)
-            m->st.delivered++;
-        return 0;
-    }
-    m->st.dropped++;
-    /* One line per power of two dropped: a broker away for a day does not
-     * fill the journal, and the count still shows. */
-    if ((m->st.dropped & (m->st.dropped - 1)) == 0)
-        gw_warn("mqtt: %llu message(s) dropped so far (last: %s, paho error %d); buffer_max is %d",
-                (unsigned long long)m->st.dropped,
-                rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ? "buffer full while the broker is away" : "refused", rc,
-                (int)m->cfg->buffer_max);
-    return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ? -ENOBUFS : -EIO;
-}
-
 char *gw_mqtt_value_topic(const mq_client_t *cl, const gw_path_t *p)
 {
     size_t n = strlen(cl->topic) + 32;
@@ -412,18 +407,25 @@ static void publish_status(gw_mqtt_t *m, mq_client_t *cl)
 static void on_status_timer(void *ctx)
 {
     gw_mqtt_t *m = ctx;
-    for (size_t i = 0; i < m->cap_clients; i++) {
+    gw_mqtt_out_log_drops(m);
+    int64_t now = gw_now_ms();
+    size_t slice = (m->cap_clients + STATUS_SLICES - 1) / STATUS_SLICES;
+    if (m->status_cursor >= m->cap_clients)
+        m->status_cursor = 0;
+    size_t end = m->status_cursor + slice < m->cap_clients ? m->status_cursor + slice : m->cap_clients;
+    for (size_t i = m->status_cursor; i < end; i++) {
         mq_client_t *cl = m->clients[i];
         if (!cl)
             continue;
         gw_vclient_t *vc = gw_store_client_app(cl->c);
         int reg = vc && gw_vclient_registered(vc);
-        if (strcmp(cl->endpoint, m->gateway) == 0)
-            continue;
-        if (cl->status_dirty || reg != cl->registered)
+        if (reg != cl->registered || (cl->status_dirty && (!cl->status_ms || now - cl->status_ms >= STATUS_MIN_MS))) {
             publish_status(m, cl);
+            cl->status_ms = now;
+        }
     }
-    gw_timer_start(m->loop, &m->status_timer, STATUS_PERIOD_MS);
+    m->status_cursor = end;
+    gw_timer_start(m->loop, &m->status_timer, STATUS_SLICE_MS);
 }
 
 static void pending_clear(gw_mqtt_t *m)
@@ -534,7 +536,7 @@ static void on_value(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw
 static void on_connected_loop(gw_mqtt_t *m)
 {
     bool first = !m->ever_connected;
-    m->connected = m->st.connected = true;
+    m->connected = true;
     m->ever_connected = true;
     m->connecting = false;
     m->backoff_ms = BACKOFF_MIN_MS;
@@ -543,14 +545,12 @@ static void on_connected_loop(gw_mqtt_t *m)
     gw_notice("mqtt: connected to %s%s", m->cfg->uri, first ? "" : " again");
     gw_mqtt_publish(m, m->status_topic, "online", 6, m->cfg->qos, true);
     if (m->cfg->commands) {
-        MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
         size_t n = strlen(m->cfg->topic_prefix) + 16;
         char *t = malloc(n);
         if (t) {
             snprintf(t, n, "%s/+/+/+/+/set", m->cfg->topic_prefix);
-            int rc = MQTTAsync_subscribe(m->h, t, m->cfg->qos ? 1 : 0, &ro);
-            if (rc != MQTTASYNC_SUCCESS)
-                gw_warn("mqtt: cannot subscribe to %s: paho error %d", t, rc);
+            if (gw_mqtt_out_command(m, MQ_CMD_SUBSCRIBE, t, m->cfg->qos ? 1 : 0) < 0)
+                gw_warn("mqtt: cannot subscribe to %s: out of memory", t);
             free(t);
         }
     }
@@ -593,7 +593,7 @@ static void handle_event(gw_mqtt_t *m, mq_event_t *e)
         m->backoff_ms = m->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : m->backoff_ms * 2;
         break;
     case EV_LOST:
-        m->connected = m->st.connected = false;
+        m->connected = false;
         gw_warn("mqtt: connection to %s lost (%s); reconnecting, messages buffered up to %d", m->cfg->uri,
                 e->text ? e->text : "no reason given", (int)m->cfg->buffer_max);
         break;
@@ -601,7 +601,10 @@ static void handle_event(gw_mqtt_t *m, mq_event_t *e)
         if (m->cfg->commands && e->text)
             gw_mqtt_command(m, e->text, e->payload ? e->payload : "", e->payload_len);
         break;
-    case EV_DELIVERED: m->st.delivered++; break;
+    case EV_SUB_FAILED:
+        gw_warn("mqtt: cannot subscribe to %s (paho error %d): commands are not received",
+                e->text ? e->text : "?", e->code);
+        break;
     case EV_TLS_ERROR:
         gw_err("mqtt: TLS with %s failed: %s%s", m->cfg->uri, e->text ? e->text : "",
                m->cfg->ca_file ? " (is tls.ca_file the CA that signed the broker's certificate?)" : "");
@@ -702,13 +705,16 @@ int gw_mqtt_new(gw_loop_t *loop, gw_store_t *store, const gw_config_mqtt_t *cfg,
         goto fail;
     }
     MQTTAsync_setCallbacks(m->h, m->mb, on_lost, on_message, on_delivered);
+    rc = gw_mqtt_out_start(m);
+    if (rc < 0)
+        goto fail;
     MQTTAsync_setConnected(m->h, m->mb, on_connected);
     rc = gw_store_listen(store, on_value, m);
     if (rc < 0)
         goto fail;
     if (start_connect(m) < 0)
         gw_timer_start(loop, &m->retry_timer, m->backoff_ms);
-    gw_timer_start(loop, &m->status_timer, STATUS_PERIOD_MS);
+    gw_timer_start(loop, &m->status_timer, STATUS_SLICE_MS);
     gw_info("mqtt: mirroring to %s as \"%s\" under %s/ (QoS %d, %s)", cfg->uri, client_id, cfg->topic_prefix,
             (int)cfg->qos, cfg->format == GW_MQTT_FORMAT_SENML_JSON ? "SenML JSON" : "plain values");
     free(client_id);
@@ -765,16 +771,8 @@ void gw_mqtt_shutdown(gw_mqtt_t *m)
     if (!m || m->stopping)
         return;
     on_flush(m);
-    MQTTAsync_message msg = MQTTAsync_message_initializer;
-    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-    msg.payload = "offline";
-    msg.payloadlen = 7;
-    msg.qos = m->cfg->qos ? m->cfg->qos : 1;
-    msg.retained = 1;
-    if (MQTTAsync_sendMessage(m->h, m->status_topic, &msg, &ro) == MQTTASYNC_SUCCESS) {
-        m->offline_token = ro.token;
-        m->offline_sent = true;
-    }
+    /* Behind everything already queued, so it is the last word. */
+    gw_mqtt_out_offline(m);
     m->stopping = true;
 }
 
@@ -791,6 +789,7 @@ void gw_mqtt_free(gw_mqtt_t **pm)
         /* The process is ending (the loop no longer runs): the one place
          * the mirror waits for the broker, at most 2 s, so the clean
          * `offline` gets there before the connection closes. */
+        gw_mqtt_out_stop(m); /* the queue drains into paho first */
         if (m->offline_sent && m->connected)
             MQTTAsync_waitForCompletion(m->h, m->offline_token, 2000);
         if (m->connected) {
@@ -823,5 +822,7 @@ void gw_mqtt_free(gw_mqtt_t **pm)
 
 void gw_mqtt_stats(const gw_mqtt_t *m, gw_mqtt_stats_t *out)
 {
-    *out = m->st;
+    gw_mqtt_out_stats(m, out);
+    out->delivered += atomic_load(&m->mb->delivered);
+    out->connected = m->connected;
 }

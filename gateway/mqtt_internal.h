@@ -7,6 +7,7 @@
 
 #include <MQTTAsync.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "../lwm2m/value.h"
 #include "mqtt.h"
@@ -25,6 +26,7 @@ typedef struct mq_client {
     char *node;          /* Home Assistant node id (endpoint, [a-zA-Z0-9_-]) */
     int64_t last_ms;     /* wall time of the last reading */
     int registered;      /* -1 unknown, 0, 1: as last published */
+    int64_t status_ms;   /* monotonic time of the last status, 0 none */
     bool status_dirty;
     mq_announced_t *ann;
     size_t n_ann, cap_ann;
@@ -49,7 +51,11 @@ typedef struct mq_mailbox {
     mq_event_t *head, *tail;
     bool posted;
     gw_loop_t *loop;
+    atomic_ullong delivered; /* acknowledged by the broker (QoS >= 1) */
 } mq_mailbox_t;
+
+/* A message on its way to paho (mqtt_out.c). */
+typedef struct mq_out mq_out_t;
 
 struct gw_mqtt {
     gw_loop_t *loop;
@@ -67,18 +73,48 @@ struct gw_mqtt {
     MQTTAsync_token offline_token;
     int64_t backoff_ms;
     gw_timer_t retry_timer, status_timer, flush_timer;
+    size_t status_cursor; /* next slot the status timer looks at */
     mq_client_t **clients; /* open addressing by sclient pointer */
     size_t cap_clients, n_clients;
     mq_pending_t *pend;
     size_t n_pend, cap_pend;
-    gw_mqtt_stats_t st;
+    /* The outgoing queue and the thread that hands it to paho (mqtt_out.c):
+     * paho's send takes its lock and, at QoS >= 1, writes a file per
+     * message, which the loop must never wait for. */
+    pthread_t out_thread;
+    pthread_mutex_t out_lock;
+    pthread_cond_t out_cond;
+    mq_out_t *out_head, *out_tail;
+    size_t out_n;
+    bool out_started, out_stop;
+    atomic_ullong published, dropped, delivered_qos0;
     uint64_t dropped_logged;
     char last_error[256];
 };
 
-/* mqtt.c */
-/* Publish (copied by paho). 0 or a negative errno (counted in dropped). */
+/* mqtt_out.c */
+/* Queue a message for paho (topic and payload copied); loop thread. 0, or
+ * -ENOBUFS (buffer_max messages queued already) / -ENOMEM, counted as
+ * dropped. */
 int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain);
+/* Commands for paho, run on the out thread in queue order. */
+enum { MQ_CMD_PUBLISH = 0, MQ_CMD_CONNECT, MQ_CMD_SUBSCRIBE };
+/* CONNECT (topic NULL) or SUBSCRIBE topic (copied) at qos. 0 or -ENOMEM. */
+int gw_mqtt_out_command(gw_mqtt_t *m, int cmd, const char *topic, int qos);
+/* The retained `offline`, last in the queue; its token in offline_token. */
+void gw_mqtt_out_offline(gw_mqtt_t *m);
+int gw_mqtt_out_start(gw_mqtt_t *m);
+/* Hands what is queued to paho, then ends the thread. */
+void gw_mqtt_out_stop(gw_mqtt_t *m);
+/* Logs the drop count at its powers of two (loop thread). */
+void gw_mqtt_out_log_drops(gw_mqtt_t *m);
+void gw_mqtt_out_stats(const gw_mqtt_t *m, gw_mqtt_stats_t *out);
+
+/* mqtt.c */
+/* paho's connect and subscribe, called on the out thread; a failure is
+ * posted to the loop as an event. */
+void gw_mqtt_connect_now(gw_mqtt_t *m);
+void gw_mqtt_subscribe_now(gw_mqtt_t *m, const char *topic, int qos);
 /* topic of a path of cl: "<prefix>/<endpoint>/o/i/r[/ri]"; malloc'd or NULL. */
 char *gw_mqtt_value_topic(const mq_client_t *cl, const gw_path_t *p);
 mq_client_t *gw_mqtt_client_find_ep(gw_mqtt_t *m, const char *ep, size_t len);
