@@ -567,6 +567,7 @@ static const gw_cfg_key_t top_keys[] = {
      h_defer, 0, 0, 0},
     {"adapters", GW_CFG_GROUP, "a group { <adapter> = ...; } of the adapters' own settings",
      false, gw_config_h_adapters, 0, 0, 0},
+    {"mqtt", GW_CFG_GROUP, "a group { uri = ...; } (the MQTT mirror)", false, gw_config_h_mqtt, 0, 0, 0},
 };
 
 static int set_defaults(gw_config_t *c, const char *file)
@@ -575,7 +576,6 @@ static int set_defaults(gw_config_t *c, const char *file)
     if (gethostname(host, sizeof host) < 0 || !host[0])
         snprintf(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
-    {"mqtt", GW_CFG_GROUP, "a group { uri = ...; } (the MQTT mirror)", false, gw_config_h_mqtt, 0, 0, 0},
     /* The hostname is only a default: cut to the 64 bytes an endpoint may
      * have rather than fail on an unusually long one. */
     host[64] = '\0';
@@ -784,6 +784,7 @@ void gw_config_free(gw_config_t **pc)
         gw_config_free_device(&c->devices[i]);
     free(c->devices);
     gw_config_free_sections(c);
+    gw_config_free_mqtt(&c->mqtt);
     free(c->file);
     free(c->name);
     free(c->state_dir);
@@ -792,5 +793,4 @@ void gw_config_free(gw_config_t **pc)
     free(c->endpoint_pattern);
     free(c);
     *pc = NULL;
-    gw_config_free_mqtt(&c->mqtt);
 }
