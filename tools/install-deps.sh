@@ -19,6 +19,8 @@
 #                          tests/integration/test_ble.py: BlueZ mocked (bluez5 template)
 #                          on a private dbus-daemon
 #   libcoap3-bin           coap-rd-gnutls, the independent DTLS peer
+#   systemd                systemd-analyze verify of the unit (test_install); not there in
+#                          containers and minimal roots
 #   libpaho-mqtt-dev       the MQTT mirror (paho-mqtt3as; no pkg-config file on 12 or 13)
 #   mosquitto, mosquitto-clients, openssl
 #                          tests/integration/test_mqtt.py: the broker, mosquitto_sub/pub,
@@ -40,7 +42,12 @@ libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev
 demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 # make deb: the packaging tools only (the build dependencies are the above)
-[ "${1:-}" = "--deb" ] && { demo_only=1; PKGS="$PKGS debhelper lintian fakeroot"; }
+# (systemd.pc, which Build-Depends names, is in systemd-dev from Debian 13 on, in systemd before)
+if [ "${1:-}" = "--deb" ]; then
+    demo_only=1
+    PKGS="$PKGS debhelper lintian fakeroot"
+    if apt-cache show systemd-dev >/dev/null 2>&1; then PKGS="$PKGS systemd-dev"; else PKGS="$PKGS systemd"; fi
+fi
 # make cross-check CROSS=<triplet>: the cross compiler, qemu-user and every
 # lib*-dev above for the target architecture (Debian multiarch)
 if [ "${1:-}" = "--cross" ]; then
@@ -61,7 +68,7 @@ fi
 if [ -z "$demo_only" ]; then
     PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
 python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat
-python3-dbusmock dbus-daemon mosquitto mosquitto-clients openssl"
+python3-dbusmock dbus-daemon mosquitto mosquitto-clients openssl systemd"
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
 missing=""
