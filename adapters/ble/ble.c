@@ -2,8 +2,10 @@
  * adapters/ble/ble.c - the BLE adapter: devices heard through BlueZ
  * (bluez.c) are found by address in a hash table (an advert of a device
  * the configuration does not name costs one lookup and no allocation),
- * their ServiceData and ManufacturerData decoded (decoder.h) into
- * readings, their signal strength reported as "rssi", and a device not
+ * their ServiceData and ManufacturerData decoded (decoder.h, encrypted
+ * BTHome with the device's bindkey, or the device's payload codec) into
+ * readings, their signal strength reported as "rssi", GATT left to
+ * gatt.c, and a device not
  * heard for its absent_after marked absent (/3/0/11 = 7, optionally
  * de-registered) until its next advert. A reload keeps the state and
  * counters of every device it does not remove.
@@ -190,8 +192,41 @@ static int decrypt_bthome(ble_dev_t *d, const ble_blob_t *b, uint8_t *plain, siz
     return 0;
 }
 
+static int codec_emit(void *ctx, const gw_payload_field_t *f)
+{
+    gw_ble_emit(ctx, f->name, f->value, f->unit, f->has_decimals ? f->decimals : -1);
+    return 0;
+}
+
+/* The configured codec's reading of a ManufacturerData/ServiceData entry.
+ * Such formats carry no counter: the bytes BlueZ repeats unchanged are the
+ * same measurement (a hash of them, not a copy: no allocation per device). */
+static void codec_blob(ble_dev_t *d, const ble_blob_t *b)
+{
+    uint64_t h = GW_FNV_OFFSET;
+    gw_fnv_bytes(&h, b->p, b->n);
+    if (d->has_codec_hash && d->codec_hash == h) {
+        d->duplicates++;
+        return;
+    }
+    char msg[160] = "";
+    int rc = gw_payload_decode(d->conf->adv_codec, 0, b->p, b->n, codec_emit, d, msg, sizeof msg);
+    if (rc < 0) {
+        if (d->codec_errors++ % 1000 == 0)
+            gw_warn("ble: %s: advert of %zu bytes refused by its codec: %s (%llu so far)", d->key,
+                    b->n, msg[0] ? msg : strerror(-rc), (unsigned long long)d->codec_errors);
+        return;
+    }
+    d->has_codec_hash = true;
+    d->codec_hash = h;
+}
+
 static void decode_blob(ble_dev_t *d, const ble_blob_t *b)
 {
+    if (d->conf->adv_codec && b->src == d->conf->adv_src && b->id == d->conf->adv_id) {
+        codec_blob(d, b);
+        return;
+    }
     for (size_t k = 0; gw_ble_decoders[k]; k++) {
         const gw_ble_decoder_t *dec = gw_ble_decoders[k];
         if ((d->dec && dec != d->dec) || dec->src != b->src || dec->id != b->id)

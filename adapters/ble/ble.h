@@ -30,6 +30,13 @@ typedef struct gw_ble_part {
     double gatt_interval_s;  /* seconds between reads of the read characteristics */
     bool stay_connected;     /* keep the connection between reads (true when a
                                 characteristic is notified) */
+    /* A payload codec (its uplinks of fport 0) for the ManufacturerData of
+     * company adv_id (adv_src MFR) or the ServiceData of UUID adv_id (SVC):
+     * devices no built-in decoder knows. */
+    gw_payload_codec_t *adv_codec; /* owned reference */
+    gw_ble_src_t adv_src;          /* 0: none configured */
+    uint16_t adv_id;
+    int codec_line;
     uint8_t bindkey[16];     /* encrypted BTHome: AES-128 key */
     bool has_bindkey;
     unsigned set;           /* P_* bits: keys given (template merging) */
@@ -38,7 +45,7 @@ typedef struct gw_ble_part {
 
 enum {
     P_DECODER = 1, P_NAME = 2, P_IDENTITY = 4, P_ABSENT = 8, P_DEREG = 16, P_GATT = 32,
-    P_INTERVAL = 64, P_STAY = 128, P_BINDKEY = 256
+    P_INTERVAL = 64, P_STAY = 128, P_BINDKEY = 256, P_CODEC = 512, P_ADVSRC = 1024
 };
 
 #define GW_BLE_ABSENT_DEFAULT_S 600.0

@@ -63,7 +63,7 @@ typedef struct ble_dev {
     bool absent;
     gw_timer_t absent_timer;
     /* counters, kept across reload */
-    uint64_t adverts, decode_errors, duplicates;
+    uint64_t adverts, decode_errors, duplicates, codec_errors;
     bool has_last_counter;
     uint32_t last_counter;
     const gw_ble_decoder_t *last_dec;
@@ -72,6 +72,8 @@ typedef struct ble_dev {
     bool rssi_refused;
     /* encrypted BTHome: the last accepted counter (replays are below or
      * equal), frames refused for their MIC or counter */
+    bool has_codec_hash;          /* the last advert the codec read (repeats skipped) */
+    uint64_t codec_hash;
     bool has_enc_counter;
     uint32_t enc_counter;
     uint64_t bad_mic, replays;

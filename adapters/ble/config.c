@@ -1,8 +1,10 @@
 /*
  * adapters/ble/config.c - the BLE adapter's configuration: the
  * `adapters.ble` section (controller, bus address) and a device's keys
- * (decoder, name, identity, absent_after, absent_deregister), through the
- * adapter configuration interface (adapters/adapter_config.h).
+ * (decoder, match_name, identity, absent_after, absent_deregister, an
+ * advert codec with company_id or service_data, bindkey, the gatt list,
+ * gatt_interval, stay_connected), through the adapter configuration
+ * interface (adapters/adapter_config.h).
  */
 #include <errno.h>
 #include <math.h>
@@ -393,6 +395,53 @@ static int h_bindkey(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_
     return 0;
 }
 
+/* codec = {...} for adverts, with company_id or service_data saying where */
+static int h_codec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    gw_payload_free(&p->adv_codec);
+    p->codec_line = (int)config_setting_source_line(s);
+    p->set |= P_CODEC;
+    return gw_payload_parse(ctx, s, "codec", &p->adv_codec);
+}
+
+static int h_company(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    long long v = config_setting_get_int64(s);
+    if (v < 0 || v > 0xFFFF) {
+        gw_config_error(ctx, s, "\"company_id\" must be 0 to 0xFFFF (a Bluetooth SIG company "
+                                "identifier), got %lld", v);
+        return 0;
+    }
+    p->adv_src = GW_BLE_SRC_MFR;
+    p->adv_id = (uint16_t)v;
+    p->set |= P_ADVSRC;
+    return 0;
+}
+
+static int h_service(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                     void *obj)
+{
+    (void)k;
+    gw_ble_part_t *p = obj;
+    char q[GW_CFG_QUOTE_SIZE], full[37];
+    const char *v = config_setting_get_string(s);
+    int u = uuid_norm(v, full) == 0 ? gw_ble_uuid16(full) : -1;
+    if (u < 0) {
+        gw_config_error(ctx, s, "\"service_data\" %s is not a 16-bit service UUID, expected "
+                                "e.g. \"181a\"", gw_config_quote(v, q, sizeof q));
+        return 0;
+    }
+    p->adv_src = GW_BLE_SRC_SVC;
+    p->adv_id = (uint16_t)u;
+    p->set |= P_ADVSRC;
+    return 0;
+}
+
 static const gw_cfg_key_t dev_keys[] = {
     {"decoder", GW_CFG_STRING, "a string (\"bthome\", \"ruuvi\" or \"atc\")", false, h_decoder,
      0, 0, 0},
@@ -405,6 +454,11 @@ static const gw_cfg_key_t dev_keys[] = {
      false, h_dereg, 0, 0, 0},
     {"gatt", GW_CFG_LIST, "a list of groups { uuid = \"2a6e\"; notify = false; }", false, h_gatt,
      0, 0, 0},
+    {"codec", GW_CFG_GROUP | GW_CFG_STRING, GW_PAYLOAD_CODEC_EXPECT, false, h_codec, 0, 0, 0},
+    {"company_id", GW_CFG_INT, "an integer (the ManufacturerData company id the codec reads, "
+                               "e.g. 0x0499)", false, h_company, 0, 0, 0},
+    {"service_data", GW_CFG_STRING, "a string (the 16-bit ServiceData UUID the codec reads, "
+                                    "e.g. \"181a\")", false, h_service, 0, 0, 0},
     {"bindkey", GW_CFG_STRING, "a string (32 hex digits: the BTHome encryption key)", false,
      h_bindkey, 0, 0, 0},
     {"gatt_interval", GW_CFG_NUMBER, "a number (seconds between GATT reads)", false, h_interval,
@@ -432,6 +486,7 @@ static void free_part(void *part)
     free(p->decoder);
     free(p->name);
     chars_free(p->chars, p->n_chars);
+    gw_payload_free(&p->adv_codec);
     free(p);
 }
 
@@ -495,6 +550,13 @@ static int merge_part(const void *base, const void *over, void **out)
         }
         if (s->set & P_INTERVAL)
             d->gatt_interval_s = s->gatt_interval_s;
+        if (s->set & P_CODEC) {
+            gw_payload_free(&d->adv_codec);
+            d->adv_codec = gw_payload_ref(s->adv_codec);
+            d->codec_line = s->codec_line;
+        }
+        if (s->set & P_ADVSRC)
+            d->adv_src = s->adv_src, d->adv_id = s->adv_id;
         if (s->set & P_BINDKEY) {
             memcpy(d->bindkey, s->bindkey, sizeof d->bindkey);
             d->has_bindkey = true;
@@ -535,6 +597,32 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
         gw_config_error(ctx, dev->group, "%s: identity = true needs the decoder whose payload "
                                          "carries the MAC, expected decoder = \"ruuvi\" or \"atc\"",
                         dev->where);
+    if (p && (p->set & P_CODEC) && !(p->set & P_ADVSRC))
+        gw_config_error_at(ctx, p->codec_line, "%s: codec needs the advert data it reads, "
+                                               "expected company_id = 0x... (ManufacturerData) or "
+                                               "service_data = \"181a\" (ServiceData)",
+                           dev->where);
+    else if (p && (p->set & P_ADVSRC) && !(p->set & P_CODEC))
+        gw_config_error(ctx, dev->group, "%s: company_id and service_data say where a codec "
+                                         "reads, expected codec = { type = \"layout\"; ... }",
+                        dev->where);
+    if (p && p->adv_codec) {
+        /* adverts go one way: a writable field would have nowhere to go */
+        gw_field_decl_t *decls = NULL;
+        size_t nd = 0;
+        int rc = gw_payload_declare(p->adv_codec, &decls, &nd);
+        bool writable = false;
+        for (size_t i = 0; i < nd; i++)
+            writable |= decls[i].writable;
+        gw_field_decls_free(&decls, &nd);
+        if (rc < 0)
+            return rc;
+        if (writable)
+            gw_config_error_at(ctx, p->codec_line, "%s: the codec of adverts has writable fields "
+                                                   "(downlinks), which adverts cannot carry; "
+                                                   "expected uplinks only (writes go to a gatt "
+                                                   "characteristic)", dev->where);
+    }
     if (p && p->has_bindkey && p->decoder && strcmp(p->decoder, "bthome") != 0)
         gw_config_error(ctx, dev->group, "%s: bindkey is for encrypted BTHome frames, expected "
                                          "decoder = \"bthome\" (or no decoder)", dev->where);
@@ -564,6 +652,8 @@ static int declare(const void *part, gw_field_decl_t **out, size_t *out_n)
     for (size_t i = 0; rc == 0 && d && i < d->n_decls; i++)
         rc = gw_field_decl_add(out, out_n, d->decls[i].field, NULL, d->decls[i].unit, false,
                                p->line);
+    if (rc == 0 && p && p->adv_codec)
+        rc = gw_payload_declare(p->adv_codec, out, out_n);
     for (size_t i = 0; rc == 0 && p && i < p->n_chars; i++) {
         const gw_ble_char_conf_t *c = &p->chars[i];
         if (c->codec)
@@ -587,6 +677,10 @@ static uint64_t part_fingerprint(const void *part)
     gw_fnv_bytes(&h, &p->absent_after_s, sizeof p->absent_after_s);
     gw_fnv_bytes(&h, &p->absent_deregister, sizeof p->absent_deregister);
     gw_fnv_bytes(&h, &p->gatt_interval_s, sizeof p->gatt_interval_s);
+    gw_fnv_bytes(&h, &p->adv_src, sizeof p->adv_src);
+    gw_fnv_bytes(&h, &p->adv_id, sizeof p->adv_id);
+    if (p->adv_codec)
+        gw_payload_fingerprint(p->adv_codec, &h);
     gw_fnv_bytes(&h, &p->has_bindkey, sizeof p->has_bindkey);
     gw_fnv_bytes(&h, p->bindkey, sizeof p->bindkey);
     gw_fnv_bytes(&h, &p->stay_connected, sizeof p->stay_connected);
@@ -614,6 +708,12 @@ static void describe_part(const void *part, FILE *out)
             p && p->absent_deregister ? " (then de-registered)" : "");
     if (p && p->has_bindkey)
         fprintf(out, "    encrypted BTHome frames decrypted with its bindkey\n");
+    if (p && p->adv_codec) {
+        fprintf(out, "    adverts: %s 0x%04X through the codec\n",
+                p->adv_src == GW_BLE_SRC_MFR ? "ManufacturerData of company" : "ServiceData of UUID",
+                p->adv_id);
+        gw_payload_describe(p->adv_codec, out);
+    }
     for (size_t i = 0; p && i < p->n_chars; i++) {
         const gw_ble_char_conf_t *c = &p->chars[i];
         if (c->notify)
@@ -631,7 +731,8 @@ static void describe_part(const void *part, FILE *out)
 const gw_adapter_conf_ops_t gw_ble_conf_ops = {
     .keys = dev_keys,
     .n_keys = sizeof dev_keys / sizeof dev_keys[0],
-    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, bindkey, gatt, "
+    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, codec, "
+                 "company_id, service_data, bindkey, gatt, "
                  "gatt_interval and stay_connected",
     .parse_section = parse_section,
     .free_section = free_section,

@@ -488,11 +488,50 @@ def test_encrypted_bthome_key_and_replays(tmp):
                     bus.advert(wrong, rssi=-50 - i,
                                svc={0xFCD2: bthome_encrypt(wrong, BINDKEY, 10 + i,
                                                            bytes.fromhex("02CA09"))})
-                gw.wait_log(r"enc-2|54:48:E6:8F:80:A6: encrypted BTHome frame does not "
+                gw.wait_log(r"54:48:E6:8F:80:A6: encrypted BTHome frame does not "
                             r"authenticate")
                 wait_values(srv, "enc-2", "/4/0/2", {"/4/0/2": -54})
                 assert sum("does not authenticate" in line for line in gw.lines) == 1
                 assert srv.read("enc-2", "/3303/0/5700")["code"] == "4.04"
+    finally:
+        bus.close()
+
+
+# ---- byte layout on adverts ---------------------------------------------
+
+ADV_CODEC = ('codec = { type = "layout"; uplinks = ( { fport = 0; fields = ( '
+             '{ name = "temperature"; offset = 0; length = 2; type = "int"; scale = 0.01; '
+             'endian = "little"; unit = "Cel"; }, '
+             '{ name = "humidity"; offset = 2; length = 1; unit = "%RH"; } ); } ); };')
+
+
+def test_layout_codec_on_manufacturer_and_service_data(tmp):
+    mfr_dev, svc_dev = "D1:00:00:00:00:01", "D1:00:00:00:00:02"
+    bus = Bus()
+    try:
+        bus.start_bluez([mfr_dev, svc_dev])
+        with TestServer() as srv:
+            conf = ble_conf(bus, [
+                ble_dev("mfr-1", mfr_dev, ADV_CODEC + " company_id = 0x1234;"),
+                ble_dev("svc-1", svc_dev, ADV_CODEC + ' service_data = "fff0";')])
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("mfr-1")
+                srv.wait_register("svc-1")
+                gw.wait_log(r"discovery running on hci0")
+                frame = (-1234).to_bytes(2, "little", signed=True) + bytes([61])
+                # another company's data on the same device is not read by the codec
+                bus.advert(mfr_dev, mfr={0x1234: frame, 0x0499: b"\x01\x02"})
+                wait_values(srv, "mfr-1", "/3303/0/5700", {"/3303/0/5700": -12.34})
+                wait_values(srv, "mfr-1", "/3304/0/5700", {"/3304/0/5700": 61})
+                bus.advert(svc_dev, svc={0xFFF0: (2222).to_bytes(2, "little") + bytes([40])})
+                wait_values(srv, "svc-1", "/3303/0/5700", {"/3303/0/5700": 22.22})
+                # shorter than the layout: dropped with a warning, no crash
+                mark = gw.mark()
+                bus.advert(mfr_dev, mfr={0x1234: b"\x01"})
+                gw.wait_log(r"D1:00:00:00:00:01: advert of 1 bytes refused by its codec",
+                            since=mark)
+                bus.advert(mfr_dev, mfr={0x1234: (500).to_bytes(2, "little") + bytes([10])})
+                wait_values(srv, "mfr-1", "/3303/0/5700", {"/3303/0/5700": 5.0})
     finally:
         bus.close()
 
@@ -602,7 +641,11 @@ def test_config_errors_are_reported_at_their_line(tmp):
                 '{ endpoint = "c"; adapter = "ble"; address = "C0:FF:EE:00:00:03";\n'
                 '  stay_connected = false; gatt = ( { uuid = "2a19"; notify = true; } ); },\n'
                 '{ endpoint = "d"; adapter = "ble"; address = "C0:FF:EE:00:00:04";\n'
-                '  decoder = "ruuvi"; bindkey = "231d39c1d7cc1ab1aee224cd096db932"; }\n'
+                '  decoder = "ruuvi"; bindkey = "231d39c1d7cc1ab1aee224cd096db932"; },\n'
+                '{ endpoint = "e"; adapter = "ble"; address = "C0:FF:EE:00:00:05";\n'
+                '  codec = "lpp"; },\n'
+                '{ endpoint = "f"; adapter = "ble"; address = "C0:FF:EE:00:00:06";\n'
+                '  service_data = "1800a"; company_id = 70000; }\n'
                 ');\n')
     expect_errors(
         conf,
@@ -619,4 +662,25 @@ def test_config_errors_are_reported_at_their_line(tmp):
         '%s:9: devices[2]: stay_connected = false but a gatt characteristic has notify = true, '
         'which needs the connection kept; expected stay_connected = true or notify = false' % conf,
         '%s:11: devices[3]: bindkey is for encrypted BTHome frames, expected decoder = "bthome" '
-        '(or no decoder)' % conf)
+        '(or no decoder)' % conf,
+        '%s:14: devices[4]: codec needs the advert data it reads, expected company_id = 0x... '
+        '(ManufacturerData) or service_data = "181a" (ServiceData)' % conf,
+        '%s:16: "service_data" "1800a" is not a 16-bit service UUID, expected e.g. "181a"' % conf,
+        '%s:16: "company_id" must be 0 to 0xFFFF (a Bluetooth SIG company identifier), got 70000'
+        % conf)
+
+
+def test_config_refuses_a_writable_codec_on_adverts(tmp):
+    import os
+    from test_config_files import expect_errors
+    conf = os.path.join(tmp, "gw.conf")
+    with open(conf, "w") as f:
+        f.write('servers = ( { uri = "coap://127.0.0.1:5683"; } );\n'
+                'devices = ( { endpoint = "a"; adapter = "ble"; address = "C0:FF:EE:00:00:01";\n'
+                '  company_id = 0x1234;\n'
+                '  codec = { type = "layout"; downlinks = ( { fport = 0; fields = (\n'
+                '    { name = "setpoint"; offset = 0; length = 2; path = "/3308/0/5900"; } ); } ); };\n'
+                '} );\n')
+    expect_errors(conf, '%s:4: devices[0]: the codec of adverts has writable fields (downlinks), '
+                        'which adverts cannot carry; expected uplinks only (writes go to a gatt '
+                        'characteristic)' % conf)
