@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "gateway.h"
+#include "keyfile.h"
 #include "log.h"
 #include "service.h"
 
@@ -156,6 +157,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: %d error%s\n", config_file, errors, errors == 1 ? "" : "s");
             goto out;
         }
+        if (gw_keyfile_check(cfg, true) < 0)
+            goto out;
         printf("%s: OK, %zu server%s, %zu device%s\n", config_file, cfg->n_servers,
                cfg->n_servers == 1 ? "" : "s", cfg->n_devices, cfg->n_devices == 1 ? "" : "s");
         if (missing)
@@ -177,6 +180,9 @@ int main(int argc, char **argv)
         gw_err("%s: state_dir is not usable; not starting", config_file);
         goto out;
     }
+
+    if (gw_keyfile_check(cfg, false) < 0)
+        goto out;
 
     raise_nofile();
     signal(SIGPIPE, SIG_IGN);

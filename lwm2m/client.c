@@ -226,10 +226,8 @@ static void coap_housekeeping(gw_lwm2m_t *m)
     m->last_prepare_ms = gw_now_ms();
 }
 
-static void on_coap_fd(void *ctx, uint32_t events)
+static void read_ready(gw_lwm2m_t *m)
 {
-    (void)events;
-    gw_lwm2m_t *m = ctx;
     struct epoll_event ev[64];
     for (int round = 0; round < 16; round++) {
         int n = epoll_wait(m->coap_fd, ev, 64, 0);
@@ -244,10 +242,17 @@ static void on_coap_fd(void *ctx, uint32_t events)
         receiving = NULL;
         if (timer)
             coap_housekeeping(m);
-        gw_lwm2m_after_io(m);
         if (n < 64)
             break;
     }
+}
+
+static void on_coap_fd(void *ctx, uint32_t events)
+{
+    (void)events;
+    gw_lwm2m_t *m = ctx;
+    read_ready(m);
+    gw_lwm2m_after_io(m);
 }
 
 static int64_t coap_prepare(void *ctx)
@@ -450,6 +455,14 @@ static void reap_sessions(gw_lwm2m_t *m)
 
 void gw_lwm2m_after_io(gw_lwm2m_t *m)
 {
+    for (size_t i = 0; i < m->n_servers; i++)
+        if (m->servers[i].away_pending) {
+            /* ICMP errors already queued on other sessions name datagrams
+             * lost earlier than the evidence at hand: read them before the
+             * sessions are given up, so their readings are kept too. */
+            read_ready(m);
+            break;
+        }
     gw_server_outage_process(m);
     reap_sessions(m);
 }

@@ -71,6 +71,9 @@ struct gw_server {
     size_t n_reregistered;
     size_t n_backlog;       /* clients with readings kept, not yet delivered */
     uint64_t delivered;     /* readings delivered since the server came back */
+    /* send.c: Sends in flight to this server, and clients waiting for one */
+    size_t sends_inflight;
+    struct gw_send *send_wait_head, *send_wait_tail;
 };
 
 /* One observed path and what the attributes in force there need to know
@@ -210,6 +213,8 @@ struct gw_lwm2m {
     char *offline_dir;
     uint64_t offline_dropped;
     int64_t offline_log_ms;
+    bool offline_sync_ready;      /* offline_sync_timer initialised */
+    gw_timer_t offline_sync_timer; /* one syncfs of the store every few seconds */
     /* client.c: sessions given up, released once libcoap's callbacks
      * have returned (their pending messages cancelled first) */
     coap_session_t **dead;

@@ -254,6 +254,7 @@ static int notify(struct gw_obs *o)
         }
     }
     gw_buf_free(&body);
+    int64_t prev_tx = r->last_tx_ms;
     r->last_tx_ms = now;
     coap_mid_t mid = coap_send(r->session, pdu);
     if (mid == COAP_INVALID_MID) {
@@ -261,7 +262,7 @@ static int notify(struct gw_obs *o)
          * earlier datagram caused (libcoap logs "coap_network_send"): the
          * server is away, and this notification's values are kept. */
         gw_debug("%s: notification not sent", r->vc->endpoint);
-        gw_server_unreachable(r->srv, now, "cannot send: ICMP error");
+        gw_server_unreachable(r->srv, prev_tx, "cannot send: ICMP error");
     }
     o->has_non_mid = !con && mid != COAP_INVALID_MID;
     o->non_mid = (uint16_t)mid;

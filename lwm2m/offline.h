@@ -48,6 +48,14 @@ void gw_offline_peek(const gw_offline_t *o, size_t max, gw_record_t *out, size_t
 /* Forget the oldest n readings (delivered); the file follows. */
 void gw_offline_consume(gw_offline_t *o, size_t n);
 
+/* Make what every store wrote since the last call durable: one syncfs()
+ * of the file system holding state_dir (see offline.c for why not an
+ * fsync per reading). 0 or a negative errno. gw_offline_unsynced tells
+ * whether anything waits for it. */
+#define GW_OFFLINE_SYNC_MS 5000
+int gw_offline_sync(const char *state_dir);
+bool gw_offline_unsynced(void);
+
 /* Parse file bytes (outside bytes: never trusted). fn gets each reading
  * in order (values borrow p); a non-zero return from fn stops with that
  * value. Returns 0; -EINVAL with a reason in err (and *out_good = readings

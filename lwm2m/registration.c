@@ -308,11 +308,14 @@ static int add_link_format(coap_pdu_t *pdu)
 static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
 {
     gw_reg_touch(r);
+    int64_t prev_tx = r->last_tx_ms;
     r->last_tx_ms = r->op_sent_ms = gw_now_ms();
     if (coap_send(r->session, pdu) == COAP_INVALID_MID) {
         /* On a connected UDP socket the server's ICMP error is often
-         * reported by the next send(), not by a read. */
+         * reported by the next send(), not by a read: it names the
+         * datagram sent before. */
         r->drop_session = true;
+        r->last_tx_ms = r->op_sent_ms = prev_tx;
         return -ECONNREFUSED;
     }
     if (!r->inflight) {

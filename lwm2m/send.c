@@ -30,6 +30,12 @@
 #include "offline.h"
 
 #define SEND_CHUNK 64
+/* Sends in flight per server. After an outage every client of a server has
+ * a backlog at once: 1,000 Sends of a kilobyte together overflow the
+ * server's receive buffer, and each one dropped waits out CoAP's
+ * retransmission timeout (2-3 s, then twice that). A few dozen at a time
+ * keep the pipe full without that. */
+#define SEND_MAX_INFLIGHT 32
 #define DEFAULT_OFFLINE_MAX 1000
 #define DROP_LOG_EVERY_MS 10000
 
@@ -39,6 +45,9 @@ struct gw_send {
     bool report;          /* report = "send" */
     bool held;            /* a Send failed: wait until the registration is confirmed */
     bool backlog;         /* holds readings kept while away (counted in srv->n_backlog) */
+    bool counted;         /* its Send counts in srv->sends_inflight */
+    bool waiting;         /* in the server's queue for a Send slot */
+    struct gw_send *next_wait;
     int32_t interval_s;
     size_t inflight;      /* readings at the head of q in the Send in flight */
     int64_t last_ms;      /* monotonic time of the last Send */
@@ -48,14 +57,35 @@ struct gw_send {
 };
 
 static void flush(struct gw_send *s, bool now);
+static void wait_unlink(struct gw_send *s, struct gw_server *srv);
 
 /* ---- module settings ---- */
+
+/* Appends, new files and removals become durable together (offline.c). */
+static void on_sync(void *ctx)
+{
+    gw_lwm2m_t *m = ctx;
+    int rc = gw_offline_sync(m->offline_dir);
+    if (rc < 0)
+        gw_warn("offline store: cannot sync %s to storage: %s", m->offline_dir, strerror(-rc));
+}
+
+static void sync_soon(gw_lwm2m_t *m)
+{
+    if (m->offline_sync_ready && m->offline_dir && gw_offline_unsynced() &&
+        !gw_timer_active(&m->offline_sync_timer))
+        gw_timer_start(m->loop, &m->offline_sync_timer, GW_OFFLINE_SYNC_MS);
+}
 
 int gw_lwm2m_set_offline_store(gw_lwm2m_t *m, size_t max_per_client, const char *state_dir)
 {
     char *dir = NULL;
     if (state_dir && !(dir = strdup(state_dir)))
         return -ENOMEM;
+    if (!m->offline_sync_ready) {
+        gw_timer_init(&m->offline_sync_timer, on_sync, m);
+        m->offline_sync_ready = true;
+    }
     free(m->offline_dir);
     m->offline_dir = dir;
     m->offline_max = max_per_client;
@@ -67,6 +97,10 @@ uint64_t gw_lwm2m_offline_dropped(const gw_lwm2m_t *m) { return m->offline_dropp
 
 void gw_send_module_free(gw_lwm2m_t *m)
 {
+    if (m->offline_sync_ready) {
+        gw_timer_stop(m->loop, &m->offline_sync_timer);
+        on_sync(m); /* a clean stop leaves nothing unsynced */
+    }
     free(m->offline_dir);
     m->offline_dir = NULL;
 }
@@ -116,6 +150,7 @@ static void mark_backlog(struct gw_send *s)
 static void backlog_check(struct gw_send *s)
 {
     struct gw_reg *r = send_reg(s->vc);
+    sync_soon(s->vc->m); /* a removal or rewrite to make durable */
     if (!s->backlog || gw_offline_count(s->q) || !r)
         return;
     s->backlog = false;
@@ -131,6 +166,7 @@ static void keep(struct gw_send *s, const gw_path_t *path, const gw_value_t *v, 
     if (persist)
         mark_backlog(s);
     int rc = gw_offline_push(s->q, path, v, ts_ms, persist, &dropped);
+    sync_soon(m);
     if (rc < 0) {
         char ps[32];
         gw_warn("%s: reading of %s not kept: %s", s->vc->endpoint, gw_path_format(path, ps, sizeof ps),
@@ -204,6 +240,12 @@ void gw_send_client_free(gw_vclient_t *vc)
     struct gw_reg *r = send_reg(vc);
     if (s->backlog && r && r->srv->n_backlog)
         r->srv->n_backlog--;
+    if (r && s->waiting)
+        wait_unlink(s, r->srv);
+    if (r && s->counted) {
+        s->counted = false;
+        r->srv->sends_inflight--;
+    }
     gw_timer_stop(vc->m->loop, &s->timer);
     gw_offline_free(&s->q);
     free(s);
@@ -282,6 +324,43 @@ out:
     return rc;
 }
 
+static void wait_unlink(struct gw_send *s, struct gw_server *srv)
+{
+    struct gw_send *prev = NULL;
+    for (struct gw_send *w = srv->send_wait_head; w; prev = w, w = w->next_wait) {
+        if (w != s)
+            continue;
+        if (prev)
+            prev->next_wait = w->next_wait;
+        else
+            srv->send_wait_head = w->next_wait;
+        if (srv->send_wait_tail == w)
+            srv->send_wait_tail = prev;
+        break;
+    }
+    s->waiting = false;
+    s->next_wait = NULL;
+}
+
+/* s's Send is answered, failed or abandoned: its slot goes to the next
+ * client waiting for one. */
+static void send_over(struct gw_send *s)
+{
+    struct gw_reg *r = send_reg(s->vc);
+    s->inflight = 0;
+    s->token_len = 0;
+    if (!s->counted || !r)
+        return;
+    struct gw_server *srv = r->srv;
+    s->counted = false;
+    srv->sends_inflight--;
+    while (srv->send_wait_head && srv->sends_inflight < SEND_MAX_INFLIGHT) {
+        struct gw_send *w = srv->send_wait_head;
+        wait_unlink(w, srv);
+        flush(w, true);
+    }
+}
+
 /* now: deliver without waiting for the interval (a backlog). */
 static void flush(struct gw_send *s, bool now)
 {
@@ -296,13 +375,30 @@ static void flush(struct gw_send *s, bool now)
         return;
     }
     gw_timer_stop(loop, &s->timer);
+    struct gw_server *srv = r->srv;
+    if (srv->sends_inflight >= SEND_MAX_INFLIGHT) {
+        if (!s->waiting) {
+            s->waiting = true;
+            s->next_wait = NULL;
+            if (srv->send_wait_tail)
+                srv->send_wait_tail->next_wait = s;
+            else
+                srv->send_wait_head = s;
+            srv->send_wait_tail = s;
+        }
+        return;
+    }
     int rc = send_chunk(s, r);
+    if (rc == 0) {
+        s->counted = true;
+        srv->sends_inflight++;
+    }
     if (rc == -EIO && storing(s->vc)) {
         /* send() refused: an ICMP error of an earlier datagram (see
          * observe.c). The readings wait for the server's return. */
         mark_backlog(s);
         gw_offline_persist(s->q);
-        gw_server_unreachable(r->srv, gw_now_ms(), "cannot send: ICMP error");
+        gw_server_unreachable(r->srv, r->last_tx_ms, "cannot send: ICMP error");
     } else if (rc < 0) {
         gw_timer_start(loop, &s->timer, 1000); /* out of memory or sockets: try again soon */
     }
@@ -313,8 +409,7 @@ static void flush(struct gw_send *s, bool now)
 static void send_failed(struct gw_send *s, struct gw_reg *r, const char *why)
 {
     size_t n = s->inflight;
-    s->inflight = 0;
-    s->token_len = 0;
+    send_over(s);
     if (!storing(s->vc)) {
         gw_warn("%s: Send of %zu readings to %s failed (%s); dropped (/1/%zu/6 is false)", s->vc->endpoint, n,
                 r->srv->uri, why, r->srv->index);
@@ -346,8 +441,7 @@ bool gw_send_on_response(struct gw_reg *r, const coap_pdu_t *received)
         if (s->backlog)
             r->srv->delivered += s->inflight;
         gw_offline_consume(s->q, s->inflight);
-        s->inflight = 0;
-        s->token_len = 0;
+        send_over(s);
         backlog_check(s);
         flush(s, full || s->backlog);
     } else {
@@ -369,8 +463,7 @@ bool gw_send_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_
     if ((reason == COAP_NACK_ICMP_ISSUE || reason == COAP_NACK_TOO_MANY_RETRIES) && storing(s->vc)) {
         /* The server is gone: its readings wait with every other client's
          * (outage.c), quietly, for the registration that follows its return. */
-        s->inflight = 0;
-        s->token_len = 0;
+        send_over(s);
         s->held = true;
         mark_backlog(s);
         gw_offline_persist(s->q);
@@ -390,8 +483,7 @@ void gw_send_registered(struct gw_reg *r, bool new_registration)
     if (new_registration && s->inflight) {
         /* A Send of the old registration died with its session (its
          * answer can no longer arrive): its readings go again. */
-        s->inflight = 0;
-        s->token_len = 0;
+        send_over(s);
     }
     s->held = false;
     flush(s, true);
@@ -506,8 +598,7 @@ void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms)
     if (s && s->inflight) {
         /* Its answer cannot come on a session given up: the readings go
          * again after the return. */
-        s->inflight = 0;
-        s->token_len = 0;
+        send_over(s);
     }
     if (s && s->report) {
         if (gw_offline_count(s->q)) {
@@ -530,7 +621,8 @@ void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms)
         for (size_t i = 0; i < o->n_members; i++)
             collect(vc, &o->members[i].path, since, &list, &n, &cap);
     }
-    qsort(list, n, sizeof *list, by_time);
+    if (n)
+        qsort(list, n, sizeof *list, by_time);
     for (size_t i = 0; i < n; i++)
         keep(s, &list[i].path, &list[i].value, (int64_t)list[i].time, true);
     free(list);

@@ -246,6 +246,13 @@ static int h_endpoint_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s,
     return gw_config_h_string(ctx, s, k, obj);
 }
 
+static int h_refuse_keys(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx, (void)k;
+    ((gw_config_t *)obj)->refuse_readable_keys = config_setting_get_bool(s) != 0;
+    return 0;
+}
+
 static const gw_cfg_key_t gateway_keys[] = {
     {"name", GW_CFG_STRING, "a string (the gateway's own endpoint name)", false, h_gateway_name,
      offsetof(gw_config_t, name), 0, 0},
@@ -258,6 +265,7 @@ static const gw_cfg_key_t gateway_keys[] = {
     {"endpoint_pattern", GW_CFG_STRING,
      "a string with {gateway}, {adapter}, {address}, {template} placeholders", false,
      h_endpoint_pattern, offsetof(gw_config_t, endpoint_pattern), 0, 0},
+    {"refuse_readable_keys", GW_CFG_BOOL, "true or false", false, h_refuse_keys, 0, 0, 0},
 };
 
 static int h_gateway(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,

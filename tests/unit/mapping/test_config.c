@@ -184,7 +184,7 @@ GW_TEST(err_unknown_key_lists_keys)
 {
     expect_error(SERVER "gateway = { colour = \"red\"; };\n", 2,
                  "unknown key \"colour\" in gateway, expected one of: name, state_dir, objects_dir, "
-                 "offline_store_max, endpoint_pattern");
+                 "offline_store_max, endpoint_pattern, refuse_readable_keys");
 }
 
 GW_TEST(err_type_mismatch)
