@@ -22,7 +22,7 @@
 #include "log.h"
 #include "mqtt_internal.h"
 
-enum { EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_MESSAGE, EV_TLS_ERROR, EV_SUB_FAILED };
+enum { EV_CONNECTED, EV_CONNECT_FAILED, EV_LOST, EV_MESSAGE, EV_TLS_ERROR, EV_SUB_FAILED, EV_SUBSCRIBED };
 
 struct mq_event {
     mq_event_t *next;
@@ -210,9 +210,24 @@ void gw_mqtt_connect_now(gw_mqtt_t *m)
         post_event(m->mb, EV_CONNECT_FAILED, rc, "paho refused to start connecting", NULL, 0);
 }
 
+static void on_sub_ok(void *ctx, MQTTAsync_successData *r)
+{
+    (void)r;
+    post_event(ctx, EV_SUBSCRIBED, 0, NULL, NULL, 0);
+}
+
+static void on_sub_fail(void *ctx, MQTTAsync_failureData *r)
+{
+    post_event(ctx, EV_SUB_FAILED, r ? r->code : MQTTASYNC_FAILURE, r && r->message ? r->message : "refused",
+               NULL, 0);
+}
+
 void gw_mqtt_subscribe_now(gw_mqtt_t *m, const char *topic, int qos)
 {
     MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    ro.onSuccess = on_sub_ok;
+    ro.onFailure = on_sub_fail;
+    ro.context = m->mb;
     int rc = MQTTAsync_subscribe(m->h, topic, qos, &ro);
     if (rc != MQTTASYNC_SUCCESS)
         post_event(m->mb, EV_SUB_FAILED, rc, topic, NULL, 0);
@@ -602,8 +617,11 @@ static void handle_event(gw_mqtt_t *m, mq_event_t *e)
             gw_mqtt_command(m, e->text, e->payload ? e->payload : "", e->payload_len);
         break;
     case EV_SUB_FAILED:
-        gw_warn("mqtt: cannot subscribe to %s (paho error %d): commands are not received",
-                e->text ? e->text : "?", e->code);
+        gw_warn("mqtt: cannot subscribe to %s/+/+/+/+/set (%s, paho code %d): commands are not received",
+                m->cfg->topic_prefix, e->text ? e->text : "?", e->code);
+        break;
+    case EV_SUBSCRIBED:
+        gw_info("mqtt: subscribed to %s/+/+/+/+/set: commands are received", m->cfg->topic_prefix);
         break;
     case EV_TLS_ERROR:
         gw_err("mqtt: TLS with %s failed: %s%s", m->cfg->uri, e->text ? e->text : "",

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mqtt_internal.h"
@@ -72,6 +74,10 @@ static void send_one(gw_mqtt_t *m, mq_out_t *o)
 static void *out_main(void *arg)
 {
     gw_mqtt_t *m = arg;
+    /* Linux nices threads one by one: on a small gateway (2 cores) the
+     * loop must win the CPU over paho's persistence writes, not share it.
+     * Failing to lower our own priority changes nothing else. */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
     pthread_mutex_lock(&m->out_lock);
     for (;;) {
         while (!m->out_head && !m->out_stop)

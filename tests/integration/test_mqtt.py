@@ -140,6 +140,7 @@ def test_values_arrive_on_their_topics_and_a_late_subscriber_gets_the_retained_s
             early.wait_msg("lwm2m/static-1/3/0/0", lambda p: p == "Acme")
             early.wait_msg("lwm2m/sim-1/3303/0/5700", lambda p: 0.0 <= float(p) < 10.0, count=3)
             early.wait_msg("lwm2m/test-gw/status", lambda p: p == "online")
+            early.wait_msg("lwm2m/static-1/status")
             st = early.wait_msg("lwm2m/sim-1/status", lambda p: "last_reading" in p)
             js = json.loads(st[3])
             assert js["state"] == "not registered", js
@@ -344,7 +345,7 @@ def test_set_command_writes_a_writable_field_and_refuses_the_others(tmp):
     text = conf(port, [SETPOINT, configs.device("static-1")], "commands = true;", server=unreachable_server())
     with Broker(tmp, port), Sub(port, ["lwm2m/#"]) as sub:
         with Gateway(tmp, text) as gw:
-            gw.wait_log(r"mqtt: connected")
+            gw.wait_log(r"mqtt: subscribed to lwm2m/\+/\+/\+/\+/set")
             sub.wait_msg("lwm2m/sim-sp/3308/0/5900")
             pub(port, "lwm2m/sim-sp/3308/0/5900/set", "77.5")
             r = sub.wait_msg("lwm2m/sim-sp/3308/0/5900/result")
@@ -412,7 +413,8 @@ def test_set_command_lands_in_a_modbus_register(tmp):
                 'adapters = { modbus = ( { name = "plc"; type = "tcp"; host = "127.0.0.1"; port = %d; '
                 'timeout_ms = 300; } ); };\n' % mb.port)
         with Broker(tmp, port), Sub(port, ["lwm2m/mb-1/3308/0/#"]) as sub:
-            with Gateway(tmp, text):
+            with Gateway(tmp, text) as gw:
+                gw.wait_log(r"mqtt: subscribed to lwm2m/\+/\+/\+/\+/set")
                 sub.wait_msg("lwm2m/mb-1/3308/0/5900", lambda p: abs(float(p) - 18.5) < 1e-9)
                 pub(port, "lwm2m/mb-1/3308/0/5900/set", "-21.37")
                 r = sub.wait_msg("lwm2m/mb-1/3308/0/5900/result")
