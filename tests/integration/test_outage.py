@@ -249,3 +249,50 @@ def test_outage_with_send_every_reading_once(tmp):
 def _sent_one(ev):
     recs = decode_senml_cbor(bytes.fromhex(ev["payload_hex"]), with_time=True)
     return [(v, t) for n, v, t in recs if n == "/3303/0/5700"]
+
+
+def test_sigkill_while_readings_are_kept_loses_and_corrupts_nothing(tmp):
+    """The gateway is killed (SIGKILL) five times while it keeps readings
+    for an absent server, each time at a probe (an arbitrary moment of the
+    0.5 s reading cycle); every start loads the file whole, and once the
+    server is back every reading each run kept arrives, none twice."""
+    port = reserve_port("udp")
+    uri = "coap://127.0.0.1:%d" % port
+    ep = "crash-0"
+    conf = _conf([ep], report="send")
+    srv = TestServer(port=port).start()
+    gw = Gateway(tmp, conf, server=uri).start()
+    kills = []
+    loaded = []
+    try:
+        srv.wait_register(ep)
+        srv.wait_event(lambda e: e["event"] == "send" and e["ep"] == ep, 10, "a Send")
+        srv.proc.kill()
+        srv.proc.wait()
+        for _ in range(5):
+            mark = gw.mark()
+            gw.wait_log(r"server .* unreachable for \d+ s", timeout=30, since=mark)
+            gw.proc.kill()
+            gw.proc.wait()
+            kills.append(time.time())
+            gw = Gateway(tmp, conf, server=uri).start()
+            loaded.append(int(gw.wait_log(r"offline store: (\d+) readings loaded", timeout=20).group(1)))
+            assert not gw.has_log(r"offline store: .*(readings before it|not an offline readings file|cannot)"), \
+                gw.log_tail()
+        # kept readings only grow from one run to the next: none lost
+        assert loaded == sorted(loaded) and loaded[0] > 0, loaded
+        with TestServer(port=port) as srv2:
+            m = gw.wait_log(r"server .* back: \d+ re-registered, (\d+) readings delivered", timeout=40)
+            _wait_delivered(srv2, int(m.group(1)))
+            sent = _sent(srv2, ep)
+            times = [t for _, t in sent]
+            assert len(set(times)) == len(times), "duplicates: %r" % sent
+            assert times == sorted(times), sent
+            # within each run (up to its kill) nothing is missing
+            bounds = [0.0] + kills
+            for lo, hi in zip(bounds, bounds[1:]):
+                run = [vt for vt in sent if lo < vt[1] < hi]
+                assert run, (lo, hi, sent)
+                _check_contiguous(run)
+    finally:
+        gw.stop()
