@@ -11,7 +11,6 @@
 
 #include "gateway.h"
 #include "keyfile.h"
-#include "keyfile.h"
 #include "log.h"
 #include "service.h"
 
@@ -160,8 +159,6 @@ int main(int argc, char **argv)
         }
         if (gw_keyfile_check(cfg, true) < 0)
             goto out;
-        if (gw_keyfile_check(cfg, true) < 0)
-            goto out;
         printf("%s: OK, %zu server%s, %zu device%s\n", config_file, cfg->n_servers,
                cfg->n_servers == 1 ? "" : "s", cfg->n_devices, cfg->n_devices == 1 ? "" : "s");
         if (missing)
@@ -183,9 +180,6 @@ int main(int argc, char **argv)
         gw_err("%s: state_dir is not usable; not starting", config_file);
         goto out;
     }
-
-    if (gw_keyfile_check(cfg, false) < 0)
-        goto out;
 
     if (gw_keyfile_check(cfg, false) < 0)
         goto out;
