@@ -125,6 +125,7 @@ static void post_event(mq_mailbox_t *mb, int kind, int code, const char *text, c
 
 static void on_connected(void *ctx, char *cause)
 {
+    atomic_store(&((mq_mailbox_t *)ctx)->up, 1); /* the out thread hands its buffer over */
     post_event(ctx, EV_CONNECTED, 0, cause, NULL, 0);
 }
 
@@ -136,6 +137,7 @@ static void on_connect_failure(void *ctx, MQTTAsync_failureData *resp)
 
 static void on_lost(void *ctx, char *cause)
 {
+    atomic_store(&((mq_mailbox_t *)ctx)->up, 0);
     post_event(ctx, EV_LOST, 0, cause, NULL, 0);
 }
 

@@ -52,6 +52,7 @@ typedef struct mq_mailbox {
     bool posted;
     gw_loop_t *loop;
     atomic_ullong delivered; /* acknowledged by the broker (QoS >= 1) */
+    atomic_int up;           /* paho is connected (set from its callbacks) */
 } mq_mailbox_t;
 
 /* A message on its way to paho (mqtt_out.c). */
@@ -86,6 +87,13 @@ struct gw_mqtt {
     pthread_cond_t out_cond;
     mq_out_t *out_head, *out_tail;
     size_t out_n;
+    /* Out thread only: messages held while the broker is away, in order,
+     * and the file that keeps them (QoS >= 1, <state_dir>/mqtt/buffer). */
+    mq_out_t *held_head, *held_tail;
+    size_t held_n, restored;
+    int buf_fd;
+    atomic_ullong buf_errors;
+    uint64_t buf_errors_logged;
     bool out_started, out_stop;
     atomic_ullong published, dropped, delivered_qos0;
     uint64_t dropped_logged;

@@ -443,8 +443,12 @@ def test_buffered_messages_survive_a_gateway_restart(tmp):
     first_run_end = time.time()
     persist = os.path.join(tmp, "state", "mqtt")
     assert oct(os.stat(persist).st_mode & 0o777) == "0o700", oct(os.stat(persist).st_mode)
+    buf = os.path.join(persist, "buffer")
+    assert oct(os.stat(buf).st_mode & 0o777) == "0o600" and os.path.getsize(buf) > 0, oct(os.stat(buf).st_mode)
     with Broker(tmp, port), Sub(port, ["lwm2m/sim-1"]) as sub:
         with Gateway(tmp, text) as gw:
+            m = gw.wait_log(r"mqtt: (\d+) message\(s\) kept from the last run")
+            assert int(m.group(1)) >= 10, m.string
             gw.wait_log(r"mqtt: connected")
             sub.wait_msg("lwm2m/sim-1", lambda p: any(t > first_run_end for _, t, _ in _senml_records(p)))
             old = sorted({(t, v) for t, v in _sawtooth_values(sub) if t < first_run_end})
