@@ -150,28 +150,32 @@ static bool refused(const ble_dev_t *d, uint8_t slot)
     return d->refused[slot / 8] & (1u << (slot % 8));
 }
 
-/* An encrypted BTHome frame into plain[0..*n): the MIC checked with the
- * device's key and its address, the counter against the last accepted.
- * A wrong key is logged once per device (every frame fails alike), each
- * refusal counted. */
-static int decrypt_bthome(ble_dev_t *d, const ble_blob_t *b, uint8_t *plain, size_t *n)
+/* An encrypted frame (BTHome, MiBeacon v4/v5) into plain[0..*n): the MIC
+ * checked with the device's key and its address, the counter against the
+ * last accepted. A wrong key is logged once per device (every frame fails
+ * alike), each refusal counted. */
+static int decrypt_frame(ble_dev_t *d, const gw_ble_decoder_t *dec, const ble_blob_t *b,
+                         uint8_t *plain, size_t *n)
 {
     uint64_t m = d->bound ? d->bound : d->mac;
     uint8_t mac[6];
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)(m >> (40 - 8 * i));
     uint32_t ctr;
-    int rc = gw_ble_bthome_decrypt(d->conf->bindkey, mac, b->p, b->n, plain, n, &ctr);
+    int rc = dec == &gw_ble_dec_bthome
+                 ? gw_ble_bthome_decrypt(d->conf->bindkey, mac, b->p, b->n, plain, n, &ctr)
+                 : gw_ble_mibeacon_decrypt(d->conf->bindkey, mac, b->p, b->n, plain, n, &ctr);
     if (rc == -EACCES) {
         if (d->bad_mic++ == 0)
-            gw_warn("ble: %s: encrypted BTHome frame does not authenticate with the configured "
-                    "bindkey (a wrong key?); such frames are dropped and counted", d->key);
+            gw_warn("ble: %s: encrypted %s frame does not authenticate with the configured "
+                    "bindkey (a wrong key?); such frames are dropped and counted", d->key,
+                    dec->name);
         return rc;
     }
     if (rc < 0) {
         if (d->decode_errors++ % 1000 == 0)
-            gw_warn("ble: %s: encrypted BTHome frame of %zu bytes refused: %s (%llu so far)",
-                    d->key, b->n, strerror(-rc), (unsigned long long)d->decode_errors);
+            gw_warn("ble: %s: encrypted %s frame of %zu bytes refused: %s (%llu so far)", d->key,
+                    dec->name, b->n, strerror(-rc), (unsigned long long)d->decode_errors);
         return rc;
     }
     /* BlueZ repeats the last advert's properties: the same counter is the
@@ -182,8 +186,8 @@ static int decrypt_bthome(ble_dev_t *d, const ble_blob_t *b, uint8_t *plain, siz
     }
     if (d->has_enc_counter && ctr < d->enc_counter) {
         if (d->replays++ % 1000 == 0)
-            gw_warn("ble: %s: encrypted BTHome frame with counter %u after %u refused as a "
-                    "replay (%llu so far)", d->key, ctr, d->enc_counter,
+            gw_warn("ble: %s: encrypted %s frame with counter %u after %u refused as a "
+                    "replay (%llu so far)", d->key, dec->name, ctr, d->enc_counter,
                     (unsigned long long)d->replays);
         return -EALREADY;
     }
@@ -232,11 +236,15 @@ static void decode_blob(ble_dev_t *d, const ble_blob_t *b)
         if ((d->dec && dec != d->dec) || dec->src != b->src || dec->id != b->id)
             continue;
         gw_ble_decoded_t out;
-        uint8_t plain[GW_BLE_BTHOME_MAX_FRAME];
+        uint8_t plain[GW_BLE_BTHOME_MAX_FRAME > GW_BLE_MIBEACON_MAX_FRAME
+                          ? GW_BLE_BTHOME_MAX_FRAME
+                          : GW_BLE_MIBEACON_MAX_FRAME];
         const uint8_t *p = b->p;
         size_t n = b->n;
-        if (dec == &gw_ble_dec_bthome && n >= 1 && (p[0] & 0x01) && d->conf->has_bindkey) {
-            if (decrypt_bthome(d, b, plain, &n) < 0)
+        bool enc = (dec == &gw_ble_dec_bthome && n >= 1 && (p[0] & 0x01)) ||
+                   (dec == &gw_ble_dec_mibeacon && n >= 2 && (p[0] & 0x08));
+        if (enc && d->conf->has_bindkey) {
+            if (decrypt_frame(d, dec, b, plain, &n) < 0)
                 continue;
             p = plain;
         }

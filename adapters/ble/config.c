@@ -443,7 +443,8 @@ static int h_service(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_
 }
 
 static const gw_cfg_key_t dev_keys[] = {
-    {"decoder", GW_CFG_STRING, "a string (\"bthome\", \"ruuvi\" or \"atc\")", false, h_decoder,
+    {"decoder", GW_CFG_STRING, "a string (\"bthome\", \"ruuvi\", \"atc\" or \"mibeacon\")", false,
+     h_decoder,
      0, 0, 0},
     {"match_name", GW_CFG_STRING, "a string (the advertised name to match)", false, h_name, 0, 0, 0},
     {"identity", GW_CFG_BOOL, "true or false (match the MAC inside the payload)", false,
@@ -459,7 +460,7 @@ static const gw_cfg_key_t dev_keys[] = {
                                "e.g. 0x0499)", false, h_company, 0, 0, 0},
     {"service_data", GW_CFG_STRING, "a string (the 16-bit ServiceData UUID the codec reads, "
                                     "e.g. \"181a\")", false, h_service, 0, 0, 0},
-    {"bindkey", GW_CFG_STRING, "a string (32 hex digits: the BTHome encryption key)", false,
+    {"bindkey", GW_CFG_STRING, "a string (32 hex digits: the BTHome or MiBeacon key)", false,
      h_bindkey, 0, 0, 0},
     {"gatt_interval", GW_CFG_NUMBER, "a number (seconds between GATT reads)", false, h_interval,
      0, 0, 0},
@@ -623,9 +624,11 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
                                                    "expected uplinks only (writes go to a gatt "
                                                    "characteristic)", dev->where);
     }
-    if (p && p->has_bindkey && p->decoder && strcmp(p->decoder, "bthome") != 0)
-        gw_config_error(ctx, dev->group, "%s: bindkey is for encrypted BTHome frames, expected "
-                                         "decoder = \"bthome\" (or no decoder)", dev->where);
+    if (p && p->has_bindkey && p->decoder && strcmp(p->decoder, "bthome") != 0 &&
+        strcmp(p->decoder, "mibeacon") != 0)
+        gw_config_error(ctx, dev->group, "%s: bindkey is for encrypted BTHome and MiBeacon frames, "
+                                         "expected decoder = \"bthome\" or \"mibeacon\" (or no "
+                                         "decoder)", dev->where);
     bool notify = false;
     for (size_t i = 0; p && i < p->n_chars; i++)
         notify |= p->chars[i].notify;
@@ -707,7 +710,7 @@ static void describe_part(const void *part, FILE *out)
             p ? p->absent_after_s : GW_BLE_ABSENT_DEFAULT_S,
             p && p->absent_deregister ? " (then de-registered)" : "");
     if (p && p->has_bindkey)
-        fprintf(out, "    encrypted BTHome frames decrypted with its bindkey\n");
+        fprintf(out, "    encrypted BTHome/MiBeacon frames decrypted with its bindkey\n");
     if (p && p->adv_codec) {
         fprintf(out, "    adverts: %s 0x%04X through the codec\n",
                 p->adv_src == GW_BLE_SRC_MFR ? "ManufacturerData of company" : "ServiceData of UUID",

@@ -74,6 +74,7 @@ typedef struct gw_ble_decoder {
 extern const gw_ble_decoder_t gw_ble_dec_bthome; /* bthome.c: BTHome v2, UUID 0xFCD2 */
 extern const gw_ble_decoder_t gw_ble_dec_ruuvi;  /* ruuvi.c: RAWv2 (format 5), company 0x0499 */
 extern const gw_ble_decoder_t gw_ble_dec_atc;    /* atc.c: LYWSD03MMC ATC1441/pvvx, UUID 0x181A */
+extern const gw_ble_decoder_t gw_ble_dec_mibeacon; /* mibeacon.c: Xiaomi MiBeacon v2-v5, 0xFE95 */
 
 /* Encrypted BTHome v2 (bthome_crypt.c): p[0..n) is a frame whose
  * device-information byte has bit 0 set; key is the device's 16-byte bind
@@ -90,6 +91,17 @@ extern const gw_ble_decoder_t gw_ble_dec_atc;    /* atc.c: LYWSD03MMC ATC1441/pv
 #define GW_BLE_BTHOME_MAX_FRAME 255
 int gw_ble_bthome_decrypt(const uint8_t key[16], const uint8_t mac[6], const uint8_t *p, size_t n,
                           uint8_t *out, size_t *out_n, uint32_t *out_counter);
+
+/* Encrypted MiBeacon v4/v5 (mibeacon.c), as gw_ble_bthome_decrypt: mac
+ * (display order) is used when the frame does not carry its own; out[0..
+ * *out_n) is the frame unencrypted (bit 3 of the frame control cleared,
+ * counter extension and MIC removed) for gw_ble_dec_mibeacon, and
+ * *out_counter the frame counter with its extension (ext << 8 | counter).
+ * Returns 0, -EBADMSG (too short, too long, not encrypted), -ENOTSUP (an
+ * encrypted v2/v3 frame), -EACCES (the MIC does not verify), -EINVAL. */
+#define GW_BLE_MIBEACON_MAX_FRAME 255
+int gw_ble_mibeacon_decrypt(const uint8_t key[16], const uint8_t mac[6], const uint8_t *p,
+                            size_t n, uint8_t *out, size_t *out_n, uint32_t *out_counter);
 
 /* NULL-terminated table of every decoder. */
 extern const gw_ble_decoder_t *const gw_ble_decoders[];

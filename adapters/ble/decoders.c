@@ -9,7 +9,7 @@
 #include "decoder.h"
 
 const gw_ble_decoder_t *const gw_ble_decoders[] = {&gw_ble_dec_bthome, &gw_ble_dec_ruuvi,
-                                                   &gw_ble_dec_atc, NULL};
+                                                   &gw_ble_dec_atc, &gw_ble_dec_mibeacon, NULL};
 
 const gw_ble_decoder_t *gw_ble_decoder_find(const char *name)
 {
@@ -21,7 +21,7 @@ const gw_ble_decoder_t *gw_ble_decoder_find(const char *name)
 
 const char *gw_ble_decoder_names(void)
 {
-    return "\"bthome\", \"ruuvi\" or \"atc\"";
+    return "\"bthome\", \"ruuvi\", \"atc\" or \"mibeacon\"";
 }
 
 static gw_ble_val_t *slot_next(gw_ble_decoded_t *out, uint8_t slot, const char *field,

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         }
     }
-    /* the encrypted BTHome path: a frame that does not authenticate (any
+    /* the encrypted BTHome and MiBeacon paths: a frame that does not authenticate (any
      * fuzz input, almost surely) is refused without reading past its end */
     static const uint8_t key[16] = {0x23, 0x1d, 0x39, 0xc1, 0xd7, 0xcc, 0x1a, 0xb1,
                                     0xae, 0xe2, 0x24, 0xcd, 0x09, 0x6d, 0xb9, 0x32};
@@ -49,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (pn >= size || gw_ble_dec_bthome.decode(plain, pn, &out) > 0)
             abort();
     } else if (rc != -EBADMSG && rc != -EACCES) {
+        abort();
+    }
+    rc = gw_ble_mibeacon_decrypt(key, mac, p, size, plain, &pn, &ctr);
+    if (rc == 0) {
+        gw_ble_decoded_t out;
+        if (pn >= size || gw_ble_dec_mibeacon.decode(plain, pn, &out) > 0)
+            abort();
+    } else if (rc != -EBADMSG && rc != -EACCES && rc != -ENOTSUP) {
         abort();
     }
     free(p);

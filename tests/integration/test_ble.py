@@ -487,11 +487,41 @@ def test_encrypted_bthome_key_and_replays(tmp):
                     bus.advert(wrong, rssi=-50 - i,
                                svc={0xFCD2: bthome_encrypt(wrong, BINDKEY, 10 + i,
                                                            bytes.fromhex("02CA09"))})
-                gw.wait_log(r"54:48:E6:8F:80:A6: encrypted BTHome frame does not "
+                gw.wait_log(r"54:48:E6:8F:80:A6: encrypted bthome frame does not "
                             r"authenticate")
                 wait_values(srv, "enc-2", "/4/0/2", {"/4/0/2": -54})
                 assert sum("does not authenticate" in line for line in gw.lines) == 1
                 assert srv.read("enc-2", "/3303/0/5700")["code"] == "4.04"
+    finally:
+        bus.close()
+
+
+def test_mibeacon_plain_and_encrypted(tmp):
+    plain_dev, enc_dev = "A4:C1:38:B4:94:4C", "A4:C1:38:02:83:F4"
+    bus = Bus()
+    try:
+        bus.start_bluez([plain_dev, enc_dev])
+        with TestServer() as srv:
+            conf = ble_conf(bus, [
+                ble_dev("mi-1", plain_dev, 'decoder = "mibeacon";'),
+                ble_dev("mi-2", enc_dev, 'decoder = "mibeacon"; '
+                        'bindkey = "e9ea895fac7cca6d30532432a516f3a8";')])
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("mi-1")
+                srv.wait_register("mi-2")
+                gw.wait_log(r"discovery running on hci0")
+                # xiaomi-ble's LYWSD03MMC vectors (v3 plain, v5 encrypted)
+                bus.advert(plain_dev, svc={0xFE95: bytes.fromhex(
+                    "50305b05034c94b438c1a40d10041001ea01")})
+                wait_values(srv, "mi-1", "/3303/0/5700", {"/3303/0/5700": 27.2})
+                wait_values(srv, "mi-1", "/3304/0/5700", {"/3304/0/5700": 49.0})
+                vec = bytes.fromhex("58585b0550f4830238c1a495ef58763c26000097e2abb5")
+                bus.advert(enc_dev, svc={0xFE95: vec})
+                wait_values(srv, "mi-2", "/3304/0/5700", {"/3304/0/5700": 46.7})
+                # the same frame sent again later (a replay) is not a new reading
+                bus.advert(enc_dev, rssi=-70, svc={0xFE95: vec})
+                wait_values(srv, "mi-2", "/4/0/2", {"/4/0/2": -70})
+                assert not gw.has_log(r"83:F4: encrypted mibeacon frame")
     finally:
         bus.close()
 
@@ -660,8 +690,8 @@ def test_config_errors_are_reported_at_their_line(tmp):
         '%s:8: "gatt_interval" must be 0.2 to 86400 seconds, got 0' % conf,
         '%s:9: devices[2]: stay_connected = false but a gatt characteristic has notify = true, '
         'which needs the connection kept; expected stay_connected = true or notify = false' % conf,
-        '%s:11: devices[3]: bindkey is for encrypted BTHome frames, expected decoder = "bthome" '
-        '(or no decoder)' % conf,
+        '%s:11: devices[3]: bindkey is for encrypted BTHome and MiBeacon frames, expected '
+        'decoder = "bthome" or "mibeacon" (or no decoder)' % conf,
         '%s:14: devices[4]: codec needs the advert data it reads, expected company_id = 0x... '
         '(ManufacturerData) or service_data = "181a" (ServiceData)' % conf,
         '%s:16: "service_data" "1800a" is not a 16-bit service UUID, expected e.g. "181a"' % conf,

@@ -61,6 +61,7 @@ GW_TEST(test_table)
     CHECK(gw_ble_decoder_find("bthome") == &gw_ble_dec_bthome);
     CHECK(gw_ble_decoder_find("ruuvi") == &gw_ble_dec_ruuvi);
     CHECK(gw_ble_decoder_find("atc") == &gw_ble_dec_atc);
+    CHECK(gw_ble_decoder_find("mibeacon") == &gw_ble_dec_mibeacon);
     CHECK(gw_ble_decoder_find("nope") == NULL);
     CHECK(gw_ble_decoder_find(NULL) == NULL);
     for (size_t i = 0; gw_ble_decoders[i]; i++) {
@@ -359,6 +360,65 @@ GW_TEST(test_rounding_matches_precision)
     }
 }
 
-GW_TEST_MAIN(test_table, test_bthome_encrypted_vector, test_rounding_matches_precision, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
+/* xiaomi-ble's LYWSD03MMC vectors: MiBeacon v3 with MAC and object 0x100D
+ * (27.2 Cel, 49.0 %); v5 encrypted with bind key
+ * e9ea895fac7cca6d30532432a516f3a8 (object 0x1006, 46.7 %). */
+GW_TEST(test_mibeacon_vectors)
+{
+    uint8_t f[64], plain[64], key[16];
+    gw_ble_decoded_t d;
+    size_t n = unhex("50305b05034c94b438c1a40d10041001ea01", f, sizeof f), pn;
+    CHECK_EQ_INT(gw_ble_dec_mibeacon.decode(f, n, &d), 0);
+    CHECK(fval(&d, "temperature") == 27.2);
+    CHECK(fval(&d, "humidity") == 49.0);
+    CHECK(d.has_mac && d.mac[0] == 0xA4 && d.mac[5] == 0x4C);
+    CHECK(d.has_counter && d.counter == 3);
+    /* every shorter cut is refused, never read past its end */
+    for (size_t k = 0; k < n; k++) {
+        uint8_t *e = malloc(k ? k : 1);
+        memcpy(e, f, k);
+        CHECK_EQ_INT(gw_ble_dec_mibeacon.decode(e, k, &d), k == 11 ? 0 : -EBADMSG);
+        free(e);
+    }
+    /* v1 and v6 are not MiBeacon v2-v5 */
+    f[1] = 0x10;
+    CHECK_EQ_INT(gw_ble_dec_mibeacon.decode(f, n, &d), -ENOTSUP);
+    f[1] = 0x60;
+    CHECK_EQ_INT(gw_ble_dec_mibeacon.decode(f, n, &d), -ENOTSUP);
+
+    static const uint8_t mac[6] = {0xA4, 0xC1, 0x38, 0x02, 0x83, 0xF4};
+    unhex("e9ea895fac7cca6d30532432a516f3a8", key, sizeof key);
+    n = unhex("58585b0550f4830238c1a495ef58763c26000097e2abb5", f, sizeof f);
+    CHECK_EQ_INT(gw_ble_dec_mibeacon.decode(f, n, &d), -ENOTSUP); /* encrypted */
+    uint32_t ctr = 0;
+    CHECK_EQ_INT(gw_ble_mibeacon_decrypt(key, mac, f, n, plain, &pn, &ctr), 0);
+    CHECK_EQ_INT(ctr, 0x00002650u);
+    CHECK_EQ_INT(gw_ble_dec_mibeacon.decode(plain, pn, &d), 0);
+    CHECK(fval(&d, "humidity") == 46.7);
+    /* the MAC the frame carries is the nonce's, whatever the caller says */
+    static const uint8_t other[6] = {1, 2, 3, 4, 5, 6};
+    CHECK_EQ_INT(gw_ble_mibeacon_decrypt(key, other, f, n, plain, &pn, &ctr), 0);
+    key[0] ^= 1;
+    CHECK_EQ_INT(gw_ble_mibeacon_decrypt(key, mac, f, n, plain, &pn, &ctr), -EACCES);
+    key[0] ^= 1;
+    for (size_t i = 2; i < n; i++) {
+        uint8_t g[64];
+        memcpy(g, f, n);
+        g[i] ^= 0x01;
+        CHECK_EQ_INT(gw_ble_mibeacon_decrypt(key, mac, g, n, plain, &pn, &ctr), -EACCES);
+    }
+    for (size_t k = 0; k < 18; k++) {
+        uint8_t *e = malloc(k ? k : 1);
+        memcpy(e, f, k);
+        int rc = gw_ble_mibeacon_decrypt(key, mac, e, k, plain, &pn, &ctr);
+        CHECK(rc == -EBADMSG || rc == -EACCES);
+        free(e);
+    }
+    /* encrypted v3 uses another scheme */
+    f[1] = 0x38;
+    CHECK_EQ_INT(gw_ble_mibeacon_decrypt(key, mac, f, n, plain, &pn, &ctr), -ENOTSUP);
+}
+
+GW_TEST_MAIN(test_table, test_mibeacon_vectors, test_bthome_encrypted_vector, test_rounding_matches_precision, test_bthome_vector, test_bthome_objects, test_bthome_every_id, test_bthome_bad,
              test_ruuvi_vector, test_ruuvi_extremes, test_ruuvi_bad, test_atc_layouts,
              test_atc_bad, test_all_short_inputs)
