@@ -596,7 +596,8 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
                         dev->where, gw_config_quote(dev->address, q, sizeof q));
     if (p && p->identity && !p->decoder)
         gw_config_error(ctx, dev->group, "%s: identity = true needs the decoder whose payload "
-                                         "carries the MAC, expected decoder = \"ruuvi\" or \"atc\"",
+                                         "carries the MAC, expected decoder = \"ruuvi\", "
+                                         "\"atc\" or \"mibeacon\"",
                         dev->where);
     if (p && (p->set & P_CODEC) && !(p->set & P_ADVSRC))
         gw_config_error_at(ctx, p->codec_line, "%s: codec needs the advert data it reads, "
