@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #include "../lwm2m/codec.h"
 #include "../lwm2m/lwm2m.h"
 #include "log.h"
@@ -39,7 +37,7 @@ struct mq_event {
  * STATUS_SLICE_MS, so 10,000 clients never cost the loop one long turn; a
  * client's status goes out at once on a registration change and at most
  * every STATUS_MIN_MS for new readings. */
-enum { BACKOFF_MIN_MS = 1000, BACKOFF_MAX_MS = 60000, STATUS_SLICES = 10, STATUS_SLICE_MS = 100,
+enum { BACKOFF_MIN_MS = 1000, BACKOFF_MAX_MS = 60000, STATUS_SLICES = 100, STATUS_SLICE_MS = 10,
        STATUS_MIN_MS = 5000 };
 
 /* ---- events from paho's threads -------------------------------------- */
@@ -392,33 +390,30 @@ static void publish_status(gw_mqtt_t *m, mq_client_t *cl)
     }
     gw_vclient_t *vc = gw_store_client_app(cl->c);
     bool reg = vc && gw_vclient_registered(vc);
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return;
-    cJSON_AddStringToObject(o, "state", reg ? "registered" : "not registered");
+    /* Plain formatting: no string in it needs escaping, and this runs for
+     * every client every few seconds on the loop. */
+    char js[160];
+    int n = snprintf(js, sizeof js, "{\"state\":\"%s\"", reg ? "registered" : "not registered");
     if (cl->last_ms) {
-        char iso[40];
-        time_t s = (time_t)(cl->last_ms / 1000);
+        time_t sec = (time_t)(cl->last_ms / 1000);
         struct tm tm;
-        gmtime_r(&s, &tm);
-        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(iso + strlen(iso), sizeof iso - strlen(iso), ".%03dZ", (int)(cl->last_ms % 1000));
-        cJSON_AddStringToObject(o, "last_reading", iso);
-        cJSON_AddNumberToObject(o, "last_reading_ms", (double)cl->last_ms);
+        gmtime_r(&sec, &tm);
+        n += snprintf(js + n, sizeof js - (size_t)n,
+                      ",\"last_reading\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"last_reading_ms\":%lld",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      (int)(cl->last_ms % 1000), (long long)cl->last_ms);
     }
-    char *js = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    size_t n = strlen(cl->topic) + 8;
-    char *topic = malloc(n);
-    if (js && topic) {
-        snprintf(topic, n, "%s/status", cl->topic);
-        if (gw_mqtt_publish(m, topic, js, strlen(js), m->cfg->qos, true) == 0) {
-            cl->registered = reg;
-            cl->status_dirty = false;
-        }
+    snprintf(js + n, sizeof js - (size_t)n, "}");
+    size_t tn = strlen(cl->topic) + 8;
+    char *topic = malloc(tn);
+    if (!topic)
+        return;
+    snprintf(topic, tn, "%s/status", cl->topic);
+    if (gw_mqtt_publish(m, topic, js, strlen(js), m->cfg->qos, true) == 0) {
+        cl->registered = reg;
+        cl->status_dirty = false;
     }
     free(topic);
-    free(js);
 }
 
 static void on_status_timer(void *ctx)

@@ -35,6 +35,10 @@
 #include "log.h"
 #include "mqtt_internal.h"
 
+/* The thread takes the queue when OUT_WAKE_N messages wait, or OUT_PERIOD_MS
+ * after the first: batches instead of a thread switch per message. */
+enum { OUT_WAKE_N = 256, OUT_PERIOD_MS = 20 };
+
 struct mq_out {
     mq_out_t *next;
     int cmd;      /* MQ_CMD_* */
@@ -200,21 +204,23 @@ static void *out_main(void *arg)
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
     pthread_mutex_lock(&m->out_lock);
     for (;;) {
-        while (!m->out_head && !m->out_stop) {
-            if (!m->held_head) {
+        while ((!m->out_head || m->out_n < OUT_WAKE_N) && !m->out_stop) {
+            if (!m->held_head && !m->out_head) {
                 pthread_cond_wait(&m->out_cond, &m->out_lock);
                 continue;
             }
-            /* Held messages wait for paho's connection, which no one
-             * signals here: look again every 100 ms. */
+            /* A few messages wait up to OUT_PERIOD_MS to travel as a
+             * batch; held messages wait for paho's connection, which no
+             * one signals here. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100000000;
+            ts.tv_nsec += (m->out_head ? OUT_PERIOD_MS : 100) * 1000000L;
             if (ts.tv_nsec >= 1000000000) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000;
             }
-            pthread_cond_timedwait(&m->out_cond, &m->out_lock, &ts);
+            if (pthread_cond_timedwait(&m->out_cond, &m->out_lock, &ts) == ETIMEDOUT && m->out_head)
+                break;
             if (m->held_head && atomic_load(&m->mb->up)) {
                 pthread_mutex_unlock(&m->out_lock);
                 release_held(m);
@@ -297,7 +303,11 @@ static int enqueue(gw_mqtt_t *m, int cmd, const char *topic, const void *payload
     else
         m->out_head = o;
     m->out_tail = o;
-    bool wake = m->out_n++ == 0;
+    /* Waking the thread is a system call on the loop: done for the first
+     * message and then once per OUT_WAKE_N; the thread looks every
+     * OUT_PERIOD_MS anyway while messages wait. */
+    m->out_n++;
+    bool wake = m->out_n == 1 || m->out_n % OUT_WAKE_N == 0 || cmd != MQ_CMD_PUBLISH || offline;
     pthread_mutex_unlock(&m->out_lock);
     if (wake)
         pthread_cond_signal(&m->out_cond);
