@@ -338,6 +338,16 @@ int gw_gateway_reload(gw_gateway_t *g, const char *file)
     }
     if (!servers_equal(g->cfg, next))
         gw_warn("reload: gateway name or server settings changed; they take effect after a restart");
+    if (!gw_config_mqtt_equal(g->cfg->mqtt, next->mqtt))
+        gw_warn("reload: the mqtt section changed; it takes effect after a restart");
+    if (g->mqtt) {
+        /* The running mirror keeps reading the section it started with:
+         * it moves into the new configuration, the new one goes with the
+         * old configuration. */
+        gw_config_mqtt_t *t = next->mqtt;
+        next->mqtt = g->cfg->mqtt;
+        g->cfg->mqtt = t;
+    }
 
     size_t n_ad = next->n_sections;
     gw_device_t *devs = calloc(next->n_devices ? next->n_devices : 1, sizeof *devs);

@@ -146,6 +146,9 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
                    gw_config_t **out);
 void gw_config_free(gw_config_t **c);
 
+/* Whether two mqtt sections (either may be NULL) say the same. */
+bool gw_config_mqtt_equal(const gw_config_mqtt_t *a, const gw_config_mqtt_t *b);
+
 /* Free a device's initial values and device strings (they live in the
  * resource store once the device runs); everything else, the fingerprint
  * included, stays. gw_config_free still works afterwards. */

@@ -197,3 +197,21 @@ void gw_config_free_mqtt(gw_config_mqtt_t **pm)
     free(m);
     *pm = NULL;
 }
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool gw_config_mqtt_equal(const gw_config_mqtt_t *a, const gw_config_mqtt_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return a->enabled == b->enabled && str_eq(a->uri, b->uri) && str_eq(a->client_id, b->client_id) &&
+           str_eq(a->username, b->username) && str_eq(a->password, b->password) &&
+           str_eq(a->ca_file, b->ca_file) && str_eq(a->cert_file, b->cert_file) &&
+           str_eq(a->key_file, b->key_file) && a->verify == b->verify && a->qos == b->qos &&
+           a->retain == b->retain && str_eq(a->topic_prefix, b->topic_prefix) && a->format == b->format &&
+           a->keepalive == b->keepalive && a->buffer_max == b->buffer_max &&
+           a->homeassistant == b->homeassistant && a->commands == b->commands;
+}

@@ -338,6 +338,18 @@ def test_homeassistant_discovery_and_removal(tmp):
             gw.signal(signal.SIGHUP)
             gw.wait_log(r"reload of .*1 removed", since=mark)
             sub.wait_msg("homeassistant/number/sim-sp/3308_0_5900/config", lambda p: p == "")
+            assert not gw.has_log(r"mqtt section changed")
+            # a changed section is for the next start: the mirror goes on as it was
+            with open(gw.config_file, "w") as f:
+                f.write(conf(port, [SIM % (5.0, 0.5)], "homeassistant = true; commands = true; qos = 0;",
+                             server=unreachable_server()).replace("@TMP@", tmp))
+            mark = gw.mark()
+            gw.signal(signal.SIGHUP)
+            gw.wait_log(r"reload: the mqtt section changed; it takes effect after a restart", since=mark)
+            gw.wait_log(r"reload of ", since=mark)
+            since = sub.mark()
+            with Sub(port, ["lwm2m/sim-1/3303/0/5700"]) as vals:
+                vals.wait_msg("lwm2m/sim-1/3303/0/5700", lambda p: True, count=2)
 
 
 def test_set_command_writes_a_writable_field_and_refuses_the_others(tmp):
