@@ -2,7 +2,7 @@
  * adapters/ble/config.c - the BLE adapter's configuration: the
  * `adapters.ble` section (controller, bus address) and a device's keys
  * (decoder, match_name, identity, absent_after, absent_deregister, an
- * advert codec with company_id or service_data, bindkey, the gatt list,
+ * advert_codec with company_id or service_data, bindkey, the gatt list,
  * gatt_interval, stay_connected), through the adapter configuration
  * interface (adapters/adapter_config.h).
  */
@@ -395,7 +395,7 @@ static int h_bindkey(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_
     return 0;
 }
 
-/* codec = {...} for adverts, with company_id or service_data saying where */
+/* advert_codec = {...}, with company_id or service_data saying where */
 static int h_codec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
 {
     (void)k;
@@ -403,7 +403,7 @@ static int h_codec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_ke
     gw_payload_free(&p->adv_codec);
     p->codec_line = (int)config_setting_source_line(s);
     p->set |= P_CODEC;
-    return gw_payload_parse(ctx, s, "codec", &p->adv_codec);
+    return gw_payload_parse(ctx, s, "advert_codec", &p->adv_codec);
 }
 
 static int h_company(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
@@ -455,7 +455,9 @@ static const gw_cfg_key_t dev_keys[] = {
      false, h_dereg, 0, 0, 0},
     {"gatt", GW_CFG_LIST, "a list of groups { uuid = \"2a6e\"; notify = false; }", false, h_gatt,
      0, 0, 0},
-    {"codec", GW_CFG_GROUP | GW_CFG_STRING, GW_PAYLOAD_CODEC_EXPECT, false, h_codec, 0, 0, 0},
+    /* not "codec": a device key names one adapter, and lora's is "codec" */
+    {"advert_codec", GW_CFG_GROUP | GW_CFG_STRING, GW_PAYLOAD_CODEC_EXPECT, false, h_codec, 0, 0,
+     0},
     {"company_id", GW_CFG_INT, "an integer (the ManufacturerData company id the codec reads, "
                                "e.g. 0x0499)", false, h_company, 0, 0, 0},
     {"service_data", GW_CFG_STRING, "a string (the 16-bit ServiceData UUID the codec reads, "
@@ -600,13 +602,14 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
                                          "\"atc\" or \"mibeacon\"",
                         dev->where);
     if (p && (p->set & P_CODEC) && !(p->set & P_ADVSRC))
-        gw_config_error_at(ctx, p->codec_line, "%s: codec needs the advert data it reads, "
+        gw_config_error_at(ctx, p->codec_line, "%s: advert_codec needs the advert data it reads, "
                                                "expected company_id = 0x... (ManufacturerData) or "
                                                "service_data = \"181a\" (ServiceData)",
                            dev->where);
     else if (p && (p->set & P_ADVSRC) && !(p->set & P_CODEC))
-        gw_config_error(ctx, dev->group, "%s: company_id and service_data say where a codec "
-                                         "reads, expected codec = { type = \"layout\"; ... }",
+        gw_config_error(ctx, dev->group, "%s: company_id and service_data say where an "
+                                         "advert_codec reads, expected advert_codec = { type = "
+                                         "\"layout\"; ... }",
                         dev->where);
     if (p && p->adv_codec) {
         /* adverts go one way: a writable field would have nowhere to go */
@@ -620,7 +623,7 @@ static int finish_part(gw_cfg_ctx_t *ctx, const void *section, void *part,
         if (rc < 0)
             return rc;
         if (writable)
-            gw_config_error_at(ctx, p->codec_line, "%s: the codec of adverts has writable fields "
+            gw_config_error_at(ctx, p->codec_line, "%s: advert_codec has writable fields "
                                                    "(downlinks), which adverts cannot carry; "
                                                    "expected uplinks only (writes go to a gatt "
                                                    "characteristic)", dev->where);
@@ -735,7 +738,7 @@ static void describe_part(const void *part, FILE *out)
 const gw_adapter_conf_ops_t gw_ble_conf_ops = {
     .keys = dev_keys,
     .n_keys = sizeof dev_keys / sizeof dev_keys[0],
-    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, codec, "
+    .keys_text = "decoder, match_name, identity, absent_after, absent_deregister, advert_codec, "
                  "company_id, service_data, bindkey, gatt, "
                  "gatt_interval and stay_connected",
     .parse_section = parse_section,

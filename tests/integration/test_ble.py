@@ -528,7 +528,7 @@ def test_mibeacon_plain_and_encrypted(tmp):
 
 # ---- byte layout on adverts ---------------------------------------------
 
-ADV_CODEC = ('codec = { type = "layout"; uplinks = ( { fport = 0; fields = ( '
+ADV_CODEC = ('advert_codec = { type = "layout"; uplinks = ( { fport = 0; fields = ( '
              '{ name = "temperature"; offset = 0; length = 2; type = "int"; scale = 0.01; '
              'endian = "little"; unit = "Cel"; }, '
              '{ name = "humidity"; offset = 2; length = 1; unit = "%RH"; } ); } ); };')
@@ -672,7 +672,7 @@ def test_config_errors_are_reported_at_their_line(tmp):
                 '{ endpoint = "d"; adapter = "ble"; address = "C0:FF:EE:00:00:04";\n'
                 '  decoder = "ruuvi"; bindkey = "231d39c1d7cc1ab1aee224cd096db932"; },\n'
                 '{ endpoint = "e"; adapter = "ble"; address = "C0:FF:EE:00:00:05";\n'
-                '  codec = "lpp"; },\n'
+                '  advert_codec = "lpp"; },\n'
                 '{ endpoint = "f"; adapter = "ble"; address = "C0:FF:EE:00:00:06";\n'
                 '  service_data = "1800a"; company_id = 70000; }\n'
                 ');\n')
@@ -692,7 +692,8 @@ def test_config_errors_are_reported_at_their_line(tmp):
         'which needs the connection kept; expected stay_connected = true or notify = false' % conf,
         '%s:11: devices[3]: bindkey is for encrypted BTHome and MiBeacon frames, expected '
         'decoder = "bthome" or "mibeacon" (or no decoder)' % conf,
-        '%s:14: devices[4]: codec needs the advert data it reads, expected company_id = 0x... '
+        '%s:14: devices[4]: advert_codec needs the advert data it reads, expected company_id = '
+        '0x... '
         '(ManufacturerData) or service_data = "181a" (ServiceData)' % conf,
         '%s:16: "service_data" "1800a" is not a 16-bit service UUID, expected e.g. "181a"' % conf,
         '%s:16: "company_id" must be 0 to 0xFFFF (a Bluetooth SIG company identifier), got 70000'
@@ -707,9 +708,9 @@ def test_config_refuses_a_writable_codec_on_adverts(tmp):
         f.write('servers = ( { uri = "coap://127.0.0.1:5683"; } );\n'
                 'devices = ( { endpoint = "a"; adapter = "ble"; address = "C0:FF:EE:00:00:01";\n'
                 '  company_id = 0x1234;\n'
-                '  codec = { type = "layout"; downlinks = ( { fport = 0; fields = (\n'
+                '  advert_codec = { type = "layout"; downlinks = ( { fport = 0; fields = (\n'
                 '    { name = "setpoint"; offset = 0; length = 2; path = "/3308/0/5900"; } ); } ); };\n'
                 '} );\n')
-    expect_errors(conf, '%s:4: devices[0]: the codec of adverts has writable fields (downlinks), '
+    expect_errors(conf, '%s:4: devices[0]: advert_codec has writable fields (downlinks), '
                         'which adverts cannot carry; expected uplinks only (writes go to a gatt '
                         'characteristic)' % conf)
