@@ -52,7 +52,7 @@ struct gw_offline {
     bool mirrored;     /* the file holds every reading of the ring */
     size_t file_recs;  /* readings in the file, dropped or delivered ones included */
     bool stale;        /* the file still begins with delivered readings */
-    int64_t rewrite_ms; /* monotonic time of the last rewrite */
+    int64_t stale_ms;  /* monotonic time it first did */
 };
 
 static bool has_bytes(gw_type_t t)
@@ -312,7 +312,6 @@ static void rewrite(gw_offline_t *o)
     if (!o->file)
         return;
     o->stale = false;
-    o->rewrite_ms = mono_ms();
     if (o->n == 0) {
         if (unlink(o->file) < 0 && errno != ENOENT)
             gw_warn("offline store: cannot remove %s: %s", o->file, strerror(errno));
@@ -579,10 +578,14 @@ void gw_offline_consume(gw_offline_t *o, size_t n)
     /* A backlog goes out a Send (64 readings) at a time, answered within
      * milliseconds: rewriting the file after each would cost a flush per
      * Send. The delivered readings stay at its head until the backlog is
-     * gone (the file is removed), GW_OFFLINE_REWRITE_MS later, or at
-     * gw_offline_free: a crash in between sends them again (at least once). */
-    if (o->n == 0 || !o->mirrored || mono_ms() - o->rewrite_ms >= GW_OFFLINE_REWRITE_MS)
+     * gone (the file is removed), until a delivery GW_OFFLINE_REWRITE_MS
+     * after the first of them, or gw_offline_free: a crash in between sends
+     * them again (at least once). */
+    int64_t now = mono_ms();
+    if (o->n == 0 || !o->mirrored || (o->stale && now - o->stale_ms >= GW_OFFLINE_REWRITE_MS)) {
         rewrite(o);
-    else
+    } else if (!o->stale) {
         o->stale = true;
+        o->stale_ms = now;
+    }
 }

@@ -4,9 +4,10 @@
  *
  * Pacing is a token bucket per server (registrations_per_second) plus a cap
  * on requests in flight, so 10,000 clients starting together reach the
- * server as a steady stream instead of a burst it would drop. Failures back
- * off exponentially (2 s .. 300 s) with +-25 % jitter, so a server that
- * restarts is not hit by every client in the same second.
+ * server as a steady stream instead of a burst it would drop. A server that
+ * does not answer at all (ICMP, no answer) is outage.c's business: all its
+ * clients wait and one probes. Other failures of one client (an error code,
+ * DTLS) back off exponentially (2 s .. 300 s) with +-25 % jitter.
  */
 #include <errno.h>
 #include <stdio.h>
