@@ -125,6 +125,7 @@ struct gw_adapter {
     uint64_t n_signals, n_unknown, n_discovery_starts;
     ble_dev_t *connecting; /* the controller's one connection attempt, NULL: none */
     bool gatt_resetting;   /* gw_ble_gatt_reset_all under way */
+    size_t connect_next;   /* where try_connect looks first (round robin) */
 };
 
 /* ble.c */

@@ -241,10 +241,12 @@ static void try_connect(gw_adapter_t *a)
      * one ending must not hand the controller to the next */
     if (a->connecting || a->gatt_resetting || !a->started || !gw_ble_bus_ready(a))
         return;
-    for (size_t i = 0; i < a->n_devs; i++) {
+    for (size_t k = 0; k < a->n_devs; k++) {
+        size_t i = (a->connect_next + k) % a->n_devs;
         ble_dev_t *d = a->devs[i];
         if (d->g.state != G_QUEUED)
             continue;
+        a->connect_next = i + 1;
         char path[64];
         dev_path(d, path, sizeof path);
         int r = call(a, &d->g.slot, path, IFACE_DEVICE, "Connect", on_connect, d);
