@@ -482,8 +482,11 @@ static int on_objects(sd_bus_message *m, void *ud, sd_bus_error *e)
     if (d->a->env.loop)
         gw_timer_stop(d->a->env.loop, &d->g.timer);
     d->g.state = G_READY;
+    /* news: the first connection, and the first after failed ones (not
+     * each connection of a device that disconnects between reads) */
+    bool recovered = d->g.backoff_ms != 0;
     d->g.backoff_ms = 0;
-    if (d->g.connects == 1 || d->g.connect_failures)
+    if (d->g.connects == 1 || recovered)
         gw_notice("ble: %s connected, %zu of %zu characteristics found", d->key, found,
                   d->conf->n_chars);
     release_slot(d);
