@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "../adapters/ble/ble.h"
 #include "gateway.h"
 #include "keyfile.h"
 #include "log.h"
@@ -31,12 +32,14 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: lwm2m-gateway [-c FILE] [--check] [--print-mapping] [--server URI]\n"
-            "                     [--log-level LEVEL] [--version] [--help]\n"
+            "                     [--log-level LEVEL] [--scan-ble [SECONDS]] [--version] [--help]\n"
             "Exposes non-IP sensors as virtual LwM2M clients to an LwM2M server.\n\n"
             "  -c, --config FILE      configuration file (default " DEFAULT_CONFIG ")\n"
             "      --check            validate the configuration, print every error, exit\n"
             "      --print-mapping    print where each device's fields land, exit\n"
             "      --server URI       replace the first server's URI (coap://host:port)\n"
+            "      --scan-ble [SECONDS]  list the BLE devices heard in SECONDS (default 10)\n"
+            "                         with a configuration entry for each, exit\n"
             "  -l, --log-level LEVEL  err, warning, notice, info (default) or debug\n"
             "  -V, --version          print the version and exit\n"
             "  -h, --help             this help\n");
@@ -99,7 +102,7 @@ int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'C'},
-        {"print-mapping", no_argument, NULL, 'P'},
+        {"print-mapping", no_argument, NULL, 'P'}, {"scan-ble", optional_argument, NULL, 'S'},
         {"server", required_argument, NULL, 's'}, {"log-level", required_argument, NULL, 'l'},
         {"version", no_argument, NULL, 'V'},      {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -125,6 +128,20 @@ int main(int argc, char **argv)
             }
             gw_log_set_level(lvl);
             break;
+        }
+        case 'S': {
+            /* before any configuration: a scan is how one writes it.
+             * "--scan-ble 30" as well as "--scan-ble=30". */
+            if (!optarg && optind < argc && argv[optind][0] != '-')
+                optarg = argv[optind++];
+            char *end = NULL;
+            double secs = optarg ? strtod(optarg, &end) : 10.0;
+            if (optarg && (end == optarg || *end || !(secs >= 1 && secs <= 3600))) {
+                fprintf(stderr, "lwm2m-gateway: --scan-ble=%s: expected seconds, 1 to 3600\n",
+                        optarg);
+                return 2;
+            }
+            return gw_ble_scan_run(NULL, NULL, secs, stdout) < 0 ? 1 : 0;
         }
         case 'V': printf("lwm2m-gateway %s\n", GW_VERSION); return 0;
         case 'h': usage(stdout); return 0;

@@ -61,6 +61,14 @@ int gw_ble_path_mac(const char *path, uint64_t *out);
 /* 6 bytes in display order into the same 48-bit value. */
 uint64_t gw_ble_mac_from_bytes(const uint8_t *b);
 
+/* --scan-ble: discovery on controller (NULL: "hci0") over the D-Bus
+ * address bus (NULL: $DBUS_SYSTEM_BUS_ADDRESS or the system bus) for
+ * seconds, then every device heard (address, name, RSSI, the decoder that
+ * recognises it and its values, a configuration entry) printed to out.
+ * Blocks for the time given (its own loop; not for the daemon's). Returns 0
+ * or a negative errno (-ENOMEM). */
+int gw_ble_scan_run(const char *bus, const char *controller, double seconds, FILE *out);
+
 /* The 16-bit UUID of a Bluetooth base UUID string
  * "0000XXXX-0000-1000-8000-00805f9b34fb", -1 for any other. */
 int gw_ble_uuid16(const char *uuid);

@@ -51,6 +51,8 @@ typedef struct ble_gatt {
     uint64_t connects, connect_failures, reads, read_errors, notifications, writes_done;
 } ble_gatt_t;
 
+typedef struct gw_ble_scan gw_ble_scan_t;
+
 typedef struct ble_dev {
     gw_adapter_t *a;
     char *key;                    /* "ble:<address>", owned */
@@ -126,6 +128,7 @@ struct gw_adapter {
     ble_dev_t *connecting; /* the controller's one connection attempt, NULL: none */
     bool gatt_resetting;   /* gw_ble_gatt_reset_all under way */
     size_t connect_next;   /* where try_connect looks first (round robin) */
+    gw_ble_scan_t *scan;   /* --scan-ble: every device heard is listed, borrowed */
 };
 
 /* ble.c */
@@ -169,6 +172,9 @@ int gw_ble_gatt_write_async(gw_adapter_t *a, const char *key, const char *field,
 int gw_ble_gatt_write_range(gw_adapter_t *a, const char *key, const char *field, double *lo,
                             double *hi);
 int gw_ble_gatt_write_step(gw_adapter_t *a, const char *key, const char *field, double *step);
+
+/* scan.c: a device heard while scanning (a->scan set). */
+void gw_ble_scan_seen(gw_adapter_t *a, uint64_t mac, const ble_advert_t *adv);
 
 /* bluez.c */
 /* Whether calls to org.bluez can be made now (bus up, owner known,

@@ -206,6 +206,12 @@ static void device_props(gw_adapter_t *a, const char *path, sd_bus_message *m)
     uint64_t mac;
     if (gw_ble_path_mac(path, &mac) < 0 || strncmp(path, a->ctl_path, strlen(a->ctl_path)) != 0)
         return;
+    if (a->scan) {
+        ble_advert_t adv;
+        if (gw_ble_parse_device_props(m, &adv) >= 0)
+            gw_ble_scan_seen(a, mac, &adv);
+        return;
+    }
     if (!a->n_matchers && !gw_ble_lookup(a, mac)) {
         a->n_unknown++;
         sd_bus_message_skip(m, "a{sv}");

@@ -714,3 +714,38 @@ def test_config_refuses_a_writable_codec_on_adverts(tmp):
     expect_errors(conf, '%s:4: devices[0]: advert_codec has writable fields (downlinks), '
                         'which adverts cannot carry; expected uplinks only (writes go to a gatt '
                         'characteristic)' % conf)
+
+
+def test_scan_ble_lists_devices_with_decoders_and_entries(tmp):
+    from harness import build_dir
+    import os
+    unknown = "D2:00:00:00:00:09"
+    bus = Bus()
+    try:
+        bus.start_bluez([BTHOME, RUUVI, unknown])
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bus.address)
+        p = subprocess.Popen([os.path.join(build_dir(), "lwm2m-gateway"), "--scan-ble", "3"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        harness._PROCS.append(p)
+        # adverts once the scan's discovery runs (bounded wait)
+        deadline = time.monotonic() + 10
+        while not bus.adapter().Get("org.bluez.Adapter1", "Discovering",
+                                    dbus_interface="org.freedesktop.DBus.Properties"):
+            assert time.monotonic() < deadline and p.poll() is None, "the scan did not start"
+            time.sleep(0.02)
+        bus.advert(BTHOME, rssi=-48, svc={0xFCD2: BTHOME_FRAME})
+        bus.advert(RUUVI, rssi=-61, mfr={0x0499: RUUVI_FRAME})
+        bus.advert(unknown, rssi=-77, mfr={0x1234: b"\x01\x02\x03"})
+        out, err = p.communicate(timeout=20)
+        out = out.decode()
+        assert p.returncode == 0, (out, err)
+        assert "3 BLE devices heard" in out, out
+        assert "A4:C1:38:00:00:01  dev-01  -48 dBm\n  bthome: temperature=25.00 Cel " \
+               "humidity=50.55 %RH" in out, out
+        assert '{ endpoint = "ble-A4-C1-38-00-00-01"; adapter = "ble"; address = ' \
+               '"A4:C1:38:00:00:01"; decoder = "bthome"; },' in out, out
+        assert "ruuvi: temperature=24.300 Cel" in out, out
+        assert "no decoder knows its ManufacturerData of company 0x1234 (3 bytes)" in out, out
+        assert 'company_id = 0x1234; advert_codec = { type = "layout";' in out, out
+    finally:
+        bus.close()
