@@ -65,8 +65,9 @@ uint64_t gw_ble_mac_from_bytes(const uint8_t *b);
  * address bus (NULL: $DBUS_SYSTEM_BUS_ADDRESS or the system bus) for
  * seconds, then every device heard (address, name, RSSI, the decoder that
  * recognises it and its values, a configuration entry) printed to out.
- * Blocks for the time given (its own loop; not for the daemon's). Returns 0
- * or a negative errno (-ENOMEM). */
+ * Blocks for the time given (its own loop; not for the daemon's). Returns 0,
+ * -ENODEV when discovery never ran (no bus, no bluetoothd, controller off;
+ * what was heard is printed all the same), or -ENOMEM. */
 int gw_ble_scan_run(const char *bus, const char *controller, double seconds, FILE *out);
 
 /* The 16-bit UUID of a Bluetooth base UUID string

@@ -162,10 +162,12 @@ int gw_ble_scan_run(const char *bus, const char *controller, double seconds, FIL
         int64_t end = gw_now_ms() + (int64_t)(seconds * 1000.0);
         while (gw_now_ms() < end)
             gw_loop_run_once(loop, 100);
-        if (!a->discovering)
+        print(s, out);
+        if (!a->discovering) {
             fprintf(stderr, "lwm2m-gateway: discovery did not run on %s (is bluetoothd running "
                             "and the controller powered? see docs/ble.md)\n", sec.controller);
-        print(s, out);
+            rc = -ENODEV;
+        }
     }
     gw_adapter_ble.destroy(&a);
     gw_loop_free(&loop);
