@@ -592,8 +592,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             char why[160];
             if (loc < 0)
                 snprintf(why, sizeof why, "server answered %s with a Location-Path %s", cs,
-                         loc == -EINVAL ? "that cannot be sent back (an empty, '.' or '..' segment, "
-                                          "or one holding '/' or NUL)"
+                         loc == -EINVAL ? "that cannot be sent back (a '.' or '..' segment, or a NUL)"
                                         : "too long (more than 127 bytes or 16 segments)");
             else
                 snprintf(why, sizeof why, "server answered %s", cs);

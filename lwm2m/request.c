@@ -112,20 +112,34 @@ int gw_req_location_join(const gw_req_seg_t *segs, size_t n, char *out, size_t s
     for (size_t i = 0; i < n; i++) {
         const uint8_t *s = segs[i].p;
         size_t len = segs[i].len;
-        /* Sent back one option per segment: a '/' would split it, a NUL
-         * cut it, and "." or ".." name another resource (RFC 3986 5.2.4). */
-        if (len == 0 || memchr(s, '/', len) || memchr(s, '\0', len) ||
-            (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        if (len && memchr(s, '\0', len))
             return -EINVAL;
-        if (w + (i ? 1 : 0) + len >= size) {
-            out[0] = '\0';
-            return -ENOSPC;
+        /* Servers on node-coap send "/rd/5" as one option, or an empty
+         * first segment: the pieces between '/' are what they match an
+         * Update against, so each becomes a segment of its own and empty
+         * ones are dropped. "." or ".." would name another resource (RFC
+         * 3986 5.2.4): refused. */
+        size_t a = 0;
+        while (a <= len) {
+            const uint8_t *e = a < len ? memchr(s + a, '/', len - a) : NULL;
+            size_t b = e ? (size_t)(e - s) : len;
+            size_t pl = b - a;
+            const uint8_t *piece = s + a;
+            if ((pl == 1 && piece[0] == '.') || (pl == 2 && piece[0] == '.' && piece[1] == '.'))
+                return -EINVAL;
+            if (pl) {
+                if (w + (w ? 1 : 0) + pl >= size) {
+                    out[0] = '\0';
+                    return -ENOSPC;
+                }
+                if (w)
+                    out[w++] = '/';
+                memcpy(out + w, piece, pl);
+                w += pl;
+                out[w] = '\0';
+            }
+            a = b + 1;
         }
-        if (i)
-            out[w++] = '/';
-        memcpy(out + w, s, len);
-        w += len;
-        out[w] = '\0';
     }
     return 0;
 }

@@ -48,10 +48,12 @@ int gw_req_attrs_parse(const uint8_t *query, size_t len, bool numeric, gw_attrs_
 
 /* The Location-Path options of a Register's 2.01 (LwM2M 1.1 Core 5.3.1,
  * e.g. "rd", "5a3f") joined with '/' into out (size bytes, NUL-terminated),
- * the form Update and De-register split again. Refused, since the same
- * segments could not be sent back: a segment empty, "." or "..", or holding
- * '/' or a NUL (-EINVAL); more than fits in size (-ENOSPC). No segment at
- * all gives "" (the caller picks its default). */
+ * the form Update and De-register split again into one Uri-Path option per
+ * piece. A segment holding '/' (node-coap sends "/rd/5" as one option) is
+ * split the same way and empty pieces are dropped, so what is sent back is
+ * the path the server named. Refused: a piece "." or ".." or a NUL
+ * (-EINVAL); more than fits in size (-ENOSPC). No segment at all gives ""
+ * (the caller picks its default). */
 int gw_req_location_join(const gw_req_seg_t *segs, size_t n, char *out, size_t size);
 
 /* CoAP request codes (RFC 7252 12.1.1, RFC 8132). */

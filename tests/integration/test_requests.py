@@ -5,7 +5,9 @@ Location-Path the gateway could not send back. A raw server on 127.0.0.1
 
 import configs
 from harness import Gateway
-from raw_lwm2m import GET, URI_PATH, RawServer, code_str
+from raw_lwm2m import CONTENT_FORMAT, GET, PUT, URI_PATH, RawServer, code_str, opts
+
+TEXT = 0  # text/plain Content-Format (RFC 7252 12.3)
 
 EP = "req-1"
 
@@ -34,14 +36,31 @@ def test_uri_path_options_are_segments(tmp):
 
 
 def test_location_path_that_cannot_be_sent_back_is_refused(tmp):
-    """A 2.01 whose Location-Path has a segment holding '/' would send the
-    Update elsewhere (it splits into two options): the gateway says so and
-    registers again after its back-off, instead of using it."""
+    """A 2.01 whose Location-Path names another resource ("..") is refused:
+    the gateway says so and registers again after its back-off, instead of
+    sending its Updates elsewhere."""
     with RawServer() as srv:
-        srv.location = ["rd", "a/b"]
+        srv.location = ["rd", ".."]
         gw = Gateway(tmp, _conf(), server=srv.uri).start()
         gw.wait_log(r"Location-Path that cannot be sent back", timeout=10)
         # the next Register (after the back-off) gets a usable location
         srv.location = ["rd", "ok1"]
         gw.wait_log(r"registered with .* at /rd/ok1", timeout=20)
+        assert gw.proc.poll() is None, gw.log_tail()
+
+
+def test_location_path_as_node_coap_sends_it(tmp):
+    """node-coap servers (lwm2m-node-lib) send "/rd/5" as one option, so an
+    empty segment and one holding '/' arrive: the Update goes to the path
+    the server named, one Uri-Path option per piece."""
+    with RawServer() as srv:
+        srv.location = ["", "rd", "a/b"]
+        gw = Gateway(tmp, _conf(), server=srv.uri).start()
+        gw.wait_log(r"%s: registered with .* at /rd/a/b" % EP, timeout=10)
+        srv.hold_updates = True
+        assert code_str(srv.request(EP, PUT, "/1/0/1", [(CONTENT_FORMAT, TEXT)], b"120")["code"]) == "2.04"
+        srv.wait(lambda: srv.held, what="the Update")
+        u = srv.held[0]
+        assert [o.decode() for o in opts(u, URI_PATH)] == ["rd", "a", "b"], opts(u, URI_PATH)
+        srv.release_updates()
         assert gw.proc.poll() is None, gw.log_tail()
