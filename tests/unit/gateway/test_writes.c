@@ -551,7 +551,7 @@ static void one_fails(int rc, int code, const char *words)
 
 GW_TEST(test_composite_eio_is_500_written_listed)
 {
-    one_fails(-EIO, 500, "");
+    one_fails(-EIO, 500, "the device did not accept the value");
 }
 
 GW_TEST(test_composite_timeout_is_503_written_listed)
