@@ -2,7 +2,10 @@
 demand: it answers FC03 (read holding registers), FC06 and FC16 (write)
 from a table of holding registers while `silent` is false, and reads and
 drops every request while it is true, keeping the connection open, as a
-unit that hangs does. pymodbus's server cannot be told to do that (stopped,
+unit that hangs does. One register can fail alone: `fail[address]` is
+"exception" (a write there is answered with exception 4, Server Device
+Failure) or "drop" (a write there is read and left unanswered); the
+register keeps its value either way. pymodbus's server cannot be told to do that (stopped,
 it refuses connections: a fast failure, not a silent one).
 
 Framing follows the Modbus Messaging on TCP/IP Implementation Guide V1.0b
@@ -20,6 +23,7 @@ class MuteUnit:
         self.silent = False
         self.writes = []  # (address, [words]) of every write frame received
         self.dropped = 0  # requests left unanswered while silent
+        self.fail = {}    # address -> "exception" or "drop", for writes there
         self.cond = threading.Condition()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -85,7 +89,7 @@ class MuteUnit:
                 pdu = self._recv(c, length - 1)
                 with self.cond:
                     reply = self._answer(pdu)
-                    if self.silent:
+                    if self.silent or reply == b"drop":
                         self.dropped += 1
                         reply = None
                     self.cond.notify_all()
@@ -100,6 +104,15 @@ class MuteUnit:
             addr, count = struct.unpack(">HH", pdu[1:5])
             words = [self.regs.get(addr + i, 0) for i in range(count)]
             return bytes([3, 2 * count]) + b"".join(struct.pack(">H", w) for w in words)
+        if fc in (6, 16) and len(pdu) >= 5:
+            addr = struct.unpack(">H", pdu[1:3])[0]
+            how = self.fail.get(addr)
+            if how == "drop":
+                self.writes.append((addr, None))
+                return b"drop"
+            if how == "exception":
+                self.writes.append((addr, None))
+                return bytes([fc | 0x80, 4])
         if fc == 6 and len(pdu) == 5:
             addr, value = struct.unpack(">HH", pdu[1:5])
             self.writes.append((addr, [value]))

@@ -342,3 +342,38 @@ def test_read_of_another_client_is_not_held_up_by_a_write_to_a_silent_unit(tmp):
             # nothing was stored: a Read shows the values the unit last gave
             r = srv.read("mb-1", "/3308/1/5900", accept=0)
             assert r["code"] == "2.05" and r.get("payload_text") == "7", r
+
+
+def test_composite_member_failing_at_the_unit_is_named_and_the_written_one_listed(tmp):
+    """A Write-Composite whose one member the unit takes and whose other
+    fails at the unit (an exception: 5.00; no answer: 5.03) is answered with
+    the failure's code, naming the failed path and listing the written one
+    (a write a device took cannot be taken back). The register that took its
+    value holds it and the store shows it; the failed member's register and
+    resource keep their old value. A Write-Composite addresses one client,
+    so both members are registers of one unit; the unit fails only for the
+    second register (issue 10)."""
+    from modbus_mute import MuteUnit
+    for how, code, words_ in (("exception", "5.00", "did not accept the value"),
+                              ("drop", "5.03", "try again later")):
+        with MuteUnit({0: 215, 1: 7}) as unit, TestServer() as srv:
+            with Gateway(tmp, mute_conf(unit.port, timeout_ms=500), server=srv):
+                srv.wait_register("mb-1")
+                Watch(srv, "mb-1", "/3308").wait(
+                    lambda v: v.get("/3308/0/5900") == 21.5 and v.get("/3308/1/5900") == 7)
+                with unit.cond:
+                    unit.fail[1] = how
+                pack = '[{"n":"/3308/0/5900","v":50},{"n":"/3308/1/5900","v":70}]'
+                r = srv.request("raw", ep="mb-1", path="/", method="ipatch", cf=110,
+                                payload_hex=pack.encode().hex(), timeout=20)
+                text = r.get("payload_text", "")
+                assert r["code"] == code, (how, r)
+                assert text.startswith("/3308/1/5900: "), (how, r)
+                assert words_ in text, (how, r)
+                assert text.endswith("; written: /3308/0/5900"), (how, r)
+                with unit.cond:
+                    assert unit.regs[0] == 500 and unit.regs[1] == 7, (how, unit.regs)
+                    assert (1, None) in unit.writes, (how, unit.writes)
+                for path, want in (("/3308/0/5900", "50"), ("/3308/1/5900", "7")):
+                    got = srv.read("mb-1", path, accept=0)
+                    assert got["code"] == "2.05" and got.get("payload_text") == want, (how, path, got)
