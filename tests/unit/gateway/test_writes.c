@@ -44,6 +44,8 @@ static struct {
     gw_adapter_t *live;
     int checks, starts, stops;
     int reconf_rc;    /* what reconfigure returns: non-zero makes the gateway restart the adapter */
+    bool late;        /* reconfigure leaves a removed device's writes pending (a result
+                         already on its way to the loop): the test completes them later */
     char refuse[32];  /* write_check refuses this field with -ERANGE */
     bool sync;        /* write_async completes inside the call, with sync_rc */
     int sync_rc;
@@ -64,11 +66,21 @@ static int fake_create(const gw_adapter_env_t *env, const void *section, const g
     return 0;
 }
 
-/* The devices hold no state here: a reload just goes on. */
+/* The contract: the pending writes of a removed or changed device are
+ * completed with -ECANCELED. */
 static int fake_reconfigure(gw_adapter_t *a, const gw_adapter_change_t *ch, size_t n)
 {
-    (void)a, (void)ch, (void)n;
-    return fk.reconf_rc;
+    (void)a;
+    if (fk.reconf_rc)
+        return fk.reconf_rc;
+    for (size_t i = 0; i < n && !fk.late; i++)
+        for (size_t j = fk.n_pend; j-- > 0;)
+            if (strcmp(fk.pend[j].key, ch[i].dev.key) == 0) {
+                fwrite_t w = fk.pend[j];
+                fk.pend[j] = fk.pend[--fk.n_pend];
+                w.done(w.done_ctx, -ECANCELED);
+            }
+    return 0;
 }
 
 static int fake_start(gw_adapter_t *a)
@@ -642,27 +654,61 @@ GW_TEST(test_sync_done_is_piggybacked)
     finish(&x);
 }
 
-/* A reload removes the device whose Write is under way; the adapter
- * completes it afterwards: nothing is touched (ASan, valgrind), the other
- * client goes on. */
-GW_TEST(test_completion_after_reload_removed_the_client)
+/* A reload removes the device whose Write is under way. The adapter
+ * cancels it within reconfigure, or (a result already on its way to the
+ * loop) completes it after the reload: the gateway touches nothing of the
+ * client that is gone (ASan, valgrind), and the other client goes on. */
+static void removed_during_write(bool late)
 {
     fixture_t x = {0};
     start(&x);
+    fk.late = late;
     send_req("b", COAP_REQUEST_CODE_PUT, "/3308/0/5900", 0, "25");
     WAIT_FOR(x.loop, fk.n_pend == 1);
     write_conf(DEV_A, NULL);
     CHECK_EQ_INT(gw_gateway_reload(x.g, file), 0);
     CHECK(device(&x, "b") == NULL);
-    CHECK_EQ_INT(fk.n_pend, 1);
-    complete("sp0", 0);
-    /* a completion with nothing left to answer; a: still served */
+    CHECK_EQ_INT(fk.n_pend, late ? 1 : 0);
+    if (late)
+        complete("sp0", 0);
     send_req("a", COAP_REQUEST_CODE_PUT, "/3308/0/5900", 0, "12");
     WAIT_FOR(x.loop, fk.n_pend == 1);
     complete("sp0", 0);
     WAIT_FOR(x.loop, srv.answered);
     CHECK_EQ_INT(srv.code, 204);
     CHECK_EQ_INT(stored(&x, "a", 3308, 0, 5900), 12);
+    finish(&x);
+}
+
+GW_TEST(test_reload_removing_the_client_cancels_its_write)
+{
+    removed_during_write(false);
+}
+
+GW_TEST(test_completion_after_reload_removed_the_client)
+{
+    removed_during_write(true);
+}
+
+/* A reload that changes the device (same endpoint, the client stays)
+ * whose Write is under way: the adapter cancels it, the server gets 5.03
+ * and nothing is stored. */
+GW_TEST(test_reload_changing_the_device_answers_503)
+{
+    fixture_t x = {0};
+    start(&x);
+    send_req("b", COAP_REQUEST_CODE_PUT, "/3308/0/5900", 0, "27");
+    WAIT_FOR(x.loop, fk.n_pend == 1);
+    write_conf(DEV_A, "{ endpoint = \"b\"; adapter = \"fake\"; resources = ("
+                      " { field = \"sp0\"; path = \"/3308/0/5900\"; writable = true; },"
+                      " { field = \"sp1\"; path = \"/3308/1/5900\"; writable = true; } ); }");
+    CHECK_EQ_INT(gw_gateway_reload(x.g, file), 0);
+    CHECK_EQ_INT(fk.stops, 0);
+    CHECK_EQ_INT(fk.n_pend, 0);
+    WAIT_FOR(x.loop, srv.answered);
+    CHECK_EQ_INT(srv.code, 503);
+    CHECK(device(&x, "b") != NULL);
+    CHECK(isnan(stored(&x, "b", 3308, 0, 5900)) || stored(&x, "b", 3308, 0, 5900) == 20);
     finish(&x);
 }
 
@@ -711,4 +757,5 @@ GW_TEST(test_restart_cancels_with_503)
 GW_TEST_MAIN(test_restart_cancels_with_503, test_composite_waits_for_every_write, test_composite_eio_is_500_written_listed,
              test_composite_timeout_is_503_written_listed, test_worst_result_wins,
              test_instance_write_waits_for_both, test_check_refusal_starts_nothing, test_sync_done_is_piggybacked,
-             test_completion_after_reload_removed_the_client, test_stop_cancels_pending_writes)
+             test_reload_removing_the_client_cancels_its_write, test_completion_after_reload_removed_the_client,
+             test_reload_changing_the_device_answers_503, test_stop_cancels_pending_writes)
