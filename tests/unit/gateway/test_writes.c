@@ -348,10 +348,10 @@ static bool turn(gw_loop_t *loop, int64_t end)
     return true;
 }
 
-/* Runs the loop until cond holds, 5 s at most; then CHECKs it. */
+/* Runs the loop until cond holds, 10 s at most (a loaded machine, ASan); then CHECKs it. */
 #define WAIT_FOR(loop, cond)                                                     \
     do {                                                                         \
-        int64_t gwt_end = gw_now_ms() + 5000;                                    \
+        int64_t gwt_end = gw_now_ms() + 10000;                                   \
         while (!(cond) && turn((loop), gwt_end)) {                               \
         }                                                                        \
         CHECK(cond);                                                             \
