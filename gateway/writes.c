@@ -24,6 +24,7 @@ static double unconvert(gw_unit_conv_t c, double v)
     case GW_CONV_W_TO_KW: return v * 1000.0;
     case GW_CONV_PA_TO_HPA: return v * 100.0;
     case GW_CONV_KPA_TO_HPA: return v / 10.0;
+    case GW_CONV_V_TO_MV: return v / 1000.0;
     case GW_CONV_NONE: break;
     }
     return v;

@@ -181,9 +181,16 @@ static bool check_field_resource(gw_cfg_ctx_t *ctx, const config_setting_t *at,
                         o->name);
         return false;
     }
-    if (r->multiple) {
+    /* A multiple resource holds one value per instance: a field fills one
+     * of them, named by the path's fourth id (/3/0/7/0). */
+    if (r->multiple && p->len == 3) {
         gw_config_error(ctx, at, "%s has multiple instances, expected a single-instance resource "
-                                 "for a field", label);
+                                 "or one instance such as %s/0 for a field", label, shown);
+        return false;
+    }
+    if (!r->multiple && p->len == 4) {
+        gw_config_error(ctx, at, "%s is a single-instance resource, expected "
+                                 "/object/instance/resource without a resource instance", label);
         return false;
     }
     bool writable = e[E_WRITABLE] && config_setting_get_bool(e[E_WRITABLE]);
@@ -282,9 +289,9 @@ static int field_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_settin
     char where[48];
     if (e[E_PATH]) {
         const char *ps = config_setting_get_string(e[E_PATH]);
-        if (gw_path_parse(ps, &f.path) < 0 || f.path.len != 3) {
+        if (gw_path_parse(ps, &f.path) < 0 || f.path.len < 3) {
             gw_config_error(ctx, e[E_PATH], "bad path %s for field %s, expected "
-                                            "/object/instance/resource",
+                                            "/object/instance/resource[/instance]",
                             gw_config_quote(ps, q, sizeof q), name);
             return 0;
         }
@@ -310,9 +317,12 @@ static int field_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_settin
             }
             return 0;
         }
-        snprintf(where, sizeof where, "/%u/x/%u", fd->oid, fd->rid);
+        if (fd->has_riid)
+            snprintf(where, sizeof where, "/%u/x/%u/%u", fd->oid, fd->rid, fd->riid);
+        else
+            snprintf(where, sizeof where, "/%u/x/%u", fd->oid, fd->rid);
         /* The instance is allocated later: only object and resource count. */
-        gw_path_t dp = {.id = {fd->oid, GW_ID_NONE, fd->rid, GW_ID_NONE}, .len = 3};
+        gw_path_t dp = gw_mapping_default_path(fd, GW_ID_NONE);
         if (gw_registry_find(ctx->reg, fd->oid) &&
             !check_field_resource(ctx, e[E_FIELD], e, &dp, where, label, sizeof label))
             return 0;
@@ -429,7 +439,10 @@ void gw_config_check_decls(gw_cfg_ctx_t *ctx, const gw_field_decl_t *own, size_t
             }
             if (!fd)
                 continue;
-            snprintf(where, sizeof where, "/%u/x/%u", fd->oid, fd->rid);
+            if (fd->has_riid)
+                snprintf(where, sizeof where, "/%u/x/%u/%u", fd->oid, fd->rid, fd->riid);
+            else
+                snprintf(where, sizeof where, "/%u/x/%u", fd->oid, fd->rid);
             to = fd->unit;
         }
         /* A field mapping's own unit says what the readings are in. */

@@ -15,52 +15,57 @@
 
 #include "mapping_internal.h"
 
+/* Designated, so that the resource-instance fields stay 0 where unset. */
+#define KIND(k, o, r, u, per) {.kind = k, .oid = o, .rid = r, .unit = u, .per_instance = per}
+
 static const gw_field_default_t defaults[] = {
-    {"temperature", 3303, 5700, "Cel", true},
-    {"humidity", 3304, 5700, "%RH", true},
+    KIND("temperature", 3303, 5700, "Cel", true),
+    KIND("humidity", 3304, 5700, "%RH", true),
     /* 3315 Barometer is "an air pressure sensor to report a barometer
      * measurement", which is what the environmental sensors bridged here
      * (BME280, BTHome, weather stations) measure; 3323 Pressure is the
      * generic object for fluids and is left to explicit paths. hPa is how
      * those sensors and weather services report air pressure. */
-    {"pressure", 3315, 5700, "hPa", true},
-    {"illuminance", 3301, 5700, "lx", true},
-    {"voltage", 3316, 5700, "V", true},
-    /* /3/0/7 Power Source Voltage is a multiple Integer resource in mV,
-     * indexed by power source: a 3-level target cannot name its instance,
-     * so a battery voltage is a Voltage sensor of its own. */
-    {"battery_voltage", 3316, 5700, "V", true},
-    {"current", 3317, 5700, "A", true},
-    {"power", 3328, 5700, "W", true},
-    {"energy", 3331, 5700, "kWh", true},
-    {"frequency", 3318, 5700, "Hz", true},
-    {"distance", 3330, 5700, "m", true},
-    {"co2", 3325, 5700, "ppm", true},
-    {"concentration", 3325, 5700, "ppm", true},
-    {"loudness", 3324, 5700, "dB", true},
-    {"percentage", 3320, 5700, "%", true},
-    {"depth", 3319, 5700, "mm", true},
-    {"ph", 3326, 5700, "pH", true},
-    {"power_factor", 3329, 5700, NULL, true},
-    {"generic", 3300, 5700, NULL, true},
+    KIND("pressure", 3315, 5700, "hPa", true),
+    KIND("illuminance", 3301, 5700, "lx", true),
+    KIND("voltage", 3316, 5700, "V", true),
+    /* /3/0/7 Power Source Voltage is a multiple Integer resource in mV
+     * (3.xml's description; its Units element is empty), one instance per
+     * power source of /3/0/6: a device's battery is its first power source,
+     * instance 0, and /3/0/6/0 then says 1 (internal battery). */
+    {.kind = "battery_voltage", .oid = 3, .rid = 7, .unit = "mV", .has_riid = true, .riid = 0,
+     .power_source = 1},
+    KIND("current", 3317, 5700, "A", true),
+    KIND("power", 3328, 5700, "W", true),
+    KIND("energy", 3331, 5700, "kWh", true),
+    KIND("frequency", 3318, 5700, "Hz", true),
+    KIND("distance", 3330, 5700, "m", true),
+    KIND("co2", 3325, 5700, "ppm", true),
+    KIND("concentration", 3325, 5700, "ppm", true),
+    KIND("loudness", 3324, 5700, "dB", true),
+    KIND("percentage", 3320, 5700, "%", true),
+    KIND("depth", 3319, 5700, "mm", true),
+    KIND("ph", 3326, 5700, "pH", true),
+    KIND("power_factor", 3329, 5700, NULL, true),
+    KIND("generic", 3300, 5700, NULL, true),
     /* One accelerometer, three axes: the axes share instance 0. */
-    {"acceleration_x", 3313, 5702, "G", false},
-    {"acceleration_y", 3313, 5703, "G", false},
-    {"acceleration_z", 3313, 5704, "G", false},
-    {"digital_input", 3200, 5500, NULL, true},
-    {"digital_output", 3201, 5550, NULL, true},
-    {"on_off", 3342, 5500, NULL, true},
-    {"presence", 3302, 5500, NULL, true},
+    KIND("acceleration_x", 3313, 5702, "G", false),
+    KIND("acceleration_y", 3313, 5703, "G", false),
+    KIND("acceleration_z", 3313, 5704, "G", false),
+    KIND("digital_input", 3200, 5500, NULL, true),
+    KIND("digital_output", 3201, 5550, NULL, true),
+    KIND("on_off", 3342, 5500, NULL, true),
+    KIND("presence", 3302, 5500, NULL, true),
     /* Device, Connectivity Monitoring and Location are single-instance. */
-    {"battery", 3, 9, "%", false},            /* Battery Level, Integer 0..100 */
-    {"rssi", 4, 2, "dBm", false},             /* Radio Signal Strength, Integer */
-    {"link_quality", 4, 3, NULL, false},      /* Link Quality, Integer */
+    KIND("battery", 3, 9, "%", false),            /* Battery Level, Integer 0..100 */
+    KIND("rssi", 4, 2, "dBm", false),             /* Radio Signal Strength, Integer */
+    KIND("link_quality", 4, 3, NULL, false),      /* Link Quality, Integer */
     /* The 1.2 Connectivity Monitoring object has a SignalSNR resource (dB):
      * an SNR is not a link quality, so it goes there rather than to /4/0/3. */
-    {"snr", 4, 11, "dB", false},
-    {"latitude", 6, 0, "lat", false},
-    {"longitude", 6, 1, "lon", false},
-    {"altitude", 6, 2, "m", false},
+    KIND("snr", 4, 11, "dB", false),
+    KIND("latitude", 6, 0, "lat", false),
+    KIND("longitude", 6, 1, "lon", false),
+    KIND("altitude", 6, 2, "m", false),
 };
 
 #define N_DEFAULTS (sizeof defaults / sizeof defaults[0])
@@ -103,6 +108,13 @@ const gw_field_default_t *gw_mapping_default_for_path(uint16_t oid, uint16_t rid
     return NULL;
 }
 
+gw_path_t gw_mapping_default_path(const gw_field_default_t *d, uint16_t iid)
+{
+    if (d->has_riid)
+        return (gw_path_t){{d->oid, iid, d->rid, d->riid}, 4};
+    return (gw_path_t){{d->oid, iid, d->rid, GW_ID_NONE}, 3};
+}
+
 void gw_mapping_target_from_default(gw_map_target_t *t, const char *field,
                                     const gw_field_default_t *d, uint16_t iid,
                                     const gw_registry_t *reg)
@@ -110,7 +122,7 @@ void gw_mapping_target_from_default(gw_map_target_t *t, const char *field,
     const gw_resdef_t *rd = gw_objdef_find_res(gw_registry_find(reg, d->oid), d->rid);
     *t = (gw_map_target_t){
         .field = field,
-        .path = {{d->oid, iid, d->rid, GW_ID_NONE}, 3},
+        .path = gw_mapping_default_path(d, iid),
         .type = rd ? (gw_type_t)rd->type : GW_TYPE_NONE,
         .scale = 1.0,
         .conv = GW_CONV_NONE,

@@ -279,6 +279,25 @@ static int write_meta(gw_mapping_t *m, gw_sclient_t *c, const gw_map_target_t *t
     return rc;
 }
 
+/* A battery voltage on /3/0/7/i makes power source i of /3/0/6 an
+ * internal battery: without it a server sees a voltage and cannot tell of
+ * what. Only the kind that knows its source (the default map's
+ * power_source) fills it, and only when the configuration's own /3/0/6
+ * values have not. Other fields on /3/0/7 leave /3/0/6 to the config. */
+static int fill_power_source(gw_mapping_t *m, gw_sclient_t *c, const gw_map_target_t *t)
+{
+    if (t->path.len != 4 || t->path.id[0] != 3 || t->path.id[2] != 7)
+        return 0;
+    const gw_field_default_t *def = gw_mapping_default(t->field);
+    if (!def || !def->power_source || def->oid != 3 || def->rid != 7)
+        return 0;
+    gw_path_t ps = {{3, t->path.id[1], 6, t->path.id[3]}, 4};
+    if (gw_store_has(c, &ps))
+        return 0;
+    gw_value_t v = {.type = GW_TYPE_INTEGER, .v.i = def->power_source};
+    return gw_store_set(m->store, c, &ps, &v, 0);
+}
+
 int gw_mapping_add_device(gw_mapping_t *m, const char *device_key, gw_sclient_t *c,
                           const gw_config_device_t *d)
 {
@@ -325,7 +344,7 @@ int gw_mapping_add_device(gw_mapping_t *m, const char *device_key, gw_sclient_t 
             continue;
         rc = gw_store_instance_create(m->store, c, oid, iid);
         if (rc < 0) {
-            char p[24];
+            char p[32];
             gw_err("mapping: device %s: cannot create %s for field \"%s\" (%s)", device_key,
                    gw_path_format(&t[i].path, p, sizeof p), t[i].field, strerror(-rc));
             goto fail;
@@ -336,6 +355,8 @@ int gw_mapping_add_device(gw_mapping_t *m, const char *device_key, gw_sclient_t 
         rt_init(m, &t[i], &dv->rt[i]);
         index_insert(dv, (uint16_t)i);
         rc = write_meta(m, c, &t[i]);
+        if (rc == 0)
+            rc = fill_power_source(m, c, &t[i]);
         if (rc < 0)
             goto fail;
     }
@@ -412,7 +433,7 @@ int gw_mapping_find_path(const gw_mapping_t *m, const gw_sclient_t *c, const gw_
 {
     if (!m || !c || !p)
         return -EINVAL;
-    if (p->len != 3)
+    if (p->len != 3 && p->len != 4)
         return -ENOENT;
     for (const mdev_t *d = m->by_client[client_bucket(m, c)]; d; d = d->next_client) {
         if (d->c != c)
@@ -462,7 +483,7 @@ static int add_dynamic_at(gw_mapping_t *m, mdev_t *d, const char *field, const g
                           uint16_t iid, bool notify)
 {
     uint16_t oid = def->oid;
-    gw_path_t path = {{oid, iid, def->rid, GW_ID_NONE}, 3};
+    gw_path_t path = gw_mapping_default_path(def, iid);
     for (size_t i = 0; i < d->n; i++)
         if (gw_path_cmp(&d->t[i].path, &path) == 0)
             return -EEXIST;
@@ -508,8 +529,9 @@ static int add_dynamic_at(gw_mapping_t *m, mdev_t *d, const char *field, const g
     d->n++;
     index_insert(d, (uint16_t)(d->n - 1));
     write_meta(m, d->c, t);
+    fill_power_source(m, d->c, t);
     if (notify) {
-        char p[24];
+        char p[32];
         gw_info("mapping: %s: new field \"%s\" lands on %s", d->key, name,
                 gw_path_format(&t->path, p, sizeof p));
     }
@@ -541,7 +563,7 @@ int gw_mapping_rebind_device(gw_mapping_t *m, const char *old_key, const char *d
             continue;
         int r = add_dynamic_at(m, nd, old->t[i].field, def, old->t[i].path.id[1], false);
         if (r == -EEXIST) {
-            char p[24];
+            char p[32];
             gw_info("mapping: %s: field \"%s\" loses %s to a configured field; its next reading "
                     "takes a free instance", device_key, old->t[i].field,
                     gw_path_format(&old->t[i].path, p, sizeof p));
@@ -681,8 +703,9 @@ static void housekeeping(gw_mapping_t *m, const mdev_t *d, const gw_map_target_t
 }
 
 /* An adapter's fault state (0 = none, LwM2M 1.1 /3/0/11 codes: 7 = lost
- * communication, 8 = peripheral malfunction, ...) goes to the client's
- * Device object: it is a multiple resource, which field targets are not. */
+ * communication, 8 = peripheral malfunction, ...) goes to /3/0/11/0 of the
+ * client's Device object without a field mapping: it is the adapter's own
+ * state, not a reading a configuration could send elsewhere. */
 static int device_error_code(gw_mapping_t *m, mdev_t *d, const gw_reading_t *r)
 {
     gw_value_t v = {.type = GW_TYPE_INTEGER};

@@ -30,13 +30,15 @@ typedef enum gw_unit_conv {
     GW_CONV_MV_TO_V,
     GW_CONV_MA_TO_A,
     GW_CONV_W_TO_KW,
+    GW_CONV_V_TO_MV,   /* V -> mV (/3/0/7 Power Source Voltage is in mV) */
 } gw_unit_conv_t;
 
 /* One resolved field of one device. Strings point into the config or into
  * static tables: the config must outlive anything built from it. */
 typedef struct gw_map_target {
     const char *field;
-    gw_path_t path;            /* 3 levels, e.g. /3303/1/5700 */
+    gw_path_t path;            /* 3 levels, e.g. /3303/1/5700, or 4 for an instance of a
+                                  multiple resource, e.g. /3/0/7/0 */
     gw_type_t type;            /* the resource's type in the registry */
     double scale, offset;
     bool has_min, has_max;
@@ -51,7 +53,8 @@ typedef struct gw_map_target {
 /* Default semantic map: field kind -> object, resource, LwM2M unit.
  * Returns 0 or -ENOENT. Known kinds: temperature, humidity, pressure,
  * illuminance, voltage, current, power, energy, acceleration_x/_y/_z,
- * battery (/3/0/9), rssi (/4/0/2), snr / link_quality (/4/0/3),
+ * battery (/3/0/9), battery_voltage (/3/0/7/0, mV), rssi (/4/0/2),
+ * snr / link_quality (/4/0/3),
  * latitude/longitude/altitude (/6/0/0,1,2), digital_input (3200/5500),
  * digital_output (3201/5550), on_off (3342/5500), ... (see ipso_defaults.c). */
 typedef struct gw_field_default {
@@ -59,7 +62,17 @@ typedef struct gw_field_default {
     uint16_t oid, rid;
     const char *unit;          /* LwM2M unit of the object, NULL for none */
     bool per_instance;         /* several fields of this kind get instances 0, 1, 2... */
+    bool has_riid;             /* rid is a multiple resource: the kind lands on its
+                                  instance riid (/3/0/7/0) */
+    uint16_t riid;
+    /* For /3/0/7 (Power Source Voltage) instances: the /3/0/6 (Available
+     * Power Sources) code of the same instance the mapping fills when
+     * nothing else set it (1 = internal battery); 0 for none. */
+    uint8_t power_source;
 } gw_field_default_t;
+/* The path of kind d at object instance iid: /oid/iid/rid, or
+ * /oid/iid/rid/riid when d->has_riid. */
+gw_path_t gw_mapping_default_path(const gw_field_default_t *d, uint16_t iid);
 const gw_field_default_t *gw_mapping_default(const char *field);
 
 /* Unit conversion from a unit name as configs and adapters spell it

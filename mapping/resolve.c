@@ -40,10 +40,12 @@ static const char *target_unit(const gw_field_default_t *def, const gw_resdef_t 
 static int check_explicit(const gw_config_field_t *f, const gw_registry_t *reg,
                           const gw_resdef_t **out_rd, char *err, size_t size)
 {
-    char p[24];
+    char p[32];
     gw_path_format(&f->path, p, sizeof p);
-    if (f->path.len != 3)
-        return fail(err, size, "field \"%s\": path %s must name a resource (/object/instance/resource)",
+    if (f->path.len != 3 && f->path.len != 4)
+        return fail(err, size,
+                    "field \"%s\": path %s must name a resource (/object/instance/resource) or "
+                    "an instance of one (/object/instance/resource/instance)",
                     f->field, p);
     uint16_t oid = f->path.id[0];
     if (oid <= 2)
@@ -63,10 +65,18 @@ static int check_explicit(const gw_config_field_t *f, const gw_registry_t *reg,
     if (!rd)
         return fail(err, size, "field \"%s\": object %u (%s) has no resource %u", f->field, oid,
                     od->name, f->path.id[2]);
-    if (rd->multiple)
+    /* A multiple resource holds one value per instance: a field names the
+     * instance it fills (/3/0/7/0), a single resource takes no fourth id. */
+    if (rd->multiple && f->path.len == 3)
         return fail(err, size,
-                    "field \"%s\": %s (%s) has multiple instances, expected a single resource",
-                    f->field, p, rd->name);
+                    "field \"%s\": %s (%s) has multiple instances, expected one of them such as "
+                    "%s/0",
+                    f->field, p, rd->name, p);
+    if (!rd->multiple && f->path.len == 4)
+        return fail(err, size,
+                    "field \"%s\": %s (%s) is a single resource, expected /%u/%u/%u without an "
+                    "instance",
+                    f->field, p, rd->name, oid, f->path.id[1], f->path.id[2]);
     switch ((gw_type_t)rd->type) {
     case GW_TYPE_STRING:
     case GW_TYPE_INTEGER:
@@ -254,7 +264,7 @@ int gw_mapping_resolve(const gw_config_device_t *d, const gw_registry_t *reg, gw
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < i; j++)
             if (gw_path_cmp(&t[i].path, &t[j].path) == 0) {
-                char p[24];
+                char p[32];
                 rc = fail(err, err_size, "fields \"%s\" and \"%s\" both land on %s", t[j].field,
                           t[i].field, gw_path_format(&t[i].path, p, sizeof p));
                 goto fail;

@@ -37,6 +37,7 @@ static const unit_rule_t rules[] = {
     {"hPa", "Pa", GW_CONV_PA_TO_HPA},
     {"hPa", "kPa", GW_CONV_KPA_TO_HPA},
     {"V", "mV", GW_CONV_MV_TO_V},
+    {"mV", "V", GW_CONV_V_TO_MV},
     {"A", "mA", GW_CONV_MA_TO_A},
     {"kW", "W", GW_CONV_W_TO_KW},
 };
@@ -87,6 +88,8 @@ double gw_unit_conv_apply(gw_unit_conv_t c, double v)
         return v / 100.0;
     case GW_CONV_KPA_TO_HPA:
         return v * 10.0;
+    case GW_CONV_V_TO_MV:
+        return v * 1000.0;
     case GW_CONV_NONE:
         break;
     }
@@ -104,6 +107,7 @@ int gw_unit_conv_decimals(gw_unit_conv_t c, int decimals)
     case GW_CONV_W_TO_KW: return gw_prec_linear(decimals, 0.001, 0.0);
     case GW_CONV_PA_TO_HPA: return gw_prec_linear(decimals, 0.01, 0.0);
     case GW_CONV_KPA_TO_HPA: return gw_prec_linear(decimals, 10.0, 0.0);
+    case GW_CONV_V_TO_MV: return gw_prec_linear(decimals, 1000.0, 0.0);
     case GW_CONV_NONE: break;
     }
     return decimals;

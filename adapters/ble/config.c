@@ -298,7 +298,7 @@ static int parse_char(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *
     }
     if (e[C_PATH] && gw_path_parse(config_setting_get_string(e[C_PATH]), &c->path) < 0)
         gw_config_error(ctx, e[C_PATH], "%s.path %s is not an LwM2M path, expected "
-                                        "\"/oid/iid/rid\"", w,
+                                        "\"/oid/iid/rid\" or \"/oid/iid/rid/riid\"", w,
                         gw_config_quote(config_setting_get_string(e[C_PATH]), q, sizeof q));
     return 0;
 }

@@ -509,8 +509,9 @@ static int reg_entry(gw_cfg_ctx_t *ctx, gw_modbus_dev_conf_t *p, const config_se
     }
     if (e[R_PATH]) {
         const char *ps = config_setting_get_string(e[R_PATH]);
-        if (gw_path_parse(ps, &r.path) < 0 || r.path.len != 3) {
-            gw_config_error(ctx, e[R_PATH], "bad path %s, expected \"/oid/iid/rid\"",
+        if (gw_path_parse(ps, &r.path) < 0 || r.path.len < 3) {
+            gw_config_error(ctx, e[R_PATH], "bad path %s, expected \"/oid/iid/rid\" or, for an "
+                                            "instance of a multiple resource, \"/oid/iid/rid/riid\"",
                             gw_config_quote(ps, q, sizeof q));
             ok = false;
         }

@@ -131,9 +131,9 @@ static int parse_fields(gw_cfg_ctx_t *ctx, const config_setting_t *list, const c
             f->writable = s[F_WRITABLE] && config_setting_get_bool(s[F_WRITABLE]);
             if (s[F_PATH]) {
                 const char *p = config_setting_get_string(s[F_PATH]);
-                if (gw_path_parse(p, &f->path) < 0 || f->path.len != 3) {
+                if (gw_path_parse(p, &f->path) < 0 || f->path.len < 3) {
                     gw_config_error(ctx, s[F_PATH], "%s: path %s, expected /object/instance/"
-                                    "resource such as \"/3303/0/5700\"", w,
+                                    "resource[/instance] such as \"/3303/0/5700\"", w,
                                     gw_config_quote(p, q, sizeof q));
                     continue;
                 }

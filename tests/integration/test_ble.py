@@ -749,3 +749,90 @@ def test_scan_ble_lists_devices_with_decoders_and_entries(tmp):
         assert 'company_id = 0x1234; advert_codec = { type = "layout";' in out, out
     finally:
         bus.close()
+
+
+def _ruuvi_frame(mv, seq):
+    """RUUVI_FRAME with another battery voltage (tx power kept) and sequence
+    number: the adapter skips a frame whose sequence it has seen."""
+    frame = bytearray(RUUVI_FRAME)
+    tx = int.from_bytes(frame[13:15], "big") & 0x1F
+    frame[13:15] = ((mv - 1600) << 5 | tx).to_bytes(2, "big")
+    frame[16:18] = seq.to_bytes(2, "big")
+    return bytes(frame)
+
+
+def test_ruuvi_battery_voltage_lands_on_power_source_voltage(tmp):
+    """The Ruuvi's battery voltage (2977 mV in the docs' valid frame) is
+    /3/0/7/0 Power Source Voltage in mV, its power source /3/0/6/0 the
+    internal battery (1): printed, read (TLV multiple resource, SenML
+    instance), observed, discovered, kept by a reload that leaves the device
+    as it was and bound there again by one that changes it."""
+    import os
+    import re
+    import signal
+    from harness import (TLV_MULTIPLE_RESOURCE, TLV_RESOURCE_INSTANCE, build_dir,
+                         decode_tlv_entries, parse_link_format, tlv_int)
+    bus = Bus()
+    try:
+        bus.start_bluez([RUUVI])
+        with TestServer() as srv:
+            dev = ble_dev("ruuvi-v", RUUVI, 'decoder = "ruuvi";')
+            conf = ble_conf(bus, [dev])
+            path = os.path.join(tmp, "print.conf")
+            with open(path, "w") as f:
+                f.write(conf.replace("@SERVER_URI@", srv.uri).replace("@TMP@", tmp))
+            out = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--print-mapping",
+                                  "-c", path], capture_output=True, text=True, timeout=30)
+            assert out.returncode == 0, out.stderr
+            assert re.search(r"field battery_voltage\s+-> /3/0/7/0\s+Device / Power Source Voltage "
+                             r"\[mV\], unit converted", out.stdout), out.stdout
+            with Gateway(tmp, conf, server=srv) as gw:
+                srv.wait_register("ruuvi-v")
+                gw.wait_log(r"discovery running on hci0")
+                bus.advert(RUUVI, mfr={0x0499: RUUVI_FRAME})
+                wait_values(srv, "ruuvi-v", "/3/0/7/0", {"/3/0/7/0": 2977})
+                r = srv.read("ruuvi-v", "/3/0/7", accept=11542)
+                assert r["code"] == "2.05", r
+                ents = decode_tlv_entries(bytes.fromhex(r["payload_hex"]))
+                assert len(ents) == 1 and ents[0][:2] == (TLV_MULTIPLE_RESOURCE, 7), ents
+                inst = ents[0][2]
+                assert len(inst) == 1 and inst[0][:2] == (TLV_RESOURCE_INSTANCE, 0), inst
+                assert tlv_int(inst[0][2]) == 2977
+                r = srv.read("ruuvi-v", "/3/0/7", accept=110)
+                assert r["code"] == "2.05", r
+                assert dict(decode_senml_json(bytes.fromhex(r["payload_hex"]))) == {"/3/0/7/0": 2977}
+                r = srv.read("ruuvi-v", "/3/0/6", accept=110)
+                assert dict(decode_senml_json(bytes.fromhex(r["payload_hex"]))) == {"/3/0/6/0": 1}, r
+                r = srv.request("discover", ep="ruuvi-v", path="/3/0")
+                assert r["code"] == "2.05", r
+                links = dict(parse_link_format(r["payload_text"]))
+                assert links.get("/3/0/7", {}).get("dim") == "1", links
+                # an observation of the instance is notified of the next voltage
+                req = srv.send_command("observe", ep="ruuvi-v", path="/3/0/7/0", accept=110)
+                first = srv.wait_response(req)
+                assert first["code"] == "2.05" and _senml(first) == {"/3/0/7/0": 2977}, first
+                bus.advert(RUUVI, mfr={0x0499: _ruuvi_frame(3001, 300)})
+                srv.wait_event(lambda e: e["event"] == "notify" and e["req"] == req and
+                               _senml(e).get("/3/0/7/0") == 3001, 10, "notify of 3001 mV")
+                # a reload that leaves the device as it was keeps the value
+                mark = gw.mark()
+                gw.signal(signal.SIGHUP)
+                gw.wait_log(r"reload of .*: 0 added, 0 removed, 0 changed, 1 untouched", since=mark)
+                r = srv.read("ruuvi-v", "/3/0/7/0", accept=110)
+                assert dict(decode_senml_json(bytes.fromhex(r["payload_hex"]))) == {"/3/0/7/0": 3001}, r
+                # one that changes it builds its objects again: the field
+                # still lands on /3/0/7/0, /3/0/6/0 says battery again
+                mark = gw.mark()
+                with open(gw.config_file, "w") as f:
+                    f.write(ble_conf(bus, [ble_dev("ruuvi-v", RUUVI, 'decoder = "ruuvi"; resources = '
+                                                   '( { field = "temperature"; '
+                                                   'application_type = "outdoor"; } );')])
+                            .replace("@SERVER_URI@", srv.uri).replace("@TMP@", tmp))
+                gw.signal(signal.SIGHUP)
+                gw.wait_log(r"reload of .*: 0 added, 0 removed, 1 changed", since=mark)
+                bus.advert(RUUVI, mfr={0x0499: _ruuvi_frame(2950, 301)})
+                wait_values(srv, "ruuvi-v", "/3/0/7/0", {"/3/0/7/0": 2950})
+                r = srv.read("ruuvi-v", "/3/0/6/0", accept=110)
+                assert dict(decode_senml_json(bytes.fromhex(r["payload_hex"]))) == {"/3/0/6/0": 1}, r
+    finally:
+        bus.close()

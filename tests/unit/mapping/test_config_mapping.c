@@ -121,10 +121,60 @@ GW_TEST(err_field_unit)
     gw_config_free(&c);
 }
 
+/* A field names an instance of a multiple resource (/3/0/7/0 Power Source
+ * Voltage, mV), and its unit is checked against that resource's. */
+GW_TEST(field_resource_instance)
+{
+    gw_config_t *c = load_ok(SERVER DEV_OPEN
+                             "resources = ( { field = \"battery_voltage\"; unit = \"V\"; },\n"
+                             "              { field = \"supply\"; path = \"/3/0/7/1\"; unit = \"V\"; } ); } );\n");
+    if (c && c->n_devices == 1 && c->devices[0].n_fields == 2) {
+        const gw_config_field_t *f = &c->devices[0].fields[1];
+        CHECK_EQ_INT(f->path.len, 4);
+        CHECK_EQ_INT(f->path.id[2], 7);
+        CHECK_EQ_INT(f->path.id[3], 1);
+    }
+    gw_config_free(&c);
+    expect_prefix(SERVER DEV_OPEN "resources = ( { field = \"b\"; path = \"/3/0/7/0\";\n"
+                                  " unit = \"Cel\"; } ); } );\n", 1, 4,
+                  "cannot convert \"Cel\" to \"mV\" (the unit of /3/0/7/0)");
+    expect_prefix(SERVER DEV_OPEN "resources = ( { field = \"battery_voltage\";\n"
+                                  " unit = \"A\"; } ); } );\n", 1, 4,
+                  "cannot convert \"A\" to \"mV\" (the unit of /3/x/7/0)");
+    /* An adapter's own field (a Modbus register, its value taken in the
+     * resource's mV) names the instance too. */
+#define MB_BUS "adapters = { modbus = ( { name = \"plc\"; type = \"tcp\"; host = \"127.0.0.1\"; } ); };\n"
+    c = load_ok(SERVER MB_BUS
+                "devices = ( { endpoint = \"m1\"; adapter = \"modbus\"; bus = \"plc\"; unit_id = 1;\n"
+                " registers = ( { field = \"vbat\"; table = \"input\"; address = 0; type = \"u16\";\n"
+                "                 path = \"/3/0/7/0\"; } ); } );\n");
+    if (c && c->n_devices == 1 && c->devices[0].n_decls == 1) {
+        const gw_field_decl_t *s = &c->devices[0].decls[0];
+        CHECK_EQ_INT(s->path.len, 4);
+        CHECK_EQ_INT(s->path.id[3], 0);
+    }
+    gw_config_free(&c);
+    diags_t d;
+    c = NULL;
+    CHECK_EQ_INT(load_text(SERVER MB_BUS
+                           "devices = ( { endpoint = \"m1\"; adapter = \"modbus\"; bus = \"plc\"; unit_id = 1;\n"
+                           " registers = ( { field = \"vbat\"; table = \"input\"; address = 0;\n"
+                           "                 type = \"u16\"; path = \"/3/0/9/0\"; } ); } );\n",
+                           &d, &c), -EINVAL);
+    CHECK(c == NULL);
+    CHECK(d.n >= 1 && strstr(d.msg[0], "/3/0/9/0 (Battery Level) is a single") != NULL);
+    if (d.n < 1 || !strstr(d.msg[0], "/3/0/9/0 (Battery Level) is a single"))
+        dump(&d);
+#undef MB_BUS
+}
+
 GW_TEST(err_field_path_and_resource)
 {
     expect_error(SERVER DEV_OPEN "resources = ( { field = \"t\";\n path = \"/3303/0/5700/1\"; } ); } );\n",
-                 4, "bad path \"/3303/0/5700/1\" for field t, expected /object/instance/resource");
+                 4, "/3303/0/5700/1 (Sensor Value) is a single-instance resource, expected "
+                    "/object/instance/resource without a resource instance");
+    expect_error(SERVER DEV_OPEN "resources = ( { field = \"t\";\n path = \"/3303/0\"; } ); } );\n",
+                 4, "bad path \"/3303/0\" for field t, expected /object/instance/resource[/instance]");
     expect_error(SERVER DEV_OPEN "resources = ( { field = \"t\"; path = \"/3303/0/5700\";\n"
                                  " writable = true; } ); } );\n",
                  4, "/3303/0/5700 (Sensor Value) is read-only, writable needs a resource with the "
@@ -143,7 +193,7 @@ GW_TEST(err_field_path_and_resource)
                     "or String resource for a field");
     expect_error(SERVER DEV_OPEN "resources = (\n { field = \"t\"; path = \"/3/0/6\"; } ); } );\n",
                  4, "/3/0/6 (Available Power Sources) has multiple instances, expected a "
-                    "single-instance resource for a field");
+                    "single-instance resource or one instance such as /3/0/6/0 for a field");
     expect_error(SERVER DEV_OPEN "resources = ( { field = \"t\"; path = \"/3/0/9\";\n"
                                  " application_type = \"x\"; } ); } );\n",
                  4, "application_type needs resource 5750 (Application Type), which object 3 "
@@ -540,7 +590,7 @@ GW_TEST(examples_load)
     load_example("examples/templates.conf", 7);
 }
 
-GW_TEST_MAIN(field_mapping_loads, err_field_kind, err_field_unit, err_field_path_and_resource,
+GW_TEST_MAIN(field_mapping_loads, field_resource_instance, err_field_kind, err_field_unit, err_field_path_and_resource,
              err_field_entry_keys, err_resolve_reported_at_device, simulate_loads, err_simulate,
              err_simulate_adapter, endpoint_pattern, err_endpoint_pattern,
              templates_nested_merge_override, templates_simulated_and_list_values,

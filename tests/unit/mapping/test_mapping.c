@@ -48,7 +48,7 @@ static gw_config_device_t device(gw_config_field_t *f, size_t n)
 
 static char *pathstr(const gw_path_t *p)
 {
-    static char buf[4][24];
+    static char buf[4][32];
     static int i;
     i = (i + 1) % 4;
     return gw_path_format(p, buf[i], sizeof buf[i]);
@@ -518,9 +518,151 @@ GW_TEST(test_device_key)
     CHECK_EQ_INT(gw_config_device_key(&d, buf, sizeof buf), -EINVAL);
 }
 
+static bool get_i4(uint16_t o, uint16_t i, uint16_t r, uint16_t ri, int64_t *out)
+{
+    gw_value_t v;
+    if (gw_store_get(cl, &(gw_path_t){{o, i, r, ri}, 4}, &v, NULL) < 0 || v.type != GW_TYPE_INTEGER)
+        return false;
+    *out = v.v.i;
+    return true;
+}
+
+/* A field may name an instance of a multiple resource: a battery voltage
+ * in V lands on /3/0/7/0 (Power Source Voltage, Integer mV), and /3/0/6/0
+ * says the source is the internal battery (1). */
+GW_TEST(test_resource_instance_targets)
+{
+    setup();
+    gw_config_field_t f[3] = {field("battery_voltage", NULL), field("supply", "/3/0/7/1"),
+                              field("battery", NULL)};
+    f[0].unit = "V";
+    f[1].unit = "V";
+    gw_config_device_t d = device(f, 3);
+    gw_map_target_t *t = NULL;
+    size_t n = 0;
+    char err[200];
+    CHECK_EQ_INT(gw_mapping_resolve(&d, reg, &t, &n, err, sizeof err), 0);
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK_EQ_STR(pathstr(&t[0].path), "/3/0/7/0");
+        CHECK_EQ_INT(t[0].type, GW_TYPE_INTEGER);
+        CHECK_EQ_STR(t[0].lwm2m_unit, "mV");
+        CHECK_EQ_INT(t[0].conv, GW_CONV_V_TO_MV);
+        CHECK_EQ_STR(pathstr(&t[1].path), "/3/0/7/1");
+        CHECK_EQ_STR(t[1].lwm2m_unit, "mV");
+        CHECK_EQ_INT(t[1].conv, GW_CONV_V_TO_MV);
+        CHECK_EQ_STR(pathstr(&t[2].path), "/3/0/9");
+    }
+    free(t);
+
+    CHECK_EQ_INT(gw_mapping_add_device(map, "ble:r1", cl, &d), 0);
+    int64_t x = 0;
+    CHECK(get_i4(3, 0, 6, 0, &x) && x == 1);
+    /* /3/0/7/1 is some other supply: its kind is unknown, /3/0/6/1 stays unset. */
+    CHECK(!gw_store_has(cl, &(gw_path_t){{3, 0, 6, 1}, 4}));
+    gw_reading_t r = {.device_key = "ble:r1", .field = "battery_voltage", .unit = "V",
+                      .value = {.type = GW_TYPE_FLOAT, .v.f = 3.007}, .has_decimals = true,
+                      .decimals = 3, .ts_ms = 1700000000123};
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_i4(3, 0, 7, 0, &x) && x == 3007);
+    r.unit = "mV";
+    r.value.v.f = 2950;
+    r.decimals = 0;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_i4(3, 0, 7, 0, &x) && x == 2950);
+    r.field = "supply";
+    r.unit = NULL;
+    r.value.v.f = 12.25;
+    r.decimals = 2;
+    CHECK_EQ_INT(gw_mapping_reading(map, &r), 0);
+    CHECK(get_i4(3, 0, 7, 1, &x) && x == 12250);
+    CHECK(get_i4(3, 0, 7, 0, &x) && x == 2950);
+
+    const char *key = NULL;
+    const gw_map_target_t *ft = NULL;
+    CHECK_EQ_INT(gw_mapping_find_path(map, cl, &(gw_path_t){{3, 0, 7, 0}, 4}, &key, &ft), 0);
+    CHECK(ft && strcmp(ft->field, "battery_voltage") == 0);
+    CHECK_EQ_INT(gw_mapping_find_path(map, cl, &(gw_path_t){{3, 0, 7, 2}, 4}, &key, &ft), -ENOENT);
+    CHECK_EQ_INT(gw_mapping_remove_device(map, "ble:r1"), 0);
+
+    /* A /3/0/6 the configuration set first is left alone (0 = DC power). */
+    gw_value_t dc = {.type = GW_TYPE_INTEGER, .v.i = 0};
+    CHECK_EQ_INT(gw_store_set(st, cl, &(gw_path_t){{3, 0, 6, 0}, 4}, &dc, 0), 0);
+    CHECK_EQ_INT(gw_mapping_add_device(map, "ble:r1", cl, &d), 0);
+    CHECK(get_i4(3, 0, 6, 0, &x) && x == 0);
+    teardown();
+}
+
+/* An adapter's declared field with a resource-instance path, and a
+ * battery_voltage no one declared (a decoder's new output). */
+GW_TEST(test_resource_instance_declared_and_dynamic)
+{
+    setup();
+    gw_field_decl_t decl = {.field = "vbat", .unit = "V", .line = 3};
+    CHECK_EQ_INT(gw_path_parse("/3/0/7/0", &decl.path), 0);
+    gw_config_device_t d = device(NULL, 0);
+    d.decls = &decl;
+    d.n_decls = 1;
+    gw_map_target_t *t = NULL;
+    size_t n = 0;
+    char err[200];
+    CHECK_EQ_INT(gw_mapping_resolve(&d, reg, &t, &n, err, sizeof err), 0);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) {
+        CHECK_EQ_STR(pathstr(&t[0].path), "/3/0/7/0");
+        CHECK_EQ_INT(t[0].conv, GW_CONV_V_TO_MV);
+    }
+    free(t);
+    CHECK_EQ_INT(gw_mapping_add_device(map, "ble:d1", cl, &d), 0);
+    CHECK_EQ_INT(reading_f("ble:d1", "vbat", 3.1, "V"), 0);
+    int64_t x = 0;
+    CHECK(get_i4(3, 0, 7, 0, &x) && x == 3100);
+    /* vbat is not the battery_voltage kind: /3/0/6 is not the mapping's to fill. */
+    CHECK(!gw_store_has(cl, &(gw_path_t){{3, 0, 6, 0}, 4}));
+    /* battery_voltage would land on /3/0/7/0 too, which vbat holds. */
+    CHECK_EQ_INT(reading_f("ble:d1", "battery_voltage", 3.0, "V"), -EINVAL);
+    CHECK_EQ_INT(gw_mapping_remove_device(map, "ble:d1"), 0);
+
+    gw_config_field_t f[1] = {field("temperature", NULL)};
+    d = device(f, 1);
+    CHECK_EQ_INT(gw_mapping_add_device(map, "ble:d2", cl, &d), 0);
+    CHECK_EQ_INT(reading_f("ble:d2", "battery_voltage", 2.875, "V"), 0);
+    CHECK(get_i4(3, 0, 7, 0, &x) && x == 2875);
+    CHECK(get_i4(3, 0, 6, 0, &x) && x == 1);
+    teardown();
+}
+
+/* A multiple resource needs its instance, a single one refuses one. */
+GW_TEST(test_resource_instance_errors)
+{
+    setup();
+    gw_map_target_t *t = NULL;
+    size_t n = 0;
+    char err[200];
+    gw_config_field_t f[2] = {field("x", "/3/0/7"), field("y", NULL)};
+    gw_config_device_t d = device(f, 1);
+    CHECK_EQ_INT(gw_mapping_resolve(&d, reg, &t, &n, err, sizeof err), -EINVAL);
+    CHECK_EQ_STR(err, "field \"x\": /3/0/7 (Power Source Voltage) has multiple instances, expected "
+                      "one of them such as /3/0/7/0");
+    f[0] = field("x", "/3/0/9/0");
+    CHECK_EQ_INT(gw_mapping_resolve(&d, reg, &t, &n, err, sizeof err), -EINVAL);
+    CHECK_EQ_STR(err, "field \"x\": /3/0/9/0 (Battery Level) is a single resource, expected /3/0/9 "
+                      "without an instance");
+    f[0] = field("x", "/3/0/7/0");
+    f[1] = field("battery_voltage", NULL);
+    d = device(f, 2);
+    CHECK_EQ_INT(gw_mapping_resolve(&d, reg, &t, &n, err, sizeof err), -EINVAL);
+    CHECK_EQ_STR(err, "fields \"x\" and \"battery_voltage\" both land on /3/0/7/0");
+    f[1] = field("y", "/3/0/7/1");
+    CHECK_EQ_INT(gw_mapping_resolve(&d, reg, &t, &n, err, sizeof err), 0);
+    free(t);
+    teardown();
+}
+
 GW_TEST_MAIN(test_resolve_explicit_and_defaults, test_resolve_single_instance_and_sims,
              test_resolve_errors, test_add_device_creates_instances,
              test_reading_scale_offset_clamp_units, test_reading_keeps_the_source_precision,
              test_reading_housekeeping, test_reading_types,
              test_reading_unknown, test_reading_dynamic_field, test_reading_error_code_goes_to_device_object,
-             test_many_devices, test_device_key)
+             test_many_devices, test_device_key, test_resource_instance_targets,
+             test_resource_instance_declared_and_dynamic, test_resource_instance_errors)

@@ -4,6 +4,7 @@
 #include "mapping/mapping.h"
 
 #include <errno.h>
+#include <string.h>
 
 static gw_unit_conv_t conv_of(const char *from, const char *to)
 {
@@ -37,6 +38,7 @@ GW_TEST(test_spellings)
     CHECK_EQ_INT(conv_of("mV", "V"), GW_CONV_MV_TO_V);
     CHECK_EQ_INT(conv_of("mA", "A"), GW_CONV_MA_TO_A);
     CHECK_EQ_INT(conv_of("W", "kW"), GW_CONV_W_TO_KW);
+    CHECK_EQ_INT(conv_of("V", "mV"), GW_CONV_V_TO_MV);
 }
 
 GW_TEST(test_no_conversion)
@@ -62,6 +64,9 @@ GW_TEST(test_apply)
     CHECK_NEAR(gw_unit_conv_apply(GW_CONV_MV_TO_V, 3300), 3.3, 1e-12);
     CHECK_NEAR(gw_unit_conv_apply(GW_CONV_MA_TO_A, 250), 0.25, 1e-12);
     CHECK_NEAR(gw_unit_conv_apply(GW_CONV_W_TO_KW, 2000), 2, 1e-12);
+    CHECK_NEAR(gw_unit_conv_apply(GW_CONV_V_TO_MV, 3.007), 3007, 1e-9);
+    /* A Ruuvi's 3.007 V (3 decimals) is a whole number of mV. */
+    CHECK_EQ_INT(gw_unit_conv_decimals(GW_CONV_V_TO_MV, 3), 0);
 }
 
 GW_TEST(test_defaults)
@@ -83,8 +88,17 @@ GW_TEST(test_defaults)
     CHECK(d && d->oid == 3303);
     d = gw_mapping_default("temperature2");
     CHECK(d && d->oid == 3303);
+    /* A battery voltage is the device's first power source, in mV. */
     d = gw_mapping_default("battery_voltage");
-    CHECK(d && d->oid == 3316);
+    CHECK(d && d->oid == 3 && d->rid == 7 && d->has_riid && d->riid == 0 && !d->per_instance);
+    CHECK(d && d->power_source == 1 && strcmp(d->unit, "mV") == 0);
+    if (d) {
+        gw_path_t p = gw_mapping_default_path(d, 0);
+        char buf[32];
+        CHECK_EQ_STR(gw_path_format(&p, buf, sizeof buf), "/3/0/7/0");
+    }
+    d = gw_mapping_default("battery");
+    CHECK(d && !d->has_riid && d->power_source == 0);
     CHECK(gw_mapping_default("temperaturex") == NULL);
     CHECK(gw_mapping_default("temperature_") == NULL);
     CHECK(gw_mapping_default("battery_2") == NULL); /* single-instance: no suffixes */
@@ -93,7 +107,7 @@ GW_TEST(test_defaults)
 }
 
 /* Every default must name a resource the built-in registry has, of a type a
- * reading can fill, single-instance. */
+ * reading can fill: single-instance, or an instance of a multiple one. */
 GW_TEST(test_defaults_in_registry)
 {
     static const char *kinds[] = {
@@ -116,7 +130,7 @@ GW_TEST(test_defaults_in_registry)
         CHECK(o && r);
         if (!o || !r)
             continue;
-        CHECK(!r->multiple);
+        CHECK(r->multiple == d->has_riid);
         CHECK(r->type == GW_TYPE_FLOAT || r->type == GW_TYPE_INTEGER || r->type == GW_TYPE_BOOLEAN);
         CHECK(d->per_instance == o->multiple || !d->per_instance);
     }
