@@ -273,19 +273,15 @@ static void on_srv_io(void *ctx, uint32_t events)
     coap_io_process(ctx, COAP_IO_NO_WAIT);
 }
 
-/* A free loopback UDP port for the server's endpoint. */
-static uint16_t free_port(void)
+/* The port libcoap bound for ep (port 0 asked): coap_endpoint_str gives
+ * "addr:port UDP". Binding port 0 in libcoap itself leaves no window in
+ * which another process could take a port found free beforehand. */
+static uint16_t bound_port(coap_endpoint_t *ep)
 {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    uint16_t port = 0;
-    if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(s, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (s >= 0)
-        close(s);
-    return port;
+    const char *es = coap_endpoint_str(ep);
+    const char *sp = es ? strrchr(es, ' ') : NULL;
+    const char *colon = es ? strrchr(es, ':') : NULL;
+    return colon && sp && colon < sp ? (uint16_t)atoi(colon + 1) : 0;
 }
 
 static void srv_start(gw_loop_t *loop)
@@ -294,15 +290,16 @@ static void srv_start(gw_loop_t *loop)
     coap_startup();
     srv.ctx = coap_new_context(NULL);
     CHECK(srv.ctx != NULL);
-    srv.port = free_port();
-    CHECK(srv.port != 0);
     coap_address_t addr;
     coap_address_init(&addr);
     addr.addr.sin.sin_family = AF_INET;
     addr.addr.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.addr.sin.sin_port = htons(srv.port);
+    addr.addr.sin.sin_port = 0;
     addr.size = sizeof addr.addr.sin;
-    CHECK(coap_new_endpoint(srv.ctx, &addr, COAP_PROTO_UDP) != NULL);
+    coap_endpoint_t *ep = coap_new_endpoint(srv.ctx, &addr, COAP_PROTO_UDP);
+    CHECK(ep != NULL);
+    srv.port = bound_port(ep);
+    CHECK(srv.port != 0);
     coap_resource_t *rd = coap_resource_init(coap_make_str_const("rd"), 0);
     coap_register_handler(rd, COAP_REQUEST_POST, h_register);
     coap_add_resource(srv.ctx, rd);
