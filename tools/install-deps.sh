@@ -21,6 +21,10 @@
 #   libcoap3-bin           coap-rd-gnutls, the independent DTLS peer
 #   systemd                systemd-analyze verify of the unit (test_install); not there in
 #                          containers and minimal roots
+#   procps                 /bin/kill, the unit's ExecReload (Debian 13 moved kill from
+#                          util-linux to procps; verify checks the command exists)
+#   python3-cryptography   tests/integration/test_ble.py encrypts BTHome frames (AES-CCM)
+#                          independently of the gateway's mbedtls
 #   libpaho-mqtt-dev       the MQTT mirror (paho-mqtt3as; no pkg-config file on 12 or 13)
 #   mosquitto, mosquitto-clients, openssl
 #                          tests/integration/test_mqtt.py: the broker, mosquitto_sub/pub,
@@ -68,7 +72,7 @@ fi
 if [ -z "$demo_only" ]; then
     PKGS="$PKGS clang libclang-rt-dev valgrind libcoap3-bin
 python3-cbor2 python3-pymodbus python3-serial python3-serial-asyncio socat
-python3-dbusmock dbus-daemon mosquitto mosquitto-clients openssl systemd"
+python3-dbusmock dbus-daemon mosquitto mosquitto-clients openssl systemd procps python3-cryptography"
     command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 fi
 missing=""
