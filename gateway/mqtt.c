@@ -3,10 +3,11 @@
  * the store listener, value and status publishing, reconnection.
  *
  * The store listener only copies the value into a pending list and arms a
- * zero-delay timer: the publishing (paho's lock, its persistence files) runs
- * once per loop turn for every value of that turn, after the LwM2M client's
- * listener has done its part, so a broker that is slow or away costs the
- * notification path one copy per value.
+ * zero-delay timer, which hands the whole list to the out thread
+ * (mqtt_out.c) once per loop turn: topics, text and SenML are formatted
+ * there, and paho's lock and files are its business too. So a broker that is
+ * slow or away costs the loop one copy per value and one queue append (a
+ * lock never held across I/O) per turn.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -343,7 +344,7 @@ static mq_client_t *client_get(gw_mqtt_t *m, gw_sclient_t *c)
     return cl;
 }
 
-static void client_free(mq_client_t *cl)
+void gw_mqtt_client_free(mq_client_t *cl)
 {
     free(cl->endpoint);
     free(cl->topic);
@@ -379,6 +380,26 @@ char *gw_mqtt_value_topic(const mq_client_t *cl, const gw_path_t *p)
     return t;
 }
 
+/* The next free entry of the pending list (zeroed), or NULL; the flush
+ * timer is armed. */
+static mq_pending_t *pending_push(gw_mqtt_t *m, mq_client_t *cl)
+{
+    if (m->n_pend == m->cap_pend) {
+        size_t cap = m->cap_pend ? m->cap_pend * 2 : 16;
+        mq_pending_t *p = realloc(m->pend, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        m->pend = p;
+        m->cap_pend = cap;
+    }
+    mq_pending_t *p = &m->pend[m->n_pend];
+    memset(p, 0, sizeof *p);
+    p->cl = cl;
+    if (!gw_timer_active(&m->flush_timer))
+        gw_timer_start(m->loop, &m->flush_timer, 0);
+    return p;
+}
+
 static void publish_status(gw_mqtt_t *m, mq_client_t *cl)
 {
     /* The gateway's own endpoint shares its topic level with the birth and
@@ -390,30 +411,18 @@ static void publish_status(gw_mqtt_t *m, mq_client_t *cl)
     }
     gw_vclient_t *vc = gw_store_client_app(cl->c);
     bool reg = vc && gw_vclient_registered(vc);
-    /* Plain formatting: no string in it needs escaping, and this runs for
-     * every client every few seconds on the loop. */
-    char js[160];
-    int n = snprintf(js, sizeof js, "{\"state\":\"%s\"", reg ? "registered" : "not registered");
-    if (cl->last_ms) {
-        time_t sec = (time_t)(cl->last_ms / 1000);
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        n += snprintf(js + n, sizeof js - (size_t)n,
-                      ",\"last_reading\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"last_reading_ms\":%lld",
-                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                      (int)(cl->last_ms % 1000), (long long)cl->last_ms);
-    }
-    snprintf(js + n, sizeof js - (size_t)n, "}");
-    size_t tn = strlen(cl->topic) + 8;
-    char *topic = malloc(tn);
-    if (!topic)
+    /* Formatted on the out thread with the values (gw_mqtt_out_values): an
+     * entry without a path is cl's status. */
+    mq_pending_t *p = pending_push(m, cl);
+    if (!p)
         return;
-    snprintf(topic, tn, "%s/status", cl->topic);
-    if (gw_mqtt_publish(m, topic, js, strlen(js), m->cfg->qos, true) == 0) {
-        cl->registered = reg;
-        cl->status_dirty = false;
-    }
-    free(topic);
+    p->rec.value.type = GW_TYPE_BOOLEAN;
+    p->rec.value.v.b = reg;
+    p->rec.has_time = cl->last_ms != 0;
+    p->rec.time = (double)cl->last_ms;
+    m->n_pend++;
+    cl->registered = reg;
+    cl->status_dirty = false;
 }
 
 static void on_status_timer(void *ctx)
@@ -440,61 +449,25 @@ static void on_status_timer(void *ctx)
     gw_timer_start(m->loop, &m->status_timer, STATUS_SLICE_MS);
 }
 
-static void pending_clear(gw_mqtt_t *m)
+/* The array itself moves to the out thread; the next value starts a new
+ * one. wait: false on the timer, whose values may as well go a turn later
+ * than wait for the out thread (see gw_mqtt_out_values). */
+static void flush_pending(gw_mqtt_t *m, bool wait)
 {
-    for (size_t i = 0; i < m->n_pend; i++)
-        free(m->pend[i].bytes);
-    m->n_pend = 0;
-}
-
-static void flush_values(gw_mqtt_t *m, size_t from, size_t to)
-{
-    gw_buf_t b = {0};
-    for (size_t i = from; i < to; i++) {
-        mq_pending_t *p = &m->pend[i];
-        char *topic = gw_mqtt_value_topic(p->cl, &p->rec.path);
-        b.len = 0;
-        if (topic && gw_value_to_text(&p->rec.value, &b) == 0)
-            gw_mqtt_publish(m, topic, b.data ? (const char *)b.data : "", b.len, m->cfg->qos, m->cfg->retain);
-        free(topic);
-    }
-    gw_buf_free(&b);
-}
-
-/* One SenML pack per client and flush: the values of one reading batch
- * travel together, each with its time (RFC 8428, "bn" the client). */
-static void flush_senml(gw_mqtt_t *m, size_t from, size_t to)
-{
-    mq_client_t *cl = m->pend[from].cl;
-    gw_record_t *recs = malloc((to - from) * sizeof *recs);
-    gw_buf_t b = {0};
-    if (!recs)
+    if (!m->n_pend)
         return;
-    for (size_t i = from; i < to; i++)
-        recs[i - from] = m->pend[i].rec;
-    gw_path_t root = {{0}, 0};
-    if (gw_senml_json_encode(&root, recs, to - from, &b) == 0)
-        gw_mqtt_publish(m, cl->topic, b.data, b.len, m->cfg->qos, m->cfg->retain);
-    gw_buf_free(&b);
-    free(recs);
+    if (gw_mqtt_out_values(m, m->pend, m->n_pend, wait) == -EAGAIN) {
+        if (!gw_timer_active(&m->flush_timer))
+            gw_timer_start(m->loop, &m->flush_timer, 1);
+        return;
+    }
+    m->pend = NULL;
+    m->n_pend = m->cap_pend = 0;
 }
 
 static void on_flush(void *ctx)
 {
-    gw_mqtt_t *m = ctx;
-    size_t i = 0;
-    while (i < m->n_pend) {
-        size_t j = i + 1;
-        if (m->cfg->format == GW_MQTT_FORMAT_SENML_JSON)
-            while (j < m->n_pend && m->pend[j].cl == m->pend[i].cl)
-                j++;
-        if (m->cfg->format == GW_MQTT_FORMAT_SENML_JSON)
-            flush_senml(m, i, j);
-        else
-            flush_values(m, i, j);
-        i = j;
-    }
-    pending_clear(m);
+    flush_pending(ctx, false);
 }
 
 static void on_value(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value, bool changed)
@@ -506,19 +479,9 @@ static void on_value(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw
     if (path->len < 3 || value->type == GW_TYPE_NONE || path->id[0] <= 1)
         return;
     mq_client_t *cl = client_get(m, c);
-    if (!cl)
+    mq_pending_t *p = cl ? pending_push(m, cl) : NULL;
+    if (!p)
         return;
-    if (m->n_pend == m->cap_pend) {
-        size_t cap = m->cap_pend ? m->cap_pend * 2 : 64;
-        mq_pending_t *p = realloc(m->pend, cap * sizeof *p);
-        if (!p)
-            return;
-        m->pend = p;
-        m->cap_pend = cap;
-    }
-    mq_pending_t *p = &m->pend[m->n_pend];
-    memset(p, 0, sizeof *p);
-    p->cl = cl;
     p->rec.path = *path;
     p->rec.value = *value;
     gw_value_t cur;
@@ -539,8 +502,6 @@ static void on_value(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw
     cl->status_dirty = true;
     if (m->cfg->homeassistant)
         gw_mqtt_ha_announce(m, cl, path, false);
-    if (!gw_timer_active(&m->flush_timer))
-        gw_timer_start(m->loop, &m->flush_timer, 0);
 }
 
 /* ---- events on the loop --------------------------------------------- */
@@ -748,7 +709,7 @@ void gw_mqtt_client_removed(gw_mqtt_t *m, gw_sclient_t *c)
     mq_client_t *cl = client_find(m, c);
     if (!cl)
         return;
-    on_flush(m);
+    flush_pending(m, true);
     if (m->cfg->homeassistant)
         gw_mqtt_ha_clear(m, cl);
     size_t n = strlen(cl->topic) + 8;
@@ -778,14 +739,15 @@ void gw_mqtt_client_removed(gw_mqtt_t *m, gw_sclient_t *c)
         m->n_clients++;
     }
     free(old);
-    client_free(cl);
+    /* Values queued before this point still name cl's topic. */
+    gw_mqtt_out_forget(m, cl);
 }
 
 void gw_mqtt_shutdown(gw_mqtt_t *m)
 {
     if (!m || m->stopping)
         return;
-    on_flush(m);
+    flush_pending(m, true);
     /* Behind everything already queued, so it is the last word. */
     gw_mqtt_out_offline(m);
     m->stopping = true;
@@ -821,11 +783,17 @@ void gw_mqtt_free(gw_mqtt_t **pm)
         pthread_mutex_unlock(&m->mb->lock);
         mailbox_unref(m->mb);
     }
-    pending_clear(m);
+    for (size_t i = 0; i < m->n_pend; i++)
+        free(m->pend[i].bytes);
     free(m->pend);
     for (size_t i = 0; i < m->cap_clients; i++)
         if (m->clients[i])
-            client_free(m->clients[i]);
+            gw_mqtt_client_free(m->clients[i]);
+    while (m->dead) {
+        mq_client_t *cl = m->dead;
+        m->dead = cl->dead_next;
+        gw_mqtt_client_free(cl);
+    }
     free(m->clients);
     free(m->gateway);
     free(m->status_topic);

@@ -30,9 +30,12 @@ typedef struct mq_client {
     bool status_dirty;
     mq_announced_t *ann;
     size_t n_ann, cap_ann;
+    struct mq_client *dead_next; /* removed, freed at gw_mqtt_free */
 } mq_client_t;
 
-/* A value waiting for the next flush (copied: the store's are borrowed). */
+/* A value waiting for the next flush (copied: the store's are borrowed),
+ * or, with rec.path.len 0, cl's status: rec.value.v.b registered,
+ * rec.time the last reading's wall time in ms when rec.has_time. */
 typedef struct mq_pending {
     mq_client_t *cl;
     gw_record_t rec;     /* bytes point into bytes below */
@@ -79,6 +82,7 @@ struct gw_mqtt {
     size_t cap_clients, n_clients;
     mq_pending_t *pend;
     size_t n_pend, cap_pend;
+    mq_client_t *dead;   /* removed clients the out thread could not be told of */
     /* The outgoing queue and the thread that hands it to paho (mqtt_out.c):
      * paho's send takes its lock and, at QoS >= 1, writes a file per
      * message, which the loop must never wait for. */
@@ -95,6 +99,7 @@ struct gw_mqtt {
     atomic_ullong buf_errors;
     uint64_t buf_errors_logged;
     bool out_started, out_stop;
+    bool out_idle;       /* the thread waits with nothing to do: wake it */
     atomic_ullong published, dropped, delivered_qos0;
     uint64_t dropped_logged;
     char last_error[256];
@@ -106,7 +111,17 @@ struct gw_mqtt {
  * dropped. */
 int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain);
 /* Commands for paho, run on the out thread in queue order. */
-enum { MQ_CMD_PUBLISH = 0, MQ_CMD_CONNECT, MQ_CMD_SUBSCRIBE };
+enum { MQ_CMD_PUBLISH = 0, MQ_CMD_CONNECT, MQ_CMD_SUBSCRIBE, MQ_CMD_VALUES, MQ_CMD_FORGET };
+/* Hand one loop turn's values to the out thread, which turns them into
+ * messages (topics, text or SenML): the loop only moves the array. pend
+ * (malloc'd, n entries, each entry's bytes) is taken, except on -EAGAIN:
+ * without wait, the thread holds the queue's lock right now and pend stays
+ * the caller's. Otherwise 0, or -ENOBUFS / -ENOMEM with the n values
+ * counted as dropped. */
+int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n, bool wait);
+/* Frees cl on the out thread once the values queued before, which point
+ * to it, are formatted; cl must be out of the client table already. */
+void gw_mqtt_out_forget(gw_mqtt_t *m, mq_client_t *cl);
 /* CONNECT (topic NULL) or SUBSCRIBE topic (copied) at qos. 0 or -ENOMEM. */
 int gw_mqtt_out_command(gw_mqtt_t *m, int cmd, const char *topic, int qos);
 /* The retained `offline`, last in the queue; its token in offline_token. */
@@ -126,6 +141,7 @@ void gw_mqtt_subscribe_now(gw_mqtt_t *m, const char *topic, int qos);
 /* topic of a path of cl: "<prefix>/<endpoint>/o/i/r[/ri]"; malloc'd or NULL. */
 char *gw_mqtt_value_topic(const mq_client_t *cl, const gw_path_t *p);
 mq_client_t *gw_mqtt_client_find_ep(gw_mqtt_t *m, const char *ep, size_t len);
+void gw_mqtt_client_free(mq_client_t *cl);
 
 /* mqtt_ha.c */
 /* Announce path of cl to Home Assistant when it is an adapter field (once). */

@@ -6,11 +6,15 @@
  * they do socket I/O) and, at QoS >= 1, writes a persistence file per
  * message. Measured on the loop thread with the broker away, that turned a
  * 52 us notification p99 into milliseconds (bench_notify,
- * notify_p99_us_broker_down). So the loop only copies the message into this
- * queue (two allocations) and one thread of ours calls paho, in queue
- * order. The queue holds at most buffer_max messages: past that, or when
- * paho's own buffer is full while the broker is away, a message is dropped
- * and counted.
+ * notify_p99_us_broker_down). So the loop only appends to this queue and one
+ * thread of ours calls paho, in queue order. A loop turn's values arrive as
+ * one item (the store listener's array, moved, not copied) and this thread
+ * formats their topics and payloads: no allocation or formatting per value
+ * on the loop. The loop wakes the thread only when it sleeps with nothing to
+ * do (or OUT_WAKE_N messages wait); otherwise the thread looks by itself
+ * within OUT_PERIOD_MS, so a run of values costs the loop no system call.
+ * The queue holds at most buffer_max messages: past that, or when paho's own
+ * buffer is full while the broker is away, a message is dropped and counted.
  *
  * While the broker is away the thread does not hand messages to paho (whose
  * persistence writes and later removes one file per message) but holds them
@@ -32,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lwm2m/codec.h"
 #include "log.h"
 #include "mqtt_internal.h"
 
@@ -43,7 +48,7 @@ struct mq_out {
     mq_out_t *next;
     int cmd;      /* MQ_CMD_* */
     char *topic;
-    void *payload;
+    void *payload; /* MQ_CMD_VALUES: mq_pending_t[len]; MQ_CMD_FORGET: the client */
     size_t len;
     int qos;
     bool retain;
@@ -52,9 +57,106 @@ struct mq_out {
 
 static void out_free(mq_out_t *o)
 {
+    if (o->cmd == MQ_CMD_VALUES) {
+        mq_pending_t *p = o->payload;
+        for (size_t i = 0; i < o->len; i++)
+            free(p[i].bytes);
+    } else if (o->cmd == MQ_CMD_FORGET) {
+        gw_mqtt_client_free(o->payload);
+        o->payload = NULL;
+    }
     free(o->topic);
     free(o->payload);
     free(o);
+}
+
+static mq_out_t *message_new(const gw_mqtt_t *m, char *topic, const void *payload, size_t len)
+{
+    mq_out_t *o = calloc(1, sizeof *o);
+    void *pl = malloc(len ? len : 1);
+    if (!o || !pl || !topic) {
+        free(o);
+        free(pl);
+        free(topic);
+        return NULL;
+    }
+    if (len)
+        memcpy(pl, payload, len);
+    o->cmd = MQ_CMD_PUBLISH;
+    o->topic = topic;
+    o->payload = pl;
+    o->len = len;
+    o->qos = m->cfg->qos;
+    o->retain = m->cfg->retain;
+    return o;
+}
+
+/* A client's retained status: plain formatting, no string in it needs
+ * escaping. */
+static mq_out_t *format_status(const gw_mqtt_t *m, const mq_pending_t *p)
+{
+    char js[160];
+    int n = snprintf(js, sizeof js, "{\"state\":\"%s\"", p->rec.value.v.b ? "registered" : "not registered");
+    if (p->rec.has_time) {
+        int64_t ms = (int64_t)p->rec.time;
+        time_t sec = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&sec, &tm);
+        n += snprintf(js + n, sizeof js - (size_t)n,
+                      ",\"last_reading\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\",\"last_reading_ms\":%lld",
+                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                      (int)(ms % 1000), (long long)ms);
+    }
+    snprintf(js + n, sizeof js - (size_t)n, "}");
+    size_t tn = strlen(p->cl->topic) + 8;
+    char *topic = malloc(tn);
+    if (topic)
+        snprintf(topic, tn, "%s/status", p->cl->topic);
+    mq_out_t *o = message_new(m, topic, js, strlen(js));
+    if (o)
+        o->retain = true;
+    return o;
+}
+
+/* The messages of a loop turn's values, in their order: one per value, or
+ * one SenML pack per run of values of one client (a reading batch travels
+ * together, each record with its time, RFC 8428). Out thread. A value that
+ * cannot be formatted or allocated is counted as dropped. */
+static mq_out_t *format_values(gw_mqtt_t *m, const mq_pending_t *pend, size_t n)
+{
+    mq_out_t *head = NULL, **tail = &head;
+    gw_buf_t b = {0};
+    bool senml = m->cfg->format == GW_MQTT_FORMAT_SENML_JSON;
+    gw_record_t *recs = senml ? malloc(n * sizeof *recs) : NULL;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i + 1;
+        mq_out_t *o = NULL;
+        b.len = 0;
+        if (pend[i].rec.path.len == 0) {
+            o = format_status(m, &pend[i]);
+        } else if (senml) {
+            while (j < n && pend[j].cl == pend[i].cl && pend[j].rec.path.len)
+                j++;
+            gw_path_t root = {{0}, 0};
+            for (size_t k = i; recs && k < j; k++)
+                recs[k - i] = pend[k].rec;
+            if (recs && gw_senml_json_encode(&root, recs, j - i, &b) == 0)
+                o = message_new(m, strdup(pend[i].cl->topic), b.data, b.len);
+        } else if (gw_value_to_text(&pend[i].rec.value, &b) == 0) {
+            o = message_new(m, gw_mqtt_value_topic(pend[i].cl, &pend[i].rec.path), b.data, b.len);
+        }
+        if (o) {
+            *tail = o;
+            tail = &o->next;
+        } else {
+            atomic_fetch_add(&m->dropped, 1);
+        }
+        i = j;
+    }
+    free(recs);
+    gw_buf_free(&b);
+    return head;
 }
 
 static void send_one(gw_mqtt_t *m, mq_out_t *o)
@@ -206,7 +308,9 @@ static void *out_main(void *arg)
     for (;;) {
         while ((!m->out_head || m->out_n < OUT_WAKE_N) && !m->out_stop) {
             if (!m->held_head && !m->out_head) {
+                m->out_idle = true;
                 pthread_cond_wait(&m->out_cond, &m->out_lock);
+                m->out_idle = false;
                 continue;
             }
             /* A few messages wait up to OUT_PERIOD_MS to travel as a
@@ -241,6 +345,22 @@ static void *out_main(void *arg)
             mq_out_t *o = list;
             list = o->next;
             o->next = NULL;
+            if (o->cmd == MQ_CMD_VALUES) {
+                /* Its messages take its place in the queue. */
+                mq_out_t *msgs = format_values(m, o->payload, o->len), *last = msgs;
+                while (last && last->next)
+                    last = last->next;
+                if (last) {
+                    last->next = list;
+                    list = msgs;
+                }
+                out_free(o);
+                continue;
+            }
+            if (o->cmd == MQ_CMD_FORGET) {
+                out_free(o);
+                continue;
+            }
             if (up || o->cmd != MQ_CMD_PUBLISH || o->offline) {
                 send_one(m, o);
                 out_free(o);
@@ -270,6 +390,37 @@ static void *out_main(void *arg)
     return NULL;
 }
 
+/* Appends o (n messages) under out_lock, which it releases; frees o and
+ * returns -ENOBUFS when no thread runs or the queue is full. */
+static int append_locked(gw_mqtt_t *m, mq_out_t *o, size_t n)
+{
+    bool msg = o->cmd == MQ_CMD_PUBLISH || o->cmd == MQ_CMD_VALUES;
+    if (!m->out_started || (msg && !o->offline && m->out_n >= (size_t)m->cfg->buffer_max)) {
+        pthread_mutex_unlock(&m->out_lock);
+        if (o->cmd == MQ_CMD_FORGET)
+            o->payload = NULL; /* the caller keeps it */
+        out_free(o);
+        return -ENOBUFS;
+    }
+    if (m->out_tail)
+        m->out_tail->next = o;
+    else
+        m->out_head = o;
+    m->out_tail = o;
+    /* Waking the thread is a system call on the loop, and a thread switch
+     * on a busy machine: done only when it sleeps with nothing to do, when
+     * OUT_WAKE_N more messages wait, or for commands. Otherwise it is in a
+     * timed wait and looks within OUT_PERIOD_MS (100 ms while it holds
+     * messages for a broker that is away) by itself. */
+    size_t before = m->out_n;
+    m->out_n += n;
+    bool wake = m->out_idle || before / OUT_WAKE_N != m->out_n / OUT_WAKE_N || !msg || o->offline;
+    pthread_mutex_unlock(&m->out_lock);
+    if (wake)
+        pthread_cond_signal(&m->out_cond);
+    return 0;
+}
+
 static int enqueue(gw_mqtt_t *m, int cmd, const char *topic, const void *payload, size_t len, int qos,
                    bool retain, bool offline)
 {
@@ -292,26 +443,55 @@ static int enqueue(gw_mqtt_t *m, int cmd, const char *topic, const void *payload
     o->retain = retain;
     o->offline = offline;
     pthread_mutex_lock(&m->out_lock);
-    if (!m->out_started || (cmd == MQ_CMD_PUBLISH && !offline && m->out_n >= (size_t)m->cfg->buffer_max)) {
-        pthread_mutex_unlock(&m->out_lock);
-        out_free(o);
+    int rc = append_locked(m, o, 1);
+    if (rc < 0)
         atomic_fetch_add(&m->dropped, 1);
-        return -ENOBUFS;
+    return rc;
+}
+
+int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n, bool wait)
+{
+    mq_out_t *o = calloc(1, sizeof *o);
+    if (!o) {
+        for (size_t i = 0; i < n; i++)
+            free(pend[i].bytes);
+        free(pend);
+        atomic_fetch_add(&m->dropped, n);
+        return -ENOMEM;
     }
-    if (m->out_tail)
-        m->out_tail->next = o;
-    else
-        m->out_head = o;
-    m->out_tail = o;
-    /* Waking the thread is a system call on the loop: done for the first
-     * message and then once per OUT_WAKE_N; the thread looks every
-     * OUT_PERIOD_MS anyway while messages wait. */
-    m->out_n++;
-    bool wake = m->out_n == 1 || m->out_n % OUT_WAKE_N == 0 || cmd != MQ_CMD_PUBLISH || offline;
-    pthread_mutex_unlock(&m->out_lock);
-    if (wake)
-        pthread_cond_signal(&m->out_cond);
-    return 0;
+    o->cmd = MQ_CMD_VALUES;
+    o->payload = pend;
+    o->len = n;
+    /* The thread holds the lock only for a few instructions, but at a lower
+     * priority on a busy machine it may be preempted there: the loop does
+     * not wait for it, the values go with the next turn's. */
+    if (wait)
+        pthread_mutex_lock(&m->out_lock);
+    else if (pthread_mutex_trylock(&m->out_lock) != 0) {
+        o->payload = NULL;
+        o->len = 0;
+        free(o);
+        return -EAGAIN;
+    }
+    int rc = append_locked(m, o, n);
+    if (rc < 0)
+        atomic_fetch_add(&m->dropped, n);
+    return rc;
+}
+
+void gw_mqtt_out_forget(gw_mqtt_t *m, mq_client_t *cl)
+{
+    mq_out_t *o = calloc(1, sizeof *o);
+    if (o) {
+        o->cmd = MQ_CMD_FORGET;
+        o->payload = cl;
+        pthread_mutex_lock(&m->out_lock);
+        if (append_locked(m, o, 0) == 0)
+            return;
+    }
+    /* No thread, or no memory for the note: kept until gw_mqtt_free. */
+    cl->dead_next = m->dead;
+    m->dead = cl;
 }
 
 int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain)

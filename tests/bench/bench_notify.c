@@ -15,6 +15,12 @@
  *                                      the MQTT mirror (QoS 1) publishing
  *                                      every value to a broker that refuses
  *                                      connections (target: within 10 %)
+ *
+ * The latency run is made LAT_ROUNDS times without the mirror and as often
+ * with it, alternating, and each figure is the median of its rounds: on a
+ * busy machine the load changes over a run, and one pair measured at
+ * different times compares the machine, not the mirror. Each round's
+ * figures go to stderr.
  *   BENCH notifications_per_s <n> notifications/s
  *   BENCH udp_send_limit_per_s <n> datagrams/s
  *
@@ -70,6 +76,7 @@
 
 #define N_CLIENTS 1000
 #define LAT_N 5000         /* readings at 1,000/s: five per client */
+#define LAT_ROUNDS 3       /* latency runs with and without the mirror each */
 #define TP_N 200000        /* readings for the throughput run */
 #define UDP_N 1000000
 #define UDP_LEN 24         /* about a notification of one float in text */
@@ -485,7 +492,8 @@ static bool tp_done(const bench_t *b)
     return b->next == b->end && n_notified - b->base_notified == TP_N;
 }
 
-static int phase_latency(bench_t *b, bool broker_down)
+/* One latency run; its p50 and p99 in ns. */
+static int phase_latency(bench_t *b, const char *what, int64_t *p50, int64_t *p99)
 {
     /* A run again from reading 0: forget the previous one's times. */
     memset(t_in_ns, 0, LAT_N * sizeof *t_in_ns);
@@ -505,23 +513,55 @@ static int phase_latency(bench_t *b, bool broker_down)
     for (size_t k = 0; k < LAT_N; k++)
         if (t_in_ns[k] && t_out_ns[k])
             lat[n++] = t_out_ns[k] - t_in_ns[k];
-    fprintf(stderr, "bench_notify: latency run: %zu of %d readings notified\n", n, LAT_N);
-    if (n && broker_down) {
+    fprintf(stderr, "bench_notify: latency run %s: %zu of %d readings notified", what, n, LAT_N);
+    if (n) {
         qsort(lat, n, sizeof *lat, cmp_i64);
-        printf("BENCH notify_p99_us_broker_down %.1f us\n", (double)lat[n * 99 / 100] / 1000.0);
-        fflush(stdout);
-    } else if (n) {
-        qsort(lat, n, sizeof *lat, cmp_i64);
-        printf("BENCH notify_latency_p50_us %.1f us\n", (double)lat[n / 2] / 1000.0);
-        printf("BENCH notify_latency_p99_us %.1f us\n", (double)lat[n * 99 / 100] / 1000.0);
-        fprintf(stderr, "bench_notify: latency min %.1f us, max %.1f us\n", (double)lat[0] / 1000.0,
-                (double)lat[n - 1] / 1000.0);
-        if (lat[n * 99 / 100] >= 500000)
-            fprintf(stderr, "bench_notify: p99 misses the target of 500 us\n");
-        fflush(stdout);
+        *p50 = lat[n / 2];
+        *p99 = lat[n * 99 / 100];
+        fprintf(stderr, ", p50 %.1f us, p99 %.1f us, min %.1f us, max %.1f us", (double)*p50 / 1000.0,
+                (double)*p99 / 1000.0, (double)lat[0] / 1000.0, (double)lat[n - 1] / 1000.0);
     }
+    fprintf(stderr, "\n");
     free(lat);
     return rc < 0 ? rc : n == LAT_N ? 0 : -EIO;
+}
+
+static int64_t median(int64_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_i64);
+    return v[n / 2];
+}
+
+/* A run with the MQTT mirror (QoS 1, persisted in the temporary directory)
+ * publishing every value to a broker that refuses connections (a port held
+ * bound, not listening): LwM2M must not notice. The mirror starts afresh
+ * each round, as after a restart with the broker away. */
+static int phase_broker_down(bench_t *b, gw_store_t *store, const char *dir, int64_t *p50, int64_t *p99)
+{
+    int hold = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in ha = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t hl = sizeof ha;
+    char muri[64] = "";
+    if (hold >= 0 && setsockopt(hold, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+        bind(hold, (struct sockaddr *)&ha, sizeof ha) == 0 && getsockname(hold, (struct sockaddr *)&ha, &hl) == 0)
+        snprintf(muri, sizeof muri, "tcp://127.0.0.1:%d", ntohs(ha.sin_port));
+    gw_config_mqtt_t mcfg = {.enabled = true, .uri = muri, .client_id = "{gateway}", .verify = true, .qos = 1,
+                             .retain = true, .topic_prefix = "lwm2m", .keepalive = 30, .buffer_max = 10000};
+    gw_mqtt_ops_t mops = {0};
+    gw_mqtt_t *mq = NULL;
+    int rc = muri[0] ? gw_mqtt_new(b->loop, store, &mcfg, "bench-notify-gw", dir, &mops, &mq) : -EIO;
+    if (rc == 0)
+        rc = phase_latency(b, "with the mirror, broker down", p50, p99);
+    else
+        fprintf(stderr, "bench_notify: the MQTT mirror did not start\n");
+    gw_mqtt_free(&mq);
+    if (hold >= 0)
+        close(hold);
+    char rmcmd[128];
+    snprintf(rmcmd, sizeof rmcmd, "rm -rf %s/mqtt", dir);
+    if (system(rmcmd) != 0)
+        fprintf(stderr, "bench_notify: could not remove %s/mqtt\n", dir);
+    return rc;
 }
 
 static int phase_throughput(bench_t *b)
@@ -747,35 +787,25 @@ int main(void)
     }
     fprintf(stderr, "bench_notify: %d observations of " OBS_PATH "\n", N_CLIENTS);
 
-    int lrc = phase_latency(b, false);
-    /* The same run with the MQTT mirror publishing every value (QoS 1,
-     * persisted in the temporary directory) to a broker that refuses
-     * connections (a port held bound, not listening): LwM2M must not
-     * notice. */
-    int hold = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in ha = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t hl = sizeof ha;
-    char muri[64] = "";
-    if (hold >= 0 && setsockopt(hold, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
-        bind(hold, (struct sockaddr *)&ha, sizeof ha) == 0 && getsockname(hold, (struct sockaddr *)&ha, &hl) == 0)
-        snprintf(muri, sizeof muri, "tcp://127.0.0.1:%d", ntohs(ha.sin_port));
-    gw_config_mqtt_t mcfg = {.enabled = true, .uri = muri, .client_id = "{gateway}", .verify = true, .qos = 1,
-                             .retain = true, .topic_prefix = "lwm2m", .keepalive = 30, .buffer_max = 10000};
-    gw_mqtt_ops_t mops = {0};
-    gw_mqtt_t *mq = NULL;
-    int mrc = muri[0] ? gw_mqtt_new(b->loop, store, &mcfg, "bench-notify-gw", dir, &mops, &mq) : -EIO;
-    if (mrc == 0)
-        mrc = phase_latency(b, true);
-    else
-        fprintf(stderr, "bench_notify: the MQTT mirror did not start\n");
-    gw_mqtt_free(&mq);
-    if (hold >= 0)
-        close(hold);
-    char rmcmd[128];
-    snprintf(rmcmd, sizeof rmcmd, "rm -rf %s/mqtt", dir);
-    if (system(rmcmd) != 0)
-        fprintf(stderr, "bench_notify: could not remove %s/mqtt\n", dir);
-    lrc = lrc < 0 ? lrc : mrc;
+    int64_t p50[LAT_ROUNDS] = {0}, p99[LAT_ROUNDS] = {0}, d50[LAT_ROUNDS] = {0}, d99[LAT_ROUNDS] = {0};
+    int lrc = 0;
+    for (int r = 0; r < LAT_ROUNDS && lrc == 0; r++) {
+        lrc = phase_latency(b, "without MQTT", &p50[r], &p99[r]);
+        if (lrc == 0)
+            lrc = phase_broker_down(b, store, dir, &d50[r], &d99[r]);
+    }
+    if (lrc == 0) {
+        int64_t m99 = median(p99, LAT_ROUNDS), md99 = median(d99, LAT_ROUNDS);
+        printf("BENCH notify_latency_p50_us %.1f us\n", (double)median(p50, LAT_ROUNDS) / 1000.0);
+        printf("BENCH notify_latency_p99_us %.1f us\n", (double)m99 / 1000.0);
+        printf("BENCH notify_p99_us_broker_down %.1f us\n", (double)md99 / 1000.0);
+        fflush(stdout);
+        if (m99 >= 500000)
+            fprintf(stderr, "bench_notify: p99 misses the target of 500 us\n");
+        if (md99 * 10 > m99 * 11)
+            fprintf(stderr, "bench_notify: notify_p99_us_broker_down misses the target (within 10 %% of %.1f us)\n",
+                    (double)m99 / 1000.0);
+    }
     size_t srv0 = b->srv_notify;
     int trc = phase_throughput(b);
     /* the server's own count, as a cross-check: it may drop datagrams */
