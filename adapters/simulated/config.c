@@ -61,7 +61,7 @@ static void free_sim(gw_config_sim_t *s)
 
 /* ---- simulate entries -------------------------------------------------- */
 
-enum { S_FIELD, S_WAVE, S_MIN, S_MAX, S_PERIOD, S_INTERVAL, S_UNIT, S_N };
+enum { S_FIELD, S_WAVE, S_MIN, S_MAX, S_PERIOD, S_INTERVAL, S_UNIT, S_DECIMALS, S_N };
 
 static const gw_cfg_key_t sim_keys[] = {
     {"field", GW_CFG_STRING, "a string (the field generated, e.g. \"temperature\")", true,
@@ -75,13 +75,15 @@ static const gw_cfg_key_t sim_keys[] = {
      S_INTERVAL, 0, 0},
     {"unit", GW_CFG_STRING, "a string (the unit of the generated values)", false, h_record,
      S_UNIT, 0, 0},
+    {"decimals", GW_CFG_INT, "an integer 0..6 (decimals the values are rounded to)", false,
+     h_record, S_DECIMALS, 0, 0},
 };
 
 static int sim_entry(gw_cfg_ctx_t *ctx, sim_part_t *p, const config_setting_t *g,
                      const config_setting_t *const *e)
 {
     char q[GW_CFG_QUOTE_SIZE];
-    gw_config_sim_t sm = {.min = 0, .max = 100, .period_s = 60, .interval_s = 5,
+    gw_config_sim_t sm = {.min = 0, .max = 100, .period_s = 60, .interval_s = 5, .decimals = 2,
                           .line = (int)config_setting_source_line(g)};
     const char *name = config_setting_get_string(e[S_FIELD]);
     const char *wave = e[S_WAVE] ? config_setting_get_string(e[S_WAVE]) : "sine";
@@ -140,6 +142,14 @@ static int sim_entry(gw_cfg_ctx_t *ctx, sim_part_t *p, const config_setting_t *g
         gw_config_error(ctx, e[S_INTERVAL], "\"interval\" must be at least 0.01 seconds, got %g",
                         sm.interval_s);
         ok = false;
+    }
+    if (e[S_DECIMALS]) {
+        long long dv = config_setting_get_int64(e[S_DECIMALS]);
+        if (dv < 0 || dv > 6) {
+            gw_config_error(ctx, e[S_DECIMALS], "\"decimals\" must be 0..6, got %lld", dv);
+            ok = false;
+        } else
+            sm.decimals = (int)dv;
     }
     if (e[S_UNIT] && !*config_setting_get_string(e[S_UNIT])) {
         gw_config_error(ctx, e[S_UNIT], "\"unit\" must not be empty, expected a unit such as "
@@ -282,7 +292,7 @@ static uint64_t part_fingerprint(const void *part)
         const gw_config_sim_t *s = &p->sims[i];
         gw_fnv_str(&h, s->field);
         gw_fnv_str(&h, s->wave);
-        double v[] = {s->min, s->max, s->period_s, s->interval_s};
+        double v[] = {s->min, s->max, s->period_s, s->interval_s, (double)s->decimals};
         gw_fnv_bytes(&h, v, sizeof v);
         gw_fnv_str(&h, s->unit);
     }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
+#include "../../lwm2m/precision.h"
 #include "../adapters_internal.h"
 #include "simulated.h"
 
@@ -309,12 +310,17 @@ int gw_sim_run_due(gw_adapter_t *a)
         sim_field_t *f = &a->fields[a->heap[0]];
         if (f->due_ms > now)
             break;
+        /* The walk goes on at full precision; what a sensor would report
+         * is rounded to its resolution and says so (has_decimals). */
         gw_reading_t r = {
             .device_key = a->devs[f->dev].key,
             .field = f->cfg->field,
-            .value = {.type = GW_TYPE_FLOAT, .v.f = next_value(a, f)},
+            .value = {.type = GW_TYPE_FLOAT,
+                      .v.f = gw_prec_round(next_value(a, f), f->cfg->decimals)},
             .unit = f->cfg->unit,
             .ts_ms = a->wall(a->clock_ctx),
+            .has_decimals = true,
+            .decimals = (int8_t)f->cfg->decimals,
         };
         /* A refused reading is logged and counted by the mapping. */
         if (a->env.emit)

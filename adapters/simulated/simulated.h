@@ -18,6 +18,9 @@ typedef struct gw_config_sim {
     double period_s;              /* default 60 */
     double interval_s;            /* one reading every interval, default 5 */
     char *unit;                   /* unit of the generated values, NULL = the object's */
+    int decimals;                 /* values rounded to this many decimals (0..6, default 2),
+                                     as a real sensor resolves them: 20.32, not
+                                     20.316704277139795 */
     int line;
 } gw_config_sim_t;
 

@@ -54,6 +54,45 @@ def test_simulated_readings_land_at_the_right_paths(tmp):
             assert abs(vals["/3303/1/5700"] - 100.0) < 1e-9, vals  # 212 °F -> 100 Cel
 
 
+def test_simulated_values_publish_at_their_decimals(tmp):
+    """A simulated sensor resolves its values like a real one: 2 decimals by
+    default, `decimals` otherwise; the number a server reads has no binary
+    noise (20.32, never 20.316704277139795)."""
+    import re
+    devs = [
+        sim_device("sim-d2", '{ field = "temperature"; wave = "sine"; min = 18.0; max = 24.5; '
+                             'period = 7.0; interval = 0.2; }'),
+        sim_device("sim-d0", '{ field = "humidity"; wave = "sine"; min = 30.0; max = 70.0; '
+                             'period = 7.0; interval = 0.2; decimals = 0; }'),
+    ]
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway(devs), server=srv):
+            for ep, inst, most in (("sim-d2", "/3303/0", 2), ("sim-d0", "/3304/0", 0)):
+                srv.wait_register(ep)
+                seen = 0
+                req = srv.send_command("observe", ep=ep, path=inst, accept=110)
+                ev = srv.wait_response(req)
+                while seen < 5:
+                    text = ev.get("payload_text") or ""
+                    m = re.search(r'"n":"5700","v":(-?[0-9.]+)', text)
+                    if ev.get("code") == "2.05" and m:
+                        frac = m.group(1).split(".", 1)[1] if "." in m.group(1) else ""
+                        assert len(frac) <= most, (ep, text)
+                        seen += 1
+                    ev = srv.wait_notify(req, timeout=15)
+
+
+def test_simulated_decimals_out_of_range_is_a_config_error(tmp):
+    path = os.path.join(tmp, "bad.conf")
+    with open(path, "w") as f:
+        f.write(configs.gateway([sim_device("sim-x", '{ field = "temperature"; decimals = 7; }')],
+                                server="coap://127.0.0.1:5683").replace("@TMP@", tmp))
+    p = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "-c", path, "--check"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p
+    assert '"decimals" must be 0..6, got 7' in p.stderr + p.stdout, p.stderr
+
+
 def test_min_max_follow_readings_and_5605_resets_them(tmp):
     dev = sim_device("sim-sq", '{ field = "temperature"; wave = "square"; min = 10.0; max = 20.0; '
                                'period = 4.0; interval = 1.0; }')
