@@ -1,6 +1,6 @@
 /*
  * adapters/adapter.h - the one interface every sensor adapter implements
- * (static, simulated; later Modbus, LoRaWAN, BLE), and the reading it
+ * (static, simulated, modbus, lora, ble), and the reading it
  * produces.
  *
  * An adapter knows its wire and its payload formats; it never knows an
