@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lwm2m/acl.h"
 #include "gateway_internal.h"
 #include "mqtt.h"
 #include "log.h"
@@ -109,6 +110,16 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
                    strerror(-rc));
         }
     }
+    /* Access Control instances (object 2), as a bootstrap server would
+     * write them: checked with several servers only (lwm2m/acl.h). */
+    for (size_t i = 0; rc == 0 && i < d->n_access; i++) {
+        const gw_config_access_t *a = &d->access[i];
+        rc = gw_acl_instance_add(g->store, c, a->object, a->instance, a->owner, a->ssid, a->rights, a->n_acl,
+                                 NULL);
+        if (rc < 0)
+            gw_err("%s:%d: device \"%s\": cannot add the Access Control instance of /%u/%u: %s", file,
+                   a->line, d->endpoint, a->object, a->instance, strerror(-rc));
+    }
     /* A static device has nothing to map: binding it would only cost
      * memory (a few hundred bytes each, at 10,000 devices). */
     dev->mapped = rc == 0 && needs_mapping(d);
@@ -138,7 +149,7 @@ int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device
     gw_vclient_opts_t o = {.psk_identity = d->psk_identity, .psk_key = d->psk_key,
                            .psk_key_len = d->psk_key_len, .report_send = d->report_send,
                            .send_min_interval_s = d->send_interval_s, .queue_mode = d->queue_mode,
-                           .queue_time_s = d->queue_time_s};
+                           .queue_time_s = d->queue_time_s, .bootstrap = d->bootstrap};
     int rc = gw_vclient_new(g->lwm2m, d->endpoint, &o, NULL, &out->vc);
     if (rc < 0) {
         gw_err("%s:%d: cannot create virtual client \"%s\": %s", g->cfg->file, d->line, d->endpoint,

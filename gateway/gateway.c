@@ -144,6 +144,16 @@ int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const 
     free(so);
     if (rc < 0)
         goto fail;
+    if (cfg->bootstrap_server) {
+        const gw_config_server_t *b = cfg->bootstrap_server;
+        gw_lwm2m_server_opts_t bo = {.uri = b->uri, .security = b->security == GW_SEC_PSK ? GW_LWM2M_PSK
+                                                                                            : GW_LWM2M_NOSEC,
+                                     .psk_identity = b->psk_identity, .psk_key = b->psk_key,
+                                     .psk_key_len = b->psk_key_len};
+        rc = gw_lwm2m_set_bootstrap(g->lwm2m, &bo, cfg->bootstrap_all, cfg->state_dir);
+        if (rc < 0)
+            goto fail;
+    }
     gw_lwm2m_set_refresh(g->lwm2m, refresh, g);
     rc = gw_lwm2m_set_offline_store(g->lwm2m, (size_t)cfg->offline_store_max, cfg->state_dir);
     if (rc < 0)
@@ -196,7 +206,10 @@ int gw_gateway_start(gw_gateway_t *g)
         gw_err("cannot start the MQTT mirror: %s", strerror(-rc));
         return rc;
     }
-    rc = gw_vclient_new(g->lwm2m, g->cfg->name, NULL, NULL, &g->self);
+    /* The gateway's own endpoint bootstraps with every client
+     * (bootstrap_all), or when no server is configured at all. */
+    gw_vclient_opts_t self_opts = {.bootstrap = g->cfg->bootstrap_server && g->cfg->n_servers == 0};
+    rc = gw_vclient_new(g->lwm2m, g->cfg->name, &self_opts, NULL, &g->self);
     if (rc < 0) {
         gw_err("cannot create the gateway's own endpoint \"%s\": %s", g->cfg->name, strerror(-rc));
         return rc;
@@ -271,7 +284,14 @@ static gw_device_t *find_dev(gw_device_t **sorted, size_t n, const char *ep)
 
 static bool servers_equal(const gw_config_t *a, const gw_config_t *b)
 {
-    if (a->n_servers != b->n_servers || strcmp(a->name, b->name) != 0)
+    if (a->n_servers != b->n_servers || strcmp(a->name, b->name) != 0 ||
+        !a->bootstrap_server != !b->bootstrap_server || a->bootstrap_all != b->bootstrap_all)
+        return false;
+    if (a->bootstrap_server && (strcmp(a->bootstrap_server->uri, b->bootstrap_server->uri) ||
+                                a->bootstrap_server->security != b->bootstrap_server->security ||
+                                a->bootstrap_server->psk_key_len != b->bootstrap_server->psk_key_len ||
+                                memcmp(a->bootstrap_server->psk_key, b->bootstrap_server->psk_key,
+                                       a->bootstrap_server->psk_key_len)))
         return false;
     for (size_t i = 0; i < a->n_servers; i++) {
         const gw_config_server_t *x = &a->servers[i], *y = &b->servers[i];

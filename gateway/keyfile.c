@@ -18,6 +18,8 @@ static bool holds_keys(const gw_config_t *cfg)
     for (size_t i = 0; i < cfg->n_servers; i++)
         if (cfg->servers[i].psk_key_len)
             return true;
+    if (cfg->bootstrap_server && cfg->bootstrap_server->psk_key_len)
+        return true;
     for (size_t i = 0; i < cfg->n_devices; i++)
         if (cfg->devices[i].psk_key_len)
             return true;

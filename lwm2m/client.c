@@ -82,6 +82,8 @@ static coap_response_t on_response(coap_session_t *session, const coap_pdu_t *se
     struct gw_reg *r = coap_session_get_app_data(session);
     if (!r)
         return COAP_RESPONSE_OK;
+    if (r->srv->bootstrap)
+        return gw_bs_on_response(r, received);
     if (gw_send_on_response(r, received))
         return COAP_RESPONSE_OK;
     return gw_reg_on_response(r, received);
@@ -93,6 +95,11 @@ static void on_nack(coap_session_t *session, const coap_pdu_t *sent, const coap_
     struct gw_reg *r = coap_session_get_app_data(session);
     if (!r)
         return;
+    if (r->srv->bootstrap) {
+        if (sent && coap_pdu_get_code(sent) <= COAP_REQUEST_CODE_IPATCH)
+            gw_bs_on_nack(r, reason);
+        return;
+    }
     if (!sent) {
         /* libcoap 4.3.2 and later (Debian 13's 4.3.4), not 4.3.1, report
          * a Reset of a message they kept no copy of, a NON notification,
@@ -201,8 +208,8 @@ void gw_lwm2m_icmp_log(gw_lwm2m_t *m, const char *message)
             continue;
         for (size_t b = 0; b < m->n_buckets; b++)
             for (struct gw_vclient *vc = m->buckets[b]; vc; vc = vc->hnext) {
-                struct gw_reg *r = &vc->regs[i];
-                if (!r->session)
+                struct gw_reg *r = gw_vclient_reg_of(vc, s);
+                if (!r || !r->session)
                     continue;
                 const coap_address_t *la = coap_session_get_addr_local(r->session);
                 if (la && coap_address_get_port(la) == local_port) {
@@ -289,7 +296,7 @@ static int server_resolve(struct gw_server *s)
     return 0;
 }
 
-static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const gw_lwm2m_server_opts_t *o)
+int gw_server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const gw_lwm2m_server_opts_t *o)
 {
     coap_uri_t uri;
     s->m = m;
@@ -342,7 +349,7 @@ static int server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const g
     return 0;
 }
 
-static void server_fini(struct gw_server *s)
+void gw_server_fini(struct gw_server *s)
 {
     if (s->m)
         gw_timer_stop(s->m->loop, &s->pace_timer);
@@ -354,22 +361,6 @@ static void server_fini(struct gw_server *s)
 }
 
 /* ---- sessions ---- */
-
-static size_t expand_identity(const char *pattern, const char *endpoint, char *out, size_t size)
-{
-    size_t n = 0;
-    for (const char *p = pattern; *p && n + 1 < size;) {
-        if (strncmp(p, "{endpoint}", 10) == 0) {
-            for (const char *e = endpoint; *e && n + 1 < size; e++)
-                out[n++] = *e;
-            p += 10;
-        } else {
-            out[n++] = *p++;
-        }
-    }
-    out[n] = '\0';
-    return n;
-}
 
 int gw_reg_ensure_session(struct gw_reg *r)
 {
@@ -384,14 +375,26 @@ int gw_reg_ensure_session(struct gw_reg *r)
     if (s->proto == COAP_PROTO_DTLS) {
         char identity[256];
         const char *pattern = r->vc->psk_identity ? r->vc->psk_identity : s->psk_identity;
-        size_t id_len = expand_identity(pattern, r->vc->endpoint, identity, sizeof identity);
+        size_t id_len = gw_accounts_expand_identity(pattern, r->vc->endpoint, identity, sizeof identity);
         coap_dtls_cpsk_t setup;
         memset(&setup, 0, sizeof setup);
         setup.version = COAP_DTLS_CPSK_SETUP_VERSION;
         setup.client_sni = s->host;
         setup.psk_info.identity.s = (const uint8_t *)identity;
         setup.psk_info.identity.length = id_len;
-        if (r->vc->psk_key) {
+        /* The client's /0 instance holds its credentials (configured or
+         * written by a bootstrap server): it wins. */
+        gw_value_t sec_id, sec_key;
+        if (gw_reg_security_get(r, 3, &sec_id) == 0 && gw_reg_security_get(r, 5, &sec_key) == 0 &&
+            sec_id.type == GW_TYPE_OPAQUE && sec_key.type == GW_TYPE_OPAQUE && sec_id.v.bytes.len &&
+            sec_id.v.bytes.len < sizeof identity && sec_key.v.bytes.len) {
+            memcpy(identity, sec_id.v.bytes.ptr, sec_id.v.bytes.len);
+            id_len = sec_id.v.bytes.len;
+            identity[id_len] = '\0';
+            setup.psk_info.identity.length = id_len;
+            setup.psk_info.key.s = sec_key.v.bytes.ptr;
+            setup.psk_info.key.length = sec_key.v.bytes.len;
+        } else if (r->vc->psk_key) {
             setup.psk_info.key.s = r->vc->psk_key;
             setup.psk_info.key.length = r->vc->psk_key_len;
         } else {
@@ -482,11 +485,6 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     m->coap_fd = -1;
     gw_dm_block_init(m);
     m->rng = (uint64_t)gw_wall_ms() ^ ((uint64_t)(uintptr_t)m << 16) ^ 0x9E3779B97F4A7C15ull;
-    if (n_servers == 0) {
-        gw_err("no LwM2M server configured");
-        rc = -EINVAL;
-        goto fail;
-    }
     coap_startup();
     coap_set_log_handler(on_coap_log);
     /* libcoap's info level narrates every packet; keep it for debug. */
@@ -519,15 +517,20 @@ int gw_lwm2m_new(gw_loop_t *loop, gw_store_t *store, const gw_lwm2m_server_opts_
     if (rc < 0)
         goto fail;
     rc = -ENOMEM;
-    m->servers = calloc(n_servers, sizeof *m->servers);
+    /* Room for the servers bootstrap servers may name: pointers into the
+     * array (r->srv) must never move. Zero servers is fine when clients
+     * bootstrap (gw_lwm2m_set_bootstrap). */
+    m->cap_servers = n_servers + GW_MAX_DYN_SERVERS;
+    m->servers = calloc(m->cap_servers, sizeof *m->servers);
     if (!m->servers)
         goto fail;
-    m->n_servers = n_servers;
     for (size_t i = 0; i < n_servers; i++) {
-        rc = server_init(m, &m->servers[i], i, &servers[i]);
+        m->n_servers = i + 1;
+        rc = gw_server_init(m, &m->servers[i], i, &servers[i]);
         if (rc < 0)
             goto fail;
     }
+    m->n_config_servers = n_servers;
     m->coap_fd = coap_context_get_coap_fd(m->ctx);
     if (m->coap_fd < 0) {
         gw_err("libcoap was built without epoll support; the gateway needs it");
@@ -553,7 +556,7 @@ fail:
     return rc;
 }
 
-static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
+void gw_vclient_regs_release(gw_vclient_t *vc)
 {
     for (size_t i = 0; i < vc->n_regs; i++) {
         struct gw_server *s = vc->regs[i].srv;
@@ -566,7 +569,15 @@ static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
         gw_reg_stop(&vc->regs[i]);
         gw_reg_release_session(&vc->regs[i]);
         free(vc->regs[i].location);
+        vc->regs[i].location = NULL;
     }
+}
+
+static void vclient_free(gw_lwm2m_t *m, struct gw_vclient *vc)
+{
+    gw_bs_client_free(vc);
+    gw_vclient_regs_release(vc);
+    m->n_regs_total -= vc->n_regs;
     gw_send_client_free(vc);
     gw_store_client_free(m->store, &vc->sc);
     free(vc->endpoint);
@@ -597,7 +608,8 @@ void gw_lwm2m_free(gw_lwm2m_t **pm)
         gw_loop_del_prepare(m->loop, coap_prepare, m);
     }
     for (size_t i = 0; i < m->n_servers; i++)
-        server_fini(&m->servers[i]);
+        gw_server_fini(&m->servers[i]);
+    gw_lwm2m_bootstrap_free(m);
     free(m->servers);
     reap_sessions(m);
     free(m->dead);
@@ -620,50 +632,6 @@ void gw_lwm2m_set_refresh(gw_lwm2m_t *m, gw_vclient_refresh_fn fn, void *ctx)
     m->refresh_ctx = ctx;
 }
 
-static int add_server_instance(gw_lwm2m_t *m, gw_sclient_t *sc, const struct gw_server *s, uint16_t iid,
-                               bool queue_mode)
-{
-    int rc = gw_store_instance_create(m->store, sc, 1, iid);
-    if (rc < 0)
-        return rc;
-    gw_value_t v = {.type = GW_TYPE_INTEGER};
-    gw_path_t p = gw_path_make(1, iid, 0, GW_ID_NONE);
-    v.v.i = s->ssid;
-    rc = gw_store_set(m->store, sc, &p, &v, 0);
-    p.id[2] = 1;
-    v.v.i = s->lifetime;
-    if (!rc)
-        rc = gw_store_set(m->store, sc, &p, &v, 0);
-    if (!rc && s->default_pmin > 0) {
-        p.id[2] = 2;
-        v.v.i = s->default_pmin;
-        rc = gw_store_set(m->store, sc, &p, &v, 0);
-    }
-    if (!rc && s->default_pmax > 0) {
-        p.id[2] = 3;
-        v.v.i = s->default_pmax;
-        rc = gw_store_set(m->store, sc, &p, &v, 0);
-    }
-    gw_value_t b = {.type = GW_TYPE_BOOLEAN};
-    b.v.b = true; /* 6: Notification Storing When Disabled or Offline (send.c) */
-    p.id[2] = 6;
-    if (!rc)
-        rc = gw_store_set(m->store, sc, &p, &b, 0);
-    b.v.b = false; /* 23: Mute Send */
-    p.id[2] = 23;
-    if (!rc)
-        rc = gw_store_set(m->store, sc, &p, &b, 0);
-    gw_value_t str = {.type = GW_TYPE_STRING};
-    char binding[16];
-    snprintf(binding, sizeof binding, "%s%s", s->binding, queue_mode && !strchr(s->binding, 'Q') ? "Q" : "");
-    str.v.bytes.ptr = (const uint8_t *)binding;
-    str.v.bytes.len = strlen(binding);
-    p.id[2] = 7;
-    if (!rc)
-        rc = gw_store_set(m->store, sc, &p, &str, 0);
-    return rc;
-}
-
 int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t *opts, void *app,
                    gw_vclient_t **out)
 {
@@ -673,9 +641,17 @@ int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t 
         return -EEXIST;
     if (m->n_clients + 1 > m->n_buckets && grow_buckets(m) < 0)
         return -ENOMEM;
-    struct gw_vclient *vc = calloc(1, sizeof *vc + m->n_servers * sizeof vc->regs[0]);
+    bool bootstrap = m->bs_server && ((opts && opts->bootstrap) || m->bootstrap_all);
+    /* A client that bootstraps has room for the accounts a bootstrap
+     * server may give it; the others one registration per configured
+     * server (10,000 clients: no spare room). */
+    size_t cap = m->n_config_servers;
+    if (bootstrap && cap < GW_BS_MAX_ACCOUNTS)
+        cap = GW_BS_MAX_ACCOUNTS;
+    struct gw_vclient *vc = calloc(1, sizeof *vc + cap * sizeof vc->regs[0]);
     if (!vc)
         return -ENOMEM;
+    vc->cap_regs = cap;
     vc->m = m;
     vc->app = app;
     vc->endpoint = strdup(endpoint);
@@ -695,12 +671,19 @@ int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t 
         goto fail;
     vc->queue_mode = opts && opts->queue_mode;
     vc->queue_time_s = opts && opts->queue_time_s > 0 ? opts->queue_time_s : 93; /* MAX_TRANSMIT_WAIT */
-    vc->n_regs = m->n_servers;
-    for (size_t i = 0; i < m->n_servers; i++) {
-        gw_reg_init(&vc->regs[i], vc, &m->servers[i]);
-        rc = add_server_instance(m, vc->sc, &m->servers[i], (uint16_t)i, vc->queue_mode);
+    if (bootstrap) {
+        rc = gw_bs_client_new(vc, true); /* accounts come from the bootstrap server or state_dir */
         if (rc < 0)
             goto fail;
+    } else {
+        vc->n_regs = m->n_config_servers;
+        m->n_regs_total += vc->n_regs;
+        for (size_t i = 0; i < m->n_config_servers; i++) {
+            gw_reg_init(&vc->regs[i], vc, &m->servers[i]);
+            rc = gw_accounts_add_config(vc, &m->servers[i], (uint16_t)i, vc->queue_mode);
+            if (rc < 0)
+                goto fail;
+        }
     }
     rc = gw_send_client_new(vc, opts);
     if (rc < 0)
@@ -712,6 +695,7 @@ int gw_vclient_new(gw_lwm2m_t *m, const char *endpoint, const gw_vclient_opts_t 
     *out = vc;
     return 0;
 fail:
+    m->n_regs_total -= vc->n_regs;
     vc->n_regs = 0;
     vclient_free(m, vc);
     return rc;
@@ -720,6 +704,10 @@ fail:
 int gw_vclient_start(gw_lwm2m_t *m, gw_vclient_t *vc)
 {
     (void)m;
+    if (vc->bs) {
+        gw_bs_start(vc);
+        return 0;
+    }
     for (size_t i = 0; i < vc->n_regs; i++)
         gw_reg_start(&vc->regs[i]);
     return 0;

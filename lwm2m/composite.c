@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../gateway/log.h"
+#include "acl_internal.h"
 #include "check.h"
 #include "lwm2m_internal.h"
 
@@ -67,9 +68,11 @@ static bool hidden(uint16_t oid)
 /* Appends the readable values at or below path to *recs; a path that names
  * nothing adds nothing; the root ("/", LwM2M 1.1 6.3.x: the TS's own
  * example of a Read-Composite) names every object. 0 or -ENOMEM. */
-static int collect(gw_vclient_t *vc, const gw_registry_t *reg, const gw_path_t *path, gw_record_t **recs,
+static int collect(const struct gw_reg *r, const gw_registry_t *reg, const gw_path_t *path, gw_record_t **recs,
                    size_t *n, size_t *cap)
 {
+    gw_vclient_t *vc = r->vc;
+    bool acl = gw_acl_active(r);
     const gw_objdef_t *o = path->len ? gw_registry_find(reg, path->id[0]) : NULL;
     gw_record_t *got = NULL;
     size_t n_got = 0;
@@ -87,6 +90,10 @@ static int collect(gw_vclient_t *vc, const gw_registry_t *reg, const gw_path_t *
         return rc;
     for (size_t i = 0; i < n_got; i++) {
         if (hidden(got[i].path.id[0]) || !readable(reg, &got[i].path))
+            continue;
+        /* A member the server may not read is left out, as one that does
+         * not exist is: the others are still answered (Access Control). */
+        if (acl && !gw_acl_may(r, got[i].path.id[0], got[i].path.id[1], GW_ACL_OP_READ))
             continue;
         if (*n == *cap) {
             size_t nc = *cap ? *cap * 2 : 16;
@@ -123,7 +130,7 @@ int gw_composite_read_encode(struct gw_reg *r, const gw_path_t *paths, size_t n,
             if (paths[i].len == 0 || (!hidden(paths[i].id[0]) && gw_registry_find(reg, paths[i].id[0])))
                 m->refresh(m->refresh_ctx, vc, &paths[i]);
     for (size_t i = 0; i < n && !rc; i++)
-        rc = collect(vc, reg, &paths[i], &recs, &n_recs, &cap);
+        rc = collect(r, reg, &paths[i], &recs, &n_recs, &cap);
     if (rc) {
         free(recs);
         return C(500);
@@ -256,6 +263,11 @@ static int validate_write(comp_req_t *q, const gw_decoded_t *dec)
             return fail(q, C(404), "%s: resource not defined", ps);
         if (!gw_store_instance_exists(vc->sc, rec->path.id[0], rec->path.id[1]))
             return fail(q, C(404), "%s: no such object instance", ps);
+        /* All or nothing here too: one member without the Write right
+         * refuses the request before anything is written. */
+        if (!gw_acl_may(q->r, rec->path.id[0], rec->path.id[1], GW_ACL_OP_WRITE))
+            return fail(q, C(401), "%s: server %u has no Write right on /%u/%u (Access Control object)", ps,
+                        q->r->srv->ssid, rec->path.id[0], rec->path.id[1]);
         if (!(d->ops & GW_OP_W) || (d->ops & GW_OP_E))
             return fail(q, C(405), "%s: resource is not writable", ps);
         if (d->multiple != (rec->path.len == 4))
@@ -321,7 +333,7 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
         /* A new lifetime (/1/x/1) is announced with an Update, as Write does. */
         else if (rec->path.id[0] == 1 && rec->path.id[2] == 1)
             for (size_t k = 0; k < vc->n_regs; k++)
-                if (vc->regs[k].srv->index == rec->path.id[1])
+                if (vc->regs[k].srv_iid == rec->path.id[1])
                     gw_reg_request_update(&vc->regs[k], false);
     }
     if (!code)

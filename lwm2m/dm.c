@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../gateway/log.h"
+#include "acl_internal.h"
 #include "check.h"
 #include "lwm2m_internal.h"
 #include "request.h"
@@ -177,12 +178,21 @@ static int read_body(dm_req_t *q, gw_buf_t *out, int *out_cf)
         free(recs);
         return fail(q, C(404), "resource has no value%s", NULL);
     }
-    /* Drop what the server may not read (write-only resources). */
+    /* Drop what the server may not read (write-only resources, and on an
+     * object the instances Access Control keeps from it). */
+    bool acl = q->path.len == 1 && gw_acl_active(q->r);
+    size_t refused = 0;
     for (size_t i = 0; i < n; i++) {
         const gw_objdef_t *ro = gw_registry_find(q->reg, recs[i].path.id[0]);
         const gw_resdef_t *rd = ro ? gw_objdef_find_res(ro, recs[i].path.id[2]) : NULL;
-        if (rd && (rd->ops & GW_OP_R))
+        if (acl && !gw_acl_may(q->r, recs[i].path.id[0], recs[i].path.id[1], GW_ACL_OP_READ))
+            refused++;
+        else if (rd && (rd->ops & GW_OP_R))
             recs[k++] = recs[i];
+    }
+    if (refused && k == 0) {
+        free(recs);
+        return fail(q, C(401), "no Read right on any instance of this object%s", NULL);
     }
     if (cf == GW_CF_TEXT && k == 1)
         code = gw_text_encode(&recs[0], out);
@@ -245,7 +255,8 @@ static int do_discover(dm_req_t *q)
         return code;
     if (q->m->refresh)
         q->m->refresh(q->m->refresh_ctx, q->vc, &q->path);
-    int rc = gw_links_discover(q->vc->sc, q->reg, &q->path, &out);
+    int rc = gw_links_discover_filtered(q->vc->sc, q->reg, &q->path, gw_acl_active(q->r) ? gw_acl_listed : NULL,
+                                        q->r, &out);
     if (rc < 0) {
         gw_buf_free(&out);
         return rc == -ENOENT ? fail(q, C(404), "nothing at this path%s", NULL)
@@ -390,7 +401,7 @@ static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace)
             return fail(q, C(500), "store refused the value%s", NULL);
         if (dec->recs[i].path.id[0] == 1 && dec->recs[i].path.id[2] == 1)
             for (size_t k = 0; k < q->vc->n_regs; k++)
-                if (q->vc->regs[k].srv->index == dec->recs[i].path.id[1])
+                if (q->vc->regs[k].srv_iid == dec->recs[i].path.id[1])
                     gw_reg_request_update(&q->vc->regs[k], false);
     }
     return 0;
@@ -540,6 +551,7 @@ static int do_create(dm_req_t *q)
     int ol = snprintf(oid_s, sizeof oid_s, "%u", o->id), il = snprintf(iid_s, sizeof iid_s, "%u", iid);
     coap_add_option(q->response, COAP_OPTION_LOCATION_PATH, (size_t)ol, (const uint8_t *)oid_s);
     coap_add_option(q->response, COAP_OPTION_LOCATION_PATH, (size_t)il, (const uint8_t *)iid_s);
+    gw_acl_created(q->r, o->id, iid);
     respond(q, C(201), -1, NULL);
     gw_info("%s: server created /%u/%u", q->vc->endpoint, o->id, iid);
     gw_vclient_objects_changed(q->m, q->vc);
@@ -564,6 +576,7 @@ static int do_delete(dm_req_t *q)
         return fail(q, C(500), "out of memory%s", NULL);
     gw_store_instance_delete(q->m->store, q->vc->sc, q->path.id[0], q->path.id[1]);
     gw_obs_path_removed(q->vc, &q->path);
+    gw_acl_removed(q->vc, q->path.id[0], q->path.id[1]);
     respond(q, C(202), -1, NULL);
     gw_info("%s: server deleted /%u/%u", q->vc->endpoint, q->path.id[0], q->path.id[1]);
     gw_vclient_objects_changed(q->m, q->vc);
@@ -585,6 +598,10 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     q.diag[0] = '\0';
     if (!q.r || q.r->vc->m->shutting_down) {
         coap_pdu_set_code(response, C(404));
+        return;
+    }
+    if (q.r->srv->bootstrap) { /* the bootstrap server's session: bootstrap.c alone */
+        gw_bs_handle(q.r, session, request, response);
         return;
     }
     q.vc = q.r->vc;
@@ -633,6 +650,11 @@ void gw_dm_handle(coap_resource_t *res, coap_session_t *session, const coap_pdu_
     }
     q.data = req_body.data;
     q.len = req_body.len;
+    /* Access Control (acl.c): refused before the handler looks at anything. */
+    code = gw_acl_request(q.r, coap_pdu_get_code(request), &q.path, q.accept == GW_CF_LINK,
+                          q.len == 0 && query && query->length, q.diag, sizeof q.diag);
+    if (code)
+        goto out;
     switch (coap_pdu_get_code(request)) {
     case COAP_REQUEST_CODE_GET:
         if (q.path.len == 0)

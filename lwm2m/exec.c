@@ -16,6 +16,8 @@ enum {
     RID_ERROR_CODE = 11,       /* /3/0/11 */
     RID_RESET_ERROR_CODE = 12, /* /3/0/12 */
     RID_UPDATE_TRIGGER = 8,    /* /1/x/8 */
+    RID_DISABLE = 4,           /* /1/x/4 */
+    RID_DISABLE_TIMEOUT = 5,   /* /1/x/5 */
     RID_SENSOR_VALUE = 5700,
     RID_MIN_MEASURED = 5601,
     RID_MAX_MEASURED = 5602,
@@ -28,7 +30,7 @@ bool gw_exec_available(const gw_sclient_t *c, const gw_path_t *p)
         return false;
     uint16_t oid = p->id[0], rid = p->id[2];
     if (oid == 1)
-        return rid == RID_UPDATE_TRIGGER;
+        return rid == RID_UPDATE_TRIGGER || rid == RID_DISABLE;
     if (oid == 3)
         return rid == RID_REBOOT ||
                (rid == RID_RESET_ERROR_CODE && gw_store_has(c, &(gw_path_t){{3, p->id[1], RID_ERROR_CODE, 0}, 3}));
@@ -99,10 +101,21 @@ int gw_exec_run(struct gw_reg *r, const gw_path_t *p, const uint8_t *args, size_
     if (p->id[0] == 1) {
         size_t idx = 0;
         for (; idx < vc->n_regs; idx++)
-            if (vc->regs[idx].srv->index == p->id[1])
+            if (vc->regs[idx].srv_iid == p->id[1])
                 break;
         if (idx == vc->n_regs)
             return COAP_RESPONSE_CODE(404);
+        if (p->id[2] == RID_DISABLE) {
+            /* Core E.2: de-register, stay away for the Disable Timeout
+             * (default 86400 s), then register again. The answer goes out
+             * before the De-register (libcoap sends the response when the
+             * handler returns; the De-register is queued behind it). */
+            int64_t t = gw_reg_server_int(&vc->regs[idx], RID_DISABLE_TIMEOUT, 86400);
+            if (t < 0)
+                t = 86400;
+            gw_reg_disable(&vc->regs[idx], t);
+            return COAP_RESPONSE_CODE(204);
+        }
         gw_info("%s: Registration Update Trigger from %s", vc->endpoint, r->srv->uri);
         gw_reg_request_update(&vc->regs[idx], false);
         return COAP_RESPONSE_CODE(204);

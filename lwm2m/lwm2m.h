@@ -50,6 +50,8 @@ typedef struct gw_vclient_opts {
     bool queue_mode;             /* register with b=UQ: the server queues requests while the client
                                     is quiet; new data wakes it with an Update */
     int32_t queue_time_s;        /* how long it counts as reachable after it spoke (default 93) */
+    bool bootstrap;              /* its servers come from the bootstrap server (gw_lwm2m_set_bootstrap):
+                                    /0 and /1 as provisioned, persisted in state_dir */
 } gw_vclient_opts_t;
 
 /* Readings kept while a client cannot report them (not registered, server
@@ -57,6 +59,14 @@ typedef struct gw_vclient_opts {
  * state_dir (one file per client) when state_dir is not NULL so a restart
  * keeps them. Call before creating clients. Strings copied. */
 int gw_lwm2m_set_offline_store(gw_lwm2m_t *m, size_t max_per_client, const char *state_dir);
+/* The bootstrap server (LwM2M 1.1.1 Core 5.2.7, 6.1): clients created
+ * with opts->bootstrap (or every client, all = true) get their Security and
+ * Server instances from it, persisted in state_dir/provisioned/ (0700,
+ * files 0600) so a restart registers directly. bs->uri, its security and
+ * PSK are used; lifetime and pacing are not. Call before creating clients.
+ * Copied. 0, -EINVAL (bad URI, logged), -ENOMEM. */
+int gw_lwm2m_set_bootstrap(gw_lwm2m_t *m, const gw_lwm2m_server_opts_t *bs, bool all, const char *state_dir);
+
 /* Readings dropped because an offline store overflowed, since start. */
 uint64_t gw_lwm2m_offline_dropped(const gw_lwm2m_t *m);
 

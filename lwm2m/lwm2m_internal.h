@@ -10,6 +10,7 @@
 #include "block.h"
 #include "codec.h"
 #include "lwm2m.h"
+#include "prov_file.h"
 
 /* Registrations waiting for their turn are capped in flight so that a burst
  * of 10,000 does not overflow the server's socket buffer and turn into
@@ -74,6 +75,12 @@ struct gw_server {
     /* send.c: Sends in flight to this server, and clients waiting for one */
     size_t sends_inflight;
     struct gw_send *send_wait_head, *send_wait_tail;
+    uint64_t offline_dropped; /* readings for this server its clients' stores dropped */
+    int64_t offline_log_ms;   /* monotonic: last "offline store full" line about it */
+    /* accounts.c: a server a bootstrap server named (not in the
+     * configuration), found again by URI and security mode */
+    bool dynamic;
+    bool bootstrap;         /* the bootstrap server (m->bs_server), never registered with */
 };
 
 /* One observed path and what the attributes in force there need to know
@@ -165,6 +172,13 @@ struct gw_reg {
     int64_t last_activity_ms; /* last exchange with the server (queue mode) */
     struct gw_write_req *writes; /* Writes/Executes waiting for devices */
     struct gw_block_tx *tx; /* a Register/Update body going block-wise */
+    struct gw_send *send;   /* send.c: Send and the offline store towards this server,
+                               NULL until the client needs them */
+    /* accounts.c: the client's /1 (Server) and /0 (Security) instances this
+     * registration follows: lifetime, binding, periods, credentials */
+    uint16_t srv_iid, sec_iid;
+    bool disabled;          /* /1/x/4 Disable: away until r->timer ends it */
+    uint8_t reg_failures;   /* Registers failed in a row (bootstrap.c: 1.1 rules) */
 };
 
 struct gw_vclient {
@@ -177,8 +191,11 @@ struct gw_vclient {
     uint8_t *psk_key;
     size_t psk_key_len;
     bool queue_mode;
+    bool report_send;         /* send.c: report = "send" */
     int32_t queue_time_s;
-    struct gw_send *send;     /* send.c: Send and the offline store */
+    int32_t send_interval_s;  /* send.c: at most one Send per interval, per server */
+    struct gw_bs *bs;         /* bootstrap.c: NULL unless the client bootstraps */
+    size_t cap_regs;          /* room in regs[] (more than n_regs for a bootstrapped client) */
     size_t n_regs;
     struct gw_reg regs[];
 };
@@ -222,6 +239,14 @@ struct gw_lwm2m {
     /* dm_block.c: Block1 bodies being assembled, of every client */
     gw_blk1_pool_t blk1;
     gw_timer_t blk1_timer;
+    /* accounts.c: servers[] has room for cap_servers (pointers into it stay
+     * valid); the first n_config_servers come from the configuration, the
+     * rest were named by a bootstrap server */
+    size_t cap_servers, n_config_servers;
+    size_t n_regs_total;          /* registrations of every client (the "all registered" line) */
+    struct gw_server *bs_server;  /* bootstrap.c: NULL when none is configured */
+    char *prov_dir;               /* state_dir/provisioned: persisted /0 and /1 (prov_file.c) */
+    bool bootstrap_all;           /* every client bootstraps */
 };
 
 /* client.c */
@@ -291,7 +316,7 @@ void gw_reg_lost_server(struct gw_reg *r, const char *why);
 void gw_server_answered(struct gw_server *s, struct gw_reg *r);
 /* r is registered (ok) or refused (!ok) after coming back. */
 void gw_server_returned(struct gw_reg *r, bool ok);
-/* Backlog bookkeeping of send.c (first server only). */
+/* Backlog bookkeeping of send.c: a client's readings for s are delivered. */
 void gw_server_backlog_check(struct gw_server *s);
 void gw_server_outage_process(gw_lwm2m_t *m);
 void gw_server_outage_fini(struct gw_server *s);
@@ -416,9 +441,15 @@ int gw_composite_read_encode(struct gw_reg *r, const gw_path_t *paths, size_t n,
                              int *out_cf);
 
 /* send.c: Send (POST /dp, SenML CBOR) and readings kept while a client
- * cannot report them (offline.h). */
-/* Set up vc->send (loads the client's offline file). 0 or -ENOMEM. */
+ * cannot report them (offline.h), each per registration (r->send): every
+ * server gets its own readings, Mute Send and Notification Storing. */
+/* Set up the client's Send state for each of its servers (loads their
+ * offline files; takes over a version 1 file, which was the first
+ * server's). 0 or -ENOMEM. */
 int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts);
+/* r is about to be re-initialised for another server (gw_reg_init wipes
+ * it): its Send state goes (its offline file stays for a later start). */
+void gw_send_reg_drop(struct gw_reg *r);
 void gw_send_client_free(gw_vclient_t *vc);
 void gw_send_module_free(gw_lwm2m_t *m);
 /* Store hook fan-out: a value of vc changed. */
@@ -444,5 +475,74 @@ bool gw_exec_available(const gw_sclient_t *c, const gw_path_t *path);
 int gw_exec_args_validate(const uint8_t *p, size_t len); /* 0 or -EINVAL (also a digit twice) */
 /* Returns a CoAP response code (e.g. COAP_RESPONSE_CODE(204)). */
 int gw_exec_run(struct gw_reg *r, const gw_path_t *path, const uint8_t *args, size_t len);
+
+/* client.c: a server's state from its options (URI checked, address
+ * resolved when it can be); fini frees what init allocated. */
+int gw_server_init(gw_lwm2m_t *m, struct gw_server *s, size_t index, const gw_lwm2m_server_opts_t *o);
+void gw_server_fini(struct gw_server *s);
+
+/* accounts.c: /0 (Security) and /1 (Server) instances of a client as the
+ * source of its connection settings (LwM2M 1.1.1 Core E.1, E.2). */
+#define GW_MAX_DYN_SERVERS 16  /* servers bootstrap servers may name, all clients together */
+#define GW_BS_MAX_ACCOUNTS 4   /* server accounts of one bootstrapped client */
+enum { GW_SECMODE_PSK = 0, GW_SECMODE_RPK = 1, GW_SECMODE_CERT = 2, GW_SECMODE_NOSEC = 3 };
+/* /0/iid and /1/iid of vc for configured server s (identity pattern
+ * expanded, the client's own PSK when it has one). 0 or -ENOMEM. */
+/* "{endpoint}" in pattern replaced; the length written (NUL-terminated). */
+size_t gw_accounts_expand_identity(const char *pattern, const char *endpoint, char *out, size_t size);
+int gw_accounts_add_config(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid, bool queue_mode);
+/* The server of this URI and security mode: a configured one, or one a
+ * bootstrap server named before, or a new one (up to GW_MAX_DYN_SERVERS).
+ * NULL with why filled when the URI is bad or there is no room. */
+struct gw_server *gw_server_get(gw_lwm2m_t *m, const char *uri, int secmode, char *why, size_t size);
+/* Is vc's /0 + /1 usable (LwM2M 1.1.1 Core 6.1.7, Bootstrap-Finish)? The
+ * number of usable Server accounts (> 0), or -EINVAL with why filled. */
+int gw_accounts_check(const gw_vclient_t *vc, char *why, size_t size);
+/* Point vc->regs at its Server accounts as /0 and /1 now say (regs idle,
+ * sessions released first). The number of accounts, or -EINVAL/-ENOMEM. */
+int gw_accounts_apply(gw_vclient_t *vc);
+/* A resource of the /0 instance r follows (borrowed value); 0 or -ENOENT. */
+int gw_reg_security_get(const struct gw_reg *r, uint16_t rid, gw_value_t *out);
+/* A resource of r's /1 instance as an integer; dflt when absent. */
+int64_t gw_reg_server_int(const struct gw_reg *r, uint16_t rid, int64_t dflt);
+/* client.c: every registration of vc stopped, its session released and
+ * location forgotten (regs[] kept for gw_accounts_apply). */
+void gw_vclient_regs_release(gw_vclient_t *vc);
+/* bootstrap.c: the bootstrap server and prov_dir freed (gw_lwm2m_free). */
+void gw_lwm2m_bootstrap_free(gw_lwm2m_t *m);
+/* The registration of vc with server s, or NULL. */
+struct gw_reg *gw_vclient_reg_of(const gw_vclient_t *vc, const struct gw_server *s);
+
+/* registration.c: /1/x/4 Disable: de-register now, register again after
+ * timeout_s seconds. */
+void gw_reg_disable(struct gw_reg *r, int64_t timeout_s);
+
+/* prov_file.c: provisioned /0 and /1 instances of a client, persisted. */
+/* Write the client's /0, /1 (and /2) records to dir/<endpoint>.prov
+ * atomically (temp file, fsync, rename, directory fsync), mode 0600. 0 or a
+ * negative errno (logged). */
+int gw_prov_save(const char *dir, const char *endpoint, const gw_sclient_t *sc);
+/* Remove the client's file (ENOENT is fine). */
+void gw_prov_remove(const char *dir, const char *endpoint);
+/* Load dir/<endpoint>.prov into vc's store (/0, /1, /2 instances replaced).
+ * 1 loaded, 0 no file, -EINVAL refused (logged with the reason). */
+int gw_prov_load(const char *dir, gw_vclient_t *vc);
+
+/* bootstrap.c: client-initiated and server-initiated bootstrap. */
+struct gw_bs;
+/* Does vc bootstrap (opts->bootstrap or the gateway setting)? Sets vc->bs. */
+int gw_bs_client_new(gw_vclient_t *vc, bool bootstrap);
+void gw_bs_client_free(gw_vclient_t *vc);
+/* Start: from persisted /0 /1 when usable, else a Bootstrap-Request. */
+void gw_bs_start(gw_vclient_t *vc);
+/* A request on the bootstrap session (gw_dm_handle routes it here). */
+void gw_bs_handle(struct gw_reg *r, coap_session_t *session, const coap_pdu_t *request,
+                  coap_pdu_t *response);
+coap_response_t gw_bs_on_response(struct gw_reg *r, const coap_pdu_t *received);
+void gw_bs_on_nack(struct gw_reg *r, coap_nack_reason_t reason);
+/* registration.c: a Register of r failed for good (1.1 registration
+ * sequence exhausted): the client bootstraps again when it may. true when
+ * bootstrap took over. */
+bool gw_bs_registration_failed(struct gw_reg *r);
 
 #endif

@@ -60,7 +60,7 @@ static void obs_path_str(const struct gw_obs *o, char *buf, size_t size)
 static int32_t server_default(const struct gw_reg *r, uint16_t rid)
 {
     gw_value_t v;
-    gw_path_t p = {{1, (uint16_t)r->srv->index, rid, GW_ID_NONE}, 3};
+    gw_path_t p = {{1, r->srv_iid, rid, GW_ID_NONE}, 3};
     if (gw_store_get(r->vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_INTEGER && v.v.i >= 0 &&
         v.v.i <= INT32_MAX)
         return (int32_t)v.v.i;

@@ -116,7 +116,7 @@ void gw_reg_lost_server(struct gw_reg *r, const char *why)
 #define FOR_EACH_REG(m, s, r)                                                                    \
     for (size_t b_ = 0; b_ < (m)->n_buckets; b_++)                                               \
         for (struct gw_vclient *vc_ = (m)->buckets[b_]; vc_; vc_ = vc_->hnext)                  \
-            for (struct gw_reg *r = (s)->index < vc_->n_regs ? &vc_->regs[(s)->index] : NULL; r; \
+            for (struct gw_reg *r = gw_vclient_reg_of(vc_, (s)); r; \
                  r = NULL)
 
 static double secs(int64_t ms) { return (double)ms / 1000.0; }

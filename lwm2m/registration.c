@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../gateway/log.h"
+#include "acl_internal.h"
 #include "lwm2m_internal.h"
 #include "request.h"
 
@@ -46,7 +47,7 @@ static void set_state(struct gw_reg *r, gw_reg_state_t st)
         m->n_registered++;
     /* One line when the whole fleet is in (and again after it was not):
      * operators watch for it, and benchmarks wait on it. */
-    bool all = m->n_clients && m->n_registered == m->n_clients * m->n_servers;
+    bool all = m->n_clients && m->n_regs_total && m->n_registered == m->n_regs_total;
     if (all && !m->all_registered)
         gw_notice("all %zu virtual clients registered", m->n_clients);
     m->all_registered = all;
@@ -62,6 +63,7 @@ void gw_reg_init(struct gw_reg *r, gw_vclient_t *vc, struct gw_server *srv)
     memset(r, 0, sizeof *r);
     r->vc = vc;
     r->srv = srv;
+    r->srv_iid = r->sec_iid = (uint16_t)srv->index;
     r->state = GW_REG_IDLE;
     gw_timer_init(&r->timer, on_timer, r);
 }
@@ -109,6 +111,8 @@ void gw_reg_start(struct gw_reg *r)
         return;
     }
     if (r->state != GW_REG_IDLE && r->state != GW_REG_DONE)
+        return;
+    if (r->disabled) /* /1/x/4: registers again when its Disable Timeout ends */
         return;
     r->links_dirty = true;
     if (r->srv->away) { /* registers with the others when the server is back */
@@ -198,7 +202,7 @@ static void backoff(struct gw_reg *r, const char *why)
 static int32_t current_lifetime(const struct gw_reg *r)
 {
     gw_value_t v;
-    gw_path_t p = gw_path_make(1, (uint16_t)r->srv->index, 1, GW_ID_NONE);
+    gw_path_t p = gw_path_make(1, r->srv_iid, 1, GW_ID_NONE);
     if (gw_store_get(r->vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_INTEGER && v.v.i > 0 &&
         v.v.i <= INT32_MAX)
         return (int32_t)v.v.i;
@@ -281,8 +285,10 @@ static int add_location_path(coap_pdu_t *pdu, const char *location)
 static int attach_links(struct gw_reg *r, coap_pdu_t **pdu)
 {
     gw_buf_t links = {0};
-    int rc = gw_lwm2m_registration_links(r->vc->sc, gw_store_registry(r->srv->m->store),
-                                         r->srv->content_format, &links);
+    /* With several servers each is told only of the instances it has a
+     * right on (Access Control, acl.c). */
+    int rc = gw_links_registration(r->vc->sc, gw_store_registry(r->srv->m->store), r->srv->content_format,
+                                   gw_acl_active(r) ? gw_acl_listed : NULL, r, &links);
     if (rc < 0) {
         gw_buf_free(&links);
         coap_delete_pdu(*pdu);
@@ -330,8 +336,18 @@ static int send_pdu(struct gw_reg *r, coap_pdu_t *pdu)
 static int add_binding(struct gw_reg *r, coap_pdu_t *pdu)
 {
     char b[16];
-    snprintf(b, sizeof b, "%s%s", r->srv->binding,
-             r->vc->queue_mode && !strchr(r->srv->binding, 'Q') ? "Q" : "");
+    const char *base = r->srv->binding;
+    gw_value_t v;
+    /* /1/x/7 as configured or provisioned (checked on every write). */
+    gw_path_t p = gw_path_make(1, r->srv_iid, 7, GW_ID_NONE);
+    char own[8];
+    if (gw_store_get(r->vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_STRING && v.v.bytes.len &&
+        v.v.bytes.len < sizeof own) {
+        memcpy(own, v.v.bytes.ptr, v.v.bytes.len);
+        own[v.v.bytes.len] = '\0';
+        base = own;
+    }
+    snprintf(b, sizeof b, "%s%s", base, r->vc->queue_mode && !strchr(base, 'Q') ? "Q" : "");
     return add_query(pdu, "b", b);
 }
 
@@ -470,8 +486,31 @@ void gw_server_pace_init(struct gw_server *s)
 static void on_timer(void *ctx)
 {
     struct gw_reg *r = ctx;
+    if (r->disabled) {
+        r->disabled = false;
+        gw_info("%s: Disable Timeout with %s over: registering again", r->vc->endpoint, r->srv->uri);
+        if (r->state == GW_REG_DEREGISTERING) /* never answered: count it done */
+            set_state(r, GW_REG_DONE);
+        gw_reg_start(r);
+        return;
+    }
     if (r->state == GW_REG_REGISTERED || r->state == GW_REG_BACKOFF)
         enqueue(r);
+}
+
+void gw_reg_disable(struct gw_reg *r, int64_t timeout_s)
+{
+    gw_lwm2m_t *m = r->srv->m;
+    gw_obs_drop_all(r);
+    int rc = gw_reg_deregister(r);
+    if (rc < 0 && r->state != GW_REG_REGISTERING) {
+        gw_reg_stop(r);
+        set_state(r, GW_REG_DONE);
+    }
+    r->disabled = true;
+    gw_notice("%s: disabled by %s for %lld s (/1/%u/4)", r->vc->endpoint, r->srv->uri, (long long)timeout_s,
+              r->srv_iid);
+    gw_timer_start(m->loop, &r->timer, timeout_s * 1000);
 }
 
 int gw_reg_deregister(struct gw_reg *r)
@@ -544,6 +583,21 @@ static void code_str(const coap_pdu_t *pdu, char *buf, size_t size)
     snprintf(buf, size, "%d.%02d", COAP_RESPONSE_CLASS(c), c & 0x1f);
 }
 
+/* A Register of a bootstrapped client failed: after the registration
+ * sequence's tries (/1/x/17 Communication Retry Count, default 5; Core
+ * 6.2.1.1) the client bootstraps again (bootstrap.c decides, /1/x/16).
+ * true when the registration was handed over. */
+static bool register_failed(struct gw_reg *r)
+{
+    if (!r->vc->bs)
+        return false;
+    int64_t tries = gw_reg_server_int(r, 17, 5);
+    if (++r->reg_failures < (tries > 0 && tries < 255 ? tries : 5))
+        return false;
+    op_finished(r);
+    return gw_bs_registration_failed(r);
+}
+
 coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
 {
     coap_bin_const_t tok = coap_pdu_get_token(received);
@@ -574,6 +628,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
              * 6.4.1: they do not survive a Register, only Updates). */
             gw_obs_drop_all(r);
             r->backoff_s = 0;
+            r->reg_failures = 0;
             set_state(r, GW_REG_REGISTERED);
             gw_log(r->returning ? LOG_DEBUG : LOG_INFO, "%s: registered with %s at /%s (lifetime %d s)",
                    r->vc->endpoint, r->srv->uri, r->location ? r->location : "?", r->lifetime);
@@ -596,6 +651,8 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
                                         : "too long (more than 127 bytes or 16 segments)");
             else
                 snprintf(why, sizeof why, "server answered %s", cs);
+            if (register_failed(r))
+                break;
             backoff(r, why);
             if (r->returning)
                 gw_server_returned(r, false);
@@ -653,6 +710,8 @@ void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
     switch (r->state) {
     case GW_REG_REGISTERING:
     case GW_REG_UPDATING:
+        if (r->state == GW_REG_REGISTERING && !r->dereg_after && register_failed(r))
+            break;
         if ((reason == COAP_NACK_ICMP_ISSUE || reason == COAP_NACK_TOO_MANY_RETRIES) &&
             !r->srv->m->shutting_down && !r->dereg_after) {
             /* The server, not this client, is the problem: every client

@@ -253,6 +253,13 @@ static int h_refuse_keys(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_
     return 0;
 }
 
+static int h_bootstrap_all(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    (void)ctx, (void)k;
+    ((gw_config_t *)obj)->bootstrap_all = config_setting_get_bool(s) != 0;
+    return 0;
+}
+
 static const gw_cfg_key_t gateway_keys[] = {
     {"name", GW_CFG_STRING, "a string (the gateway's own endpoint name)", false, h_gateway_name,
      offsetof(gw_config_t, name), 0, 0},
@@ -266,6 +273,7 @@ static const gw_cfg_key_t gateway_keys[] = {
      "a string with {gateway}, {adapter}, {address}, {template} placeholders", false,
      h_endpoint_pattern, offsetof(gw_config_t, endpoint_pattern), 0, 0},
     {"refuse_readable_keys", GW_CFG_BOOL, "true or false", false, h_refuse_keys, 0, 0, 0},
+    {"bootstrap_all", GW_CFG_BOOL, "true or false", false, h_bootstrap_all, 0, 0, 0},
 };
 
 static int h_gateway(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
@@ -554,6 +562,47 @@ static int h_servers(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_c
     return 0;
 }
 
+/* ---- bootstrap server ------------------------------------------------ */
+
+/* The keys of a server that mean something for a bootstrap server: where it
+ * is and how the session is secured (LwM2M 1.1.1 Core 5.2.2). */
+#define BSK(f) offsetof(gw_config_server_t, f)
+static const gw_cfg_key_t bootstrap_keys[] = {
+    {"uri", GW_CFG_STRING, "coap://host[:port] or coaps://host[:port]", true, h_uri, BSK(uri), 0, 0},
+    {"security", GW_CFG_STRING, "\"nosec\" or \"psk\"", false, h_security, 0, 0, 0},
+    {"psk_identity", GW_CFG_STRING, "a string (\"{endpoint}\" expands to the endpoint)", false,
+     gw_config_h_nonempty_string, BSK(psk_identity), 0, 0},
+    {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_server_psk_key, 0, 0, 0},
+};
+#undef BSK
+
+static int h_bootstrap_server(gw_cfg_ctx_t *ctx, const config_setting_t *g, const gw_cfg_key_t *k, void *obj)
+{
+    (void)k;
+    gw_config_t *c = obj;
+    c->bootstrap_server = calloc(1, sizeof *c->bootstrap_server);
+    if (!c->bootstrap_server || server_defaults(c->bootstrap_server, 0) < 0)
+        return -ENOMEM;
+    gw_config_server_t *srv = c->bootstrap_server;
+    srv->line = (int)config_setting_source_line(g);
+    uint64_t seen = 0;
+    int rc = gw_config_walk(ctx, g, "bootstrap_server", bootstrap_keys,
+                            sizeof bootstrap_keys / sizeof bootstrap_keys[0], srv, &seen);
+    if (rc < 0)
+        return rc;
+    const config_setting_t *sec = config_setting_get_member(g, "security");
+    const config_setting_t *at = sec ? sec : g;
+    if (srv->uri) {
+        bool coaps = strncmp(srv->uri, "coaps://", 8) == 0;
+        if (coaps != (srv->security == GW_SEC_PSK))
+            gw_config_error(ctx, at, "bootstrap_server: uri \"%s\" needs security = \"%s\"", srv->uri,
+                            coaps ? "psk" : "nosec");
+    }
+    if (srv->security == GW_SEC_PSK && !config_setting_get_member(g, "psk_key"))
+        gw_config_error(ctx, at, "bootstrap_server: security \"psk\" needs psk_key (hex, up to 64 bytes)");
+    return 0;
+}
+
 /* ---- top level ------------------------------------------------------- */
 
 static int h_defer(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
@@ -567,8 +616,10 @@ static int h_defer(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_ke
 
 static const gw_cfg_key_t top_keys[] = {
     {"gateway", GW_CFG_GROUP, "a group { name = ...; }", false, h_gateway, 0, 0, 0},
-    {"servers", GW_CFG_LIST, "a list of groups ( { uri = ...; }, ... )", true, h_servers, 0, 0,
+    {"servers", GW_CFG_LIST, "a list of groups ( { uri = ...; }, ... )", false, h_servers, 0, 0,
      0},
+    {"bootstrap_server", GW_CFG_GROUP, "a group { uri = ...; } (the LwM2M bootstrap server)", false,
+     h_bootstrap_server, 0, 0, 0},
     {"devices", GW_CFG_LIST, "a list of groups ( { endpoint = ...; adapter = ...; }, ... )",
      false, h_defer, 0, 0, 0},
     {"templates", GW_CFG_LIST, "a list of groups ( { name = ...; adapter = ...; }, ... )", false,
@@ -745,6 +796,9 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
             gw_config_error(&ctx, config_setting_get_member(root, "servers"),
                             "no server has a valid uri, expected at least one");
     }
+    if (!config_setting_get_member(root, "servers") && !config_setting_get_member(root, "bootstrap_server"))
+        gw_config_error(&ctx, root, "the top level is missing required key \"servers\" (a list of groups "
+                                    "( { uri = ...; }, ... ), or a bootstrap_server = { uri = ...; } that provisions them)");
     load_objects(&ctx);
     const config_setting_t *templates = config_setting_get_member(root, "templates");
     if (templates && config_setting_type(templates) == CONFIG_TYPE_LIST) {
@@ -757,6 +811,22 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
         rc = gw_config_parse_devices(&ctx, devices);
         if (rc < 0)
             goto out;
+    }
+    for (size_t i = 0; i < ctx.cfg->n_devices && !ctx.cfg->bootstrap_server; i++)
+        if (ctx.cfg->devices[i].bootstrap)
+            gw_config_error_at(&ctx, ctx.cfg->devices[i].line,
+                               "device \"%s\" has bootstrap = true but there is no bootstrap_server = { uri = ...; }",
+                               ctx.cfg->devices[i].endpoint ? ctx.cfg->devices[i].endpoint : "?");
+    if (ctx.cfg->bootstrap_all && !ctx.cfg->bootstrap_server)
+        gw_config_error(&ctx, root, "gateway.bootstrap_all = true needs a bootstrap_server = { uri = ...; }");
+    if (!ctx.cfg->n_servers && !ctx.cfg->bootstrap_all && ctx.cfg->bootstrap_server) {
+        /* With no server, only clients that bootstrap register anywhere. */
+        bool any = false;
+        for (size_t i = 0; i < ctx.cfg->n_devices; i++)
+            any |= ctx.cfg->devices[i].bootstrap;
+        if (!any)
+            gw_config_error(&ctx, root, "no servers and no client that bootstraps: set gateway.bootstrap_all "
+                                        "= true or bootstrap = true on devices, or add servers");
     }
     gw_config_sections_finish(&ctx);
     rc = ctx.oom ? -ENOMEM : ctx.errors ? -EINVAL : 0;
@@ -788,6 +858,12 @@ void gw_config_free(gw_config_t **pc)
         free(c->servers[i].binding);
     }
     free(c->servers);
+    if (c->bootstrap_server) {
+        free(c->bootstrap_server->uri);
+        free(c->bootstrap_server->psk_identity);
+        free(c->bootstrap_server->binding);
+        free(c->bootstrap_server);
+    }
     for (size_t i = 0; i < c->n_devices; i++)
         gw_config_free_device(&c->devices[i]);
     free(c->devices);

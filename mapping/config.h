@@ -60,6 +60,19 @@ typedef struct gw_config_field {
     int line;
 } gw_config_field_t;
 
+/* One Access Control instance (object 2, LwM2M 1.1.1 Core 7.3) a device
+ * starts with: `access = ( { object = 3303; instance = 0; owner = 101;
+ * acl = { s101 = "RWE"; default = "R"; }; } )` (docs/configuration.md). */
+#define GW_CONFIG_ACL_MAX 16
+typedef struct gw_config_access {
+    uint16_t object;              /* 1..65534, not 2 */
+    uint16_t instance;            /* 0..65534; 65535: the Create rights on the object */
+    uint16_t owner;               /* Short Server ID 1..65534, or 65535 (no server may change it) */
+    size_t n_acl;
+    uint16_t ssid[GW_CONFIG_ACL_MAX];  /* 0: the default entry */
+    uint8_t rights[GW_CONFIG_ACL_MAX]; /* R=1 W=2 E=4 D=8 C=16 */
+    int line;
+} gw_config_access_t;
 
 typedef struct gw_config_device {
     char *endpoint;
@@ -87,10 +100,15 @@ typedef struct gw_config_device {
     int32_t send_interval_s;      /* send_interval: at most one Send per interval, default 10 */
     bool queue_mode;              /* binding = "UQ" */
     int32_t queue_time_s;         /* queue_time: reachable this long after speaking, default 93 */
+    bool bootstrap;               /* bootstrap = true: servers from the bootstrap_server */
     /* Hash of everything that defines this device once templates are
      * applied: a reload compares it to leave untouched devices alone. */
     uint64_t fingerprint;
     int line;
+    /* issue 15: Access Control instances, config order (a device's list
+     * replaces its template's) */
+    gw_config_access_t *access;
+    size_t n_access;
 } gw_config_device_t;
 
 /* The `mqtt` section (docs/mqtt.md): mirror of every value to a broker.
@@ -127,6 +145,8 @@ typedef struct gw_config {
                                      "{gateway}-{adapter}-{address}" */
     gw_config_server_t *servers;
     size_t n_servers;
+    gw_config_server_t *bootstrap_server; /* bootstrap_server = { ... }, NULL when absent */
+    bool bootstrap_all;           /* gateway.bootstrap_all: every client bootstraps (also the gateway's) */
     gw_config_device_t *devices;
     size_t n_devices;
     /* Each adapter's `adapters.<name>` section, indexed like gw_adapters[]

@@ -206,6 +206,7 @@ void gw_config_free_value(gw_value_t *v)
 
 void gw_config_free_device(gw_config_device_t *d)
 {
+    gw_config_free_access(d);
     free(d->endpoint);
     free(d->adapter);
     free(d->manufacturer);
@@ -523,6 +524,16 @@ static int h_queue_time(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_c
     return rc;
 }
 
+static int h_dev_bootstrap(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                           void *obj)
+{
+    (void)ctx, (void)k;
+    gw_cfg_parts_t *p = obj;
+    p->set |= GW_CFG_SET_BOOTSTRAP;
+    p->dev.bootstrap = config_setting_get_bool(s) != 0;
+    return 0;
+}
+
 static int h_dev_psk_identity(gw_cfg_ctx_t *ctx, const config_setting_t *s,
                               const gw_cfg_key_t *k, void *obj)
 {
@@ -591,7 +602,11 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
          h_send_interval, DEV(send_interval_s), 1, 86400},                                       \
         {"binding", GW_CFG_STRING, "\"U\" or \"UQ\" (queue mode)", false, h_dev_binding, 0, 0, 0},  \
         {"queue_time", GW_CFG_INT, "an integer (seconds, at least 1)", false, h_queue_time,     \
-         DEV(queue_time_s), 1, 86400}
+         DEV(queue_time_s), 1, 86400},                                                           \
+        {"bootstrap", GW_CFG_BOOL, "true or false", false, h_dev_bootstrap, 0, 0, 0},           \
+        {"access", GW_CFG_LIST,                                                                  \
+         "a list of groups ( { object = ...; instance = ...; owner = ...; acl = { ... }; }, ... )", \
+         false, gw_config_h_access, 0, 0, 0}
 
 static const gw_cfg_key_t device_keys_common[] = {
     {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", false, h_endpoint, 0, 0,
@@ -843,15 +858,12 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
         rc = -ENOMEM;
         goto out;
     }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[32];
-        snprintf(where, sizeof where, "devices[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { endpoint = ...; adapter = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .name = "devices",
+                        .shape = "{ endpoint = ...; adapter = ...; }"};
+    while (gw_config_list_next(ctx, &it)) {
+        const config_setting_t *g = it.group;
+        const char *where = it.where;
+        int i = it.index;
         gw_cfg_parts_t own = {0}, m = {0};
         rc = gw_config_parse_parts(ctx, g, where, false, &own);
         if (rc == 0)

@@ -188,6 +188,7 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d)
     h_bytes(&h, &d->send_interval_s, sizeof d->send_interval_s);
     h_bytes(&h, &d->queue_mode, sizeof d->queue_mode);
     h_bytes(&h, &d->queue_time_s, sizeof d->queue_time_s);
+    h_bytes(&h, &d->bootstrap, sizeof d->bootstrap);
     h_u64(&h, d->psk_key_len);
     h_bytes(&h, d->psk_key, d->psk_key_len < sizeof d->psk_key ? d->psk_key_len
                                                                 : sizeof d->psk_key);
@@ -213,5 +214,6 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d)
     /* The adapter's own part, in its own terms (its name is hashed above). */
     const gw_adapter_conf_ops_t *conf = d->ops ? d->ops->conf : NULL;
     h_u64(&h, conf && d->part ? conf->part_fingerprint(d->part) : 0);
+    h = gw_config_access_hash(d, h);
     return h;
 }

@@ -93,6 +93,8 @@ enum {
     GW_CFG_SET_SEND_INTERVAL = 1u << 10,
     GW_CFG_SET_BINDING = 1u << 11,
     GW_CFG_SET_QUEUE_TIME = 1u << 12,
+    GW_CFG_SET_ACCESS = 1u << 13,
+    GW_CFG_SET_BOOTSTRAP = 1u << 14,
 };
 
 /* A device or template group as written, before templates are applied.
@@ -127,6 +129,14 @@ int gw_config_add_value(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setti
 /* Deep copies for merging; 0 or -ENOMEM. (config_device.c) */
 int gw_config_copy_value(gw_value_t *dst, const gw_value_t *src);
 void gw_config_free_value(gw_value_t *v);
+
+/* The access list (config_access.c): Access Control instances. The
+ * handler's obj is the gw_cfg_parts_t; a list replaces an earlier one. */
+int gw_config_h_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k, void *obj);
+int gw_config_copy_access(gw_config_device_t *dst, const gw_config_device_t *src); /* 0 or -ENOMEM */
+void gw_config_free_access(gw_config_device_t *d);
+/* h mixed with d's access entries (the device fingerprint's part). */
+uint64_t gw_config_access_hash(const gw_config_device_t *d, uint64_t h);
 
 /* The resources list (config_field.c). */
 int gw_config_h_resources(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,

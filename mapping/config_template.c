@@ -131,6 +131,9 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
     d->firmware = PICK(GW_CFG_SET_INFO0 << 3, firmware);
     d->psk_identity = PICK(GW_CFG_SET_PSK_IDENTITY, psk_identity);
 #undef PICK
+    /* access is one list: the device's replaces its template's whole. */
+    if (gw_config_copy_access(d, (over->set & GW_CFG_SET_ACCESS) ? o : (bs & GW_CFG_SET_ACCESS) ? b : d) < 0)
+        oom = true;
     if (over->set & GW_CFG_SET_PSK_KEY) {
         memcpy(d->psk_key, o->psk_key, sizeof d->psk_key);
         d->psk_key_len = o->psk_key_len;
@@ -147,6 +150,7 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
     d->queue_mode = (over->set & GW_CFG_SET_BINDING) ? o->queue_mode
                     : (bs & GW_CFG_SET_BINDING)     ? b->queue_mode
                                                     : false;
+    d->bootstrap = (over->set & GW_CFG_SET_BOOTSTRAP) ? o->bootstrap : (bs & GW_CFG_SET_BOOTSTRAP) && b->bootstrap;
     d->queue_time_s = (over->set & GW_CFG_SET_QUEUE_TIME) ? o->queue_time_s
                       : (bs & GW_CFG_SET_QUEUE_TIME)     ? b->queue_time_s
                                                          : 93;
@@ -255,17 +259,12 @@ int gw_config_parse_templates(gw_cfg_ctx_t *ctx, const config_setting_t *list)
         rc = -ENOMEM;
         goto out;
     }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[32];
-        snprintf(where, sizeof where, "templates[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { name = ...; adapter = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .name = "templates",
+                        .shape = "{ name = ...; adapter = ...; }"};
+    while (gw_config_list_next(ctx, &it)) {
+        const config_setting_t *g = it.group;
         struct gw_cfg_tmpl *t = &ctx->tmpl[ctx->n_tmpl];
-        rc = gw_config_parse_parts(ctx, g, where, true, &t->own);
+        rc = gw_config_parse_parts(ctx, g, it.where, true, &t->own);
         ctx->n_tmpl++;
         if (rc < 0)
             goto out;
