@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
+
 static int refuse(char *why, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int refuse(char *why, size_t size, const char *fmt, ...)
@@ -312,7 +314,8 @@ int gw_value_check_res(const gw_resdef_t *d, const gw_path_t *path, const gw_val
         rc = refuse(msg, sizeof msg, "a %s value for a %s resource", gw_type_name(v->type),
                     gw_type_name((gw_type_t)d->type));
     } else if ((rc = gw_value_check(v, msg, sizeof msg)) == 0 &&
-               (path->id[0] != SRV_OID || (rc = check_server(path, v, msg, sizeof msg)) == 0)) {
+               (path->id[0] != SRV_OID || (rc = check_server(path, v, msg, sizeof msg)) == 0) &&
+               (rc = gw_acl_value_check(path, v, msg, sizeof msg)) == 0) {
         rc = gw_range_check(d->range, v, msg, sizeof msg);
     }
     if (rc)

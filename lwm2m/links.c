@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "links.h"
 #include "lwm2m_internal.h"
 
 /* Object versions LwM2M 1.1.1 gives the core objects (TS Core Appendix E);
@@ -45,6 +46,12 @@ static const char *advertised_version(const gw_objdef_t *o)
 int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg, int content_format,
                                 gw_buf_t *out)
 {
+    return gw_links_registration(c, reg, content_format, NULL, NULL, out);
+}
+
+int gw_links_registration(const gw_sclient_t *c, const gw_registry_t *reg, int content_format,
+                          gw_links_filter_fn keep, void *ctx, gw_buf_t *out)
+{
     /* ct on the root link names the format the client prefers for payloads
      * the server asked no format for. Absent, it means TLV; Wakaama refuses
      * a Register whose ct is 11542 (it takes only 110, 112 and 11543 there),
@@ -60,6 +67,26 @@ int gw_lwm2m_registration_links(const gw_sclient_t *c, const gw_registry_t *reg,
             break;
         /* Security (0) and OSCORE (21) must not be listed (LwM2M 1.1 6.2.1). */
         if (oid == 0 || oid == 21)
+            continue;
+        /* An instance the server may not touch (Access Control) is not
+         * listed; its object still is, as one without instances. */
+        bool hidden = keep && iid != GW_ID_NONE && !keep(ctx, oid, iid);
+        if (hidden && oid != last_oid) {
+            bool any = false;
+            for (size_t k = i + 1; k < n && !any; k++) {
+                uint16_t o2, i2;
+                if (gw_store_instance_at(c, k, &o2, &i2) < 0 || o2 != oid)
+                    break;
+                any = i2 == GW_ID_NONE || keep(ctx, o2, i2);
+            }
+            if (!any) {
+                const gw_objdef_t *o = gw_registry_find(reg, oid);
+                const char *ver = o ? advertised_version(o) : NULL;
+                rc = ver ? gw_buf_appendf(out, ",</%u>;ver=%s", oid, ver) : gw_buf_appendf(out, ",</%u>", oid);
+                last_oid = oid;
+            }
+        }
+        if (hidden)
             continue;
         if (oid != last_oid) {
             const gw_objdef_t *o = gw_registry_find(reg, oid);
@@ -143,6 +170,12 @@ static int discover_instance(const gw_sclient_t *c, const gw_objdef_t *o, uint16
 int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
                       gw_buf_t *out)
 {
+    return gw_links_discover_filtered(c, reg, path, NULL, NULL, out);
+}
+
+int gw_links_discover_filtered(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
+                               gw_links_filter_fn keep, void *ctx, gw_buf_t *out)
+{
     const gw_objdef_t *o = gw_registry_find(reg, path->id[0]);
     gw_record_t *recs = NULL;
     size_t n = 0;
@@ -168,7 +201,7 @@ int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_
         for (size_t i = 0; i < ni && rc == 0; i++) {
             uint16_t oid, iid;
             gw_store_instance_at(c, i, &oid, &iid);
-            if (oid == o->id && iid != GW_ID_NONE)
+            if (oid == o->id && iid != GW_ID_NONE && (!keep || keep(ctx, oid, iid)))
                 rc = discover_instance(c, o, iid, recs, n, out);
         }
     } else if (path->len == 2) {

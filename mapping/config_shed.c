@@ -18,6 +18,7 @@ void gw_config_device_shed(gw_config_device_t *d)
     free(d->resources);
     d->resources = NULL;
     d->n_resources = 0;
+    gw_config_free_access(d); /* in the store as object 2 instances */
     free(d->manufacturer);
     free(d->model);
     free(d->serial);

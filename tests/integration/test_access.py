@@ -1,0 +1,174 @@
+"""Access Control (object 2, LwM2M 1.1.1 Core 7.3) with two servers: each
+can do exactly what /2 grants it and gets 4.01 otherwise. Two independent
+test servers (short server ids 101 and 102) talk to one virtual client."""
+
+import json
+import struct
+
+import configs
+from harness import Gateway, TestServer, decode_senml_json, parse_link_format
+
+EP = "acl-dev"
+A, B = 101, 102
+
+# /2/0 governs /3303/0 (owner A, B may read), /2/1 /3304/0 (owner A, any
+# other server may read and write), /2/2 the Create rights on 3303 (B
+# only), /2/3 /3/0 (owner A, B reads). /3308/0 has no Access Control
+# instance: no server may touch it.
+ACCESS = '''access = (
+    { object = 3303; instance = 0; owner = 101; acl = { s102 = "R"; }; },
+    { object = 3304; instance = 0; owner = 101; acl = { default = "RW"; }; },
+    { object = 3303; instance = 65535; owner = 65535; acl = { s102 = "C"; }; },
+    { object = 3; instance = 0; owner = 101; acl = { s102 = "R"; }; }
+  );'''
+
+
+def _tlv(kind, ident, value):
+    t = kind << 6
+    idb = ident.to_bytes(2 if ident > 255 else 1, "big")
+    if ident > 255:
+        t |= 0x20
+    n = len(value)
+    if n < 8:
+        return bytes([t | n]) + idb + value
+    return bytes([t | 1 << 3]) + idb + bytes([n]) + value  # this test's values are < 256 bytes
+
+
+def _config(a, b, access=ACCESS):
+    dev = configs.device(EP, '{ path = "/3308/0/5900"; value = 20.0; }')
+    dev = dev[:-1] + " " + access + " }"
+    return ('gateway = { name = "acl-gw"; state_dir = "@TMP@"; };\n'
+            'servers = ( { uri = "%s"; short_server_id = %d; lifetime = 60; registrations_per_second = 0; },\n'
+            '            { uri = "%s"; short_server_id = %d; lifetime = 60; registrations_per_second = 0; } );\n'
+            'devices = ( %s );\n' % (a.uri, A, b.uri, B, dev))
+
+
+def _start(tmp, a, b, **kw):
+    gw = Gateway(tmp, _config(a, b, **kw)).start()
+    ra, rb = a.wait_register(EP), b.wait_register(EP)
+    return gw, ra, rb
+
+
+def _code(resp):
+    return resp.get("code")
+
+
+def _links(reg):
+    return dict(parse_link_format(reg["links"]))
+
+
+def test_each_server_does_exactly_what_acl_grants(tmp):
+    with TestServer() as a, TestServer() as b:
+        gw, ra, rb = _start(tmp, a, b)
+        with gw:
+            # Register: each server hears of the instances it has a right on;
+            # /3308/0 (no Access Control instance) is listed as its object only.
+            for reg in (ra, rb):
+                links = _links(reg)
+                assert "/3303/0" in links and "/3304/0" in links and "/3/0" in links, links
+                assert "/3308" in links and "/3308/0" not in links, links
+                assert "/2/0" in links
+            # Read: both on /3303/0 (A owner, B "R"); nobody on /3308/0.
+            assert a.read(EP, "/3303/0/5700")["payload_text"] == "21.5"
+            assert b.read(EP, "/3303/0/5700")["payload_text"] == "21.5"
+            r = a.read(EP, "/3308/0/5900")
+            assert _code(r) == "4.01" and "Read" in r.get("payload_text", ""), r
+            assert _code(b.read(EP, "/3308/0")) == "4.01"
+            # Write: A (owner) yes, B (R only) no; /3304/0 by the default RW.
+            w = dict(ep=EP, path="/3303/0/5750", cf=0, payload_text="loop A")
+            assert _code(a.request("write", **w)) == "2.04"
+            w["payload_text"] = "loop B"
+            assert _code(b.request("write", **w)) == "4.01"
+            assert a.read(EP, "/3303/0/5750")["payload_text"] == "loop A"
+            assert _code(b.request("write", ep=EP, path="/3304/0/5750", cf=0, payload_text="hum")) == "2.04"
+            # Execute (Reset Min and Max): E is A's as owner, not B's.
+            assert _code(b.request("execute", ep=EP, path="/3303/0/5605")) == "4.01"
+            assert _code(a.request("execute", ep=EP, path="/3303/0/5605")) == "2.04"
+            # Write-Attributes and Observe need R; Discover any right.
+            assert _code(b.request("write_attributes", ep=EP, path="/3303/0/5700", query="pmin=1")) == "2.04"
+            assert _code(a.request("write_attributes", ep=EP, path="/3308/0/5900", query="pmin=1")) == "4.01"
+            assert _code(b.request("observe", ep=EP, path="/3308/0/5900")) == "4.01"
+            assert _code(b.request("discover", ep=EP, path="/3308/0")) == "4.01"
+            d = b.request("discover", ep=EP, path="/3308")
+            assert _code(d) == "2.05" and "/3308/0" not in d["payload_text"], d
+            assert _code(b.request("discover", ep=EP, path="/3303/0")) == "2.05"
+            # Delete: B has no D on /3303/0.
+            assert _code(b.request("delete", ep=EP, path="/3303/0")) == "4.01"
+            # /0 is never reachable.
+            assert _code(a.read(EP, "/0")) == "4.01"
+
+
+def test_create_makes_the_server_owner_and_delete_removes_it(tmp):
+    with TestServer() as a, TestServer() as b:
+        gw, _, _ = _start(tmp, a, b)
+        with gw:
+            body = _tlv(0, 1, _tlv(3, 5700, struct.pack(">d", 18.25)) + _tlv(3, 5701, b"Cel"))
+            # Only B has C in the Access Control instance of /3303/65535.
+            assert _code(a.request("create", ep=EP, path="/3303", cf=11542, payload_hex=body.hex())) == "4.01"
+            r = b.request("create", ep=EP, path="/3303", cf=11542, payload_hex=body.hex())
+            assert _code(r) == "2.01", r
+            # B now owns /3303/1 (a new /2 instance, owner 102, no ACL): every
+            # right for B, none for A, who is not told of it.
+            upd_b, upd_a = b.wait_update(EP), a.wait_update(EP)
+            assert "/3303/1" in _links(upd_b) and "/3303/1" not in _links(upd_a)
+            assert b.read(EP, "/3303/1/5700")["payload_text"] == "18.25"
+            assert _code(a.read(EP, "/3303/1/5700")) == "4.01"
+            acos = [p for p in _links(upd_b) if p.startswith("/2/")]
+            owner = None
+            for p in acos:
+                if b.read(EP, p + "/0")["payload_text"] == "3303" and b.read(EP, p + "/1")["payload_text"] == "1":
+                    owner = p
+            assert owner, acos
+            assert b.read(EP, owner + "/3")["payload_text"] == str(B)
+            assert _code(a.request("delete", ep=EP, path="/3303/1")) == "4.01"
+            assert _code(b.request("delete", ep=EP, path="/3303/1")) == "2.02"
+            # Its Access Control instance went with it.
+            assert _code(b.read(EP, owner)) == "4.04"
+
+
+def test_only_the_owner_changes_an_acl(tmp):
+    with TestServer() as a, TestServer() as b:
+        gw, _, _ = _start(tmp, a, b)
+        with gw:
+            acl_b = dict(ep=EP, path="/2/0/2/%d" % B, cf=0, payload_text="3")
+            # B may read its rights (/2/0 governs /3303/0) but not change them.
+            assert b.read(EP, "/2/0/2/%d" % B)["payload_text"] == "1"
+            assert _code(b.request("write", **acl_b)) == "4.01"
+            assert _code(b.request("write", ep=EP, path="/2/0/3", cf=0, payload_text=str(B))) == "4.01"
+            # A, the owner, may; then B writes /3303/0.
+            assert _code(a.request("write", **acl_b)) == "2.04"
+            assert _code(b.request("write", ep=EP, path="/3303/0/5750", cf=0, payload_text="by B")) == "2.04"
+            # Rights are 0..31 (R W E D C); anything else is refused.
+            bad = a.request("write", ep=EP, path="/2/0/2/%d" % B, cf=0, payload_text="32")
+            assert _code(bad) == "4.00", bad
+            assert _code(a.request("write", ep=EP, path="/2/0/3", cf=0, payload_text="0")) == "4.00"
+            # Neither may create or delete Access Control instances.
+            assert _code(a.request("delete", ep=EP, path="/2/0")) == "4.01"
+
+
+def test_composite_member_by_member(tmp):
+    with TestServer() as a, TestServer() as b:
+        gw, _, _ = _start(tmp, a, b)
+        with gw:
+            # Read-Composite: a member the server may not read is left out.
+            paths = json.dumps([{"n": "/3303/0/5700"}, {"n": "/3308/0/5900"}]).encode().hex()
+            r = b.request("raw", ep=EP, path="/", method="fetch", cf=110, accept=110, payload_hex=paths)
+            assert _code(r) == "2.05", r
+            got = {rec[0]: rec[1] for rec in decode_senml_json(bytes.fromhex(r["payload_hex"]))}
+            assert got == {"/3303/0/5700": 21.5}, got
+            # Write-Composite: all or nothing; one member without W refuses it.
+            recs = json.dumps([{"n": "/3304/0/5750", "vs": "x"}, {"n": "/3303/0/5750", "vs": "y"}])
+            r = b.request("raw", ep=EP, path="/", method="ipatch", cf=110, payload_hex=recs.encode().hex())
+            assert _code(r) == "4.01" and "/3303/0/5750" in r.get("payload_text", ""), r
+            assert a.read(EP, "/3304/0/5750")["code"] in ("4.04", "2.05")
+            assert a.read(EP, "/3304/0/5750").get("payload_text") != "x"
+
+
+def test_one_server_needs_no_access_control(tmp):
+    with TestServer() as srv:
+        text = configs.gateway([configs.device(EP)])
+        with Gateway(tmp, text, server=srv).start():
+            srv.wait_register(EP)
+            # No /2 at all: the single server may do everything.
+            assert _code(srv.request("write", ep=EP, path="/3303/0/5750", cf=0, payload_text="x")) == "2.04"
+            assert _code(srv.request("execute", ep=EP, path="/3303/0/5605")) == "2.04"
