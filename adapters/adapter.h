@@ -185,8 +185,9 @@ typedef struct gw_adapter_conf_dev {
  * problem goes through gw_config_error (file:line, what is expected). */
 typedef struct gw_adapter_conf_ops {
     /* The keys the adapter owns in a device or template group; their
-     * handlers get obj = the part (from new_part). keys_text names them in
-     * "bus, unit_id and registers are only for adapter = ...". */
+     * handlers (every key has one) get obj = the part (from new_part).
+     * keys_text names them in "bus, unit_id and registers are only for
+     * adapter = ...". */
     const gw_cfg_key_t *keys;
     size_t n_keys;
     const char *keys_text;

@@ -47,8 +47,13 @@ struct gw_cfg_key {
     unsigned types;         /* GW_CFG_* bit set of accepted setting types */
     const char *expect;     /* "an integer (seconds)", for type errors */
     bool required;
+    /* NULL: the walk only notes which setting the key is, storing it at
+     * ((const config_setting_t **)obj)[offset], for groups whose keys mean
+     * something together (a register needs its field and its address): obj
+     * is then an array the caller zeroes, one pointer per key, borrowed
+     * from the libconfig tree. */
     gw_cfg_handler_fn handler;
-    size_t offset;          /* field of obj, for the generic handlers */
+    size_t offset;          /* field of obj, for the generic handlers; index with no handler */
     long long min, max;     /* range, for gw_config_h_int32 */
 };
 
@@ -77,6 +82,45 @@ const char *gw_config_type_desc(const config_setting_t *s);
  * -ENOMEM. */
 int gw_config_walk(gw_cfg_ctx_t *ctx, const config_setting_t *group, const char *where,
                    const gw_cfg_key_t *keys, size_t n, void *obj, uint64_t *out_seen);
+
+/* How an element of a list of groups that is not a group is reported; two
+ * wordings exist because users and tests already know each list's. */
+typedef enum {
+    GW_CFG_LIST_MUST_BE,  /* "<where> must be a group <shape>, got <type>" */
+    GW_CFG_LIST_EXPECTED, /* "<where> is <type>, expected a group <shape>" */
+} gw_cfg_list_phrase_t;
+
+#define GW_CFG_WHERE_SIZE 192
+
+/* A walk over a list of groups (`registers = ( { ... }, { ... } )`):
+ *
+ *     gw_cfg_list_t it = {.list = list, .name = "registers",
+ *                         .shape = "{ field = ...; address = ...; }"};
+ *     while (gw_config_list_next(ctx, &it))
+ *         ... it.group, it.where, it.index ...
+ *
+ * The caller sets the first five fields (zeroing the rest); the strings are
+ * borrowed for the walk. */
+typedef struct gw_cfg_list {
+    const config_setting_t *list;  /* a list or array setting; NULL walks nothing */
+    const char *prefix;            /* NULL, or what the list belongs to: "devices[0].codec" */
+    const char *name;              /* the list's key: elements are "<prefix>.<name>[i]" */
+    const char *shape;             /* what a group looks like: "{ field = ...; }" */
+    gw_cfg_list_phrase_t phrase;
+    /* Set by gw_config_list_next for the element it returned: */
+    const config_setting_t *group; /* the element, a group (borrowed from the tree) */
+    int index;                     /* its position in the list, from 0 */
+    char where[GW_CFG_WHERE_SIZE]; /* "registers[2]", for messages (cut if longer) */
+    int next;                      /* position of the next element to look at */
+} gw_cfg_list_t;
+
+/* Step to the next element of it->list that is a group and return true, or
+ * return false at the end. An element that is not a group is reported
+ * through gw_config_error at its own line (file:line: registers[1] must be
+ * a group { field = ...; address = ...; }, got an integer) and skipped, so
+ * one bad entry does not hide the problems of the others. Allocates
+ * nothing and cannot fail. */
+bool gw_config_list_next(gw_cfg_ctx_t *ctx, gw_cfg_list_t *it);
 
 /* Nearest candidate to word by edit distance (case-insensitive, adjacent
  * transpositions count as one edit), or NULL when none is close enough to be

@@ -110,29 +110,21 @@ static bool finite_number(gw_cfg_ctx_t *ctx, const config_setting_t *s, double *
 enum { E_FIELD, E_PATH, E_VALUE, E_SCALE, E_OFFSET, E_MIN, E_MAX, E_UNIT, E_APPTYPE, E_WRITABLE,
        E_N };
 
-/* The walk only records which setting each key is: what an entry means
- * depends on whether it has a field. */
-static int h_record(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                    void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
+/* No handlers: the walk only records which setting each key is, since what
+ * an entry means depends on whether it has a field. */
 static const gw_cfg_key_t entry_keys[] = {
-    {"field", GW_CFG_STRING, "a string (the adapter's field name)", false, h_record, E_FIELD, 0, 0},
-    {"path", GW_CFG_STRING, "a string \"/object/instance/resource[/instance]\"", false, h_record,
+    {"field", GW_CFG_STRING, "a string (the adapter's field name)", false, NULL, E_FIELD, 0, 0},
+    {"path", GW_CFG_STRING, "a string \"/object/instance/resource[/instance]\"", false, NULL,
      E_PATH, 0, 0},
-    {"value", GW_CFG_ANY, "a value of the resource's type", false, h_record, E_VALUE, 0, 0},
-    {"scale", GW_CFG_NUMBER, "a number (factor)", false, h_record, E_SCALE, 0, 0},
-    {"offset", GW_CFG_NUMBER, "a number (added after scale)", false, h_record, E_OFFSET, 0, 0},
-    {"min", GW_CFG_NUMBER, "a number (lowest value stored)", false, h_record, E_MIN, 0, 0},
-    {"max", GW_CFG_NUMBER, "a number (highest value stored)", false, h_record, E_MAX, 0, 0},
-    {"unit", GW_CFG_STRING, "a string (the unit the adapter reports in)", false, h_record, E_UNIT,
+    {"value", GW_CFG_ANY, "a value of the resource's type", false, NULL, E_VALUE, 0, 0},
+    {"scale", GW_CFG_NUMBER, "a number (factor)", false, NULL, E_SCALE, 0, 0},
+    {"offset", GW_CFG_NUMBER, "a number (added after scale)", false, NULL, E_OFFSET, 0, 0},
+    {"min", GW_CFG_NUMBER, "a number (lowest value stored)", false, NULL, E_MIN, 0, 0},
+    {"max", GW_CFG_NUMBER, "a number (highest value stored)", false, NULL, E_MAX, 0, 0},
+    {"unit", GW_CFG_STRING, "a string (the unit the adapter reports in)", false, NULL, E_UNIT,
      0, 0},
-    {"application_type", GW_CFG_STRING, "a string (/x/y/5750)", false, h_record, E_APPTYPE, 0, 0},
-    {"writable", GW_CFG_BOOL, "true or false", false, h_record, E_WRITABLE, 0, 0},
+    {"application_type", GW_CFG_STRING, "a string (/x/y/5750)", false, NULL, E_APPTYPE, 0, 0},
+    {"writable", GW_CFG_BOOL, "true or false", false, NULL, E_WRITABLE, 0, 0},
 };
 
 static int push_field(gw_cfg_parts_t *p, gw_config_field_t *f)
@@ -347,45 +339,45 @@ static int field_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_settin
     return 0;
 }
 
+/* An entry without a field sets a resource: path and value, nothing of a
+ * field mapping. */
+static int value_entry(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *g,
+                       const char *where, const config_setting_t *const *e)
+{
+    bool ok = true;
+    for (int j = E_SCALE; j < E_N; j++)
+        if (e[j]) {
+            gw_config_error(ctx, e[j], "\"%s\" belongs to a field mapping, expected "
+                                       "field = \"...\" in this entry",
+                            entry_keys[j].name);
+            ok = false;
+        }
+    for (int j = E_PATH; j <= E_VALUE; j++)
+        if (!config_setting_get_member(g, entry_keys[j].name)) {
+            gw_config_error(ctx, g, "%s is missing required key \"%s\" (%s)", where,
+                            entry_keys[j].name, entry_keys[j].expect);
+            ok = false;
+        }
+    if (ok && e[E_PATH] && e[E_VALUE])
+        return gw_config_add_value(ctx, p, e[E_PATH], e[E_VALUE]);
+    return 0;
+}
+
 int gw_config_h_resources(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
                           void *obj)
 {
     (void)k;
     gw_cfg_parts_t *p = obj;
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[64];
-        snprintf(where, sizeof where, "resources[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { path = ...; value = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .name = "resources",
+                        .shape = "{ path = ...; value = ...; }"};
+    while (gw_config_list_next(ctx, &it)) {
         const config_setting_t *e[E_N] = {0};
-        int rc = gw_config_walk(ctx, g, where, entry_keys, E_N, e, NULL);
-        if (rc < 0)
-            return rc;
-        if (e[E_FIELD]) {
-            rc = field_entry(ctx, p, g, e);
-        } else if (!config_setting_get_member(g, "field")) {
-            bool ok = true;
-            for (int j = E_SCALE; j < E_N; j++)
-                if (e[j]) {
-                    gw_config_error(ctx, e[j], "\"%s\" belongs to a field mapping, expected "
-                                               "field = \"...\" in this entry",
-                                    entry_keys[j].name);
-                    ok = false;
-                }
-            for (int j = E_PATH; j <= E_VALUE; j++)
-                if (!config_setting_get_member(g, entry_keys[j].name)) {
-                    gw_config_error(ctx, g, "%s is missing required key \"%s\" (%s)", where,
-                                    entry_keys[j].name, entry_keys[j].expect);
-                    ok = false;
-                }
-            if (ok && e[E_PATH] && e[E_VALUE])
-                rc = gw_config_add_value(ctx, p, e[E_PATH], e[E_VALUE]);
-        }
+        int rc = gw_config_walk(ctx, it.group, it.where, entry_keys, E_N, e, NULL);
+        if (rc == 0 && e[E_FIELD])
+            rc = field_entry(ctx, p, it.group, e);
+        /* A field of the wrong type was reported by the walk. */
+        else if (rc == 0 && !config_setting_get_member(it.group, "field"))
+            rc = value_entry(ctx, p, it.group, it.where, e);
         if (rc < 0)
             return rc;
     }

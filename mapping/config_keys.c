@@ -236,6 +236,10 @@ int gw_config_walk(gw_cfg_ctx_t *ctx, const config_setting_t *group, const char 
             continue;
         }
         seen |= (uint64_t)1 << k;
+        if (!keys[k].handler) {
+            ((const config_setting_t **)obj)[keys[k].offset] = s;
+            continue;
+        }
         int rc = keys[k].handler(ctx, s, &keys[k], obj);
         if (rc < 0)
             return rc;
@@ -254,6 +258,32 @@ int gw_config_walk(gw_cfg_ctx_t *ctx, const config_setting_t *group, const char 
     if (out_seen)
         *out_seen = seen;
     return ctx->oom ? -ENOMEM : 0;
+}
+
+bool gw_config_list_next(gw_cfg_ctx_t *ctx, gw_cfg_list_t *it)
+{
+    int n = it->list ? config_setting_length(it->list) : 0;
+    while (it->next < n) {
+        int i = it->next++;
+        const config_setting_t *g = config_setting_get_elem(it->list, (unsigned)i);
+        if (it->prefix)
+            snprintf(it->where, sizeof it->where, "%s.%s[%d]", it->prefix, it->name, i);
+        else
+            snprintf(it->where, sizeof it->where, "%s[%d]", it->name, i);
+        if (config_setting_type(g) == CONFIG_TYPE_GROUP) {
+            it->group = g;
+            it->index = i;
+            return true;
+        }
+        if (it->phrase == GW_CFG_LIST_EXPECTED)
+            gw_config_error(ctx, g, "%s is %s, expected a group %s", it->where,
+                            gw_config_type_desc(g), it->shape);
+        else
+            gw_config_error(ctx, g, "%s must be a group %s, got %s", it->where, it->shape,
+                            gw_config_type_desc(g));
+    }
+    it->group = NULL;
+    return false;
 }
 
 int gw_config_h_string(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,

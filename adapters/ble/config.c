@@ -15,22 +15,15 @@
 
 #include "ble.h"
 
-static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 /* ---- section ----------------------------------------------------------- */
 
 enum { S_CONTROLLER, S_BUS, S_N };
 
 static const gw_cfg_key_t section_keys[] = {
-    {"controller", GW_CFG_STRING, "a string (the BlueZ controller, e.g. \"hci0\")", false, h_rec,
+    {"controller", GW_CFG_STRING, "a string (the BlueZ controller, e.g. \"hci0\")", false, NULL,
      S_CONTROLLER, 0, 0},
     {"bus", GW_CFG_STRING, "a string (a D-Bus address, e.g. \"unix:path=/run/dbus/system_bus_socket\")",
-     false, h_rec, S_BUS, 0, 0},
+     false, NULL, S_BUS, 0, 0},
 };
 
 static void free_section(void *section)
@@ -190,16 +183,16 @@ enum { C_UUID, C_FIELD, C_PATH, C_UNIT, C_NOTIFY, C_WRITABLE, C_CODEC, C_N };
 
 static const gw_cfg_key_t char_keys[] = {
     {"uuid", GW_CFG_STRING, "a string (a characteristic UUID, \"2a6e\" or "
-                            "\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\")", true, h_rec, C_UUID, 0, 0},
-    {"field", GW_CFG_STRING, "a string (the reading's field name)", false, h_rec, C_FIELD, 0, 0},
-    {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, C_PATH, 0, 0},
-    {"unit", GW_CFG_STRING, "a string (the unit of the values, \"\" for none)", false, h_rec,
+                            "\"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx\")", true, NULL, C_UUID, 0, 0},
+    {"field", GW_CFG_STRING, "a string (the reading's field name)", false, NULL, C_FIELD, 0, 0},
+    {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, NULL, C_PATH, 0, 0},
+    {"unit", GW_CFG_STRING, "a string (the unit of the values, \"\" for none)", false, NULL,
      C_UNIT, 0, 0},
-    {"notify", GW_CFG_BOOL, "true or false (StartNotify instead of reads)", false, h_rec,
+    {"notify", GW_CFG_BOOL, "true or false (StartNotify instead of reads)", false, NULL,
      C_NOTIFY, 0, 0},
-    {"writable", GW_CFG_BOOL, "true or false (LwM2M Writes become GATT writes)", false, h_rec,
+    {"writable", GW_CFG_BOOL, "true or false (LwM2M Writes become GATT writes)", false, NULL,
      C_WRITABLE, 0, 0},
-    {"codec", GW_CFG_GROUP | GW_CFG_STRING, GW_PAYLOAD_CODEC_EXPECT, false, h_rec, C_CODEC, 0, 0},
+    {"codec", GW_CFG_GROUP | GW_CFG_STRING, GW_PAYLOAD_CODEC_EXPECT, false, NULL, C_CODEC, 0, 0},
 };
 
 static void chars_free(gw_ble_char_conf_t *c, size_t n)
@@ -263,7 +256,7 @@ static int parse_char(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char *
     c->notify = e[C_NOTIFY] && config_setting_get_bool(e[C_NOTIFY]);
     c->writable = e[C_WRITABLE] && config_setting_get_bool(e[C_WRITABLE]);
     if (e[C_CODEC]) {
-        char cw[96];
+        char cw[GW_CFG_WHERE_SIZE + sizeof ".codec"];
         snprintf(cw, sizeof cw, "%s.codec", w);
         rc = gw_payload_parse(ctx, e[C_CODEC], cw, &c->codec);
         if (rc < 0)
@@ -317,21 +310,16 @@ static int h_gatt(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key
     if (!c)
         return -ENOMEM;
     int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-        char w[64];
-        snprintf(w, sizeof w, "gatt[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s is %s, expected a group { uuid = \"2a6e\"; }", w,
-                            gw_config_type_desc(g));
-            continue;
-        }
-        rc = parse_char(ctx, g, w, &c[i]);
+    gw_cfg_list_t it = {.list = s, .name = "gatt", .shape = "{ uuid = \"2a6e\"; }",
+                        .phrase = GW_CFG_LIST_EXPECTED};
+    while (rc == 0 && gw_config_list_next(ctx, &it)) {
+        int i = it.index;
+        rc = parse_char(ctx, it.group, it.where, &c[i]);
         for (int j = 0; rc == 0 && j < i; j++)
             if (c[i].uuid[0] && strcmp(c[i].uuid, c[j].uuid) == 0)
-                gw_config_error(ctx, g, "%s: characteristic %s is already in gatt[%d] (line %d), "
-                                        "expected each characteristic once", w, c[i].uuid, j,
-                                c[j].line);
+                gw_config_error(ctx, it.group, "%s: characteristic %s is already in gatt[%d] "
+                                               "(line %d), expected each characteristic once",
+                                it.where, c[i].uuid, j, c[j].line);
     }
     if (rc < 0) {
         chars_free(c, (size_t)n);

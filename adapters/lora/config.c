@@ -18,26 +18,19 @@
 enum { S_LISTEN, S_REGION, S_STATE_DIR, S_DEDUP, S_FLUSH, S_DL_TIMEOUT, S_NET_ID, S_RX1_OFF,
        S_RX_WINDOW, S_N };
 
-static int h_record(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 static const gw_cfg_key_t section_keys[] = {
     {"listen", GW_CFG_STRING, "a string \"host:port\" (where forwarders send, e.g. \"0.0.0.0:1700\")",
-     false, h_record, S_LISTEN, 0, 0},
-    {"region", GW_CFG_STRING, "a string (\"EU868\" or \"US915\")", false, h_record, S_REGION, 0, 0},
+     false, NULL, S_LISTEN, 0, 0},
+    {"region", GW_CFG_STRING, "a string (\"EU868\" or \"US915\")", false, NULL, S_REGION, 0, 0},
     {"state_dir", GW_CFG_STRING, "a string (directory for frame counters and session keys)", false,
-     h_record, S_STATE_DIR, 0, 0},
-    {"dedup_ms", GW_CFG_INT, "an integer (milliseconds, 0..2000)", false, h_record, S_DEDUP, 0, 0},
-    {"flush_ms", GW_CFG_INT, "an integer (milliseconds, 0..60000)", false, h_record, S_FLUSH, 0, 0},
-    {"downlink_timeout", GW_CFG_INT, "an integer (seconds, 1..86400)", false, h_record,
+     NULL, S_STATE_DIR, 0, 0},
+    {"dedup_ms", GW_CFG_INT, "an integer (milliseconds, 0..2000)", false, NULL, S_DEDUP, 0, 0},
+    {"flush_ms", GW_CFG_INT, "an integer (milliseconds, 0..60000)", false, NULL, S_FLUSH, 0, 0},
+    {"downlink_timeout", GW_CFG_INT, "an integer (seconds, 1..86400)", false, NULL,
      S_DL_TIMEOUT, 0, 0},
-    {"net_id", GW_CFG_INT, "an integer (NetID, 0..0xFFFFFF)", false, h_record, S_NET_ID, 0, 0},
-    {"rx1_dr_offset", GW_CFG_INT, "an integer (0..5)", false, h_record, S_RX1_OFF, 0, 0},
-    {"rx_window", GW_CFG_STRING, "\"rx1\" or \"rx2\"", false, h_record, S_RX_WINDOW, 0, 0},
+    {"net_id", GW_CFG_INT, "an integer (NetID, 0..0xFFFFFF)", false, NULL, S_NET_ID, 0, 0},
+    {"rx1_dr_offset", GW_CFG_INT, "an integer (0..5)", false, NULL, S_RX1_OFF, 0, 0},
+    {"rx_window", GW_CFG_STRING, "\"rx1\" or \"rx2\"", false, NULL, S_RX_WINDOW, 0, 0},
 };
 
 static void free_section(void *p)

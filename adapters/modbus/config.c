@@ -23,33 +23,26 @@
 enum { B_NAME, B_TYPE, B_HOST, B_PORT, B_DEVICE, B_BAUD, B_PARITY, B_DATA, B_STOP, B_TIMEOUT,
        B_TURN, B_GAP, B_BACKOFF, B_FAIL, B_N };
 
-static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 static const gw_cfg_key_t bus_keys[] = {
-    {"name", GW_CFG_STRING, "a string (the bus name devices refer to)", true, h_rec, B_NAME, 0, 0},
-    {"type", GW_CFG_STRING, "\"tcp\" or \"rtu\"", true, h_rec, B_TYPE, 0, 0},
-    {"host", GW_CFG_STRING, "a string (host name or address)", false, h_rec, B_HOST, 0, 0},
-    {"port", GW_CFG_INT, "an integer (TCP port)", false, h_rec, B_PORT, 1, 65535},
-    {"device", GW_CFG_STRING, "a string (serial device path)", false, h_rec, B_DEVICE, 0, 0},
-    {"baud", GW_CFG_INT, "an integer (bits per second)", false, h_rec, B_BAUD, 50, 4000000},
-    {"parity", GW_CFG_STRING, "\"N\", \"E\" or \"O\"", false, h_rec, B_PARITY, 0, 0},
-    {"data_bits", GW_CFG_INT, "an integer (5..8)", false, h_rec, B_DATA, 5, 8},
-    {"stop_bits", GW_CFG_INT, "an integer (1 or 2)", false, h_rec, B_STOP, 1, 2},
-    {"timeout_ms", GW_CFG_INT, "an integer (milliseconds, 10..60000)", false, h_rec, B_TIMEOUT,
+    {"name", GW_CFG_STRING, "a string (the bus name devices refer to)", true, NULL, B_NAME, 0, 0},
+    {"type", GW_CFG_STRING, "\"tcp\" or \"rtu\"", true, NULL, B_TYPE, 0, 0},
+    {"host", GW_CFG_STRING, "a string (host name or address)", false, NULL, B_HOST, 0, 0},
+    {"port", GW_CFG_INT, "an integer (TCP port)", false, NULL, B_PORT, 1, 65535},
+    {"device", GW_CFG_STRING, "a string (serial device path)", false, NULL, B_DEVICE, 0, 0},
+    {"baud", GW_CFG_INT, "an integer (bits per second)", false, NULL, B_BAUD, 50, 4000000},
+    {"parity", GW_CFG_STRING, "\"N\", \"E\" or \"O\"", false, NULL, B_PARITY, 0, 0},
+    {"data_bits", GW_CFG_INT, "an integer (5..8)", false, NULL, B_DATA, 5, 8},
+    {"stop_bits", GW_CFG_INT, "an integer (1 or 2)", false, NULL, B_STOP, 1, 2},
+    {"timeout_ms", GW_CFG_INT, "an integer (milliseconds, 10..60000)", false, NULL, B_TIMEOUT,
      10, 60000},
-    {"turnaround_ms", GW_CFG_INT, "an integer (milliseconds, 0..10000)", false, h_rec, B_TURN, 0,
+    {"turnaround_ms", GW_CFG_INT, "an integer (milliseconds, 0..10000)", false, NULL, B_TURN, 0,
      10000},
-    {"max_gap", GW_CFG_INT, "an integer (registers, 0..100)", false, h_rec, B_GAP, 0, 100},
-    {"backoff_max_ms", GW_CFG_INT, "an integer (milliseconds, 100..3600000)", false, h_rec,
+    {"max_gap", GW_CFG_INT, "an integer (registers, 0..100)", false, NULL, B_GAP, 0, 100},
+    {"backoff_max_ms", GW_CFG_INT, "an integer (milliseconds, 100..3600000)", false, NULL,
      B_BACKOFF, 100, 3600000},
     {"fail_threshold", GW_CFG_INT,
      "an integer (consecutive failures before a device is deregistered, 0 = never, up to 1000000)",
-     false, h_rec, B_FAIL, 0, 1000000},
+     false, NULL, B_FAIL, 0, 1000000},
 };
 
 /* An integer key in [k->min, k->max]; keeps *out when absent. */
@@ -172,20 +165,13 @@ static int bus_entry(gw_cfg_ctx_t *ctx, gw_modbus_conf_t *c, const config_settin
 
 static int parse_buses(gw_cfg_ctx_t *ctx, const config_setting_t *list, gw_modbus_conf_t *c)
 {
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[64];
-        snprintf(where, sizeof where, "adapters.modbus[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { name = ...; type = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .name = "adapters.modbus",
+                        .shape = "{ name = ...; type = ...; }"};
+    while (gw_config_list_next(ctx, &it)) {
         const config_setting_t *e[B_N] = {0};
-        int rc = gw_config_walk(ctx, g, where, bus_keys, B_N, e, NULL);
+        int rc = gw_config_walk(ctx, it.group, it.where, bus_keys, B_N, e, NULL);
         if (rc == 0 && e[B_NAME] && e[B_TYPE])
-            rc = bus_entry(ctx, c, g, e);
+            rc = bus_entry(ctx, c, it.group, e);
         if (rc < 0)
             return rc;
     }
@@ -284,30 +270,30 @@ enum { R_FIELD, R_TABLE, R_ADDRESS, R_TYPE, R_ORDER, R_LENGTH, R_SCALE, R_OFFSET
        R_WRITABLE, R_READ_BACK, R_PATH, R_PULSE, R_EXEC_VALUE, R_N };
 
 static const gw_cfg_key_t reg_keys[] = {
-    {"field", GW_CFG_STRING, "a string (the reading's field, e.g. \"voltage\")", true, h_rec,
+    {"field", GW_CFG_STRING, "a string (the reading's field, e.g. \"voltage\")", true, NULL,
      R_FIELD, 0, 0},
-    {"table", GW_CFG_STRING, "\"coil\", \"discrete\", \"input\" or \"holding\"", false, h_rec,
+    {"table", GW_CFG_STRING, "\"coil\", \"discrete\", \"input\" or \"holding\"", false, NULL,
      R_TABLE, 0, 0},
-    {"address", GW_CFG_INT, "an integer (0-based register address, 0..65535)", true, h_rec,
+    {"address", GW_CFG_INT, "an integer (0-based register address, 0..65535)", true, NULL,
      R_ADDRESS, 0, 0},
     {"type", GW_CFG_STRING, "a data type (bool, u16, s16, u32, s32, u64, s64, f32, f64, string)",
-     false, h_rec, R_TYPE, 0, 0},
-    {"order", GW_CFG_STRING, "\"ABCD\", \"CDAB\", \"BADC\" or \"DCBA\"", false, h_rec, R_ORDER, 0,
+     false, NULL, R_TYPE, 0, 0},
+    {"order", GW_CFG_STRING, "\"ABCD\", \"CDAB\", \"BADC\" or \"DCBA\"", false, NULL, R_ORDER, 0,
      0},
     {"length", GW_CFG_INT, "an integer (registers of a string, 1..125, or bits of a coil field)",
-     false, h_rec, R_LENGTH, 0, 0},
-    {"scale", GW_CFG_NUMBER, "a number", false, h_rec, R_SCALE, 0, 0},
-    {"offset", GW_CFG_NUMBER, "a number", false, h_rec, R_OFFSET, 0, 0},
-    {"interval", GW_CFG_NUMBER, "a number (seconds between polls, at least 0.01)", false, h_rec,
+     false, NULL, R_LENGTH, 0, 0},
+    {"scale", GW_CFG_NUMBER, "a number", false, NULL, R_SCALE, 0, 0},
+    {"offset", GW_CFG_NUMBER, "a number", false, NULL, R_OFFSET, 0, 0},
+    {"interval", GW_CFG_NUMBER, "a number (seconds between polls, at least 0.01)", false, NULL,
      R_INTERVAL, 0, 0},
-    {"writable", GW_CFG_BOOL, "true or false", false, h_rec, R_WRITABLE, 0, 0},
+    {"writable", GW_CFG_BOOL, "true or false", false, NULL, R_WRITABLE, 0, 0},
     {"read_back", GW_CFG_BOOL, "true or false (check a write by reading the register back)",
-     false, h_rec, R_READ_BACK, 0, 0},
-    {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, h_rec, R_PATH, 0, 0},
+     false, NULL, R_READ_BACK, 0, 0},
+    {"path", GW_CFG_STRING, "a string (\"/oid/iid/rid\")", false, NULL, R_PATH, 0, 0},
     {"pulse_ms", GW_CFG_INT, "an integer (ms a writable coil stays on when executed, 1..60000)", false,
-     h_rec, R_PULSE, 0, 0},
+     NULL, R_PULSE, 0, 0},
     {"execute_value", GW_CFG_NUMBER, "a number (what Execute writes to a writable register)", false,
-     h_rec, R_EXEC_VALUE, 0, 0},
+     NULL, R_EXEC_VALUE, 0, 0},
 };
 
 static const char *const table_names[] = {"coil", "discrete", "input", "holding"};
@@ -537,20 +523,13 @@ static int h_registers(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw
 {
     (void)k;
     gw_modbus_dev_conf_t *p = obj;
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[64];
-        snprintf(where, sizeof where, "registers[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { field = ...; address = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .name = "registers",
+                        .shape = "{ field = ...; address = ...; }"};
+    while (gw_config_list_next(ctx, &it)) {
         const config_setting_t *e[R_N] = {0};
-        int rc = gw_config_walk(ctx, g, where, reg_keys, R_N, e, NULL);
+        int rc = gw_config_walk(ctx, it.group, it.where, reg_keys, R_N, e, NULL);
         if (rc == 0 && e[R_FIELD] && e[R_ADDRESS])
-            rc = reg_entry(ctx, p, g, e);
+            rc = reg_entry(ctx, p, it.group, e);
         if (rc < 0)
             return rc;
     }

@@ -16,50 +16,31 @@
 enum { C_TYPE, C_SCRIPT, C_SOURCE, C_FIELDS, C_TIMEOUT, C_MEMORY, C_FPORT, C_N };
 enum { F_NAME, F_UNIT, F_PATH, F_WRITABLE, F_N };
 
-static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 static const gw_cfg_key_t js_keys[] = {
-    {"type", GW_CFG_STRING, "\"lpp\", \"layout\" or \"js\"", true, h_rec, C_TYPE, 0, 0},
+    {"type", GW_CFG_STRING, "\"lpp\", \"layout\" or \"js\"", true, NULL, C_TYPE, 0, 0},
     {"script", GW_CFG_STRING, "a string (file of the codec, relative to this file's directory)",
-     false, h_rec, C_SCRIPT, 0, 0},
-    {"source", GW_CFG_STRING, "a string (the codec's JavaScript text)", false, h_rec, C_SOURCE, 0, 0},
+     false, NULL, C_SCRIPT, 0, 0},
+    {"source", GW_CFG_STRING, "a string (the codec's JavaScript text)", false, NULL, C_SOURCE, 0, 0},
     {"fields", GW_CFG_LIST | GW_CFG_ARRAY,
-     "a list of field names or groups { name = \"temperature\"; unit = \"Cel\"; }", false, h_rec,
+     "a list of field names or groups { name = \"temperature\"; unit = \"Cel\"; }", false, NULL,
      C_FIELDS, 0, 0},
-    {"timeout_ms", GW_CFG_INT, "an integer (milliseconds per call, 1..10000)", false, h_rec,
+    {"timeout_ms", GW_CFG_INT, "an integer (milliseconds per call, 1..10000)", false, NULL,
      C_TIMEOUT, 1, 10000},
-    {"memory_kb", GW_CFG_INT, "an integer (KiB of the codec's heap, 256..262144)", false, h_rec,
+    {"memory_kb", GW_CFG_INT, "an integer (KiB of the codec's heap, 256..262144)", false, NULL,
      C_MEMORY, 256, 262144},
-    {"downlink_fport", GW_CFG_INT, "an integer (FPort of downlinks, 1..223)", false, h_rec, C_FPORT,
+    {"downlink_fport", GW_CFG_INT, "an integer (FPort of downlinks, 1..223)", false, NULL, C_FPORT,
      1, 223},
 };
 
 static const gw_cfg_key_t field_keys[] = {
     {"name", GW_CFG_STRING, "a string (a name decodeUplink's data produces, e.g. \"wind.speed\")",
-     true, h_rec, F_NAME, 0, 0},
-    {"unit", GW_CFG_STRING, "a string (unit of the values, e.g. \"Cel\")", false, h_rec, F_UNIT, 0, 0},
-    {"path", GW_CFG_STRING, "a string (resource path such as \"/3303/0/5700\")", false, h_rec,
+     true, NULL, F_NAME, 0, 0},
+    {"unit", GW_CFG_STRING, "a string (unit of the values, e.g. \"Cel\")", false, NULL, F_UNIT, 0, 0},
+    {"path", GW_CFG_STRING, "a string (resource path such as \"/3303/0/5700\")", false, NULL,
      F_PATH, 0, 0},
-    {"writable", GW_CFG_BOOL, "true or false (LwM2M writes go to encodeDownlink)", false, h_rec,
+    {"writable", GW_CFG_BOOL, "true or false (LwM2M writes go to encodeDownlink)", false, NULL,
      F_WRITABLE, 0, 0},
 };
-
-static bool int_in(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                   unsigned *out)
-{
-    long long v = config_setting_get_int64(s);
-    if (v < k->min || v > k->max) {
-        gw_config_error(ctx, s, "%s %lld is out of range, expected %s", k->name, v, k->expect);
-        return false;
-    }
-    *out = (unsigned)v;
-    return true;
-}
 
 /* The script file: relative to the directory of the file that names it. */
 static int read_script(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *where, char **out,
@@ -174,12 +155,13 @@ int gw_js_parse(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *where,
     j->timeout_ms = GW_PAYLOAD_JS_TIMEOUT_MS;
     j->memory_kb = GW_PAYLOAD_JS_MEMORY_KB;
     j->fport = 1;
-    if (set[C_TIMEOUT])
-        int_in(ctx, set[C_TIMEOUT], &js_keys[C_TIMEOUT], &j->timeout_ms);
-    if (set[C_MEMORY])
-        int_in(ctx, set[C_MEMORY], &js_keys[C_MEMORY], &j->memory_kb);
-    if (set[C_FPORT])
-        int_in(ctx, set[C_FPORT], &js_keys[C_FPORT], &j->fport);
+    long long v;
+    if (set[C_TIMEOUT] && gw_payload_int_in(ctx, set[C_TIMEOUT], &js_keys[C_TIMEOUT], &v))
+        j->timeout_ms = (unsigned)v;
+    if (set[C_MEMORY] && gw_payload_int_in(ctx, set[C_MEMORY], &js_keys[C_MEMORY], &v))
+        j->memory_kb = (unsigned)v;
+    if (set[C_FPORT] && gw_payload_int_in(ctx, set[C_FPORT], &js_keys[C_FPORT], &v))
+        j->fport = (unsigned)v;
     if (set[C_FIELDS] && (rc = parse_fields(ctx, set[C_FIELDS], where, j)) < 0)
         return rc;
     const config_setting_t *at = set[C_SCRIPT] ? set[C_SCRIPT] : set[C_SOURCE];

@@ -131,28 +131,6 @@ int gw_lay_decode(const gw_lay_conf_t *l, unsigned fport, const uint8_t *b, size
     return 0;
 }
 
-static int to_double(const gw_value_t *v, double *out)
-{
-    switch (v->type) {
-    case GW_TYPE_FLOAT:
-        *out = v->v.f;
-        break;
-    case GW_TYPE_INTEGER:
-    case GW_TYPE_TIME:
-        *out = (double)v->v.i;
-        break;
-    case GW_TYPE_UNSIGNED:
-        *out = (double)v->v.u;
-        break;
-    case GW_TYPE_BOOLEAN:
-        *out = v->v.b;
-        break;
-    default:
-        return -EINVAL;
-    }
-    return isfinite(*out) ? 0 : -EINVAL;
-}
-
 int gw_lay_encode(const gw_lay_conf_t *l, const char *field, const gw_value_t *v, unsigned *out_fport,
                   uint8_t *out, size_t cap, size_t *out_len, char *msg, size_t size)
 {
@@ -167,7 +145,7 @@ int gw_lay_encode(const gw_lay_conf_t *l, const char *field, const gw_value_t *v
     if (!f)
         return gw_payload_msg(-ENOENT, msg, size, "layout: \"%s\" is not a downlink field", field);
     double x;
-    if (to_double(v, &x) < 0)
+    if (gw_payload_number(v, &x) < 0)
         return gw_payload_msg(-EINVAL, msg, size, "layout: %s takes a finite number or a boolean",
                               field);
     if (port->min_len > cap)
@@ -221,61 +199,42 @@ enum { P_FPORT, P_FIELDS, P_N };
 enum { F_NAME, F_OFFSET, F_LENGTH, F_TYPE, F_ENDIAN, F_BIT, F_BITS, F_SCALE, F_ADD, F_DEC, F_UNIT,
        F_PATH, F_N };
 
-static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 static const gw_cfg_key_t codec_keys[] = {
-    {"type", GW_CFG_STRING, "\"lpp\", \"layout\" or \"js\"", true, h_rec, C_TYPE, 0, 0},
-    {"uplinks", GW_CFG_LIST, "a list of groups { fport = 2; fields = (...); }", false, h_rec, C_UP,
+    {"type", GW_CFG_STRING, "\"lpp\", \"layout\" or \"js\"", true, NULL, C_TYPE, 0, 0},
+    {"uplinks", GW_CFG_LIST, "a list of groups { fport = 2; fields = (...); }", false, NULL, C_UP,
      0, 0},
-    {"downlinks", GW_CFG_LIST, "a list of groups { fport = 10; fields = (...); }", false, h_rec,
+    {"downlinks", GW_CFG_LIST, "a list of groups { fport = 10; fields = (...); }", false, NULL,
      C_DOWN, 0, 0},
 };
 
 static const gw_cfg_key_t port_keys[] = {
-    {"fport", GW_CFG_INT, "an integer (FPort, 1..223; 0 for BLE)", true, h_rec, P_FPORT, 0, 223},
+    {"fport", GW_CFG_INT, "an integer (FPort, 1..223; 0 for BLE)", true, NULL, P_FPORT, 0, 223},
     {"fields", GW_CFG_LIST, "a list of groups { name = \"temperature\"; offset = 0; length = 2; }",
-     true, h_rec, P_FIELDS, 0, 0},
+     true, NULL, P_FIELDS, 0, 0},
 };
 
 static const gw_cfg_key_t field_keys[] = {
-    {"name", GW_CFG_STRING, "a string (the field it produces, e.g. \"temperature\")", true, h_rec,
+    {"name", GW_CFG_STRING, "a string (the field it produces, e.g. \"temperature\")", true, NULL,
      F_NAME, 0, 0},
-    {"offset", GW_CFG_INT, "an integer (first byte, 0..241)", true, h_rec, F_OFFSET, 0,
+    {"offset", GW_CFG_INT, "an integer (first byte, 0..241)", true, NULL, F_OFFSET, 0,
      GW_PAYLOAD_MAX_BYTES - 1},
-    {"length", GW_CFG_INT, "an integer (bytes, 1..8)", false, h_rec, F_LENGTH, 1, 8},
-    {"type", GW_CFG_STRING, "\"uint\", \"int\" (signed), \"float\" or \"bool\"", false, h_rec,
+    {"length", GW_CFG_INT, "an integer (bytes, 1..8)", false, NULL, F_LENGTH, 1, 8},
+    {"type", GW_CFG_STRING, "\"uint\", \"int\" (signed), \"float\" or \"bool\"", false, NULL,
      F_TYPE, 0, 0},
-    {"endian", GW_CFG_STRING, "\"big\" or \"little\"", false, h_rec, F_ENDIAN, 0, 0},
+    {"endian", GW_CFG_STRING, "\"big\" or \"little\"", false, NULL, F_ENDIAN, 0, 0},
     {"bit", GW_CFG_INT, "an integer (lowest bit of a bit field, 0 = least significant, 0..63)",
-     false, h_rec, F_BIT, 0, 63},
-    {"bits", GW_CFG_INT, "an integer (width of a bit field, 1..64)", false, h_rec, F_BITS, 1, 64},
-    {"scale", GW_CFG_NUMBER, "a number (value = raw * scale + add, not 0)", false, h_rec, F_SCALE,
+     false, NULL, F_BIT, 0, 63},
+    {"bits", GW_CFG_INT, "an integer (width of a bit field, 1..64)", false, NULL, F_BITS, 1, 64},
+    {"scale", GW_CFG_NUMBER, "a number (value = raw * scale + add, not 0)", false, NULL, F_SCALE,
      0, 0},
-    {"add", GW_CFG_NUMBER, "a number (value = raw * scale + add)", false, h_rec, F_ADD, 0, 0},
-    {"decimals", GW_CFG_INT, "an integer (decimals of the value, 0..15)", false, h_rec, F_DEC, 0,
+    {"add", GW_CFG_NUMBER, "a number (value = raw * scale + add)", false, NULL, F_ADD, 0, 0},
+    {"decimals", GW_CFG_INT, "an integer (decimals of the value, 0..15)", false, NULL, F_DEC, 0,
      15},
-    {"unit", GW_CFG_STRING, "a string (unit of the value, e.g. \"Cel\")", false, h_rec, F_UNIT, 0,
+    {"unit", GW_CFG_STRING, "a string (unit of the value, e.g. \"Cel\")", false, NULL, F_UNIT, 0,
      0},
-    {"path", GW_CFG_STRING, "a string (resource path such as \"/3303/0/5700\")", false, h_rec,
+    {"path", GW_CFG_STRING, "a string (resource path such as \"/3303/0/5700\")", false, NULL,
      F_PATH, 0, 0},
 };
-
-static bool int_in(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                   long long *out)
-{
-    long long v = config_setting_get_int64(s);
-    if (v < k->min || v > k->max) {
-        gw_config_error(ctx, s, "%s %lld is out of range, expected %s", k->name, v, k->expect);
-        return false;
-    }
-    *out = v;
-    return true;
-}
 
 static double num(const config_setting_t *s)
 {
@@ -298,9 +257,9 @@ static int parse_field(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char 
     *f = (gw_lay_field_t){.length = 1, .bit = -1, .scale = 1, .decimals = -1, .writable = writable,
                           .line = config_setting_source_line(g)};
     long long v;
-    if (s[F_OFFSET] && int_in(ctx, s[F_OFFSET], &field_keys[F_OFFSET], &v))
+    if (s[F_OFFSET] && gw_payload_int_in(ctx, s[F_OFFSET], &field_keys[F_OFFSET], &v))
         f->offset = (unsigned)v;
-    if (s[F_LENGTH] && int_in(ctx, s[F_LENGTH], &field_keys[F_LENGTH], &v))
+    if (s[F_LENGTH] && gw_payload_int_in(ctx, s[F_LENGTH], &field_keys[F_LENGTH], &v))
         f->length = (unsigned)v;
     if (s[F_TYPE]) {
         const char *t = config_setting_get_string(s[F_TYPE]);
@@ -325,9 +284,9 @@ static int parse_field(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char 
             gw_config_error(ctx, s[F_ENDIAN], "%s: endian %s, expected \"big\" or \"little\"", w,
                             gw_config_quote(e, q, sizeof q));
     }
-    if (s[F_BIT] && int_in(ctx, s[F_BIT], &field_keys[F_BIT], &v))
+    if (s[F_BIT] && gw_payload_int_in(ctx, s[F_BIT], &field_keys[F_BIT], &v))
         f->bit = (int)v;
-    if (s[F_BITS] && int_in(ctx, s[F_BITS], &field_keys[F_BITS], &v))
+    if (s[F_BITS] && gw_payload_int_in(ctx, s[F_BITS], &field_keys[F_BITS], &v))
         f->bits = (unsigned)v;
     if (s[F_BIT] && !s[F_BITS])
         f->bits = 1;
@@ -359,7 +318,7 @@ static int parse_field(gw_cfg_ctx_t *ctx, const config_setting_t *g, const char 
         if (!isfinite(f->add))
             gw_config_error(ctx, s[F_ADD], "%s: add is not finite, expected a number", w);
     }
-    if (s[F_DEC] && int_in(ctx, s[F_DEC], &field_keys[F_DEC], &v))
+    if (s[F_DEC] && gw_payload_int_in(ctx, s[F_DEC], &field_keys[F_DEC], &v))
         f->decimals = (int)v;
     if (s[F_PATH]) {
         const char *p = config_setting_get_string(s[F_PATH]);
@@ -393,22 +352,17 @@ static void port_free(gw_lay_port_t *p)
 static int parse_ports(gw_cfg_ctx_t *ctx, const config_setting_t *list, const char *where,
                        const char *key, bool writable, gw_lay_conf_t *l)
 {
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char w[128];
-        snprintf(w, sizeof w, "%s.%s[%d]", where, key, i);
-        if (!config_setting_is_group(g)) {
-            gw_config_error(ctx, g, "%s is %s, expected a group { fport = 2; fields = (...); }", w,
-                            gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .prefix = where, .name = key,
+                        .shape = "{ fport = 2; fields = (...); }", .phrase = GW_CFG_LIST_EXPECTED};
+    while (gw_config_list_next(ctx, &it)) {
+        const config_setting_t *g = it.group;
+        const char *w = it.where;
         const config_setting_t *s[P_N] = {0};
         int rc = gw_config_walk(ctx, g, w, port_keys, P_N, s, NULL);
         if (rc < 0)
             return rc;
         long long fport;
-        if (!s[P_FPORT] || !s[P_FIELDS] || !int_in(ctx, s[P_FPORT], &port_keys[P_FPORT], &fport))
+        if (!s[P_FPORT] || !s[P_FIELDS] || !gw_payload_int_in(ctx, s[P_FPORT], &port_keys[P_FPORT], &fport))
             continue;
         for (size_t j = 0; j < l->n; j++)
             if (l->ports[j].fport == fport && l->ports[j].f[0].writable == writable)
@@ -423,39 +377,31 @@ static int parse_ports(gw_cfg_ctx_t *ctx, const config_setting_t *list, const ch
         port.f = calloc((size_t)nf, sizeof(*port.f));
         if (!port.f)
             return -ENOMEM;
-        bool all_ok = true;
-        for (int k = 0; k < nf; k++) {
-            const config_setting_t *fg = config_setting_get_elem(s[P_FIELDS], (unsigned)k);
-            char fw[160];
-            snprintf(fw, sizeof fw, "%s.fields[%d]", w, k);
-            if (!config_setting_is_group(fg)) {
-                gw_config_error(ctx, fg, "%s is %s, expected a group { name = \"temperature\"; "
-                                "offset = 0; length = 2; }", fw, gw_config_type_desc(fg));
-                all_ok = false;
-                continue;
-            }
+        /* A port with any problem in its fields is left out whole. */
+        int before = gw_config_errors(ctx);
+        gw_cfg_list_t fit = {.list = s[P_FIELDS], .prefix = w, .name = "fields",
+                             .shape = "{ name = \"temperature\"; offset = 0; length = 2; }",
+                             .phrase = GW_CFG_LIST_EXPECTED};
+        while (gw_config_list_next(ctx, &fit)) {
             bool ok = false;
-            rc = parse_field(ctx, fg, fw, writable, &port.f[port.n], &ok);
+            rc = parse_field(ctx, fit.group, fit.where, writable, &port.f[port.n], &ok);
             port.n++;
             if (rc < 0) {
                 port_free(&port);
                 return rc;
             }
-            if (!ok) {
-                all_ok = false;
+            if (!ok)
                 continue;
-            }
             const gw_lay_field_t *f = &port.f[port.n - 1];
             for (size_t m = 0; m + 1 < port.n; m++)
-                if (port.f[m].name && strcmp(port.f[m].name, f->name) == 0) {
-                    gw_config_error(ctx, fg, "%s: field \"%s\" appears twice in FPort %lld (line "
-                                    "%d), expected distinct names", fw, f->name, fport,
-                                    port.f[m].line);
-                    all_ok = false;
-                }
+                if (port.f[m].name && strcmp(port.f[m].name, f->name) == 0)
+                    gw_config_error(ctx, fit.group, "%s: field \"%s\" appears twice in FPort %lld "
+                                    "(line %d), expected distinct names", fit.where, f->name,
+                                    fport, port.f[m].line);
             if (f->offset + f->length > port.min_len)
                 port.min_len = f->offset + f->length;
         }
+        bool all_ok = gw_config_errors(ctx) == before;
         gw_lay_port_t *np = all_ok ? realloc(l->ports, (l->n + 1) * sizeof(*np)) : NULL;
         if (!np) {
             port_free(&port);

@@ -210,28 +210,6 @@ static const gw_lpp_type_t *parse_output(const char *field, unsigned *out_ch)
     return NULL;
 }
 
-static int value_number(const gw_value_t *v, double *out)
-{
-    switch (v->type) {
-    case GW_TYPE_FLOAT:
-        *out = v->v.f;
-        break;
-    case GW_TYPE_INTEGER:
-    case GW_TYPE_TIME:
-        *out = (double)v->v.i;
-        break;
-    case GW_TYPE_UNSIGNED:
-        *out = (double)v->v.u;
-        break;
-    case GW_TYPE_BOOLEAN:
-        *out = v->v.b ? 1 : 0;
-        break;
-    default:
-        return -EINVAL;
-    }
-    return isfinite(*out) ? 0 : -EINVAL;
-}
-
 int gw_lpp_encode(const gw_lpp_conf_t *l, const char *field, const gw_value_t *v, unsigned *out_fport,
                   uint8_t *out, size_t cap, size_t *out_len, char *msg, size_t size)
 {
@@ -243,7 +221,7 @@ int gw_lpp_encode(const gw_lpp_conf_t *l, const char *field, const gw_value_t *v
                               "analog_output_<channel> (channel 0..255)",
                               field ? field : "");
     double x;
-    if (value_number(v, &x) < 0)
+    if (gw_payload_number(v, &x) < 0)
         return gw_payload_msg(-EINVAL, msg, size, "LPP: %s takes a finite number or a boolean",
                               field);
     long long raw;
@@ -321,38 +299,19 @@ int gw_lpp_declare(const gw_lpp_conf_t *l, gw_field_decl_t **decls, size_t *n)
 enum { C_TYPE, C_CHANNELS, C_FPORT, C_N };
 enum { H_CHANNEL, H_TYPE, H_N };
 
-static int h_rec(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 static const gw_cfg_key_t lpp_keys[] = {
-    {"type", GW_CFG_STRING, "\"lpp\", \"layout\" or \"js\"", true, h_rec, C_TYPE, 0, 0},
+    {"type", GW_CFG_STRING, "\"lpp\", \"layout\" or \"js\"", true, NULL, C_TYPE, 0, 0},
     {"channels", GW_CFG_LIST,
      "a list of groups { channel = 3; type = \"temperature\"; } (the channels the device sends)",
-     false, h_rec, C_CHANNELS, 0, 0},
-    {"downlink_fport", GW_CFG_INT, "an integer (FPort of downlinks, 1..223)", false, h_rec, C_FPORT,
+     false, NULL, C_CHANNELS, 0, 0},
+    {"downlink_fport", GW_CFG_INT, "an integer (FPort of downlinks, 1..223)", false, NULL, C_FPORT,
      1, 223},
 };
 
 static const gw_cfg_key_t chan_keys[] = {
-    {"channel", GW_CFG_INT, "an integer (LPP channel, 0..255)", true, h_rec, H_CHANNEL, 0, 255},
-    {"type", GW_CFG_STRING, "an LPP type name such as \"temperature\"", true, h_rec, H_TYPE, 0, 0},
+    {"channel", GW_CFG_INT, "an integer (LPP channel, 0..255)", true, NULL, H_CHANNEL, 0, 255},
+    {"type", GW_CFG_STRING, "an LPP type name such as \"temperature\"", true, NULL, H_TYPE, 0, 0},
 };
-
-static bool int_in(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                   long long *out)
-{
-    long long v = config_setting_get_int64(s);
-    if (v < k->min || v > k->max) {
-        gw_config_error(ctx, s, "%s %lld is out of range, expected %s", k->name, v, k->expect);
-        return false;
-    }
-    *out = v;
-    return true;
-}
 
 int gw_lpp_parse(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *where, gw_lpp_conf_t *l)
 {
@@ -364,7 +323,7 @@ int gw_lpp_parse(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *where
             return rc;
     }
     long long v;
-    if (set[C_FPORT] && int_in(ctx, set[C_FPORT], &lpp_keys[C_FPORT], &v))
+    if (set[C_FPORT] && gw_payload_int_in(ctx, set[C_FPORT], &lpp_keys[C_FPORT], &v))
         l->fport = (unsigned)v;
     const config_setting_t *list = set[C_CHANNELS];
     int n = list ? config_setting_length(list) : 0;
@@ -373,20 +332,17 @@ int gw_lpp_parse(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *where
         if (!l->ch)
             return -ENOMEM;
     }
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char w[96];
-        snprintf(w, sizeof w, "%s.channels[%d]", where, i);
-        if (!config_setting_is_group(g)) {
-            gw_config_error(ctx, g, "%s is %s, expected a group { channel = 3; type = "
-                            "\"temperature\"; }", w, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .prefix = where, .name = "channels",
+                        .shape = "{ channel = 3; type = \"temperature\"; }",
+                        .phrase = GW_CFG_LIST_EXPECTED};
+    while (gw_config_list_next(ctx, &it)) {
+        const config_setting_t *g = it.group;
+        const char *w = it.where;
         const config_setting_t *c[H_N] = {0};
         int rc = gw_config_walk(ctx, g, w, chan_keys, H_N, c, NULL);
         if (rc < 0)
             return rc;
-        if (!c[H_CHANNEL] || !c[H_TYPE] || !int_in(ctx, c[H_CHANNEL], &chan_keys[H_CHANNEL], &v))
+        if (!c[H_CHANNEL] || !c[H_TYPE] || !gw_payload_int_in(ctx, c[H_CHANNEL], &chan_keys[H_CHANNEL], &v))
             continue;
         const char *tn = config_setting_get_string(c[H_TYPE]);
         const gw_lpp_type_t *t = gw_lpp_type_by_name(tn);

@@ -4,6 +4,7 @@
  * decode/encode/declare to its kind (lpp.c, layout.c, js.c).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,40 @@ int gw_payload_msg(int rc, char *msg, size_t size, const char *fmt, ...)
         va_end(ap);
     }
     return rc;
+}
+
+int gw_payload_number(const gw_value_t *v, double *out)
+{
+    switch (v->type) {
+    case GW_TYPE_FLOAT:
+        *out = v->v.f;
+        break;
+    case GW_TYPE_INTEGER:
+    case GW_TYPE_TIME:
+        *out = (double)v->v.i;
+        break;
+    case GW_TYPE_UNSIGNED:
+        *out = (double)v->v.u;
+        break;
+    case GW_TYPE_BOOLEAN:
+        *out = v->v.b ? 1 : 0;
+        break;
+    default:
+        return -EINVAL;
+    }
+    return isfinite(*out) ? 0 : -EINVAL;
+}
+
+bool gw_payload_int_in(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                       long long *out)
+{
+    long long v = config_setting_get_int64(s);
+    if (v < k->min || v > k->max) {
+        gw_config_error(ctx, s, "%s %lld is out of range, expected %s", k->name, v, k->expect);
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 static const char *const kinds[] = {"lpp", "layout", "js"};

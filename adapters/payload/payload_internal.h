@@ -112,6 +112,17 @@ struct gw_payload_codec {
 int gw_payload_msg(int rc, char *msg, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* A value a downlink encodes as a number: integers, times and booleans (0
+ * or 1) as a double. 0, or -EINVAL for other types and for NaN and the
+ * infinities, which no field of a frame holds. */
+int gw_payload_number(const gw_value_t *v, double *out);
+
+/* The integer setting s within k's min..max: true with *out set, or false
+ * once "file:line: <key> <v> is out of range, expected <k->expect>" is
+ * reported (the key tables' walk checks only the type). */
+bool gw_payload_int_in(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                       long long *out);
+
 int gw_lpp_parse(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *where, gw_lpp_conf_t *l);
 int gw_lpp_decode(const gw_lpp_conf_t *l, const uint8_t *b, size_t len, gw_payload_emit_fn emit,
                   void *ctx, char *msg, size_t size);

@@ -28,14 +28,6 @@ static bool finite_number(gw_cfg_ctx_t *ctx, const config_setting_t *s, double *
     return true;
 }
 
-static int h_record(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                    void *obj)
-{
-    (void)ctx;
-    ((const config_setting_t **)obj)[k->offset] = s;
-    return 0;
-}
-
 static void free_sim(gw_config_sim_t *s);
 
 static int copy_sim(gw_config_sim_t *dst, const gw_config_sim_t *src)
@@ -65,18 +57,18 @@ enum { S_FIELD, S_WAVE, S_MIN, S_MAX, S_PERIOD, S_INTERVAL, S_UNIT, S_DECIMALS, 
 
 static const gw_cfg_key_t sim_keys[] = {
     {"field", GW_CFG_STRING, "a string (the field generated, e.g. \"temperature\")", true,
-     h_record, S_FIELD, 0, 0},
+     NULL, S_FIELD, 0, 0},
     {"wave", GW_CFG_STRING, "\"sine\", \"random_walk\", \"sawtooth\", \"square\" or \"constant\"",
-     false, h_record, S_WAVE, 0, 0},
-    {"min", GW_CFG_NUMBER, "a number (lowest value)", false, h_record, S_MIN, 0, 0},
-    {"max", GW_CFG_NUMBER, "a number (highest value)", false, h_record, S_MAX, 0, 0},
-    {"period", GW_CFG_NUMBER, "a number (seconds per cycle)", false, h_record, S_PERIOD, 0, 0},
-    {"interval", GW_CFG_NUMBER, "a number (seconds between readings)", false, h_record,
+     false, NULL, S_WAVE, 0, 0},
+    {"min", GW_CFG_NUMBER, "a number (lowest value)", false, NULL, S_MIN, 0, 0},
+    {"max", GW_CFG_NUMBER, "a number (highest value)", false, NULL, S_MAX, 0, 0},
+    {"period", GW_CFG_NUMBER, "a number (seconds per cycle)", false, NULL, S_PERIOD, 0, 0},
+    {"interval", GW_CFG_NUMBER, "a number (seconds between readings)", false, NULL,
      S_INTERVAL, 0, 0},
-    {"unit", GW_CFG_STRING, "a string (the unit of the generated values)", false, h_record,
+    {"unit", GW_CFG_STRING, "a string (the unit of the generated values)", false, NULL,
      S_UNIT, 0, 0},
     {"decimals", GW_CFG_INT, "an integer 0..6 (decimals the values are rounded to)", false,
-     h_record, S_DECIMALS, 0, 0},
+     NULL, S_DECIMALS, 0, 0},
 };
 
 static int sim_entry(gw_cfg_ctx_t *ctx, sim_part_t *p, const config_setting_t *g,
@@ -184,20 +176,13 @@ static int h_simulate(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_
 {
     (void)k;
     sim_part_t *p = obj;
-    int n = config_setting_length(list);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        char where[64];
-        snprintf(where, sizeof where, "simulate[%d]", i);
-        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-            gw_config_error(ctx, g, "%s must be a group { field = ...; wave = ...; }, got %s",
-                            where, gw_config_type_desc(g));
-            continue;
-        }
+    gw_cfg_list_t it = {.list = list, .name = "simulate",
+                        .shape = "{ field = ...; wave = ...; }"};
+    while (gw_config_list_next(ctx, &it)) {
         const config_setting_t *e[S_N] = {0};
-        int rc = gw_config_walk(ctx, g, where, sim_keys, S_N, e, NULL);
+        int rc = gw_config_walk(ctx, it.group, it.where, sim_keys, S_N, e, NULL);
         if (rc == 0 && e[S_FIELD])
-            rc = sim_entry(ctx, p, g, e);
+            rc = sim_entry(ctx, p, it.group, e);
         if (rc < 0)
             return rc;
     }
