@@ -172,3 +172,29 @@ def test_one_server_needs_no_access_control(tmp):
             # No /2 at all: the single server may do everything.
             assert _code(srv.request("write", ep=EP, path="/3303/0/5750", cf=0, payload_text="x")) == "2.04"
             assert _code(srv.request("execute", ep=EP, path="/3303/0/5605")) == "2.04"
+
+
+def test_config_mistakes_are_reported_at_their_line(tmp):
+    import os
+    import subprocess
+    from harness import build_dir
+    path = os.path.join(tmp, "bad.conf")
+    with open(path, "w") as f:
+        f.write('servers = ( { uri = "coap://127.0.0.1:5683"; short_server_id = 101; } );\n'
+                'devices = ( { endpoint = "x"; adapter = "static";\n'
+                '  access = ( { object = 2; instance = 0; owner = 101; },\n'
+                '             { object = 3304; instance = 0; owner = 101; acl = { x101 = "R"; s102 = "RR"; }; },\n'
+                '             { object = 3303; instance = 0; owner = 101; acl = { s102 = "R"; }; },\n'
+                '             { object = 3303; instance = 0; owner = 102; } ); } );\n')
+    p = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--check", "-c", path],
+                       capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0, out
+    assert "bad.conf:3: access[0].object is 2" in out, out
+    assert 'bad.conf:4: acl key "x101" is not a server' in out, out
+    assert "bad.conf:4: acl.s102: 'R' is not a right or is given twice" in out, out
+    assert "bad.conf:6: access[3] governs /3303/0 again (first at line 5)" in out, out
+    ok = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--check", "-c",
+                         os.path.join(os.path.dirname(__file__), "..", "..", "examples", "two-servers.conf")],
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
