@@ -1,0 +1,195 @@
+"""Bootstrap (LwM2M 1.1.1 Core 5.2, 6.1) against a raw-UDP bootstrap server
+(bs_server.py) and the test LwM2M server (tests/server), /0 and /1 as the
+client's connection settings, their persistence in state_dir, and /1/x/4
+Disable."""
+
+import os
+import signal
+import stat
+
+import configs
+from bs_server import LINK, SENML_JSON, BsServer, senml
+from harness import Gateway, TestServer, decode_senml_json
+from raw_lwm2m import DELETE, GET, PUT
+
+EP = "bs-dev"
+
+
+def _conf(bs, extra_dev="bootstrap = true;", servers=""):
+    return ('gateway = { name = "bs-gw"; state_dir = "@TMP@/state"; };\n'
+            '%s'
+            'bootstrap_server = { uri = "%s"; };\n'
+            'devices = ( { endpoint = "%s"; adapter = "static"; %s\n'
+            '  resources = ( { path = "/3303/0/5700"; value = 21.5; } ); } );\n'
+            % (servers, bs.uri, EP, extra_dev))
+
+
+def _account(uri, ssid=101, sec_ssid=None, lifetime=60):
+    return [
+        ("/0/1", {0: uri, 1: False, 2: 3, 10: sec_ssid or ssid}),
+        ("/1/1", {0: ssid, 1: lifetime, 6: True, 7: "U"}),
+    ]
+
+
+def _provision(bs, ep, writes):
+    """Delete, writes, Discover, Reads, Finish: the codes seen, in order."""
+    seen = {"delete": bs.op(ep, DELETE, "/")[0]}
+    for path, values in writes:
+        seen[path] = bs.op(ep, PUT, path, cf=SENML_JSON, payload=senml(path, values))[0]
+    seen["discover"] = bs.op(ep, GET, "/", accept=LINK)
+    seen["read1"] = bs.op(ep, GET, "/1", accept=SENML_JSON)
+    seen["read0"] = bs.op(ep, GET, "/0/1", accept=SENML_JSON)[0]
+    seen["finish"] = bs.finish(ep)
+    return seen
+
+
+def _prov_file(tmp, ep):
+    return os.path.join(tmp, "state", "provisioned", ep + ".prov")
+
+
+def test_client_with_only_a_bootstrap_uri_is_provisioned_and_restarts_from_state(tmp):
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri, lifetime=77))
+        with Gateway(tmp, _conf(bs)) as gw:
+            bs.wait_bs_request(EP)
+            seen = bs.wait_result(EP)
+            assert seen["delete"] == "2.02" and seen["/0/1"] == "2.04" and seen["/1/1"] == "2.04", seen
+            code, links = seen["discover"]
+            assert code == "2.05" and links.startswith(b"</>;lwm2m=1.1"), seen
+            assert ('</0/1>;ssid=101;uri="%s"' % srv.uri).encode() in links, links
+            assert b"</1/1>;ssid=101" in links and b"</3303/0>" in links, links
+            code, body = seen["read1"]
+            assert code == "2.05" and dict(decode_senml_json(body))["/1/1/1"] == 77, seen
+            assert seen["read0"] == "4.01", seen  # the Security object is never read back
+            assert seen["finish"][0] == "2.04", seen
+            ev = srv.wait_register(EP)
+            assert ev["query"]["lt"] == "77", ev
+            gw.wait_log(r"bs-dev: provisioned servers persisted")
+            # /0 stays out of reach of the management server
+            assert srv.read(EP, "/0/1")["code"] == "4.01"
+            assert srv.read(EP, "/1/1/1")["payload_text"] == "77"
+        f = _prov_file(tmp, EP)
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(os.path.dirname(f)).st_mode) == 0o700
+        n_requests = len(bs.bs_requests)
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+            srv.wait_register(EP)  # the first run's was taken above: this one's
+        assert [r for r in bs.bs_requests[n_requests:] if r[0] == EP] == [], bs.bs_requests
+
+
+def test_unusable_bootstrap_is_refused_at_finish_with_406(tmp):
+    def script(b, ep):
+        # /1/1 names SSID 101, /0/1 serves 102: no usable account
+        bad = _provision(b, ep, _account(srv.uri, ssid=101, sec_ssid=102))
+        # a fixed /0/1 then makes the same Finish acceptable
+        fixed = b.op(ep, PUT, "/0/1", cf=SENML_JSON, payload=senml("/0/1", {10: 101}))[0]
+        return bad, fixed, b.finish(ep)
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = script
+        with Gateway(tmp, _conf(bs)) as gw:
+            bad, fixed, finish = bs.wait_result(EP)
+            assert bad["finish"][0] == "4.06", bad
+            assert b"Short Server ID 101" in bad["finish"][1], bad
+            gw.wait_log(r"Bootstrap-Finish from .* refused \(4\.06\)")
+            assert fixed == "2.04" and finish[0] == "2.04", (fixed, finish)
+            srv.wait_register(EP)
+
+
+def test_bootstrap_write_of_bad_values_and_foreign_objects(tmp):
+    def script(b, ep):
+        return {
+            "nosec_on_coaps": (b.op(ep, PUT, "/0/1", cf=SENML_JSON, payload=senml(
+                "/0/1", {0: "coaps://127.0.0.1:1", 2: 3, 10: 101})), b.op(ep, PUT, "/1/1", cf=SENML_JSON,
+                payload=senml("/1/1", {0: 101, 1: 60, 6: True, 7: "U"})), b.finish(ep)),
+            "bad_type": b.op(ep, PUT, "/1/1", cf=SENML_JSON, payload=senml("/1/1", {1: "sixty"}))[0],
+            "device": b.op(ep, PUT, "/3/0", cf=SENML_JSON, payload=senml("/3/0", {0: "x"}))[0],
+            "delete_3": b.op(ep, DELETE, "/3/0")[0],
+        }
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = script
+        with Gateway(tmp, _conf(bs)):
+            r = bs.wait_result(EP)
+            w0, w1, finish = r["nosec_on_coaps"]
+            assert w0[0] == "2.04" and w1[0] == "2.04" and finish[0] == "4.06", r
+            assert b"NoSec" in finish[1], finish
+            assert r["bad_type"] == "4.00" and r["device"] == "4.05" and r["delete_3"] == "4.00", r
+
+
+def test_server_initiated_bootstrap_changes_the_account(tmp):
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri, lifetime=60))
+        with Gateway(tmp, _conf(bs)) as gw:
+            assert bs.wait_result(EP)["finish"][0] == "2.04"
+            assert srv.wait_register(EP)["query"]["lt"] == "60"
+            # no Request from the client: the bootstrap server starts it
+            mark = gw.mark()
+            assert bs.op(EP, PUT, "/1/1", cf=SENML_JSON, payload=senml("/1/1", {1: 90}))[0] == "2.04"
+            gw.wait_log(r"bootstrap started by .* \(server-initiated\)", since=mark)
+            assert bs.finish(EP)[0] == "2.04"
+            gw.wait_log(r"bootstrap finished \(server-initiated\)", since=mark)
+            assert srv.wait_register(EP)["query"]["lt"] == "90"
+        assert len([r for r in bs.bs_requests if r[0] == EP]) == 1
+
+
+def test_kill_9_after_persisting_leaves_a_usable_state(tmp):
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri))
+        gw = Gateway(tmp, _conf(bs)).start()
+        try:
+            gw.wait_log(r"bs-dev: provisioned servers persisted")
+            gw.signal(signal.SIGKILL)  # right after the write is logged
+            gw.wait_exit()
+        finally:
+            gw.stop()
+        assert not [f for f in os.listdir(os.path.dirname(_prov_file(tmp, EP))) if f.endswith(".tmp")]
+        n = len([r for r in bs.bs_requests if r[0] == EP])
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+            srv.wait_register(EP)
+        assert len([r for r in bs.bs_requests if r[0] == EP]) == n
+
+
+def test_damaged_state_file_is_refused_and_the_client_bootstraps_again(tmp):
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri))
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: provisioned servers persisted")
+        f = _prov_file(tmp, EP)
+        data = open(f, "rb").read()
+        with open(f, "wb") as out:  # cut short, as a half-written file would be
+            out.write(data[:len(data) // 2])
+        # a temporary file a crash left behind is never read
+        with open(f + ".tmp", "wb") as out:
+            out.write(b"GWPROV1\n junk")
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: .*bs-dev\.prov refused, bootstrapping again: checksum mismatch")
+            bs.wait_bs_request(EP, count=2)
+            srv.wait_register(EP)
+            srv.wait_register(EP)
+
+
+def test_disable_deregisters_and_registers_after_the_disable_timeout(tmp):
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([configs.device("dis-a")]), server=srv) as gw:
+            srv.wait_register("dis-a")
+            assert srv.request("write", ep="dis-a", path="/1/0/5", cf=0, payload_text="2")["code"] == "2.04"
+            mark = gw.mark()
+            assert srv.request("execute", ep="dis-a", path="/1/0/4")["code"] == "2.04"
+            srv.wait_deregister("dis-a")
+            gw.wait_log(r"dis-a: disabled by .* for 2 s \(/1/0/4\)", since=mark)
+            gw.wait_log(r"dis-a: Disable Timeout with .* over: registering again", since=mark, timeout=10)
+            srv.wait_register("dis-a")
+            # the other clients were not touched
+            assert not gw.has_log(r"test-gw: disabled", since=mark)
+
+
+def test_security_object_is_filled_from_the_configuration_and_never_served(tmp):
+    with TestServer() as srv:
+        with Gateway(tmp, configs.gateway([configs.device("sec-a")]), server=srv):
+            ev = srv.wait_register("sec-a")
+            assert "</0" not in ev["links"], ev["links"]
+            for path in ("/0", "/0/0", "/0/0/5"):
+                assert srv.read("sec-a", path)["code"] == "4.01", path
+            assert srv.request("discover", ep="sec-a", path="/0")["code"] == "4.01"
+            assert srv.request("observe", ep="sec-a", path="/0/0/0")["code"] == "4.01"
