@@ -317,8 +317,10 @@ int gw_accounts_apply(gw_vclient_t *vc)
     size_t n = walk(vc, acc, cap, why, sizeof why);
     size_t k = 0;
     m->n_regs_total -= vc->n_regs;
-    for (size_t i = 0; i < vc->n_regs; i++)
+    for (size_t i = 0; i < vc->n_regs; i++) {
+        gw_send_reg_drop(&vc->regs[i]); /* gw_reg_init below wipes r->send */
         free(vc->regs[i].location);
+    }
     vc->n_regs = 0;
     for (size_t i = 0; i < n; i++) {
         struct gw_server *s = gw_server_get(m, acc[i].uri, acc[i].mode, why, sizeof why);

@@ -1,6 +1,7 @@
 /*
  * lwm2m/offline.c - the bounded store of readings a client could not report
- * (see offline.h for the file format).
+ * (see offline.h for the file format): one per virtual client and server,
+ * so a server away holds back only its own readings.
  *
  * Memory is a ring that grows by doubling up to its bound, so 10,000
  * clients that never go offline cost a pointer each, not max slots. The
@@ -49,6 +50,7 @@ struct gw_offline {
     slot_t *ring;
     size_t cap, max, head, n;
     char *file;
+    uint16_t ssid;     /* the server the readings are for (file header) */
     bool mirrored;     /* the file holds every reading of the ring */
     size_t file_recs;  /* readings in the file, dropped or delivered ones included */
     bool stale;        /* the file still begins with delivered readings */
@@ -194,12 +196,35 @@ static const char *parse_one(const uint8_t *p, size_t left, gw_path_t *path, gw_
     return NULL;
 }
 
-int gw_offline_parse(const uint8_t *p, size_t len, gw_offline_reading_fn fn, void *ctx, size_t *out_good,
-                     char *err, size_t err_size)
+int gw_offline_encode_header(uint16_t ssid, gw_buf_t *out)
 {
-    size_t ml = sizeof GW_OFFLINE_MAGIC - 1, off = ml, good = 0;
+    uint8_t h[GW_OFFLINE_HEADER_LEN];
+    memcpy(h, GW_OFFLINE_MAGIC, sizeof GW_OFFLINE_MAGIC - 1);
+    put_be(h + sizeof GW_OFFLINE_MAGIC - 1, ssid, 2);
+    return gw_buf_append(out, h, sizeof h);
+}
+
+int gw_offline_parse(const uint8_t *p, size_t len, uint16_t *out_ssid, gw_offline_reading_fn fn, void *ctx,
+                     size_t *out_good, char *err, size_t err_size)
+{
+    size_t ml = sizeof GW_OFFLINE_MAGIC - 1, off, good = 0;
     *out_good = 0;
-    if (len < ml || memcmp(p, GW_OFFLINE_MAGIC, ml) != 0) {
+    *out_ssid = 0;
+    if (len >= ml && memcmp(p, GW_OFFLINE_MAGIC_V1, ml) == 0) {
+        off = ml;
+    } else if (len >= ml && memcmp(p, GW_OFFLINE_MAGIC, ml) == 0) {
+        if (len < GW_OFFLINE_HEADER_LEN) {
+            snprintf(err, err_size, "header cut short (no server id)");
+            return -EINVAL;
+        }
+        uint16_t ssid = (uint16_t)get_be(p + ml, 2);
+        if (ssid == 0 || ssid == 65535) {
+            snprintf(err, err_size, "server id %u in the header (1..65534 expected)", ssid);
+            return -EINVAL;
+        }
+        *out_ssid = ssid;
+        off = GW_OFFLINE_HEADER_LEN;
+    } else {
         snprintf(err, err_size, "not an offline readings file (bad header)");
         return -EINVAL;
     }
@@ -223,7 +248,8 @@ int gw_offline_parse(const uint8_t *p, size_t len, gw_offline_reading_fn fn, voi
     return 0;
 }
 
-int gw_offline_file_name(const char *state_dir, const char *endpoint, char **out)
+/* ssid 0: the version 1 name, without a server. */
+static int file_name(const char *state_dir, const char *endpoint, uint16_t ssid, char **out)
 {
     gw_buf_t b = {0};
     static const char hex[] = "0123456789ABCDEF";
@@ -235,6 +261,8 @@ int gw_offline_file_name(const char *state_dir, const char *endpoint, char **out
         rc = plain ? gw_buf_append(&b, &c, 1)
                    : gw_buf_appendf(&b, "%%%c%c", hex[(uint8_t)c >> 4], hex[(uint8_t)c & 15]);
     }
+    if (!rc && ssid)
+        rc = gw_buf_appendf(&b, "@%u", ssid);
     if (!rc)
         rc = gw_buf_append(&b, ".rec", 5); /* with the NUL */
     if (rc) {
@@ -243,6 +271,16 @@ int gw_offline_file_name(const char *state_dir, const char *endpoint, char **out
     }
     *out = (char *)b.data;
     return 0;
+}
+
+int gw_offline_file_name(const char *state_dir, const char *endpoint, char **out)
+{
+    return file_name(state_dir, endpoint, 0, out);
+}
+
+int gw_offline_file_name_server(const char *state_dir, const char *endpoint, uint16_t ssid, char **out)
+{
+    return ssid ? file_name(state_dir, endpoint, ssid, out) : -EINVAL;
 }
 
 /* ---- file I/O ---- */
@@ -322,7 +360,7 @@ static void rewrite(gw_offline_t *o)
     }
     gw_buf_t b = {0};
     char *tmp = NULL;
-    int rc = gw_buf_append(&b, GW_OFFLINE_MAGIC, sizeof GW_OFFLINE_MAGIC - 1);
+    int rc = gw_offline_encode_header(o->ssid, &b);
     for (size_t i = 0; !rc && i < o->n; i++)
         rc = gw_offline_encode(&at(o, i)->path, &at(o, i)->value, at(o, i)->ts_ms, &b);
     if (!rc && asprintf(&tmp, "%s.tmp", o->file) < 0) {
@@ -432,33 +470,63 @@ static int load_one(void *ctx, const gw_path_t *path, const gw_value_t *v, int64
     return ring_push(ctx, path, v, ts_ms, NULL);
 }
 
-static void load(gw_offline_t *o)
+/* The whole file into *b. 0, -ENOENT (logged otherwise). */
+static int read_file(const char *file, gw_buf_t *b)
 {
-    int fd = open_regular(o->file, O_RDONLY);
+    int fd = open_regular(file, O_RDONLY);
     FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
         int e = fd < 0 ? -fd : errno;
         if (fd >= 0)
             close(fd);
         if (e == EINVAL)
-            gw_warn("offline store: %s is not a regular file; its readings are not loaded",
-                    o->file);
+            gw_warn("offline store: %s is not a regular file; its readings are not loaded", file);
         else if (e != ENOENT)
-            gw_warn("offline store: cannot read %s: %s", o->file, strerror(e));
-        return;
+            gw_warn("offline store: cannot read %s: %s", file, strerror(e));
+        return -e;
     }
-    gw_buf_t b = {0};
     uint8_t chunk[4096];
     size_t r;
     int rc = 0;
     while (!rc && (r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = gw_buf_append(&b, chunk, r);
+        rc = gw_buf_append(b, chunk, r);
     fclose(f);
+    if (rc)
+        gw_warn("offline store: cannot read %s: %s", file, strerror(-rc));
+    return rc;
+}
+
+/* Does the header name another server than o's? Then the file is left
+ * alone: o keeps its readings in memory only, and the operator is told. */
+static bool foreign(gw_offline_t *o, const gw_buf_t *b)
+{
+    size_t ml = sizeof GW_OFFLINE_MAGIC - 1;
+    if (b->len < GW_OFFLINE_HEADER_LEN || memcmp(b->data, GW_OFFLINE_MAGIC, ml) != 0)
+        return false;
+    uint16_t ssid = (uint16_t)get_be(b->data + ml, 2);
+    if (ssid == o->ssid || ssid == 0 || ssid == 65535)
+        return false;
+    gw_warn("offline store: %s holds readings for server %u, not %u; not loaded, and left as it is "
+            "(this client's readings for server %u are kept in memory only)",
+            o->file, ssid, o->ssid, o->ssid);
+    free(o->file);
+    o->file = NULL;
+    return true;
+}
+
+static void load(gw_offline_t *o)
+{
+    gw_buf_t b = {0};
+    int rc = read_file(o->file, &b);
+    if (rc < 0 || foreign(o, &b)) {
+        gw_buf_free(&b);
+        return;
+    }
     char err[128] = "";
     size_t good = 0;
-    if (!rc)
-        rc = gw_offline_parse(b.data ? b.data : (const uint8_t *)"", b.len, load_one, o, &good, err,
-                              sizeof err);
+    uint16_t ssid = 0;
+    rc = gw_offline_parse(b.data ? b.data : (const uint8_t *)"", b.len, &ssid, load_one, o, &good, err,
+                          sizeof err);
     gw_buf_free(&b);
     if (rc == -EINVAL) {
         gw_warn("offline store: %s: %s; keeping the %zu readings before it", o->file, err, good);
@@ -490,13 +558,16 @@ int gw_offline_sync(const char *state_dir)
 
 bool gw_offline_unsynced(void) { return unsynced; }
 
-int gw_offline_new(size_t max, const char *file, gw_offline_t **out)
+int gw_offline_new(size_t max, const char *file, uint16_t ssid, gw_offline_t **out)
 {
-    gw_offline_t *o = calloc(1, sizeof *o);
     *out = NULL;
+    if (ssid == 0 || ssid == 65535)
+        return -EINVAL;
+    gw_offline_t *o = calloc(1, sizeof *o);
     if (!o)
         return -ENOMEM;
     o->max = max;
+    o->ssid = ssid;
     if (file && !(o->file = strdup(file))) {
         free(o);
         return -ENOMEM;
@@ -505,6 +576,35 @@ int gw_offline_new(size_t max, const char *file, gw_offline_t **out)
         load(o);
     *out = o;
     return 0;
+}
+
+int gw_offline_merge(gw_offline_t *o, const char *other)
+{
+    gw_buf_t b = {0};
+    int rc = read_file(other, &b);
+    if (rc < 0) {
+        gw_buf_free(&b);
+        return rc;
+    }
+    char err[128] = "";
+    size_t good = 0, before = o->n;
+    uint16_t ssid = 0;
+    rc = gw_offline_parse(b.data ? b.data : (const uint8_t *)"", b.len, &ssid, load_one, o, &good, err,
+                          sizeof err);
+    gw_buf_free(&b);
+    if (rc == -EINVAL)
+        gw_warn("offline store: %s: %s; taking the %zu readings before it", other, err, good);
+    else if (rc < 0)
+        return rc;
+    if (!o->file)
+        return -EINVAL;
+    rewrite(o);
+    if (!o->mirrored && o->n)
+        return -EIO; /* logged by rewrite: the other file stays */
+    if (unlink(other) < 0 && errno != ENOENT)
+        gw_warn("offline store: cannot remove %s: %s", other, strerror(errno));
+    unsynced = true;
+    return (int)(o->n >= before ? o->n - before : 0);
 }
 
 void gw_offline_free(gw_offline_t **po)

@@ -115,8 +115,8 @@ void gw_send_module_free(gw_lwm2m_t *m)
 
 /* ---- helpers ---- */
 
-/* The instance of /1 that holds r's server settings. */
-static uint16_t server_iid(const struct gw_reg *r) { return (uint16_t)r->srv->index; }
+/* The instance of /1 that holds r's server settings (accounts.c). */
+static uint16_t server_iid(const struct gw_reg *r) { return r->srv_iid; }
 
 static bool server_flag(const struct gw_reg *r, uint16_t rid, bool dflt)
 {

@@ -20,8 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gw_buf_t out = {0};
     char err[128];
     size_t good = 0;
-    gw_buf_append(&out, GW_OFFLINE_MAGIC, sizeof GW_OFFLINE_MAGIC - 1);
-    int rc = gw_offline_parse(data, size, reencode, &out, &good, err, sizeof err);
+    uint16_t ssid = 0;
+    /* The header as parsed: version 1 (no server id) or 2. */
+    if (size >= GW_OFFLINE_HEADER_LEN && memcmp(data, GW_OFFLINE_MAGIC, sizeof GW_OFFLINE_MAGIC - 1) == 0)
+        gw_offline_encode_header((uint16_t)(data[8] << 8 | data[9]), &out);
+    else
+        gw_buf_append(&out, GW_OFFLINE_MAGIC_V1, sizeof GW_OFFLINE_MAGIC_V1 - 1);
+    int rc = gw_offline_parse(data, size, &ssid, reencode, &out, &good, err, sizeof err);
+    if (rc == 0 && ssid && ssid != (uint16_t)(data[8] << 8 | data[9]))
+        abort();
     /* Floats are copied bit for bit, so a good file is its own encoding
      * and a bad one starts with the encoding of its good readings. */
     if (rc == 0 && (out.len != size || memcmp(out.data, data, size) != 0))

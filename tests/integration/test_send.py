@@ -162,7 +162,7 @@ def test_readings_survive_a_restart(tmp):
     server after the gateway itself restarted."""
     port = reserve_port("udp")  # the restarted server's address stays free for it
     srv = TestServer(port=port).start()
-    f = os.path.join(tmp, "offline", EP + ".rec")
+    f = os.path.join(tmp, "offline", EP + "@1.rec")  # this client's readings for server 1
     gw = Gateway(tmp, _conf(interval=1, lifetime=3), server=srv.uri).start()
     try:
         srv.wait_register(EP)
@@ -203,8 +203,8 @@ def test_overflow_drops_oldest_and_counts(tmp):
         srv.wait_register(EP)
         srv.wait_event(_is_send, 10, "a Send")
         srv.stop()
-        m = gw.wait_log(r"%s: offline store full \(4 readings\): the oldest are dropped \((\d+) dropped" % EP,
-                        timeout=30)
+        m = gw.wait_log(r"%s: offline store for %s full \(4 readings\): the oldest are dropped \((\d+) dropped"
+                        % (EP, re.escape(srv.uri)), timeout=30)
         assert int(m.group(1)) >= 1, m.group(0)
         with TestServer(port=port) as srv2:
             reg = srv2.wait_register(EP, timeout=40)

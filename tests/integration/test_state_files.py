@@ -51,8 +51,10 @@ def test_offline_files_are_0600(tmp):
     srv = TestServer(port=port).start()
     ep = "mode-dev"
     os.makedirs(os.path.join(tmp, "offline"), exist_ok=True)
-    # left by an older version, world-readable: made 0600 when written
-    f = _write(os.path.join(tmp, "offline", ep + ".rec"), "GWOFFL1\n", 0o644)
+    # left by an older version (one file per client, format 1), world-readable:
+    # taken over as the first server's file, made 0600 when written
+    old = _write(os.path.join(tmp, "offline", ep + ".rec"), "GWOFFL1\n", 0o644)
+    f = os.path.join(tmp, "offline", ep + "@1.rec")
     conf = ('gateway = { name = "mode-gw"; state_dir = "@TMP@"; };\n'
             'servers = ( { uri = "@SERVER_URI@"; lifetime = 300; } );\n'
             'devices = ( { endpoint = "%s"; adapter = "simulated"; report = "send"; send_interval = 1;\n'
@@ -68,7 +70,8 @@ def test_offline_files_are_0600(tmp):
             srv.proc.wait()
             gw.wait_log(r"server .* unreachable \(", timeout=20, since=mark)
             gw.wait_log(r"server .* unreachable for \d+ s", timeout=20, since=mark)
-            assert os.path.getsize(f) > 8, gw.log_tail()
+            assert not os.path.exists(old), gw.log_tail()
+            assert os.path.getsize(f) > 10, gw.log_tail()
             assert stat.S_IMODE(os.stat(f).st_mode) == 0o600, oct(os.stat(f).st_mode)
     finally:
         os.umask(old)
