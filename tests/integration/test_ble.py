@@ -10,6 +10,8 @@ import subprocess
 import time
 
 import dbus
+from dbus.mainloop.glib import DBusGMainLoop
+from gi.repository import GLib
 
 import configs
 import harness
@@ -34,8 +36,38 @@ class Bus:
         harness._PROCS.append(self.daemon)
         self.address = self.daemon.stdout.readline().decode().strip()
         assert self.address, "dbus-daemon gave no address"
-        self.conn = dbus.bus.BusConnection(self.address)
+        # signals reach the test through GLib's loop, run only inside wait()
+        self.conn = dbus.bus.BusConnection(self.address, mainloop=DBusGMainLoop())
         self.mock = None
+
+    def wait(self, done, what, timeout=10, **match):
+        """done()'s first result other than None, asked again on each D-Bus
+        signal that matches (add_signal_receiver's keywords); an assertion
+        once timeout seconds pass. No signal is missed between the first
+        done() and the wait: the bus daemon takes this connection's AddMatch
+        before the calls done() makes."""
+        self.conn.add_signal_receiver(self._woken, **match)
+        expired = []
+
+        def expire():
+            expired.append(True)
+            return False
+        timer = GLib.timeout_add(int(timeout * 1000), expire)
+        try:
+            while True:
+                r = done()
+                if r is not None:
+                    return r
+                assert not expired, "timed out after %ss waiting for %s" % (timeout, what)
+                GLib.MainContext.default().iteration(True)
+        finally:
+            self.conn.remove_signal_receiver(self._woken, **match)
+            if not expired:
+                GLib.source_remove(timer)
+
+    @staticmethod
+    def _woken(*args, **kw):
+        """A matching signal: wait() asks done() again."""
 
     def start_bluez(self, devices=()):
         env = {"DBUS_SYSTEM_BUS_ADDRESS": self.address, "PATH": "/usr/bin:/bin"}
@@ -43,12 +75,11 @@ class Bus:
                                       "--template", "bluez5"], env=env,
                                      stdout=subprocess.DEVNULL)
         harness._PROCS.append(self.mock)
-        # bounded wait for the name: the mock says nothing when it is ready
-        deadline = time.monotonic() + 10
-        while not self.conn.name_has_owner("org.bluez"):
-            assert time.monotonic() < deadline, "the bluez5 mock did not take org.bluez"
-            assert self.mock.poll() is None, "the bluez5 mock exited"
-            time.sleep(0.02)
+        # the mock is ready when it owns its name (NameOwnerChanged)
+        self.wait(lambda: self.conn.name_has_owner("org.bluez") or None,
+                  "the bluez5 mock to take org.bluez (exit status %s)" % self.mock.poll(),
+                  signal_name="NameOwnerChanged", dbus_interface="org.freedesktop.DBus",
+                  arg0="org.bluez")
         root = self.conn.get_object("org.bluez", "/")
         root.AddAdapter("hci0", "gw", dbus_interface="org.bluez.Mock")
         for mac in devices:
@@ -100,16 +131,24 @@ def _senml(ev):
 
 
 def wait_values(srv, ep, path, want, timeout=10):
-    """Observe path (SenML JSON) until every want[path] holds. A field that
-    appears with its first reading (BTHome, GATT) has no instance until the
-    mapping created it: 4.04 until then, asked again (bounded)."""
+    """Observe path's object instance (SenML JSON) until every want[path]
+    holds. A declared field's instance exists from the registration on, value
+    or not; one that appears with its first reading (BTHome) has none until
+    the mapping created it: 4.04 until then, asked again after the Update that
+    follows."""
     deadline = time.monotonic() + timeout
+    path = "/".join(path.split("/")[:3])
     while True:
         req = srv.send_command("observe", ep=ep, path=path, accept=110)
         first = srv.wait_response(req)
-        if first["code"] != "4.04" or time.monotonic() > deadline:
+        if first["code"] != "4.04":
             break
-        time.sleep(0.05)
+        # the instance comes with the field's first reading and the
+        # gateway's Update follows: ask again after that Update
+        after = [e is first for e in srv.events].index(True)
+        srv.wait_event(lambda e: e["event"] == "update" and e["ep"] == ep and
+                       any(x is e for x in srv.events[after:]),
+                       max(0.1, deadline - time.monotonic()), "%s's Update with %s" % (ep, path))
     assert first["code"] == "2.05", first
     state = {"v": _senml(first), "seq": first.get("observe", -1)}
 
@@ -312,12 +351,13 @@ def calls(bus, path, method):
 
 
 def wait_calls(bus, path, method, n, timeout=15):
-    deadline = time.monotonic() + timeout
-    while len(calls(bus, path, method)) < n:
-        assert time.monotonic() < deadline, "%s: %s called fewer than %d times" % (
-            path, method, n)
-        time.sleep(0.05)
-    return calls(bus, path, method)
+    """The mock's log of method once it holds n calls, looked at again on each
+    MethodCalled signal the mock object at path emits."""
+    def enough():
+        c = calls(bus, path, method)
+        return c if len(c) >= n else None
+    return bus.wait(enough, "%s: %s called %d times" % (path, method, n), timeout,
+                    signal_name="MethodCalled", dbus_interface=MOCK, path=path)
 
 
 SETPOINT_CODEC = ('codec = { type = "layout"; uplinks = ( { fport = 0; fields = ( '
@@ -727,12 +767,12 @@ def test_scan_ble_lists_devices_with_decoders_and_entries(tmp):
         p = subprocess.Popen([os.path.join(build_dir(), "lwm2m-gateway"), "--scan-ble", "3"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         harness._PROCS.append(p)
-        # adverts once the scan's discovery runs (bounded wait)
-        deadline = time.monotonic() + 10
-        while not bus.adapter().Get("org.bluez.Adapter1", "Discovering",
-                                    dbus_interface="org.freedesktop.DBus.Properties"):
-            assert time.monotonic() < deadline and p.poll() is None, "the scan did not start"
-            time.sleep(0.02)
+        # adverts once the scan's discovery runs (the adapter's PropertiesChanged)
+        bus.wait(lambda: bus.adapter().Get("org.bluez.Adapter1", "Discovering",
+                                           dbus_interface="org.freedesktop.DBus.Properties")
+                 or None, "the scan to start discovery", signal_name="PropertiesChanged",
+                 dbus_interface="org.freedesktop.DBus.Properties", path="/org/bluez/hci0")
+        assert p.poll() is None, p.communicate()
         bus.advert(BTHOME, rssi=-48, svc={0xFCD2: BTHOME_FRAME})
         bus.advert(RUUVI, rssi=-61, mfr={0x0499: RUUVI_FRAME})
         bus.advert(unknown, rssi=-77, mfr={0x1234: b"\x01\x02\x03"})

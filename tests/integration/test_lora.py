@@ -146,13 +146,10 @@ def read_value(srv, ep, path):
 
 
 def wait_value(srv, ep, path, want, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = read_value(srv, ep, path)
-        if got is not None and float(got) == float(want):
-            return
-        assert time.monotonic() < deadline, "%s %s is %s, expected %s" % (ep, path, got, want)
-        time.sleep(0.05)  # bounded poll of a value the gateway already holds or will hold soon
+    """Observe path's object instance until the notifications carry want at
+    path (see test_ble.wait_values)."""
+    from test_ble import wait_values
+    wait_values(srv, ep, path, {path: float(want)}, timeout)
 
 
 def up(fcnt, payload=LPP_27_2, **kw):
