@@ -25,7 +25,10 @@
  *
  * Each server's Mute Send (/1/x/23) true: nothing is sent to it or kept for
  * it (it said it does not want the data), and what already waits for it
- * stays until it is unmuted; the other servers are not concerned.
+ * stays until it is unmuted; the other servers are not concerned. With
+ * several servers, a server gets Send readings only of the object
+ * instances it has the Read right on (Access Control, acl.h), as a Read by
+ * it would.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 #include <unistd.h>
 
 #include "../gateway/log.h"
+#include "acl_internal.h"
 #include "lwm2m_internal.h"
 #include "offline.h"
 
@@ -613,7 +617,7 @@ static void reading_for(struct gw_reg *r, const gw_path_t *path, const gw_value_
         keep(s, path, v, *ts, true);
         return;
     }
-    if (muted(r) || !(s = lane(r)))
+    if (muted(r) || !gw_acl_may(r, path->id[0], path->id[1], GW_ACL_OP_READ) || !(s = lane(r)))
         return;
     bool up = online(s);
     if (!up && !storing(r))
