@@ -224,11 +224,12 @@ int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_de
     if (old_key)
         dev->key = NULL;
     dev->mapped = false;
-    /* Everything but the Server objects comes from the config: clear it
-     * and build it again from the new definition. */
+    /* Everything but the Security and Server objects (the client's
+     * connection settings, lwm2m/accounts.c) comes from the config: clear
+     * it and build it again from the new definition. */
     for (size_t i = 0; i < before.n; i++) {
         uint16_t oid = (uint16_t)(before.v[i] >> 16), iid = (uint16_t)before.v[i];
-        if (oid != 1)
+        if (oid != 0 && oid != 1)
             gw_store_instance_delete(g->store, c, oid, iid);
     }
     rc = set_key(dev, d);

@@ -184,7 +184,7 @@ GW_TEST(err_unknown_key_lists_keys)
 {
     expect_error(SERVER "gateway = { colour = \"red\"; };\n", 2,
                  "unknown key \"colour\" in gateway, expected one of: name, state_dir, objects_dir, "
-                 "offline_store_max, endpoint_pattern, refuse_readable_keys");
+                 "offline_store_max, endpoint_pattern, refuse_readable_keys, bootstrap_all");
 }
 
 GW_TEST(err_type_mismatch)
@@ -346,6 +346,18 @@ GW_TEST(err_uri)
                  "uri \"coap://h:56/x\" has a path, expected coap://host[:port] only");
 }
 
+GW_TEST(err_bootstrap)
+{
+    expect_error("servers = ( { uri = \"coap://h\"; } );\ndevices = ( { endpoint = \"d\"; adapter = \"static\";\n"
+                 " bootstrap = true; } );\n",
+                 2, "device \"d\" has bootstrap = true but there is no bootstrap_server = { uri = ...; }");
+    expect_error("gateway = { bootstrap_all = true; };\nbootstrap_server = {\n uri = \"coaps://h\"; };\n", 2,
+                 "bootstrap_server: uri \"coaps://h\" needs security = \"psk\"");
+    expect_error("bootstrap_server = { uri = \"coap://h\"; };\ndevices = ( );\n", 0,
+                 "no servers and no client that bootstraps: set gateway.bootstrap_all = true or bootstrap = "
+                 "true on devices, or add servers");
+}
+
 GW_TEST(err_uri_security)
 {
     expect_error("servers = ( { uri = \"coaps://h\"; } );\n", 1,
@@ -369,7 +381,7 @@ GW_TEST(err_missing_required)
 {
     expect_error("gateway = { name = \"g\"; };\n", 0,
                  "the top level is missing required key \"servers\" (a list of groups ( { uri = "
-                 "...; }, ... ))");
+                 "...; }, ... ), or a bootstrap_server = { uri = ...; } that provisions them)");
     expect_error("servers = (\n { lifetime = 30; } );\n", 2,
                  "servers[0] is missing required key \"uri\" (coap://host[:port] or "
                  "coaps://host[:port])");
@@ -564,7 +576,7 @@ GW_TEST_MAIN(good_file_loads_every_value, minimal_file_uses_defaults, parse_hex,
              big_literals_in_strings_comments_floats_are_fine, err_duplicate_endpoint,
              err_unknown_object, err_unknown_resource, err_value_type, err_value_other_types,
              err_executable, err_bad_path, err_instances, err_duplicate_path, err_psk_key,
-             err_psk_needs_key, err_uri, err_uri_security, err_content_format, err_missing_required,
+             err_psk_needs_key, err_uri, err_uri_security, err_content_format, err_missing_required, err_bootstrap,
              err_unknown_adapter, err_endpoint_chars, err_endpoint_is_gateway_name,
              err_objects_dir_missing, five_errors_all_reported, syntax_error_line, missing_file,
              vendor_object_from_objects_dir, examples_load)
