@@ -23,7 +23,7 @@ LDFLAGS ?=
 FUZZ_SECONDS ?= 20
 PKG_CONFIG ?= pkg-config
 
-PKGS := libcoap-3-gnutls libconfig libcjson libcbor expat libsystemd libmodbus
+PKGS := libcoap-3-gnutls gnutls libconfig libcjson libcbor expat libsystemd libmodbus
 # mbedtls (AES, CMAC of the LoRaWAN adapter): Debian 13's 3.x ships
 # mbedcrypto.pc, Debian 12's 2.28 ships no pkg-config file at all.
 MBED_CFLAGS := $(shell $(PKG_CONFIG) --cflags mbedcrypto 2>/dev/null)

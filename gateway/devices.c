@@ -82,6 +82,35 @@ static void unmap(struct gw_gateway *g, gw_device_t *dev)
     dev->mapped = false;
 }
 
+int gw_device_access_entries(struct gw_gateway *g, gw_vclient_t *vc, const gw_config_device_t *d, const char *who)
+{
+    gw_sclient_t *c = gw_vclient_store(vc);
+    int rc = 0;
+    /* Access Control instances (object 2), as a bootstrap server would
+     * write them: checked with several servers only (lwm2m/acl.h). */
+    for (size_t i = 0; rc == 0 && i < d->n_access; i++) {
+        const gw_config_access_t *a = &d->access[i];
+        rc = gw_acl_instance_add(g->store, c, a->object, a->instance, a->owner, a->ssid, a->rights, a->n_acl,
+                                 NULL);
+        if (rc < 0)
+            gw_err("%s:%d: %s: cannot add the Access Control instance of /%u/%u: %s", g->cfg->file, a->line, who,
+                   a->object, a->instance, strerror(-rc));
+    }
+    return rc;
+}
+
+int gw_device_access_owner(struct gw_gateway *g, gw_vclient_t *vc, const gw_config_device_t *d, const char *who)
+{
+    gw_vclient_set_access_owner(vc, (uint16_t)d->access_owner);
+    if (!d->access_owner)
+        return 0;
+    int rc = gw_acl_fill_owner(g->store, gw_vclient_store(vc), (uint16_t)d->access_owner, NULL);
+    if (rc < 0)
+        gw_err("%s:%d: %s: cannot make the Access Control instances of access_owner %d: %s", g->cfg->file,
+               d->access_owner_line, who, (int)d->access_owner, strerror(-rc));
+    return rc;
+}
+
 /* Device object, initial values and the mapping binding, into a client.
  * old_key: the device's binding before a reload (NULL: none), whose
  * run-time fields keep their instances (gw_mapping_rebind_device). */
@@ -110,16 +139,8 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
                    strerror(-rc));
         }
     }
-    /* Access Control instances (object 2), as a bootstrap server would
-     * write them: checked with several servers only (lwm2m/acl.h). */
-    for (size_t i = 0; rc == 0 && i < d->n_access; i++) {
-        const gw_config_access_t *a = &d->access[i];
-        rc = gw_acl_instance_add(g->store, c, a->object, a->instance, a->owner, a->ssid, a->rights, a->n_acl,
-                                 NULL);
-        if (rc < 0)
-            gw_err("%s:%d: device \"%s\": cannot add the Access Control instance of /%u/%u: %s", file,
-                   a->line, d->endpoint, a->object, a->instance, strerror(-rc));
-    }
+    if (rc == 0)
+        rc = gw_device_access_entries(g, dev->vc, d, d->endpoint);
     /* A static device has nothing to map: binding it would only cost
      * memory (a few hundred bytes each, at 10,000 devices). */
     dev->mapped = rc == 0 && needs_mapping(d);
@@ -134,6 +155,9 @@ static int fill(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t
             gw_err("%s:%d: device \"%s\": cannot map its fields: %s", file, d->line, d->endpoint,
                    strerror(-rc));
     }
+    /* access_owner last: the mapping made its fields' instances above. */
+    if (rc == 0)
+        rc = gw_device_access_owner(g, dev->vc, d, d->endpoint);
     dev->cfg = d;
     if (rc == 0)
         gw_config_device_shed((gw_config_device_t *)d); /* our own config: see devices.c header */
@@ -148,6 +172,7 @@ int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device
         return krc;
     gw_vclient_opts_t o = {.psk_identity = d->psk_identity, .psk_key = d->psk_key,
                            .psk_key_len = d->psk_key_len, .report_send = d->report_send,
+                           .dtls = d->dtls.set ? &d->dtls.creds : NULL,
                            .send_min_interval_s = d->send_interval_s, .queue_mode = d->queue_mode,
                            .queue_time_s = d->queue_time_s, .bootstrap = d->bootstrap};
     int rc = gw_vclient_new(g->lwm2m, d->endpoint, &o, NULL, &out->vc);

@@ -128,7 +128,11 @@ int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const 
         const gw_config_server_t *cs = &cfg->servers[i];
         so[i].uri = (i == 0 && server_uri) ? server_uri : cs->uri;
         so[i].lifetime = cs->lifetime;
-        so[i].security = cs->security == GW_SEC_PSK ? GW_LWM2M_PSK : GW_LWM2M_NOSEC;
+        so[i].security = cs->security == GW_SEC_PSK    ? GW_LWM2M_PSK
+                         : cs->security == GW_SEC_RPK  ? GW_LWM2M_RPK
+                         : cs->security == GW_SEC_X509 ? GW_LWM2M_X509
+                                                       : GW_LWM2M_NOSEC;
+        so[i].dtls = cs->dtls.set ? &cs->dtls.creds : NULL;
         so[i].psk_identity = cs->psk_identity;
         so[i].psk_key = cs->psk_key;
         so[i].psk_key_len = cs->psk_key_len;
@@ -222,6 +226,10 @@ int gw_gateway_start(gw_gateway_t *g)
         host_memory(g, c);
         rc = gw_vclient_start(g->lwm2m, g->self);
     }
+    if (rc == 0)
+        rc = gw_device_access_entries(g, g->self, &g->cfg->self_access, "gateway");
+    if (rc == 0)
+        rc = gw_device_access_owner(g, g->self, &g->cfg->self_access, "gateway");
     if (rc < 0)
         return rc;
     g->devices = calloc(g->cfg->n_devices ? g->cfg->n_devices : 1, sizeof *g->devices);
@@ -297,6 +305,7 @@ static bool servers_equal(const gw_config_t *a, const gw_config_t *b)
         const gw_config_server_t *x = &a->servers[i], *y = &b->servers[i];
         if (strcmp(x->uri, y->uri) || x->lifetime != y->lifetime || x->security != y->security ||
             x->psk_key_len != y->psk_key_len || memcmp(x->psk_key, y->psk_key, x->psk_key_len) ||
+            !gw_config_dtls_equal(&x->dtls, &y->dtls) ||
             x->registrations_per_second != y->registrations_per_second)
             return false;
     }

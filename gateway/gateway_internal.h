@@ -54,6 +54,12 @@ int gw_device_rebind(struct gw_gateway *g, gw_device_t *dev, const gw_config_dev
  * the client stays registered; an Update follows when its objects changed. */
 int gw_device_rebuild(struct gw_gateway *g, gw_device_t *dev, const gw_config_device_t *d);
 void gw_device_destroy(struct gw_gateway *g, gw_device_t *dev);
+/* d's access entries (gw_device_access_entries) and access_owner
+ * (gw_device_access_owner: after every other instance exists) into vc,
+ * the gateway's own endpoint included; who names it in errors, which are
+ * logged at their file:line. 0 or a negative errno. */
+int gw_device_access_entries(struct gw_gateway *g, gw_vclient_t *vc, const gw_config_device_t *d, const char *who);
+int gw_device_access_owner(struct gw_gateway *g, gw_vclient_t *vc, const gw_config_device_t *d, const char *who);
 int gw_device_object(struct gw_gateway *g, gw_sclient_t *c, const char *manufacturer, const char *model,
                      const char *serial, const char *firmware);
 

@@ -45,6 +45,28 @@ static void usage(FILE *f)
             "  -h, --help             this help\n");
 }
 
+/* With several servers an instance without an Access Control instance is
+ * reachable by no server (Core 7.3): a file with two servers and no
+ * access entries answers 4.01 to everything. Said once per file, at start
+ * and by --check, not per client. */
+static void access_gaps(const gw_config_t *cfg, bool check)
+{
+    size_t inst, clients = gw_config_access_gaps(cfg, &inst);
+    if (!clients)
+        return;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "%s: warning: %zu of %zu clients have object instances no Access Control instance names (%zu "
+             "in all): with %zu servers no server may reach those (4.01); give the devices (or the gateway "
+             "section) access_owner = <short_server_id> or access entries, see docs/lwm2m.md \"Access "
+             "control\"",
+             cfg->file, clients, cfg->n_devices + 1, inst, cfg->n_servers);
+    if (check)
+        fprintf(stderr, "%s\n", msg);
+    else
+        gw_warn("%s", msg);
+}
+
 /* Diagnostics of --check and start-up: "file:line: message" on stderr. */
 static void diag_print(void *ctx, const char *file, int line, const char *msg)
 {
@@ -166,6 +188,7 @@ int main(int argc, char **argv)
                    errors == 1 ? "" : "s");
         goto out;
     }
+    access_gaps(cfg, check);
     if (check) {
         /* Whether state_dir works depends on who runs the gateway: checked
          * as the user running --check, without creating anything. */

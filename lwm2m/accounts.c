@@ -85,7 +85,7 @@ static int add_security(gw_vclient_t *vc, const struct gw_server *s, uint16_t ii
     if (!rc)
         rc = set_bool(vc, 0, iid, SEC_BOOTSTRAP, s->bootstrap);
     if (!rc)
-        rc = set_int(vc, 0, iid, SEC_MODE, s->security == GW_LWM2M_PSK ? GW_SECMODE_PSK : GW_SECMODE_NOSEC);
+        rc = set_int(vc, 0, iid, SEC_MODE, gw_accounts_secmode(s->security));
     if (!rc && !s->bootstrap)
         rc = set_int(vc, 0, iid, SEC_SSID, s->ssid);
     if (!rc && s->security == GW_LWM2M_PSK) {
@@ -98,6 +98,8 @@ static int add_security(gw_vclient_t *vc, const struct gw_server *s, uint16_t ii
         else if (!rc)
             rc = set_bytes(vc, GW_TYPE_OPAQUE, 0, iid, SEC_SECRET, s->psk_key, s->psk_key_len);
     }
+    if (!rc) /* RPK and X.509 credentials, the client's own or the server's (dtls.c) */
+        rc = gw_dtls_fill_security(vc, s, iid);
     return rc;
 }
 
@@ -176,8 +178,7 @@ static int uri_scheme(const char *uri)
 }
 
 /* What the security modes need (Core E.1 and Transport 5.2): the URI's
- * scheme and the credentials. RPK and certificates are refused here until
- * the session setup supports them from /0. */
+ * scheme and the credentials (dtls.c reads them). */
 static int mode_usable(const gw_vclient_t *vc, uint16_t sec_iid, int mode, int scheme, char *why, size_t size)
 {
     switch (mode) {
@@ -204,8 +205,23 @@ static int mode_usable(const gw_vclient_t *vc, uint16_t sec_iid, int mode, int s
         }
         return 0;
     }
+    case GW_SECMODE_RPK:
+    case GW_SECMODE_CERT:
+        if (scheme != 1) {
+            snprintf(why, size, "/0/%u: security mode %d (%s) needs a coaps:// URI", sec_iid, mode,
+                     mode == GW_SECMODE_RPK ? "RPK" : "Certificate");
+            return -EINVAL;
+        }
+        if (bytes_len(vc, sec_iid, SEC_IDENTITY) == 0 || bytes_len(vc, sec_iid, SEC_SECRET) == 0) {
+            snprintf(why, size, "/0/%u: %s needs /0/%u/3 (own %s) and /0/%u/5 (private key)", sec_iid,
+                     mode == GW_SECMODE_RPK ? "RPK" : "Certificate mode", sec_iid,
+                     mode == GW_SECMODE_RPK ? "public key" : "certificate", sec_iid);
+            return -EINVAL;
+        }
+        return 0;
     default:
-        snprintf(why, size, "/0/%u: security mode %d is not supported (0 PSK and 3 NoSec are)", sec_iid, mode);
+        snprintf(why, size, "/0/%u: security mode %d is not supported (0 PSK, 1 RPK, 2 Certificate and 3 NoSec are)",
+                 sec_iid, mode);
         return -EINVAL;
     }
 }
@@ -280,7 +296,10 @@ int gw_accounts_check(const gw_vclient_t *vc, char *why, size_t size)
 
 struct gw_server *gw_server_get(gw_lwm2m_t *m, const char *uri, int secmode, char *why, size_t size)
 {
-    gw_lwm2m_security_t sec = secmode == GW_SECMODE_PSK ? GW_LWM2M_PSK : GW_LWM2M_NOSEC;
+    gw_lwm2m_security_t sec = secmode == GW_SECMODE_PSK    ? GW_LWM2M_PSK
+                              : secmode == GW_SECMODE_RPK  ? GW_LWM2M_RPK
+                              : secmode == GW_SECMODE_CERT ? GW_LWM2M_X509
+                                                           : GW_LWM2M_NOSEC;
     for (size_t i = 0; i < m->n_servers; i++)
         if (!m->servers[i].bootstrap && m->servers[i].security == sec && strcmp(m->servers[i].uri, uri) == 0)
             return &m->servers[i];

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../gateway/log.h"
@@ -12,6 +13,9 @@
 #include "request.h"
 
 #define C(x) COAP_RESPONSE_CODE(x)
+
+/* Security (/0) resources the server count reads (Core E.1). */
+enum { SEC_RID_BOOTSTRAP = 1, SEC_RID_SSID = 10 };
 
 uint8_t gw_acl_decide(size_t n_servers, uint16_t ssid, const gw_acl_view_t *v)
 {
@@ -36,7 +40,7 @@ bool gw_acl_op_allowed(uint8_t rights, gw_acl_op_t op)
     case GW_ACL_OP_READ:
     case GW_ACL_OP_OBSERVE:
     case GW_ACL_OP_WRITE_ATTRS: return (rights & GW_ACL_R) != 0;
-    case GW_ACL_OP_DISCOVER: return (rights & GW_ACL_ALL) != 0;
+    case GW_ACL_OP_DISCOVER: return true; /* Core 7.3.2: minimum access right "-" */
     case GW_ACL_OP_WRITE: return (rights & GW_ACL_W) != 0;
     case GW_ACL_OP_EXECUTE: return (rights & GW_ACL_E) != 0;
     case GW_ACL_OP_DELETE: return (rights & GW_ACL_D) != 0;
@@ -52,6 +56,22 @@ static bool get_int(const gw_sclient_t *c, uint16_t iid, uint16_t rid, uint16_t 
     if (gw_store_get(c, &p, &v, NULL) < 0 || v.type != GW_TYPE_INTEGER)
         return false;
     *out = v.v.i;
+    return true;
+}
+
+/* An Integer or Boolean resource of any object, as an integer. */
+static bool get_res(const gw_sclient_t *c, uint16_t oid, uint16_t iid, uint16_t rid, int64_t *out)
+{
+    gw_path_t p = {{oid, iid, rid, 0}, 3};
+    gw_value_t v;
+    if (gw_store_get(c, &p, &v, NULL) < 0)
+        return false;
+    if (v.type == GW_TYPE_INTEGER)
+        *out = v.v.i;
+    else if (v.type == GW_TYPE_BOOLEAN)
+        *out = v.v.b;
+    else
+        return false;
     return true;
 }
 
@@ -154,32 +174,119 @@ int gw_acl_value_check(const gw_path_t *path, const gw_value_t *v, char *why, si
     return 0;
 }
 
+size_t gw_acl_server_accounts(const gw_sclient_t *c)
+{
+    /* Instances are sorted by (oid, iid): /0 and /1 come first, so this
+     * stops after a handful (a client has one pair per server). */
+    size_t n = 0, total = gw_store_instance_count(c);
+    for (size_t i = 0; i < total; i++) {
+        uint16_t o, x;
+        int64_t ssid;
+        if (gw_store_instance_at(c, i, &o, &x) < 0 || o > 1)
+            break;
+        if (o != 1 || !get_res(c, 1, x, 0, &ssid) || ssid < 1 || ssid > 65534)
+            continue;
+        for (size_t j = 0; j < total; j++) {
+            uint16_t so, si;
+            int64_t s_ssid, bs;
+            if (gw_store_instance_at(c, j, &so, &si) < 0 || so > 0)
+                break;
+            if (get_res(c, 0, si, SEC_RID_BOOTSTRAP, &bs) && bs)
+                continue;
+            if (get_res(c, 0, si, SEC_RID_SSID, &s_ssid) && s_ssid == ssid) {
+                n++;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+int gw_acl_fill_owner(gw_store_t *s, gw_sclient_t *c, uint16_t owner, size_t *out_added)
+{
+    const gw_registry_t *reg = gw_store_registry(s);
+    size_t added = 0;
+    int rc = 0;
+    if (out_added)
+        *out_added = 0;
+    if (owner == 0 || owner == GW_ID_NONE)
+        return -EINVAL;
+    /* The walk's indexes shift as /2 instances are added (they sort before
+     * every object but 0 and 1): collect first, then add. */
+    size_t total = gw_store_instance_count(c);
+    uint32_t *todo = calloc(total ? 2 * total : 1, sizeof *todo);
+    size_t n = 0;
+    if (!todo)
+        return -ENOMEM;
+    uint16_t last_oid = GW_ID_NONE;
+    for (size_t i = 0; i < total; i++) {
+        uint16_t o, x;
+        if (gw_store_instance_at(c, i, &o, &x) < 0 || o == 0 || o == GW_ACL_OID)
+            continue;
+        todo[n++] = (uint32_t)o << 16 | x;
+        /* Create on an object that can have more instances (Core
+         * 7.3.1.2.1: its Access Control instance is the bootstrap's,
+         * owner MAX_ID, one ACL entry with C per server allowed). */
+        const gw_objdef_t *od = reg ? gw_registry_find(reg, o) : NULL;
+        if (o != last_oid && o != 1 && od && od->multiple)
+            todo[n++] = (uint32_t)o << 16 | GW_ACL_MAX_ID;
+        last_oid = o;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        uint16_t o = (uint16_t)(todo[i] >> 16), x = (uint16_t)todo[i];
+        if (find_aco(c, o, x) != GW_ID_NONE)
+            continue;
+        int64_t ssid;
+        if (x == GW_ACL_MAX_ID) {
+            uint8_t cr = GW_ACL_C;
+            rc = gw_acl_instance_add(s, c, o, x, GW_ACL_MAX_ID, &owner, &cr, 1, NULL);
+        } else if (o == 1 && get_res(c, 1, x, 0, &ssid) && ssid >= 1 && ssid <= 65534) {
+            /* Each server manages its own account (lifetime, binding...). */
+            rc = gw_acl_instance_add(s, c, o, x, (uint16_t)ssid, NULL, NULL, 0, NULL);
+        } else {
+            rc = gw_acl_instance_add(s, c, o, x, owner, NULL, NULL, 0, NULL);
+        }
+        if (rc == 0)
+            added++;
+    }
+    free(todo);
+    if (out_added)
+        *out_added = added;
+    return rc;
+}
+
 /* ---- hooks of the request dispatch ---- */
 
 bool gw_acl_active(const struct gw_reg *r)
 {
-    /* Counted as the servers the client registers with: a bootstrapped
-     * second server turns the checks on. */
-    return r->vc->n_regs > 1;
+    return gw_acl_server_accounts(r->vc->sc) > 1;
 }
 
 uint8_t gw_acl_rights(const struct gw_reg *r, uint16_t oid, uint16_t iid)
 {
     const gw_sclient_t *c = r->vc->sc;
     uint16_t ssid = r->srv->ssid;
-    if (!gw_acl_active(r))
+    size_t n = gw_acl_server_accounts(c);
+    if (n <= 1)
         return GW_ACL_ALL;
     if (oid == GW_ACL_OID) {
-        /* Core 7.3.1: only its owner manages an Access Control instance;
-         * the instance itself is no secret to the servers it speaks of. */
+        /* Core 7.3.1.2.2: only its owner manages an Access Control
+         * instance; the instance itself is no secret to the servers it
+         * speaks of. */
         int64_t owner = 0;
         bool own = get_int(c, iid, GW_ACL_RID_OWNER, GW_ID_NONE, &owner) && owner == ssid &&
                    owner != GW_ACL_MAX_ID;
         return (uint8_t)(GW_ACL_R | (own ? GW_ACL_W : 0));
     }
     gw_acl_view_t v;
-    gw_acl_lookup(c, oid, iid, ssid, &v, NULL);
-    return gw_acl_decide(r->vc->n_regs, ssid, &v);
+    if (gw_acl_lookup(c, oid, iid, ssid, &v, NULL) == -ENOENT && r->vc->acl_owner) {
+        /* access_owner: an instance that appeared after the client's /2
+         * instances were made (a field first seen at run time) is the
+         * owner's, as the one gw_acl_fill_owner would have made. */
+        v.found = true;
+        v.owner = r->vc->acl_owner;
+    }
+    return gw_acl_decide(n, ssid, &v);
 }
 
 bool gw_acl_may(const struct gw_reg *r, uint16_t oid, uint16_t iid, gw_acl_op_t op)
@@ -259,8 +366,7 @@ void gw_acl_removed(gw_vclient_t *vc, uint16_t oid, uint16_t iid)
     }
 }
 
-bool gw_acl_listed(void *ctx, uint16_t oid, uint16_t iid)
+void gw_vclient_set_access_owner(gw_vclient_t *vc, uint16_t ssid)
 {
-    const struct gw_reg *r = ctx;
-    return oid == GW_ACL_OID || gw_acl_may(r, oid, iid, GW_ACL_OP_DISCOVER);
+    vc->acl_owner = ssid == GW_ID_NONE ? 0 : ssid;
 }

@@ -71,19 +71,20 @@ typedef struct gw_acl_view {
     uint8_t dflt;      /* ... and its value */
 } gw_acl_view_t;
 
-/* The rights (GW_ACL_* bits) server ssid has, Core 7.3: with at most one
- * server every right (the single-server shortcut: the Access Control
- * object need not even exist); else none without an Access Control
- * instance; else its own ACL resource instance; else, for the Access
- * Control Owner, every right; else the default ACL resource instance; else
- * none. Reserved bits are dropped. v may be NULL (no instance). */
+/* The rights (GW_ACL_* bits) server ssid has, Core 7.3.2.1 (Obtaining
+ * Access Right): with at most one server every right (the single-server
+ * shortcut: the Access Control object need not even exist); else none
+ * without an Access Control instance; else its own ACL resource instance;
+ * else, for the Access Control Owner, every right; else the default ACL
+ * resource instance; else none. Reserved bits are dropped. v may be NULL
+ * (no instance). */
 uint8_t gw_acl_decide(size_t n_servers, uint16_t ssid, const gw_acl_view_t *v);
 
-/* True when rights allow op. Read, Observe and Write-Attributes need R;
- * Write W; Execute E; Delete D; Create C. Discover needs any right: LwM2M
- * 1.0 counted it under R, 1.1 took it out of R without giving it a bit, so
- * a server that may do anything with an instance may see what it holds,
- * and a server that may do nothing learns nothing of it. */
+/* True when rights allow op (Core 7.3.2, the table of minimum access
+ * rights): Read, Observe and Write-Attributes need R; Write W; Execute E;
+ * Delete D; Create C. Discover needs none ("-" in that table; 7.3.2.4: on
+ * an object "no access right is needed"): LwM2M 1.0 counted it under R,
+ * 1.1 took it out. */
 bool gw_acl_op_allowed(uint8_t rights, gw_acl_op_t op);
 
 /* The view of client c's Access Control instance for (oid, iid) and server
@@ -100,6 +101,25 @@ int gw_acl_lookup(const gw_sclient_t *c, uint16_t oid, uint16_t iid, uint16_t ss
  * -ENOENT (object 2 not in the registry), -ENOMEM. */
 int gw_acl_instance_add(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid, uint16_t owner,
                         const uint16_t *ssid, const uint8_t *rights, size_t n, uint16_t *out_iid);
+
+/* The management server accounts of client c (c borrowed): /1 instances
+ * with a Short Server ID 1..65534 that a /0 instance which is not a
+ * bootstrap server's (/0/x/1 false) names (Core 7.3: "several servers"
+ * counts Server Accounts; a bootstrap server has none, an account whose
+ * server is disabled or cannot be reached still counts). O(accounts^2),
+ * a handful. */
+size_t gw_acl_server_accounts(const gw_sclient_t *c);
+
+/* The `access_owner` shortcut: every object instance of c that no Access
+ * Control instance names gets one owned by owner with no ACL entry (every
+ * right for owner, none for other servers until owner writes some); a /1
+ * instance is owned by the server it describes instead (each server
+ * manages its own account). Each multiple-instance object with an
+ * instance (not /1) also gets the Create rights of owner (Object Instance
+ * ID 65535, owner 65535, ACL entry owner = C; Core 7.3.1.2.1). Existing
+ * Access Control instances are kept. *out_added (may be NULL) gets how
+ * many were made. 0, -EINVAL (owner 0 or 65535), -ENOMEM. */
+int gw_acl_fill_owner(gw_store_t *s, gw_sclient_t *c, uint16_t owner, size_t *out_added);
 
 /* Value check of an object-2 resource written by a server or a bootstrap
  * server, beyond the registry's ranges (called by gw_value_check_res):

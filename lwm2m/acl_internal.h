@@ -10,11 +10,15 @@
 #include "links.h"
 #include "lwm2m_internal.h"
 
-/* True when the rights are checked for r's client: more than one server.
- * With one, every operation is allowed (Core 7.3, the shortcut). */
+/* True when the rights are checked for r's client: more than one
+ * management server account (gw_acl_server_accounts; a bootstrap server
+ * does not count). With one, every operation is allowed (Core 7.3, the
+ * shortcut). */
 bool gw_acl_active(const struct gw_reg *r);
 
-/* The rights r's server has on (oid, iid) of its client (gw_acl_decide).
+/* The rights r's server has on (oid, iid) of its client (gw_acl_decide);
+ * with the client's access owner set (gw_vclient_set_access_owner), an
+ * instance no /2 instance names is that owner's.
  * An Access Control instance itself (oid 2) is readable by every server
  * (a server must be able to learn what it may do) and writable by its
  * owner only; none may execute, delete or create one. */
@@ -41,9 +45,5 @@ int gw_acl_created(struct gw_reg *r, uint16_t oid, uint16_t iid);
 /* (oid, iid) of vc was deleted: the Access Control instances naming it
  * go too (their observations end as a Delete's do). */
 void gw_acl_removed(gw_vclient_t *vc, uint16_t oid, uint16_t iid);
-
-/* The registration payload's filter (links.c): true when r's server has
- * any right on (oid, iid), or the instance is an Access Control one. */
-bool gw_acl_listed(void *r, uint16_t oid, uint16_t iid);
 
 #endif

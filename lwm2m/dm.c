@@ -179,8 +179,16 @@ static int read_body(dm_req_t *q, gw_buf_t *out, int *out_cf)
         return fail(q, C(404), "resource has no value%s", NULL);
     }
     /* Drop what the server may not read (write-only resources, and on an
-     * object the instances Access Control keeps from it). */
-    bool acl = q->path.len == 1 && gw_acl_active(q->r);
+     * object the instances Access Control keeps from it). A request below
+     * an object was checked before it came here; a notification was not:
+     * rights may have changed since the Observe (Core 7.3.2.5: no Notify
+     * of what the server may not read; the 4.01 ends the observation). */
+    bool acl = gw_acl_active(q->r);
+    if (acl && q->path.len >= 2 && !gw_acl_may(q->r, q->path.id[0], q->path.id[1], GW_ACL_OP_READ)) {
+        free(recs);
+        return fail(q, C(401), "no Read right on this instance (Access Control object)%s", NULL);
+    }
+    acl = acl && q->path.len == 1;
     size_t refused = 0;
     for (size_t i = 0; i < n; i++) {
         const gw_objdef_t *ro = gw_registry_find(q->reg, recs[i].path.id[0]);
@@ -255,8 +263,8 @@ static int do_discover(dm_req_t *q)
         return code;
     if (q->m->refresh)
         q->m->refresh(q->m->refresh_ctx, q->vc, &q->path);
-    int rc = gw_links_discover_filtered(q->vc->sc, q->reg, &q->path, gw_acl_active(q->r) ? gw_acl_listed : NULL,
-                                        q->r, &out);
+    /* No Access Control filter: Discover needs no right (Core 7.3.2). */
+    int rc = gw_links_discover_filtered(q->vc->sc, q->reg, &q->path, NULL, q->r, &out);
     if (rc < 0) {
         gw_buf_free(&out);
         return rc == -ENOENT ? fail(q, C(404), "nothing at this path%s", NULL)

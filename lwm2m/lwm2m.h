@@ -14,12 +14,14 @@
 #define GW_LWM2M_LWM2M_H
 
 #include "../gateway/loop.h"
+#include "dtls.h"
 #include "store.h"
 
 typedef struct gw_lwm2m gw_lwm2m_t;
 typedef struct gw_vclient gw_vclient_t;
 
-typedef enum { GW_LWM2M_NOSEC = 0, GW_LWM2M_PSK } gw_lwm2m_security_t;
+/* coaps:// servers: PSK, Raw Public Key or X.509 certificates (lwm2m/dtls.h). */
+typedef enum { GW_LWM2M_NOSEC = 0, GW_LWM2M_PSK, GW_LWM2M_RPK, GW_LWM2M_X509 } gw_lwm2m_security_t;
 
 /* One LwM2M server account. Strings are copied by gw_lwm2m_new. */
 typedef struct gw_lwm2m_server_opts {
@@ -29,6 +31,8 @@ typedef struct gw_lwm2m_server_opts {
     const char *psk_identity;    /* pattern; "{endpoint}" is replaced */
     const uint8_t *psk_key;
     size_t psk_key_len;
+    const gw_dtls_creds_t *dtls; /* RPK and X.509 (mode, keys, server checks), copied; NULL for
+                                    PSK and NoSec (then psk_* above; verify true) */
     int32_t registrations_per_second; /* 0: no pacing */
     uint16_t short_server_id;
     int32_t default_pmin, default_pmax;
@@ -45,6 +49,8 @@ typedef struct gw_vclient_opts {
     const char *psk_identity;    /* security override, NULL: the server's */
     const uint8_t *psk_key;
     size_t psk_key_len;
+    const gw_dtls_creds_t *dtls; /* the client's own RPK/X.509 credentials (copied), NULL: the
+                                    server's */
     bool report_send;            /* push values with Send (POST /dp) instead of waiting for Observe */
     int32_t send_min_interval_s; /* at most one Send per interval; values batch up meanwhile */
     bool queue_mode;             /* register with b=UQ: the server queues requests while the client
@@ -149,6 +155,10 @@ void *gw_vclient_app(const gw_vclient_t *vc);
 bool gw_vclient_registered(const gw_vclient_t *vc);
 
 /* Counts for logs and the gateway's own endpoint. */
+/* access_owner (acl.c): with several servers, an object instance no
+ * Access Control instance names is ssid's (every right for it, none for
+ * the others) instead of nobody's; 0 turns it off. */
+void gw_vclient_set_access_owner(gw_vclient_t *vc, uint16_t ssid);
 size_t gw_lwm2m_client_count(const gw_lwm2m_t *m);
 size_t gw_lwm2m_registered_count(const gw_lwm2m_t *m);
 /* What the service manager is told (lwm2m/reg_status.c). Counts are of

@@ -45,6 +45,7 @@ struct gw_server {
     char *psk_identity;
     uint8_t psk_key[64];
     size_t psk_key_len;
+    gw_dtls_creds_t *dtls;  /* dtls.c: configured RPK/X.509 credentials, NULL when none (owned) */
     int32_t rps;
     uint16_t ssid;
     int32_t default_pmin, default_pmax;
@@ -179,6 +180,8 @@ struct gw_reg {
     uint16_t srv_iid, sec_iid;
     bool disabled;          /* /1/x/4 Disable: away until r->timer ends it */
     uint8_t reg_failures;   /* Registers failed in a row (bootstrap.c: 1.1 rules) */
+    char *dtls_why;         /* dtls.c: why the last handshake failed, NULL when it did not */
+    bool dtls_unverified_logged; /* dtls.c: "not authenticated" said once */
 };
 
 struct gw_vclient {
@@ -190,6 +193,7 @@ struct gw_vclient {
     char *psk_identity;       /* per-client override, NULL when none */
     uint8_t *psk_key;
     size_t psk_key_len;
+    gw_dtls_creds_t *dtls;    /* dtls.c: the client's own RPK/X.509 credentials, NULL: the server's */
     bool queue_mode;
     bool report_send;         /* send.c: report = "send" */
     int32_t queue_time_s;
@@ -199,6 +203,7 @@ struct gw_vclient {
     size_t n_regs;
     struct gw_reg regs[];
 };
+    uint16_t acl_owner;       /* acl.c: access_owner, owner of instances no /2 names (0: none) */
 
 struct gw_lwm2m {
     gw_loop_t *loop;
@@ -247,6 +252,7 @@ struct gw_lwm2m {
     struct gw_server *bs_server;  /* bootstrap.c: NULL when none is configured */
     char *prov_dir;               /* state_dir/provisioned: persisted /0 and /1 (prov_file.c) */
     bool bootstrap_all;           /* every client bootstraps */
+    bool dtls_pki_used;           /* dtls.c: a PKI session was set up on ctx */
 };
 
 /* client.c */
@@ -544,5 +550,29 @@ void gw_bs_on_nack(struct gw_reg *r, coap_nack_reason_t reason);
  * sequence exhausted): the client bootstraps again when it may. true when
  * bootstrap took over. */
 bool gw_bs_registration_failed(struct gw_reg *r);
+
+/* dtls.c: DTLS sessions (PSK, RPK, X.509) from the registration's /0
+ * instance, the server checked per session, handshake failures explained.
+ * gw_dtls_session: a new session for r into *out (its app data not yet
+ * set): 0; -EINVAL when /0 lacks what the mode needs (r->dtls_why says
+ * what); -EIO when libcoap refused. gw_dtls_creds_of_reg: r's credentials
+ * as /0 holds them (pointers borrowed from the store until it changes),
+ * server_name written into name (name_size bytes); 0. gw_dtls_on_log: true
+ * when a libcoap log line was a DTLS alert (kept for the next
+ * gw_dtls_on_error, which fills r->dtls_why when the handshake of r
+ * failed). gw_dtls_failure: "DTLS handshake failed: why" (static buffer,
+ * valid until the next call). gw_dtls_reg_free: r->dtls_why freed. */
+int gw_dtls_session(struct gw_reg *r, coap_session_t **out);
+/* /0/iid/2, 3, 4, 5, 14, 15 of vc towards coaps server s from the
+ * configured RPK/X.509 credentials that apply (the client's own, else the
+ * server's; nothing written when neither has any); 0 or -ENOMEM. The /0/x/2
+ * number of a server's security. */
+int gw_dtls_fill_security(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid);
+int gw_accounts_secmode(gw_lwm2m_security_t sec);
+int gw_dtls_creds_of_reg(const struct gw_reg *r, gw_dtls_creds_t *out, char *name, size_t name_size);
+bool gw_dtls_on_log(const char *message);
+void gw_dtls_on_error(struct gw_reg *r);
+const char *gw_dtls_failure(struct gw_reg *r);
+void gw_dtls_reg_free(struct gw_reg *r);
 
 #endif

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "../gateway/log.h"
+#include "acl_internal.h"
 #include "attrs.h"
 #include "lwm2m_internal.h"
 
@@ -296,11 +297,24 @@ static void evaluate_due(struct gw_obs *o, struct gw_obs_member *mb, const gw_no
         judge(o, mb, e, NULL, now);
 }
 
+/* A plain observation of an instance or resource its server may no longer
+ * read (its Access Control instance changed). */
+static bool revoked(const struct gw_obs *o)
+{
+    const gw_path_t *p = &o->members[0].path;
+    return !o->composite && p->len >= 2 && gw_acl_active(o->r) &&
+           !gw_acl_may(o->r, p->id[0], p->id[1], GW_ACL_OP_READ);
+}
+
 static void on_timer(void *ctx)
 {
     struct gw_obs *o = ctx;
     int64_t now = gw_now_ms();
     bool due = false;
+    if (revoked(o)) {
+        notify(o); /* a 4.01 without a value: the observation ends now, pmin or not */
+        return;
+    }
     for (size_t i = 0; i < o->n_members; i++) {
         gw_notify_attrs_t e;
         effective(o, &o->members[i], &e);
@@ -392,9 +406,44 @@ size_t gw_obs_count(const struct gw_reg *r)
     return n;
 }
 
+/* An Access Control instance of vc changed (its owner wrote an ACL, a
+ * bootstrap server or a reload rewrote it): what each server may read
+ * changed. Core 7.3.2.5 forbids a Notify of what the server may not read;
+ * an observation of an instance or resource it lost R on ends with a 4.01
+ * that carries no value (RFC 7641 4.2: a non-2.xx notification ends it),
+ * on the next loop turn rather than from inside the Write that changed
+ * the rights. An observation of an object or a composite one is notified
+ * at its next moment with what the server may read now. */
+static void rights_changed(gw_vclient_t *vc)
+{
+    int64_t now = gw_now_ms();
+    for (size_t i = 0; i < vc->n_regs; i++) {
+        for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next) {
+            if (revoked(o)) {
+                gw_timer_start_at(vc->m->loop, &o->timer, now);
+                continue;
+            }
+            /* What an object or a composite shows may have grown or
+             * shrunk; an instance still readable shows the same. */
+            bool touched = false;
+            for (size_t k = 0; k < o->n_members; k++) {
+                struct gw_obs_member *mb = &o->members[k];
+                if (mb->path.id[0] != GW_ACL_OID && (o->composite || mb->path.len < 2)) {
+                    mb->pending = true;
+                    touched = true;
+                }
+            }
+            if (touched)
+                rearm(o);
+        }
+    }
+}
+
 void gw_obs_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v)
 {
     int64_t now = gw_now_ms();
+    if (path->len >= 1 && path->id[0] == GW_ACL_OID)
+        rights_changed(vc);
     for (size_t i = 0; i < vc->n_regs; i++) {
         for (struct gw_obs *o = vc->regs[i].obs; o; o = o->next) {
             bool touched = false;

@@ -285,10 +285,11 @@ static int add_location_path(coap_pdu_t *pdu, const char *location)
 static int attach_links(struct gw_reg *r, coap_pdu_t **pdu)
 {
     gw_buf_t links = {0};
-    /* With several servers each is told only of the instances it has a
-     * right on (Access Control, acl.c). */
+    /* Every server hears of every instance, whatever Access Control grants
+     * it: the list is "the Object Instances available on the LwM2M Client"
+     * (Core 5.3.1), and Discover needs no right either (7.3.2). */
     int rc = gw_links_registration(r->vc->sc, gw_store_registry(r->srv->m->store), r->srv->content_format,
-                                   gw_acl_active(r) ? gw_acl_listed : NULL, r, &links);
+                                   NULL, r, &links);
     if (rc < 0) {
         gw_buf_free(&links);
         coap_delete_pdu(*pdu);
@@ -701,7 +702,7 @@ void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
 {
     const char *why = reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer"
                       : reason == COAP_NACK_RST            ? "reset by the server"
-                      : reason == COAP_NACK_TLS_FAILED     ? "DTLS handshake failed: check psk_identity and psk_key"
+                      : reason == COAP_NACK_TLS_FAILED     ? gw_dtls_failure(r) /* dtls.c: why */
                       : reason == COAP_NACK_ICMP_ISSUE     ? "ICMP error (server down?)"
                                                            : "not deliverable";
     if (r->token_len == 0)

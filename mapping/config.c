@@ -274,6 +274,10 @@ static const gw_cfg_key_t gateway_keys[] = {
      h_endpoint_pattern, offsetof(gw_config_t, endpoint_pattern), 0, 0},
     {"refuse_readable_keys", GW_CFG_BOOL, "true or false", false, h_refuse_keys, 0, 0, 0},
     {"bootstrap_all", GW_CFG_BOOL, "true or false", false, h_bootstrap_all, 0, 0, 0},
+    {"access", GW_CFG_LIST, "a list of groups ( { object = ...; instance = ...; owner = ...; acl = { ... }; }, ... )",
+     false, gw_config_h_gateway_access, 0, 0, 0},
+    {"access_owner", GW_CFG_INT, "an integer (the short_server_id owning every instance no access entry names)",
+     false, gw_config_h_gateway_access_owner, 0, 1, 65534},
 };
 
 static int h_gateway(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
@@ -373,9 +377,18 @@ static int h_security(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg
         srv->security = GW_SEC_NOSEC;
     else if (strcmp(v, "psk") == 0)
         srv->security = GW_SEC_PSK;
+    else if (strcmp(v, "rpk") == 0)
+        srv->security = GW_SEC_RPK;
+    else if (strcmp(v, "x509") == 0)
+        srv->security = GW_SEC_X509;
     else
-        gw_config_error(ctx, s, "security must be \"nosec\" or \"psk\", got %s",
+        gw_config_error(ctx, s, "security must be \"nosec\", \"psk\", \"rpk\" or \"x509\", got %s",
                         gw_config_quote(v, q, sizeof q));
+    gw_config_dtls_security(&srv->dtls, srv->security == GW_SEC_RPK    ? GW_DTLS_MODE_RPK
+                                        : srv->security == GW_SEC_X509 ? GW_DTLS_MODE_CERT
+                                        : srv->security == GW_SEC_PSK  ? GW_DTLS_MODE_PSK
+                                                                       : GW_DTLS_MODE_NOSEC,
+                            s);
     return 0;
 }
 
@@ -458,7 +471,8 @@ static const gw_cfg_key_t server_keys[] = {
      0, 0},
     {"lifetime", GW_CFG_INT, "an integer (seconds)", false, gw_config_h_int32, SRV(lifetime), 1,
      INT32_MAX},
-    {"security", GW_CFG_STRING, "\"nosec\" or \"psk\"", false, h_security, 0, 0, 0},
+    {"security", GW_CFG_STRING, "\"nosec\", \"psk\", \"rpk\" or \"x509\"", false, h_security, 0, 0, 0},
+    GW_CFG_DTLS_KEYS(SRV(dtls)),
     {"psk_identity", GW_CFG_STRING, "a string (\"{endpoint}\" expands to the endpoint)", false,
      gw_config_h_nonempty_string, SRV(psk_identity), 0, 0},
     {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_server_psk_key, 0, 0, 0},
@@ -500,13 +514,16 @@ static void check_server(gw_cfg_ctx_t *ctx, const config_setting_t *g, gw_config
     const config_setting_t *at = sec ? sec : g;
     if (srv->uri) {
         bool coaps = strncmp(srv->uri, "coaps://", 8) == 0;
-        if (coaps && srv->security != GW_SEC_PSK)
-            gw_config_error(ctx, at, "uri \"coaps://...\" needs security = \"psk\", got "
-                                     "\"nosec\"");
-        else if (!coaps && srv->security == GW_SEC_PSK)
+        if (coaps && srv->security == GW_SEC_NOSEC)
+            gw_config_error(ctx, at, "uri \"coaps://...\" needs security = \"psk\", \"rpk\" or "
+                                     "\"x509\", got \"nosec\"");
+        else if (!coaps && srv->security != GW_SEC_NOSEC)
             gw_config_error(ctx, at, "uri \"coap://...\" is unencrypted and needs security = "
-                                     "\"nosec\"; use coaps:// for \"psk\"");
+                                     "\"nosec\"; use coaps:// for \"%s\"",
+                            srv->security == GW_SEC_PSK ? "psk" : srv->security == GW_SEC_RPK ? "rpk" : "x509");
     }
+    if (gw_config_dtls_finish(ctx, g, &srv->dtls, -1) < 0)
+        ctx->oom = true;
     if (srv->security == GW_SEC_PSK &&
         !(seen & gw_config_key_bit(server_keys, N_SERVER_KEYS, "psk_key")) &&
         !config_setting_get_member(g, "psk_key"))
@@ -830,6 +847,7 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
     }
     gw_config_sections_finish(&ctx);
     rc = ctx.oom ? -ENOMEM : ctx.errors ? -EINVAL : 0;
+    gw_config_check_access_owners(&ctx, ctx.cfg);
 out:
     if (rc == -ENOMEM)
         ctx.oom = true;
@@ -856,12 +874,14 @@ void gw_config_free(gw_config_t **pc)
         free(c->servers[i].uri);
         free(c->servers[i].psk_identity);
         free(c->servers[i].binding);
+        gw_config_dtls_free(&c->servers[i].dtls);
     }
     free(c->servers);
     if (c->bootstrap_server) {
         free(c->bootstrap_server->uri);
         free(c->bootstrap_server->psk_identity);
         free(c->bootstrap_server->binding);
+        gw_config_dtls_free(&c->bootstrap_server->dtls);
         free(c->bootstrap_server);
     }
     for (size_t i = 0; i < c->n_devices; i++)
@@ -878,3 +898,4 @@ void gw_config_free(gw_config_t **pc)
     free(c);
     *pc = NULL;
 }
+    gw_config_free_access(&c->self_access);

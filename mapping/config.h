@@ -14,9 +14,28 @@
 
 #include "../lwm2m/registry.h"
 #include "../adapters/adapter_config.h"
+#include "../lwm2m/dtls.h"
 #include "../lwm2m/value.h"
 
-typedef enum { GW_SEC_NOSEC = 0, GW_SEC_PSK } gw_security_t;
+typedef enum { GW_SEC_NOSEC = 0, GW_SEC_PSK, GW_SEC_RPK, GW_SEC_X509 } gw_security_t;
+
+/* The DTLS keys of a server or a device/template group (security = "rpk" or
+ * "x509", cert_file, key_file, server_cert_file, ca_file, verify,
+ * server_name; docs/configuration.md): the files read and checked at load
+ * (mapping/config_security.c) into creds (lwm2m/dtls.h), which the
+ * Security object /0 then holds. A device that sets any of these keys
+ * replaces its template's set as a whole. */
+typedef struct gw_config_dtls {
+    bool set;                     /* security "rpk"/"x509" here: creds hold the loaded files */
+    gw_dtls_creds_t creds;        /* mode, own public key or certificate, private key, pinned
+                                     server key/certificate or CA certificates, server_name */
+    char *key_file;               /* path as opened (relative ones resolved), for the
+                                     readable-by-others check (gateway/keyfile.c) */
+    unsigned given;               /* which keys the group has (config_security.c's bits) */
+    char *path[4];                /* while loading: cert_file, key_file, server_cert_file, ca_file */
+    const void *at[6];            /* while loading: their settings, then security's, verify's */
+    int line;                     /* security's line */
+} gw_config_dtls_t;
 
 typedef struct gw_config_server {
     char *uri;                    /* coap://host:port or coaps://host:port */
@@ -25,6 +44,7 @@ typedef struct gw_config_server {
     char *psk_identity;           /* pattern, "{endpoint}" expands; default "{endpoint}" */
     uint8_t psk_key[64];
     size_t psk_key_len;           /* key given as hex in the file */
+    gw_config_dtls_t dtls;        /* security "rpk"/"x509" (and server_name, verify) */
     int32_t registrations_per_second; /* 0 = no pacing; default 50 */
     uint16_t short_server_id;     /* default 1 + index */
     int32_t default_pmin, default_pmax; /* /1/x/2 and /1/x/3, default 0 and 0 (none) */
@@ -81,6 +101,7 @@ typedef struct gw_config_device {
     char *psk_identity;           /* per-client override, NULL when absent */
     uint8_t psk_key[64];
     size_t psk_key_len;           /* 0 when no per-client key */
+    gw_config_dtls_t dtls;        /* the client's own RPK/X.509 credentials (set false: none) */
     gw_config_resource_t *resources;
     size_t n_resources;
     /* issue 3: mapping */
@@ -130,6 +151,10 @@ typedef struct gw_config_mqtt {
     bool homeassistant;           /* discovery configs, default false */
     bool commands;                /* <topic>/set handled as a Write, default false */
     int line;
+    /* access_owner: the Short Server ID that owns every object instance no
+     * access entry names (1..65534; 0: none), and its line */
+    int32_t access_owner;
+    int access_owner_line;
 } gw_config_mqtt_t;
 
 typedef struct gw_config {
@@ -162,9 +187,20 @@ typedef struct gw_config {
  * loaded into reg before device resources are checked. Returns 0 with *out
  * set, or -EINVAL after reporting every error through diag (*out NULL),
  * or -ENOENT / -EIO when the file cannot be read (also reported). */
+/* With more than one server in c, the virtual clients (the gateway's own
+ * endpoint included) whose object instances at start include some that no
+ * `access` entry names and no `access_owner` covers: no server may reach
+ * those (LwM2M Core 7.3, 4.01 on everything). Returns how many clients,
+ * *out_instances (may be NULL) how many instances in all; 0 with one
+ * server. Instances a device makes at run time are not counted. */
+size_t gw_config_access_gaps(const gw_config_t *c, size_t *out_instances);
+
 int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *diag_ctx,
                    gw_config_t **out);
 void gw_config_free(gw_config_t **c);
+
+/* Whether two DTLS key sets say the same (mode, keys, checks). */
+bool gw_config_dtls_equal(const gw_config_dtls_t *a, const gw_config_dtls_t *b);
 
 /* Whether two mqtt sections (either may be NULL) say the same. */
 bool gw_config_mqtt_equal(const gw_config_mqtt_t *a, const gw_config_mqtt_t *b);
@@ -177,6 +213,10 @@ void gw_config_device_shed(gw_config_device_t *d);
 /* state_dir, for --check (create false) and the start (create true).
  * It must be a directory this user can write. At start a missing one is
  * created (mode 0700, parents too), as systemd's StateDirectory= would;
+    /* gateway.access and gateway.access_owner: the gateway's own endpoint's
+     * Access Control instances, as a device's (access, n_access,
+     * access_owner and their lines used; the rest zero) */
+    gw_config_device_t self_access;
  * --check says whether that would work and sets *out_missing (may be NULL)
  * when it would be created. Problems are reported through diag at the
  * state_dir setting's file:line. Returns 0, -ENOTDIR (not a directory),

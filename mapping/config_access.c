@@ -11,6 +11,13 @@
  * (Create), each at most once; "" grants nothing (an explicit "no" that
  * overrides `default`). Keys of acl are `default` or `s` and a Short
  * Server ID (libconfig names start with a letter).
+ *
+ *     access_owner = 101;
+ *
+ * is the short form for "server 101 owns everything else": every object
+ * instance no entry names gets an Access Control instance owned by 101
+ * (lwm2m/acl.h gw_acl_fill_owner). The gateway section takes both keys
+ * for the gateway's own endpoint.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -106,13 +113,10 @@ static int h_acl(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_
     return 0;
 }
 
-int gw_config_h_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k, void *obj)
+/* The list into d->access (replacing what was there). */
+static int parse_list(gw_cfg_ctx_t *ctx, const config_setting_t *list, gw_config_device_t *d)
 {
-    (void)k;
-    gw_cfg_parts_t *p = obj;
-    gw_config_device_t *d = &p->dev;
     int n = config_setting_length(list);
-    p->set |= GW_CFG_SET_ACCESS;
     free(d->access);
     d->access = NULL;
     d->n_access = 0;
@@ -173,6 +177,136 @@ int gw_config_h_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw
     return 0;
 }
 
+int gw_config_h_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k, void *obj)
+{
+    (void)k;
+    gw_cfg_parts_t *p = obj;
+    p->set |= GW_CFG_SET_ACCESS;
+    return parse_list(ctx, list, &p->dev);
+}
+
+int gw_config_h_gateway_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                               void *obj)
+{
+    (void)k;
+    return parse_list(ctx, list, &((gw_config_t *)obj)->self_access);
+}
+
+static int h_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, gw_config_device_t *d)
+{
+    int before = gw_config_errors(ctx);
+    gw_config_h_int32(ctx, s, &(gw_cfg_key_t){k->name, k->types, k->expect, false, NULL,
+                                              offsetof(gw_config_device_t, access_owner), 1, 65534},
+                      d);
+    if (gw_config_errors(ctx) != before)
+        return 1;
+    d->access_owner_line = (int)config_setting_source_line(s);
+    return 0;
+}
+
+int gw_config_h_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj)
+{
+    gw_cfg_parts_t *p = obj;
+    if (h_owner(ctx, s, k, &p->dev) == 0)
+        p->set |= GW_CFG_SET_ACCESS_OWNER;
+    return 0;
+}
+
+int gw_config_h_gateway_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                                     void *obj)
+{
+    h_owner(ctx, s, k, &((gw_config_t *)obj)->self_access);
+    return 0;
+}
+
+static bool is_server(const gw_config_t *c, int32_t ssid)
+{
+    for (size_t i = 0; i < c->n_servers; i++)
+        if (c->servers[i].short_server_id == ssid)
+            return true;
+    return false;
+}
+
+static void check_owner(gw_cfg_ctx_t *ctx, const gw_config_t *c, const gw_config_device_t *d, const char *who)
+{
+    if (!d->access_owner || is_server(c, d->access_owner))
+        return;
+    gw_config_error_at(ctx, d->access_owner_line,
+                       "%s: access_owner %d is not the short_server_id of any server, expected one of the "
+                       "servers' short_server_id",
+                       who, (int)d->access_owner);
+}
+
+void gw_config_check_access_owners(gw_cfg_ctx_t *ctx, const gw_config_t *c)
+{
+    /* A bootstrap server may name servers the file does not know. */
+    if (c->bootstrap_server || !c->n_servers)
+        return;
+    check_owner(ctx, c, &c->self_access, "gateway");
+    char who[160];
+    for (size_t i = 0; i < c->n_devices; i++) {
+        snprintf(who, sizeof who, "device \"%s\"", c->devices[i].endpoint ? c->devices[i].endpoint : "");
+        check_owner(ctx, c, &c->devices[i], who);
+    }
+}
+
+static bool named(const gw_config_device_t *d, uint16_t oid, uint16_t iid)
+{
+    for (size_t i = 0; i < d->n_access; i++)
+        if (d->access[i].object == oid && d->access[i].instance == iid)
+            return true;
+    return false;
+}
+
+/* Object instances the client of d starts with that no access entry names:
+ * /1/x (one per server), /3/0, extra (the gateway's own objects), each
+ * initial value's and each field's instance, each counted once. */
+static size_t gaps_of(const gw_config_t *c, const gw_config_device_t *d, const gw_path_t *extra, size_t n_extra)
+{
+    if (d->access_owner)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_servers; i++)
+        n += !named(d, 1, (uint16_t)i);
+    n += !named(d, 3, 0);
+    for (size_t i = 0; i < n_extra; i++)
+        n += !named(d, extra[i].id[0], extra[i].id[1]);
+    /* Instances repeat (several resources of one): O(n^2) over one
+     * device's entries, a few dozen at most. */
+    for (size_t i = 0; i < d->n_resources + d->n_fields; i++) {
+        const gw_path_t *p = i < d->n_resources ? &d->resources[i].path : &d->fields[i - d->n_resources].path;
+        if (p->len < 2 || (p->id[0] == 3 && p->id[1] == 0) || named(d, p->id[0], p->id[1]))
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++) {
+            const gw_path_t *q = j < d->n_resources ? &d->resources[j].path : &d->fields[j - d->n_resources].path;
+            seen = q->len >= 2 && q->id[0] == p->id[0] && q->id[1] == p->id[1];
+        }
+        n += !seen;
+    }
+    return n;
+}
+
+size_t gw_config_access_gaps(const gw_config_t *c, size_t *out_instances)
+{
+    size_t clients = 0, inst = 0;
+    if (c->n_servers > 1) {
+        /* The gateway's own endpoint: its offline-drops counter. */
+        static const gw_path_t self_extra[] = {{{3300, 0, 0, 0}, 2}};
+        size_t k = gaps_of(c, &c->self_access, self_extra, 1);
+        clients += k > 0;
+        inst += k;
+        for (size_t i = 0; i < c->n_devices; i++) {
+            k = gaps_of(c, &c->devices[i], NULL, 0);
+            clients += k > 0;
+            inst += k;
+        }
+    }
+    if (out_instances)
+        *out_instances = inst;
+    return clients;
+}
+
 int gw_config_copy_access(gw_config_device_t *dst, const gw_config_device_t *src)
 {
     dst->access = NULL;
@@ -197,6 +331,8 @@ void gw_config_free_access(gw_config_device_t *d)
 uint64_t gw_config_access_hash(const gw_config_device_t *d, uint64_t h)
 {
     /* FNV-1a over the entries' contents (no lines), as the fingerprint. */
+    for (size_t k = 0; k < sizeof d->access_owner; k++)
+        h = (h ^ (uint8_t)((uint32_t)d->access_owner >> (8 * k))) * 1099511628211ull;
     for (size_t i = 0; i < d->n_access; i++) {
         const gw_config_access_t *a = &d->access[i];
         uint16_t f[4] = {a->object, a->instance, a->owner, (uint16_t)a->n_acl};

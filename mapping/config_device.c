@@ -214,6 +214,7 @@ void gw_config_free_device(gw_config_device_t *d)
     free(d->serial);
     free(d->firmware);
     free(d->psk_identity);
+    gw_config_dtls_free(&d->dtls);
     if (d->part && d->ops && d->ops->conf)
         d->ops->conf->free_part(d->part);
     d->part = NULL;
@@ -583,6 +584,8 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
     return p->name ? 0 : -ENOMEM;
 }
 
+/* The device's DTLS keys, in the group being walked (gw_cfg_parts_t). */
+#define PARTS_DTLS (offsetof(gw_cfg_parts_t, dev) + offsetof(gw_config_device_t, dtls))
 #define K_ADAPTER                                                                                \
     {"adapter", GW_CFG_STRING, "a string naming the adapter, e.g. \"static\"", false, h_adapter, \
      0, 0, 0}
@@ -592,6 +595,9 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
         {"psk_identity", GW_CFG_STRING, "a string", false, h_dev_psk_identity, DEV(psk_identity), \
          0, 0},                                                                                  \
         {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_dev_psk_key, 0, 0, 0},     \
+        {"security", GW_CFG_STRING, "\"psk\", \"rpk\" or \"x509\"", false, gw_config_h_dtls_security, \
+         PARTS_DTLS, 0, 0},                                                                      \
+        GW_CFG_DTLS_KEYS(PARTS_DTLS),                                                            \
         {"resources", GW_CFG_LIST,                                                               \
          "a list of groups ( { path = ...; value = ...; } or { field = ...; path = ...; }, ... )", \
          false, gw_config_h_resources, 0, 0, 0},                                                 \
@@ -606,7 +612,10 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
         {"bootstrap", GW_CFG_BOOL, "true or false", false, h_dev_bootstrap, 0, 0, 0},           \
         {"access", GW_CFG_LIST,                                                                  \
          "a list of groups ( { object = ...; instance = ...; owner = ...; acl = { ... }; }, ... )", \
-         false, gw_config_h_access, 0, 0, 0}
+         false, gw_config_h_access, 0, 0, 0},                                                    \
+        {"access_owner", GW_CFG_INT,                                                             \
+         "an integer (the short_server_id owning every instance no access entry names)", false,  \
+         gw_config_h_access_owner, 0, 1, 65534}
 
 static const gw_cfg_key_t device_keys_common[] = {
     {"endpoint", GW_CFG_STRING, "a string (the client's endpoint name)", false, h_endpoint, 0, 0,
@@ -655,6 +664,11 @@ int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const ch
      * template and a device is reported on the device. */
     if (p->dev.adapter)
         gw_config_check_foreign_parts(ctx, p, NULL, p->dev.adapter);
+    /* Files read once per group, a template's for all its devices. */
+    gw_config_dtls_t *d = &p->dev.dtls;
+    if (gw_config_dtls_given(d) &&
+        gw_config_dtls_finish(ctx, g, d, -1) < 0)
+        return -ENOMEM;
     p->bad = ctx->errors != before;
     return ctx->oom ? -ENOMEM : 0;
 }

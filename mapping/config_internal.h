@@ -75,6 +75,36 @@ int gw_config_h_int32(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg
  * key. */
 void gw_config_psk_key(gw_cfg_ctx_t *ctx, const config_setting_t *s, uint8_t *key, size_t *len);
 
+/* DTLS keys beyond PSK (config_security.c). The handlers find the
+ * gw_config_dtls_t at k->offset in obj; GW_CFG_DTLS_KEYS(off) are the table
+ * entries (security itself is the caller's: a server's h_security calls
+ * gw_config_dtls_security, a device group uses gw_config_h_dtls_security).
+ * gw_config_dtls_finish checks the combination for mode (GW_DTLS_MODE_*;
+ * -1: as the group's own security says, psk when it says none) and reads
+ * the files (errors at their keys' lines, else at security's or
+ * group's); 0 or -ENOMEM. */
+int gw_config_h_dtls_file(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+int gw_config_h_dtls_verify(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+int gw_config_h_dtls_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+int gw_config_h_dtls_security(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+void gw_config_dtls_security(gw_config_dtls_t *d, int mode, const config_setting_t *s);
+int gw_config_dtls_finish(gw_cfg_ctx_t *ctx, const config_setting_t *group, gw_config_dtls_t *d, int mode);
+bool gw_config_dtls_given(const gw_config_dtls_t *d);
+void gw_config_dtls_free(gw_config_dtls_t *d);
+int gw_config_dtls_copy(gw_config_dtls_t *dst, const gw_config_dtls_t *src);
+#define GW_CFG_DTLS_KEYS(off)                                                                             \
+    {"cert_file", GW_CFG_STRING, "a string (PEM or DER: the client's certificate, or its public key for "  \
+     "rpk)", false, gw_config_h_dtls_file, (off), 0, 0},                                                  \
+        {"key_file", GW_CFG_STRING, "a string (PEM or DER file of the client's private key)", false,      \
+         gw_config_h_dtls_file, (off), 0, 0},                                                             \
+        {"server_cert_file", GW_CFG_STRING, "a string (PEM or DER: the server's certificate, or its "     \
+         "public key for rpk)", false, gw_config_h_dtls_file, (off), 0, 0},                               \
+        {"ca_file", GW_CFG_STRING, "a string (PEM file of the CA certificates that sign the server's)",  \
+         false, gw_config_h_dtls_file, (off), 0, 0},                                                      \
+        {"verify", GW_CFG_BOOL, "true or false", false, gw_config_h_dtls_verify, (off), 0, 0},            \
+        {"server_name", GW_CFG_STRING, "a string (the server's host name, checked in its certificate)",   \
+         false, gw_config_h_dtls_name, (off), 0, 0}
+
 /* Check an endpoint name: printable ASCII without ' ', '&', '?', 1..64
  * bytes. Reports at s with what ("endpoint", "gateway name"). true if ok. */
 bool gw_config_check_endpoint(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *what,
@@ -125,6 +155,7 @@ int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const ch
 void gw_config_free_parts(gw_cfg_parts_t *p);
 /* Convert and add one { path; value; } entry to p. (config_device.c) */
 int gw_config_add_value(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *path_s,
+    GW_CFG_SET_ACCESS_OWNER = 1u << 15,
                         const config_setting_t *value_s);
 /* Deep copies for merging; 0 or -ENOMEM. (config_device.c) */
 int gw_config_copy_value(gw_value_t *dst, const gw_value_t *src);
@@ -163,6 +194,16 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
 
 /* Endpoints and identity (config_identity.c). */
 /* gateway.endpoint_pattern: only {gateway} {adapter} {address} {template}. */
+/* access_owner = <short_server_id> (1..65534); obj is the gw_cfg_parts_t. */
+int gw_config_h_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+/* The same two for the gateway section: obj is the gw_config_t. */
+int gw_config_h_gateway_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                               void *obj);
+int gw_config_h_gateway_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                                     void *obj);
+/* access_owner values that name no configured server (with no bootstrap
+ * server to name one later): reported at their lines. */
+void gw_config_check_access_owners(gw_cfg_ctx_t *ctx, const gw_config_t *c);
 bool gw_config_check_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *pattern);
 /* Expand the pattern for d into a malloc'd string (*out), or report at line
  * and return -EINVAL; -ENOMEM. */

@@ -134,6 +134,13 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
     /* access is one list: the device's replaces its template's whole. */
     if (gw_config_copy_access(d, (over->set & GW_CFG_SET_ACCESS) ? o : (bs & GW_CFG_SET_ACCESS) ? b : d) < 0)
         oom = true;
+    if (over->set & GW_CFG_SET_ACCESS_OWNER) {
+        d->access_owner = o->access_owner;
+        d->access_owner_line = o->access_owner_line;
+    } else if (bs & GW_CFG_SET_ACCESS_OWNER) {
+        d->access_owner = b->access_owner;
+        d->access_owner_line = b->access_owner_line;
+    }
     if (over->set & GW_CFG_SET_PSK_KEY) {
         memcpy(d->psk_key, o->psk_key, sizeof d->psk_key);
         d->psk_key_len = o->psk_key_len;
@@ -141,6 +148,10 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
         memcpy(d->psk_key, b->psk_key, sizeof d->psk_key);
         d->psk_key_len = b->psk_key_len;
     }
+    /* DTLS keys go as one set: a device giving any replaces its template's. */
+    const gw_config_dtls_t *dtls = gw_config_dtls_given(&o->dtls) ? &o->dtls : b ? &b->dtls : NULL;
+    if (dtls && gw_config_dtls_given(dtls) && gw_config_dtls_copy(&d->dtls, dtls) < 0)
+        oom = true;
     d->report_send = (over->set & GW_CFG_SET_REPORT) ? o->report_send
                      : (bs & GW_CFG_SET_REPORT)     ? b->report_send
                                                     : false;

@@ -18,7 +18,9 @@
 #   python3-dbusmock, dbus-daemon
 #                          tests/integration/test_ble.py: BlueZ mocked (bluez5 template)
 #                          on a private dbus-daemon
-#   libcoap3-bin           coap-rd-gnutls, the independent DTLS peer
+#   libcoap3-bin           coap-rd-gnutls, coap-server-gnutls: the independent DTLS peers
+#   libgnutls28-dev        credential files parsed and server certificates checked (lwm2m/dtls*.c)
+#                          with the GnuTLS libcoap's DTLS runs on
 #   systemd                systemd-analyze verify of the unit (test_install); not there in
 #                          containers and minimal roots
 #   procps                 /bin/kill, the unit's ExecReload (Debian 13 moved kill from
@@ -42,7 +44,7 @@
 #   tools/install-deps.sh --cross aarch64-linux-gnu   what `make CROSS=... cross-check` needs
 set -e
 PKGS="build-essential pkg-config
-libcoap3-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev libpaho-mqtt-dev python3"
+libcoap3-dev libgnutls28-dev libconfig-dev libcjson-dev libcbor-dev libexpat1-dev libsystemd-dev libmodbus-dev libmbedtls-dev duktape-dev libpaho-mqtt-dev python3"
 demo_only=""
 [ "${1:-}" = "--demo" ] && demo_only=1
 # make deb: the packaging tools only (the build dependencies are the above)

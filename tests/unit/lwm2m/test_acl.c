@@ -66,7 +66,7 @@ GW_TEST(op_table)
         {GW_ACL_E, GW_ACL_OP_EXECUTE, true},       {GW_ACL_E, GW_ACL_OP_DELETE, false},
         {GW_ACL_D, GW_ACL_OP_DELETE, true},        {GW_ACL_D, GW_ACL_OP_CREATE, false},
         {GW_ACL_C, GW_ACL_OP_CREATE, true},        {GW_ACL_C, GW_ACL_OP_WRITE, false},
-        {0, GW_ACL_OP_DISCOVER, false},            {0, GW_ACL_OP_READ, false},
+        {0, GW_ACL_OP_DISCOVER, true},             {0, GW_ACL_OP_READ, false},
         {GW_ACL_ALL, GW_ACL_OP_DELETE, true},      {GW_ACL_ALL, GW_ACL_OP_CREATE, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -135,6 +135,94 @@ GW_TEST(instances_in_store)
     CHECK_EQ_INT(gw_acl_lookup(cl, 3304, 0, OTHER, &view, &aco), -ENOENT);
     CHECK(!view.found);
     CHECK_EQ_INT(aco, GW_ID_NONE);
+    teardown();
+}
+
+static void set_i(uint16_t oid, uint16_t iid, uint16_t rid, int64_t x)
+{
+    gw_value_t v = {.type = GW_TYPE_INTEGER};
+    v.v.i = x;
+    CHECK_EQ_INT(gw_store_set(st, cl, &(gw_path_t){{oid, iid, rid, 0}, 3}, &v, 0), 0);
+}
+
+static void set_b(uint16_t oid, uint16_t iid, uint16_t rid, bool b)
+{
+    gw_value_t v = {.type = GW_TYPE_BOOLEAN};
+    v.v.b = b;
+    CHECK_EQ_INT(gw_store_set(st, cl, &(gw_path_t){{oid, iid, rid, 0}, 3}, &v, 0), 0);
+}
+
+/* A /0 + /1 pair, as accounts.c writes one (bootstrap: no SSID in /0). */
+static void account(uint16_t iid, uint16_t ssid, bool bootstrap)
+{
+    CHECK_EQ_INT(gw_store_instance_create(st, cl, 0, iid), 0);
+    set_b(0, iid, 1, bootstrap);
+    if (!bootstrap)
+        set_i(0, iid, 10, ssid);
+    CHECK_EQ_INT(gw_store_instance_create(st, cl, 1, iid), 0);
+    set_i(1, iid, 0, ssid);
+}
+
+/* "Several servers" counts management server accounts: a bootstrap
+ * server's /0 (and the /1 a bootstrapping client keeps for it) does not
+ * turn Access Control on. */
+GW_TEST(server_accounts)
+{
+    setup();
+    CHECK_EQ_INT(gw_acl_server_accounts(cl), 0);
+    account(0, 1, true); /* the bootstrap server, /1/0 with SSID 1 */
+    CHECK_EQ_INT(gw_acl_server_accounts(cl), 0);
+    account(1, OWNER, false);
+    CHECK_EQ_INT(gw_acl_server_accounts(cl), 1);
+    /* A /1 instance no /0 names is no account. */
+    CHECK_EQ_INT(gw_store_instance_create(st, cl, 1, 5), 0);
+    set_i(1, 5, 0, THIRD);
+    CHECK_EQ_INT(gw_acl_server_accounts(cl), 1);
+    account(2, OTHER, false);
+    CHECK_EQ_INT(gw_acl_server_accounts(cl), 2);
+    teardown();
+}
+
+/* access_owner: every instance without a /2 instance gets one of the
+ * owner's, /1 instances their own server's, multiple-instance objects the
+ * owner's Create right; what is already there stays. */
+GW_TEST(fill_owner)
+{
+    setup();
+    account(0, OWNER, false);
+    account(1, OTHER, false);
+    CHECK_EQ_INT(gw_store_instance_create(st, cl, 3, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, cl, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, cl, 3303, 1), 0);
+    static const uint16_t ssid[] = {OTHER};
+    static const uint8_t rights[] = {GW_ACL_R};
+    CHECK_EQ_INT(gw_acl_instance_add(st, cl, 3303, 1, OTHER, ssid, rights, 1, NULL), 0);
+    size_t added = 99;
+    CHECK_EQ_INT(gw_acl_fill_owner(st, cl, OWNER, &added), 0);
+    /* /1/0 /1/1 /3/0 /3303/0 and /3303/65535 (3 is single-instance) */
+    CHECK_EQ_INT(added, 5);
+    gw_acl_view_t v;
+    CHECK_EQ_INT(gw_acl_lookup(cl, 3303, 0, OTHER, &v, NULL), 0);
+    CHECK_EQ_INT(v.owner, OWNER);
+    CHECK(!v.has_own && !v.has_default);
+    CHECK_EQ_INT(gw_acl_decide(2, OWNER, &v), GW_ACL_ALL);
+    CHECK_EQ_INT(gw_acl_decide(2, OTHER, &v), 0);
+    CHECK_EQ_INT(gw_acl_lookup(cl, 3303, 1, OTHER, &v, NULL), 0);
+    CHECK_EQ_INT(v.owner, OTHER); /* kept */
+    CHECK_EQ_INT(gw_acl_lookup(cl, 1, 1, OTHER, &v, NULL), 0);
+    CHECK_EQ_INT(v.owner, OTHER); /* each server owns its own account */
+    CHECK_EQ_INT(gw_acl_lookup(cl, 3, 0, OWNER, &v, NULL), 0);
+    CHECK_EQ_INT(v.owner, OWNER);
+    CHECK_EQ_INT(gw_acl_lookup(cl, 3303, GW_ACL_MAX_ID, OWNER, &v, NULL), 0);
+    CHECK_EQ_INT(v.owner, GW_ACL_MAX_ID);
+    CHECK(v.has_own && v.own == GW_ACL_C);
+    CHECK_EQ_INT(gw_acl_decide(2, OWNER, &v), GW_ACL_C);
+    CHECK_EQ_INT(gw_acl_lookup(cl, 3, GW_ACL_MAX_ID, OWNER, &v, NULL), -ENOENT);
+    /* Again: nothing new. */
+    CHECK_EQ_INT(gw_acl_fill_owner(st, cl, OWNER, &added), 0);
+    CHECK_EQ_INT(added, 0);
+    CHECK_EQ_INT(gw_acl_fill_owner(st, cl, 0, NULL), -EINVAL);
+    CHECK_EQ_INT(gw_acl_fill_owner(st, cl, GW_ACL_MAX_ID, NULL), -EINVAL);
     teardown();
 }
 
@@ -211,4 +299,5 @@ GW_TEST(registration_filtered)
     teardown();
 }
 
-GW_TEST_MAIN(decide_table, op_table, instances_in_store, values_written, registration_filtered)
+GW_TEST_MAIN(decide_table, op_table, instances_in_store, server_accounts, fill_owner, values_written,
+             registration_filtered)
