@@ -222,14 +222,14 @@ int gw_gateway_start(gw_gateway_t *g)
     rc = gw_device_object(g, c, "lwm2m-gateway project", "lwm2m-gateway", g->cfg->name, GW_VERSION);
     if (rc == 0)
         rc = self_counter_object(g, c);
-    if (rc == 0) {
-        host_memory(g, c);
-        rc = gw_vclient_start(g->lwm2m, g->self);
-    }
     if (rc == 0)
         rc = gw_device_access_entries(g, g->self, &g->cfg->self_access, "gateway");
     if (rc == 0)
         rc = gw_device_access_owner(g, g->self, &g->cfg->self_access, "gateway");
+    if (rc == 0) {
+        host_memory(g, c);
+        rc = gw_vclient_start(g->lwm2m, g->self);
+    }
     if (rc < 0)
         return rc;
     g->devices = calloc(g->cfg->n_devices ? g->cfg->n_devices : 1, sizeof *g->devices);

@@ -149,16 +149,16 @@ void gw_vclient_stop(gw_lwm2m_t *m, gw_vclient_t *vc);
 void gw_vclient_remove(gw_lwm2m_t *m, gw_vclient_t **vc);
 
 gw_sclient_t *gw_vclient_store(const gw_vclient_t *vc);
+/* access_owner (acl.c): with several servers, an object instance no
+ * Access Control instance names is ssid's (every right for it, none for
+ * the others) instead of nobody's; 0 turns it off. */
+void gw_vclient_set_access_owner(gw_vclient_t *vc, uint16_t ssid);
 const char *gw_vclient_endpoint(const gw_vclient_t *vc);
 void *gw_vclient_app(const gw_vclient_t *vc);
 /* True when registered with every server. */
 bool gw_vclient_registered(const gw_vclient_t *vc);
 
 /* Counts for logs and the gateway's own endpoint. */
-/* access_owner (acl.c): with several servers, an object instance no
- * Access Control instance names is ssid's (every right for it, none for
- * the others) instead of nobody's; 0 turns it off. */
-void gw_vclient_set_access_owner(gw_vclient_t *vc, uint16_t ssid);
 size_t gw_lwm2m_client_count(const gw_lwm2m_t *m);
 size_t gw_lwm2m_registered_count(const gw_lwm2m_t *m);
 /* What the service manager is told (lwm2m/reg_status.c). Counts are of

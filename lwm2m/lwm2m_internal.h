@@ -199,11 +199,11 @@ struct gw_vclient {
     int32_t queue_time_s;
     int32_t send_interval_s;  /* send.c: at most one Send per interval, per server */
     struct gw_bs *bs;         /* bootstrap.c: NULL unless the client bootstraps */
+    uint16_t acl_owner;       /* acl.c: access_owner, owner of instances no /2 names (0: none) */
     size_t cap_regs;          /* room in regs[] (more than n_regs for a bootstrapped client) */
     size_t n_regs;
     struct gw_reg regs[];
 };
-    uint16_t acl_owner;       /* acl.c: access_owner, owner of instances no /2 names (0: none) */
 
 struct gw_lwm2m {
     gw_loop_t *loop;

@@ -834,6 +834,7 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
             gw_config_error_at(&ctx, ctx.cfg->devices[i].line,
                                "device \"%s\" has bootstrap = true but there is no bootstrap_server = { uri = ...; }",
                                ctx.cfg->devices[i].endpoint ? ctx.cfg->devices[i].endpoint : "?");
+    gw_config_check_access_owners(&ctx, ctx.cfg);
     if (ctx.cfg->bootstrap_all && !ctx.cfg->bootstrap_server)
         gw_config_error(&ctx, root, "gateway.bootstrap_all = true needs a bootstrap_server = { uri = ...; }");
     if (!ctx.cfg->n_servers && !ctx.cfg->bootstrap_all && ctx.cfg->bootstrap_server) {
@@ -847,7 +848,6 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
     }
     gw_config_sections_finish(&ctx);
     rc = ctx.oom ? -ENOMEM : ctx.errors ? -EINVAL : 0;
-    gw_config_check_access_owners(&ctx, ctx.cfg);
 out:
     if (rc == -ENOMEM)
         ctx.oom = true;
@@ -889,6 +889,7 @@ void gw_config_free(gw_config_t **pc)
     free(c->devices);
     gw_config_free_sections(c);
     gw_config_free_mqtt(&c->mqtt);
+    gw_config_free_access(&c->self_access);
     free(c->file);
     free(c->name);
     free(c->state_dir);
@@ -898,4 +899,3 @@ void gw_config_free(gw_config_t **pc)
     free(c);
     *pc = NULL;
 }
-    gw_config_free_access(&c->self_access);

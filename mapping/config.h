@@ -130,6 +130,10 @@ typedef struct gw_config_device {
      * replaces its template's) */
     gw_config_access_t *access;
     size_t n_access;
+    /* access_owner: the Short Server ID that owns every object instance no
+     * access entry names (1..65534; 0: none), and its line */
+    int32_t access_owner;
+    int access_owner_line;
 } gw_config_device_t;
 
 /* The `mqtt` section (docs/mqtt.md): mirror of every value to a broker.
@@ -151,10 +155,6 @@ typedef struct gw_config_mqtt {
     bool homeassistant;           /* discovery configs, default false */
     bool commands;                /* <topic>/set handled as a Write, default false */
     int line;
-    /* access_owner: the Short Server ID that owns every object instance no
-     * access entry names (1..65534; 0: none), and its line */
-    int32_t access_owner;
-    int access_owner_line;
 } gw_config_mqtt_t;
 
 typedef struct gw_config {
@@ -181,12 +181,23 @@ typedef struct gw_config {
     uint64_t *section_fps;
     size_t n_sections;
     gw_config_mqtt_t *mqtt;       /* NULL when the file has no mqtt section */
+    /* gateway.access and gateway.access_owner: the gateway's own endpoint's
+     * Access Control instances, as a device's (access, n_access,
+     * access_owner and their lines used; the rest zero) */
+    gw_config_device_t self_access;
 } gw_config_t;
 
 /* Parse and validate file. Extra object definitions from objects_dir are
  * loaded into reg before device resources are checked. Returns 0 with *out
  * set, or -EINVAL after reporting every error through diag (*out NULL),
  * or -ENOENT / -EIO when the file cannot be read (also reported). */
+int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *diag_ctx,
+                   gw_config_t **out);
+void gw_config_free(gw_config_t **c);
+
+/* Whether two DTLS key sets say the same (mode, keys, checks). */
+bool gw_config_dtls_equal(const gw_config_dtls_t *a, const gw_config_dtls_t *b);
+
 /* With more than one server in c, the virtual clients (the gateway's own
  * endpoint included) whose object instances at start include some that no
  * `access` entry names and no `access_owner` covers: no server may reach
@@ -194,13 +205,6 @@ typedef struct gw_config {
  * *out_instances (may be NULL) how many instances in all; 0 with one
  * server. Instances a device makes at run time are not counted. */
 size_t gw_config_access_gaps(const gw_config_t *c, size_t *out_instances);
-
-int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *diag_ctx,
-                   gw_config_t **out);
-void gw_config_free(gw_config_t **c);
-
-/* Whether two DTLS key sets say the same (mode, keys, checks). */
-bool gw_config_dtls_equal(const gw_config_dtls_t *a, const gw_config_dtls_t *b);
 
 /* Whether two mqtt sections (either may be NULL) say the same. */
 bool gw_config_mqtt_equal(const gw_config_mqtt_t *a, const gw_config_mqtt_t *b);
@@ -213,10 +217,6 @@ void gw_config_device_shed(gw_config_device_t *d);
 /* state_dir, for --check (create false) and the start (create true).
  * It must be a directory this user can write. At start a missing one is
  * created (mode 0700, parents too), as systemd's StateDirectory= would;
-    /* gateway.access and gateway.access_owner: the gateway's own endpoint's
-     * Access Control instances, as a device's (access, n_access,
-     * access_owner and their lines used; the rest zero) */
-    gw_config_device_t self_access;
  * --check says whether that would work and sets *out_missing (may be NULL)
  * when it would be created. Problems are reported through diag at the
  * state_dir setting's file:line. Returns 0, -ENOTDIR (not a directory),

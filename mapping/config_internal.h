@@ -125,6 +125,7 @@ enum {
     GW_CFG_SET_QUEUE_TIME = 1u << 12,
     GW_CFG_SET_ACCESS = 1u << 13,
     GW_CFG_SET_BOOTSTRAP = 1u << 14,
+    GW_CFG_SET_ACCESS_OWNER = 1u << 15,
 };
 
 /* A device or template group as written, before templates are applied.
@@ -155,7 +156,6 @@ int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const ch
 void gw_config_free_parts(gw_cfg_parts_t *p);
 /* Convert and add one { path; value; } entry to p. (config_device.c) */
 int gw_config_add_value(gw_cfg_ctx_t *ctx, gw_cfg_parts_t *p, const config_setting_t *path_s,
-    GW_CFG_SET_ACCESS_OWNER = 1u << 15,
                         const config_setting_t *value_s);
 /* Deep copies for merging; 0 or -ENOMEM. (config_device.c) */
 int gw_config_copy_value(gw_value_t *dst, const gw_value_t *src);
@@ -164,6 +164,16 @@ void gw_config_free_value(gw_value_t *v);
 /* The access list (config_access.c): Access Control instances. The
  * handler's obj is the gw_cfg_parts_t; a list replaces an earlier one. */
 int gw_config_h_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k, void *obj);
+/* access_owner = <short_server_id> (1..65534); obj is the gw_cfg_parts_t. */
+int gw_config_h_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
+/* The same two for the gateway section: obj is the gw_config_t. */
+int gw_config_h_gateway_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
+                               void *obj);
+int gw_config_h_gateway_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
+                                     void *obj);
+/* access_owner values that name no configured server (with no bootstrap
+ * server to name one later): reported at their lines. */
+void gw_config_check_access_owners(gw_cfg_ctx_t *ctx, const gw_config_t *c);
 int gw_config_copy_access(gw_config_device_t *dst, const gw_config_device_t *src); /* 0 or -ENOMEM */
 void gw_config_free_access(gw_config_device_t *d);
 /* h mixed with d's access entries (the device fingerprint's part). */
@@ -194,16 +204,6 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
 
 /* Endpoints and identity (config_identity.c). */
 /* gateway.endpoint_pattern: only {gateway} {adapter} {address} {template}. */
-/* access_owner = <short_server_id> (1..65534); obj is the gw_cfg_parts_t. */
-int gw_config_h_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k, void *obj);
-/* The same two for the gateway section: obj is the gw_config_t. */
-int gw_config_h_gateway_access(gw_cfg_ctx_t *ctx, const config_setting_t *list, const gw_cfg_key_t *k,
-                               void *obj);
-int gw_config_h_gateway_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
-                                     void *obj);
-/* access_owner values that name no configured server (with no bootstrap
- * server to name one later): reported at their lines. */
-void gw_config_check_access_owners(gw_cfg_ctx_t *ctx, const gw_config_t *c);
 bool gw_config_check_pattern(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *pattern);
 /* Expand the pattern for d into a malloc'd string (*out), or report at line
  * and return -EINVAL; -ENOMEM. */
