@@ -61,12 +61,12 @@ def test_each_server_does_exactly_what_acl_grants(tmp):
     with TestServer() as a, TestServer() as b:
         gw, ra, rb = _start(tmp, a, b)
         with gw:
-            # Register: each server hears of the instances it has a right on;
-            # /3308/0 (no Access Control instance) is listed as its object only.
+            # Register: every server hears of every instance (Core 5.3.1: the
+            # instances available on the client), /3308/0 too.
             for reg in (ra, rb):
                 links = _links(reg)
                 assert "/3303/0" in links and "/3304/0" in links and "/3/0" in links, links
-                assert "/3308" in links and "/3308/0" not in links, links
+                assert "/3308/0" in links and "/0/0" not in links, links
                 assert "/2/0" in links
             # Read: both on /3303/0 (A owner, B "R"); nobody on /3308/0.
             assert a.read(EP, "/3303/0/5700")["payload_text"] == "21.5"
@@ -84,13 +84,13 @@ def test_each_server_does_exactly_what_acl_grants(tmp):
             # Execute (Reset Min and Max): E is A's as owner, not B's.
             assert _code(b.request("execute", ep=EP, path="/3303/0/5605")) == "4.01"
             assert _code(a.request("execute", ep=EP, path="/3303/0/5605")) == "2.04"
-            # Write-Attributes and Observe need R; Discover any right.
+            # Write-Attributes and Observe need R; Discover none (Core 7.3.2).
             assert _code(b.request("write_attributes", ep=EP, path="/3303/0/5700", query="pmin=1")) == "2.04"
             assert _code(a.request("write_attributes", ep=EP, path="/3308/0/5900", query="pmin=1")) == "4.01"
             assert _code(b.request("observe", ep=EP, path="/3308/0/5900")) == "4.01"
-            assert _code(b.request("discover", ep=EP, path="/3308/0")) == "4.01"
+            assert _code(b.request("discover", ep=EP, path="/3308/0")) == "2.05"
             d = b.request("discover", ep=EP, path="/3308")
-            assert _code(d) == "2.05" and "/3308/0" not in d["payload_text"], d
+            assert _code(d) == "2.05" and "/3308/0" in d["payload_text"], d
             assert _code(b.request("discover", ep=EP, path="/3303/0")) == "2.05"
             # Delete: B has no D on /3303/0.
             assert _code(b.request("delete", ep=EP, path="/3303/0")) == "4.01"
@@ -108,9 +108,9 @@ def test_create_makes_the_server_owner_and_delete_removes_it(tmp):
             r = b.request("create", ep=EP, path="/3303", cf=11542, payload_hex=body.hex())
             assert _code(r) == "2.01", r
             # B now owns /3303/1 (a new /2 instance, owner 102, no ACL): every
-            # right for B, none for A, who is not told of it.
+            # right for B, none for A (both are told of it: Core 5.3.1).
             upd_b, upd_a = b.wait_update(EP), a.wait_update(EP)
-            assert "/3303/1" in _links(upd_b) and "/3303/1" not in _links(upd_a)
+            assert "/3303/1" in _links(upd_b) and "/3303/1" in _links(upd_a)
             assert b.read(EP, "/3303/1/5700")["payload_text"] == "18.25"
             assert _code(a.read(EP, "/3303/1/5700")) == "4.01"
             acos = [p for p in _links(upd_b) if p.startswith("/2/")]
@@ -198,3 +198,75 @@ def test_config_mistakes_are_reported_at_their_line(tmp):
                          os.path.join(os.path.dirname(__file__), "..", "..", "examples", "two-servers.conf")],
                         capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_observation_ends_when_the_read_right_goes(tmp):
+    with TestServer() as a, TestServer() as b:
+        gw, _, _ = _start(tmp, a, b)
+        with gw:
+            req = b.send_command("observe", ep=EP, path="/3303/0/5750")
+            assert b.wait_response(req)["code"] == "2.05"
+            # A, the owner of /2/0, takes B's R away: B's observation ends with
+            # a 4.01 carrying no value (Core 7.3.2.5, RFC 7641 4.2).
+            assert _code(a.request("write", ep=EP, path="/2/0/2/%d" % B, cf=0, payload_text="0")) == "2.04"
+            n = b.wait_notify(req)
+            assert n["code"] == "4.01" and not n.get("payload_text"), n
+            gw.wait_log(r"observation of /3303/0/5750 ended \(4\.01\)")
+            # A change after that reaches A's reads, not B.
+            assert _code(a.request("write", ep=EP, path="/3303/0/5750", cf=0, payload_text="after")) == "2.04"
+            assert a.read(EP, "/3303/0/5750")["payload_text"] == "after"
+            assert _code(b.read(EP, "/3303/0/5750")) == "4.01"
+
+
+def _owner_config(a, b, device_extra, gateway_extra=""):
+    dev = configs.device(EP, '{ path = "/3308/0/5900"; value = 20.0; }')
+    dev = dev[:-1] + " " + device_extra + " }"
+    return ('gateway = { name = "acl-gw"; state_dir = "@TMP@"; %s };\n'
+            'servers = ( { uri = "%s"; short_server_id = %d; lifetime = 60; registrations_per_second = 0; },\n'
+            '            { uri = "%s"; short_server_id = %d; lifetime = 60; registrations_per_second = 0; } );\n'
+            'devices = ( %s );\n' % (gateway_extra, a.uri, A, b.uri, B, dev))
+
+
+def test_access_owner_gives_one_server_everything(tmp):
+    with TestServer() as a, TestServer() as b:
+        text = _owner_config(a, b, "access_owner = 101;", "access_owner = 101;")
+        with Gateway(tmp, text).start() as gw:
+            a.wait_register(EP), b.wait_register(EP)
+            a.wait_register("acl-gw"), b.wait_register("acl-gw")
+            assert not gw.has_log(r"no Access Control instance names")
+            # The device: A owns every instance, B may do nothing...
+            assert a.read(EP, "/3308/0/5900")["payload_text"] == "20"
+            assert _code(a.request("write", ep=EP, path="/3303/0/5750", cf=0, payload_text="x")) == "2.04"
+            assert _code(b.read(EP, "/3308/0/5900")) == "4.01"
+            # ... but its own Server instance (/1/1 is B's account).
+            assert b.read(EP, "/1/1/0")["payload_text"] == str(B)
+            assert _code(b.read(EP, "/1/0/0")) == "4.01"
+            # A may Create (C in /3303/65535, owner 65535), B may not.
+            body = _tlv(0, 7, _tlv(3, 5700, struct.pack(">d", 1.5)))
+            assert _code(b.request("create", ep=EP, path="/3303", cf=11542, payload_hex=body.hex())) == "4.01"
+            assert _code(a.request("create", ep=EP, path="/3303", cf=11542, payload_hex=body.hex())) == "2.01"
+            # The gateway's own endpoint (gateway.access_owner).
+            assert a.read("acl-gw", "/3/0/0")["code"] == "2.05"
+            assert _code(b.read("acl-gw", "/3/0/0")) == "4.01"
+
+
+def test_two_servers_without_access_warn_once(tmp):
+    import os
+    import subprocess
+    from harness import build_dir
+    with TestServer() as a, TestServer() as b:
+        text = _owner_config(a, b, "")
+        with Gateway(tmp, text).start() as gw:
+            a.wait_register(EP)
+            m = gw.wait_log(r"warning: 2 of 2 clients have object instances no Access Control instance names")
+            assert 'docs/lwm2m.md "Access control"' in m.string, m.string
+            assert sum(1 for line in list(gw.lines) if "no Access Control instance names" in line) == 1
+            assert _code(a.read(EP, "/3308/0/5900")) == "4.01"
+        path = os.path.join(tmp, "warn.conf")
+        with open(path, "w") as f:
+            f.write(text.replace("@TMP@", tmp))
+        p = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--check", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert p.stderr.count("no Access Control instance names") == 1, p.stderr
+        assert "2 of 2 clients" in p.stderr and "with 2 servers" in p.stderr, p.stderr
