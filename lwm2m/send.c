@@ -325,8 +325,10 @@ int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
     take_over_v1(vc);
     for (size_t i = 0; i < vc->n_regs; i++) {
         struct gw_reg *r = &vc->regs[i];
-        if (!r->send && (vc->report_send || kept_on_disk(r)) && !lane(r))
+        if (!r->send && (vc->report_send || kept_on_disk(r)) && !lane(r)) {
+            gw_send_client_free(vc); /* the caller's cleanup does not see the regs */
             return -ENOMEM;
+        }
     }
     return 0;
 }
