@@ -449,25 +449,31 @@ static void on_status_timer(void *ctx)
     gw_timer_start(m->loop, &m->status_timer, STATUS_SLICE_MS);
 }
 
-/* The array itself moves to the out thread; the next value starts a new
- * one. wait: false on the timer, whose values may as well go a turn later
- * than wait for the out thread (see gw_mqtt_out_values). */
-static void flush_pending(gw_mqtt_t *m, bool wait)
+/* The array itself moves to the loop's list for the out thread; the next
+ * value starts a new one. */
+static void pending_to_list(gw_mqtt_t *m)
 {
     if (!m->n_pend)
         return;
-    if (gw_mqtt_out_values(m, m->pend, m->n_pend, wait) == -EAGAIN) {
-        if (!gw_timer_active(&m->flush_timer))
-            gw_timer_start(m->loop, &m->flush_timer, 1);
-        return;
-    }
+    gw_mqtt_out_values(m, m->pend, m->n_pend);
     m->pend = NULL;
     m->n_pend = m->cap_pend = 0;
 }
 
+/* The loop's list goes to the out thread; when the thread holds the lock
+ * that instant, a millisecond later (see gw_mqtt_out_hand). */
 static void on_flush(void *ctx)
 {
-    flush_pending(ctx, false);
+    gw_mqtt_t *m = ctx;
+    pending_to_list(m);
+    if (gw_mqtt_out_hand(m, false) == -EAGAIN)
+        gw_timer_start(m->loop, &m->flush_timer, 1);
+}
+
+void gw_mqtt_flush_soon(gw_mqtt_t *m)
+{
+    if (!gw_timer_active(&m->flush_timer))
+        gw_timer_start(m->loop, &m->flush_timer, 0);
 }
 
 static void on_value(void *ctx, gw_sclient_t *c, const gw_path_t *path, const gw_value_t *value, bool changed)
@@ -547,6 +553,7 @@ static void handle_event(gw_mqtt_t *m, mq_event_t *e)
     case EV_CONNECTED: on_connected_loop(m); break;
     case EV_CONNECT_FAILED:
         m->connecting = false;
+        m->connect_failures++;
         if (m->stopping)
             break;
         /* Logged once per distinct reason, so a broker down for hours
@@ -709,7 +716,9 @@ void gw_mqtt_client_removed(gw_mqtt_t *m, gw_sclient_t *c)
     mq_client_t *cl = client_find(m, c);
     if (!cl)
         return;
-    flush_pending(m, true);
+    /* Its values queued so far go before the clearing messages and the
+     * note that frees cl, all in the loop's list (no wait for the thread). */
+    pending_to_list(m);
     if (m->cfg->homeassistant)
         gw_mqtt_ha_clear(m, cl);
     size_t n = strlen(cl->topic) + 8;
@@ -747,7 +756,7 @@ void gw_mqtt_shutdown(gw_mqtt_t *m)
 {
     if (!m || m->stopping)
         return;
-    flush_pending(m, true);
+    pending_to_list(m);
     /* Behind everything already queued, so it is the last word. */
     gw_mqtt_out_offline(m);
     m->stopping = true;
@@ -759,6 +768,7 @@ void gw_mqtt_free(gw_mqtt_t **pm)
     if (!m)
         return;
     gw_store_unlisten(m->store, on_value, m);
+    pending_to_list(m); /* (arms the flush timer, stopped next) */
     gw_timer_stop(m->loop, &m->retry_timer);
     gw_timer_stop(m->loop, &m->status_timer);
     gw_timer_stop(m->loop, &m->flush_timer);
@@ -776,6 +786,8 @@ void gw_mqtt_free(gw_mqtt_t **pm)
         }
         /* Joins paho's threads: no callback runs after this. */
         MQTTAsync_destroy(&m->h);
+    } else {
+        gw_mqtt_out_hand(m, true); /* no thread: dropped and counted */
     }
     if (m->mb) {
         pthread_mutex_lock(&m->mb->lock);
@@ -808,4 +820,5 @@ void gw_mqtt_stats(const gw_mqtt_t *m, gw_mqtt_stats_t *out)
     gw_mqtt_out_stats(m, out);
     out->delivered += atomic_load(&m->mb->delivered);
     out->connected = m->connected;
+    out->connect_failures = m->connect_failures;
 }

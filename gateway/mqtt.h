@@ -55,6 +55,7 @@ typedef struct gw_mqtt_stats {
     uint64_t published;   /* handed to paho */
     uint64_t delivered;   /* acknowledged (QoS >= 1) or written (QoS 0) */
     uint64_t dropped;     /* refused: buffer full or another paho error */
+    uint64_t connect_failures; /* connection attempts that failed (as the loop saw them) */
     bool connected;
 } gw_mqtt_stats_t;
 void gw_mqtt_stats(const gw_mqtt_t *m, gw_mqtt_stats_t *out);

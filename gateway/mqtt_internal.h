@@ -76,6 +76,7 @@ struct gw_mqtt {
     bool offline_sent;   /* the clean `offline` of gw_mqtt_shutdown, offline_token */
     MQTTAsync_token offline_token;
     int64_t backoff_ms;
+    uint64_t connect_failures;
     gw_timer_t retry_timer, status_timer, flush_timer;
     size_t status_cursor; /* next slot the status timer looks at */
     mq_client_t **clients; /* open addressing by sclient pointer */
@@ -91,6 +92,17 @@ struct gw_mqtt {
     pthread_cond_t out_cond;
     mq_out_t *out_head, *out_tail;
     size_t out_n;
+    /* Loop thread only: what the loop queued since the last hand-over, in
+     * order (values, messages, commands); handed to out_head under a
+     * trylock by the flush timer, so the loop never waits for the thread. */
+    mq_out_t *lo_head, *lo_tail;
+    size_t lo_n;
+    /* Items the loop allocated, done with by the thread: freed on the loop
+     * (at the next hand-over), never here. A free into the loop's malloc
+     * arena takes that arena's lock, and a SCHED_IDLE thread preempted
+     * while holding it would stall the loop's next malloc. retired is the
+     * thread's own list, moved to done (under out_lock) when it locks. */
+    mq_out_t *retired, *done;
     /* Out thread only: messages held while the broker is away, in order,
      * and the file that keeps them (QoS >= 1, <state_dir>/mqtt/buffer). */
     mq_out_t *held_head, *held_tail;
@@ -106,19 +118,24 @@ struct gw_mqtt {
 };
 
 /* mqtt_out.c */
-/* Queue a message for paho (topic and payload copied); loop thread. 0, or
- * -ENOBUFS (buffer_max messages queued already) / -ENOMEM, counted as
- * dropped. */
+/* Everything the loop queues goes to its own list first (no lock) and the
+ * flush timer hands that list to the out thread (gw_mqtt_out_hand). */
+/* Queue a message for paho (topic and payload copied); loop thread. 0 or
+ * -ENOMEM (counted as dropped). Past buffer_max it is dropped and counted
+ * at the hand-over. */
 int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain);
 /* Commands for paho, run on the out thread in queue order. */
 enum { MQ_CMD_PUBLISH = 0, MQ_CMD_CONNECT, MQ_CMD_SUBSCRIBE, MQ_CMD_VALUES, MQ_CMD_FORGET };
-/* Hand one loop turn's values to the out thread, which turns them into
- * messages (topics, text or SenML): the loop only moves the array. pend
- * (malloc'd, n entries, each entry's bytes) is taken, except on -EAGAIN:
- * without wait, the thread holds the queue's lock right now and pend stays
- * the caller's. Otherwise 0, or -ENOBUFS / -ENOMEM with the n values
+/* Queue one loop turn's values, which the out thread turns into messages
+ * (topics, text or SenML): the loop only moves the array. pend (malloc'd,
+ * n entries, each entry's bytes) is taken. 0, or -ENOMEM with the n values
  * counted as dropped. */
-int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n, bool wait);
+int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n);
+/* Hands the loop's list to the out thread: 0, or -EAGAIN without wait when
+ * the thread holds the queue's lock that instant (the list stays the
+ * loop's, for the next try). Messages past buffer_max, and everything when
+ * no thread runs, are dropped and counted. */
+int gw_mqtt_out_hand(gw_mqtt_t *m, bool wait);
 /* Frees cl on the out thread once the values queued before, which point
  * to it, are formatted; cl must be out of the client table already. */
 void gw_mqtt_out_forget(gw_mqtt_t *m, mq_client_t *cl);
@@ -134,6 +151,8 @@ void gw_mqtt_out_log_drops(gw_mqtt_t *m);
 void gw_mqtt_out_stats(const gw_mqtt_t *m, gw_mqtt_stats_t *out);
 
 /* mqtt.c */
+/* Arms the zero-delay flush timer that hands the loop's list over. */
+void gw_mqtt_flush_soon(gw_mqtt_t *m);
 /* paho's connect and subscribe, called on the out thread; a failure is
  * posted to the loop as an event. */
 void gw_mqtt_connect_now(gw_mqtt_t *m);

@@ -28,10 +28,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +53,7 @@ struct mq_out {
     int qos;
     bool retain;
     bool offline; /* gw_mqtt_out_offline's: its token is kept */
+    bool loop_owned; /* allocated on the loop: freed there (retire) */
 };
 
 static void out_free(mq_out_t *o)
@@ -68,6 +69,37 @@ static void out_free(mq_out_t *o)
     free(o->topic);
     free(o->payload);
     free(o);
+}
+
+/* Out thread: done with o. */
+static void retire(gw_mqtt_t *m, mq_out_t *o)
+{
+    if (!o->loop_owned) {
+        out_free(o);
+        return;
+    }
+    o->next = m->retired;
+    m->retired = o;
+}
+
+/* Out thread, under out_lock: the retired items go to the loop. */
+static void pass_retired(gw_mqtt_t *m)
+{
+    while (m->retired) {
+        mq_out_t *o = m->retired;
+        m->retired = o->next;
+        o->next = m->done;
+        m->done = o;
+    }
+}
+
+static void free_chain(mq_out_t *o)
+{
+    while (o) {
+        mq_out_t *next = o->next;
+        out_free(o);
+        o = next;
+    }
 }
 
 static mq_out_t *message_new(const gw_mqtt_t *m, char *topic, const void *payload, size_t len)
@@ -230,7 +262,7 @@ static void hold(gw_mqtt_t *m, mq_out_t *o)
 {
     if (m->held_n >= (size_t)m->cfg->buffer_max && !o->offline) {
         atomic_fetch_add(&m->dropped, 1);
-        out_free(o);
+        retire(m, o);
         return;
     }
     o->next = NULL;
@@ -248,7 +280,7 @@ static void release_held(gw_mqtt_t *m)
         mq_out_t *o = m->held_head;
         m->held_head = o->next;
         send_one(m, o);
-        out_free(o);
+        retire(m, o);
     }
     m->held_tail = NULL;
     m->held_n = 0;
@@ -300,10 +332,19 @@ static void restore_file(gw_mqtt_t *m)
 static void *out_main(void *arg)
 {
     gw_mqtt_t *m = arg;
-    /* Linux nices threads one by one: on a small gateway (2 cores) the
-     * loop must win the CPU over paho's persistence writes, not share it.
-     * Failing to lower our own priority changes nothing else. */
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+    /* SCHED_IDLE: this thread (and paho's, created by its first
+     * MQTTAsync_connect and inheriting the policy) runs only on a core no
+     * other thread wants. At nice 10 a burst of formatting still took a
+     * core on a 2-core gateway, so the LwM2M test server and the loop
+     * shared the other one (bench_notify, notify_p99_us_broker_down); a
+     * core running only SCHED_IDLE threads counts as idle to the scheduler
+     * and any waking thread preempts them at once. The loop never blocks
+     * on this thread (it only trylocks out_lock on its way), so a starved
+     * thread delays MQTT, never LwM2M: on a saturated machine the queue
+     * fills and messages are dropped and counted. Unprivileged threads may
+     * lower their own policy; failing to changes nothing else. */
+    struct sched_param sp = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     pthread_mutex_lock(&m->out_lock);
     for (;;) {
         while ((!m->out_head || m->out_n < OUT_WAKE_N) && !m->out_stop) {
@@ -329,6 +370,7 @@ static void *out_main(void *arg)
                 pthread_mutex_unlock(&m->out_lock);
                 release_held(m);
                 pthread_mutex_lock(&m->out_lock);
+                pass_retired(m);
             }
         }
         if (!m->out_head)
@@ -354,16 +396,16 @@ static void *out_main(void *arg)
                     last->next = list;
                     list = msgs;
                 }
-                out_free(o);
+                retire(m, o);
                 continue;
             }
             if (o->cmd == MQ_CMD_FORGET) {
-                out_free(o);
+                retire(m, o);
                 continue;
             }
             if (up || o->cmd != MQ_CMD_PUBLISH || o->offline) {
                 send_one(m, o);
-                out_free(o);
+                retire(m, o);
             } else {
                 *kt = o;
                 kt = &o->next;
@@ -377,47 +419,121 @@ static void *out_main(void *arg)
             hold(m, o);
         }
         pthread_mutex_lock(&m->out_lock);
+        pass_retired(m);
     }
     pthread_mutex_unlock(&m->out_lock);
     /* Still away at the end: the held messages stay in the file. */
     while (m->held_head) {
         mq_out_t *o = m->held_head;
         m->held_head = o->next;
-        out_free(o);
+        retire(m, o);
     }
     m->held_tail = NULL;
     m->held_n = 0;
     return NULL;
 }
 
-/* Appends o (n messages) under out_lock, which it releases; frees o and
- * returns -ENOBUFS when no thread runs or the queue is full. */
-static int append_locked(gw_mqtt_t *m, mq_out_t *o, size_t n)
+/* Values an item carries (messages for the buffer_max count). */
+static size_t item_msgs(const mq_out_t *o)
 {
-    bool msg = o->cmd == MQ_CMD_PUBLISH || o->cmd == MQ_CMD_VALUES;
-    if (!m->out_started || (msg && !o->offline && m->out_n >= (size_t)m->cfg->buffer_max)) {
-        pthread_mutex_unlock(&m->out_lock);
-        if (o->cmd == MQ_CMD_FORGET)
-            o->payload = NULL; /* the caller keeps it */
-        out_free(o);
-        return -ENOBUFS;
-    }
-    if (m->out_tail)
-        m->out_tail->next = o;
+    if (o->cmd == MQ_CMD_VALUES)
+        return o->len;
+    return o->cmd == MQ_CMD_PUBLISH ? 1 : 0;
+}
+
+/* Loop thread: appends o to the loop's own list (no lock) and arms the
+ * flush timer that hands the list over. */
+static void local_append(gw_mqtt_t *m, mq_out_t *o)
+{
+    o->next = NULL;
+    if (m->lo_tail)
+        m->lo_tail->next = o;
     else
-        m->out_head = o;
-    m->out_tail = o;
+        m->lo_head = o;
+    m->lo_tail = o;
+    m->lo_n += item_msgs(o);
+    gw_mqtt_flush_soon(m);
+}
+
+/* An item the thread will never see: counted, freed; a client to forget
+ * waits for gw_mqtt_free. */
+static void drop_item(gw_mqtt_t *m, mq_out_t *o)
+{
+    if (o->cmd == MQ_CMD_FORGET) {
+        mq_client_t *cl = o->payload;
+        o->payload = NULL;
+        cl->dead_next = m->dead;
+        m->dead = cl;
+    } else if (o->cmd == MQ_CMD_PUBLISH || o->cmd == MQ_CMD_VALUES) {
+        atomic_fetch_add(&m->dropped, item_msgs(o));
+    }
+    out_free(o);
+}
+
+int gw_mqtt_out_hand(gw_mqtt_t *m, bool wait)
+{
+    if (!m->lo_head)
+        return 0;
+    if (!m->out_started) {
+        while (m->lo_head) {
+            mq_out_t *o = m->lo_head;
+            m->lo_head = o->next;
+            drop_item(m, o);
+        }
+        m->lo_tail = NULL;
+        m->lo_n = 0;
+        return 0;
+    }
+    /* The thread holds the lock only for a few instructions, but it runs
+     * at SCHED_IDLE and may be preempted there: the loop does not wait for
+     * it, the list goes with the next turn's. */
+    if (wait)
+        pthread_mutex_lock(&m->out_lock);
+    else if (pthread_mutex_trylock(&m->out_lock) != 0)
+        return -EAGAIN;
+    mq_out_t *list = m->lo_head, *done = m->done;
+    m->lo_head = m->lo_tail = NULL;
+    m->lo_n = 0;
+    m->done = NULL;
+    bool wake = m->out_idle;
+    size_t before = m->out_n;
+    mq_out_t *rejected = NULL, **rt = &rejected;
+    while (list) {
+        mq_out_t *o = list;
+        list = o->next;
+        o->next = NULL;
+        size_t n = item_msgs(o);
+        bool msg = o->cmd == MQ_CMD_PUBLISH || o->cmd == MQ_CMD_VALUES;
+        if (msg && !o->offline && m->out_n >= (size_t)m->cfg->buffer_max) {
+            *rt = o;
+            rt = &o->next;
+            continue;
+        }
+        if (m->out_tail)
+            m->out_tail->next = o;
+        else
+            m->out_head = o;
+        m->out_tail = o;
+        m->out_n += n;
+        if (!msg || o->offline)
+            wake = true;
+    }
     /* Waking the thread is a system call on the loop, and a thread switch
      * on a busy machine: done only when it sleeps with nothing to do, when
      * OUT_WAKE_N more messages wait, or for commands. Otherwise it is in a
      * timed wait and looks within OUT_PERIOD_MS (100 ms while it holds
      * messages for a broker that is away) by itself. */
-    size_t before = m->out_n;
-    m->out_n += n;
-    bool wake = m->out_idle || before / OUT_WAKE_N != m->out_n / OUT_WAKE_N || !msg || o->offline;
+    if (before / OUT_WAKE_N != m->out_n / OUT_WAKE_N)
+        wake = true;
     pthread_mutex_unlock(&m->out_lock);
     if (wake)
         pthread_cond_signal(&m->out_cond);
+    while (rejected) {
+        mq_out_t *o = rejected;
+        rejected = o->next;
+        drop_item(m, o);
+    }
+    free_chain(done);
     return 0;
 }
 
@@ -442,14 +558,12 @@ static int enqueue(gw_mqtt_t *m, int cmd, const char *topic, const void *payload
     o->qos = qos;
     o->retain = retain;
     o->offline = offline;
-    pthread_mutex_lock(&m->out_lock);
-    int rc = append_locked(m, o, 1);
-    if (rc < 0)
-        atomic_fetch_add(&m->dropped, 1);
-    return rc;
+    o->loop_owned = true;
+    local_append(m, o);
+    return 0;
 }
 
-int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n, bool wait)
+int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n)
 {
     mq_out_t *o = calloc(1, sizeof *o);
     if (!o) {
@@ -462,36 +576,24 @@ int gw_mqtt_out_values(gw_mqtt_t *m, mq_pending_t *pend, size_t n, bool wait)
     o->cmd = MQ_CMD_VALUES;
     o->payload = pend;
     o->len = n;
-    /* The thread holds the lock only for a few instructions, but at a lower
-     * priority on a busy machine it may be preempted there: the loop does
-     * not wait for it, the values go with the next turn's. */
-    if (wait)
-        pthread_mutex_lock(&m->out_lock);
-    else if (pthread_mutex_trylock(&m->out_lock) != 0) {
-        o->payload = NULL;
-        o->len = 0;
-        free(o);
-        return -EAGAIN;
-    }
-    int rc = append_locked(m, o, n);
-    if (rc < 0)
-        atomic_fetch_add(&m->dropped, n);
-    return rc;
+    o->loop_owned = true;
+    local_append(m, o);
+    return 0;
 }
 
 void gw_mqtt_out_forget(gw_mqtt_t *m, mq_client_t *cl)
 {
     mq_out_t *o = calloc(1, sizeof *o);
-    if (o) {
-        o->cmd = MQ_CMD_FORGET;
-        o->payload = cl;
-        pthread_mutex_lock(&m->out_lock);
-        if (append_locked(m, o, 0) == 0)
-            return;
+    if (!o) {
+        /* No memory for the note: kept until gw_mqtt_free. */
+        cl->dead_next = m->dead;
+        m->dead = cl;
+        return;
     }
-    /* No thread, or no memory for the note: kept until gw_mqtt_free. */
-    cl->dead_next = m->dead;
-    m->dead = cl;
+    o->cmd = MQ_CMD_FORGET;
+    o->payload = cl;
+    o->loop_owned = true;
+    local_append(m, o);
 }
 
 int gw_mqtt_publish(gw_mqtt_t *m, const char *topic, const void *payload, size_t len, int qos, bool retain)
@@ -549,6 +651,7 @@ int gw_mqtt_out_start(gw_mqtt_t *m)
 
 void gw_mqtt_out_stop(gw_mqtt_t *m)
 {
+    gw_mqtt_out_hand(m, true); /* without a thread: dropped and counted */
     if (!m->out_started)
         return;
     pthread_mutex_lock(&m->out_lock);
@@ -557,6 +660,9 @@ void gw_mqtt_out_stop(gw_mqtt_t *m)
     pthread_cond_signal(&m->out_cond);
     pthread_join(m->out_thread, NULL);
     m->out_started = false;
+    free_chain(m->done);
+    free_chain(m->retired);
+    m->done = m->retired = NULL;
     if (m->buf_fd >= 0)
         close(m->buf_fd);
     m->buf_fd = -1;
