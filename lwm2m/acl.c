@@ -265,10 +265,10 @@ bool gw_acl_active(const struct gw_reg *r)
 uint8_t gw_acl_rights(const struct gw_reg *r, uint16_t oid, uint16_t iid)
 {
     const gw_sclient_t *c = r->vc->sc;
-    uint16_t ssid = r->srv->ssid;
     size_t n = gw_acl_server_accounts(c);
     if (n <= 1)
         return GW_ACL_ALL;
+    uint16_t ssid = r->srv->ssid;
     if (oid == GW_ACL_OID) {
         /* Core 7.3.1.2.2: only its owner manages an Access Control
          * instance; the instance itself is no secret to the servers it

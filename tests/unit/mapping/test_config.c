@@ -184,7 +184,7 @@ GW_TEST(err_unknown_key_lists_keys)
 {
     expect_error(SERVER "gateway = { colour = \"red\"; };\n", 2,
                  "unknown key \"colour\" in gateway, expected one of: name, state_dir, objects_dir, "
-                 "offline_store_max, endpoint_pattern, refuse_readable_keys, bootstrap_all");
+                 "offline_store_max, endpoint_pattern, refuse_readable_keys, bootstrap_all, access, access_owner");
 }
 
 GW_TEST(err_type_mismatch)
@@ -361,12 +361,12 @@ GW_TEST(err_bootstrap)
 GW_TEST(err_uri_security)
 {
     expect_error("servers = ( { uri = \"coaps://h\"; } );\n", 1,
-                 "uri \"coaps://...\" needs security = \"psk\", got \"nosec\"");
+                 "uri \"coaps://...\" needs security = \"psk\", \"rpk\" or \"x509\", got \"nosec\"");
     expect_error("servers = ( { uri = \"coap://h\";\n security = \"psk\"; psk_key = \"00\"; } );\n",
                  2, "uri \"coap://...\" is unencrypted and needs security = \"nosec\"; use "
                     "coaps:// for \"psk\"");
     expect_error("servers = ( { uri = \"coap://h\"; security = \"dtls\"; } );\n", 1,
-                 "security must be \"nosec\" or \"psk\", got \"dtls\"");
+                 "security must be \"nosec\", \"psk\", \"rpk\" or \"x509\", got \"dtls\"");
 }
 
 GW_TEST(err_content_format)
