@@ -177,27 +177,11 @@ int gw_config_dtls_finish(gw_cfg_ctx_t *ctx, const config_setting_t *group, gw_c
                                         "certificate) or server_cert_file, or verify = false");
     if (ctx->errors != errors)
         return ctx->oom ? -ENOMEM : 0;
-    if (!load(ctx, d, F_KEY, GW_DTLS_FILE_KEY, &c->secret, &c->secret_len))
-        goto out;
-    if (!(d->key_file = strdup(d->path[F_KEY]))) {
-        ctx->oom = true;
-        goto out;
-    }
-    if (d->given & GIVEN_CERT) {
-        if (!load(ctx, d, F_CERT, rpk ? GW_DTLS_FILE_PUBKEY : GW_DTLS_FILE_CERT, &c->own, &c->own_len))
-            goto out;
-        int m = gw_dtls_key_matches(mode, c->secret, c->secret_len, c->own, c->own_len);
-        if (m == -EKEYREJECTED)
-            gw_config_error(ctx, d->at[F_KEY], "key_file does not belong to cert_file (their public keys "
-                                               "differ), expected the private key of that %s",
-                            rpk ? "public key" : "certificate");
-        else if (m < 0)
-            gw_config_error(ctx, d->at[F_KEY], "key_file cannot be used with cert_file (unsupported key "
-                                               "type?), expected an RSA or EC key");
-    } else if (gw_dtls_public_of_key(c->secret, c->secret_len, &c->own, &c->own_len) < 0) {
-        gw_config_error(ctx, d->at[F_KEY], "key_file: no public key can be derived from it, expected an "
-                                           "RSA or EC private key");
-    }
+    /* Every file is read, so one run names every bad one; the checks
+     * across them only when all could be read. */
+    bool key = load(ctx, d, F_KEY, GW_DTLS_FILE_KEY, &c->secret, &c->secret_len);
+    bool own = (d->given & GIVEN_CERT) &&
+               load(ctx, d, F_CERT, rpk ? GW_DTLS_FILE_PUBKEY : GW_DTLS_FILE_CERT, &c->own, &c->own_len);
     if (d->given & GIVEN_SERVER_CERT) {
         if (load(ctx, d, F_SERVER_CERT, rpk ? GW_DTLS_FILE_PUBKEY : GW_DTLS_FILE_CERT, &c->server_key,
                  &c->server_key_len))
@@ -206,8 +190,23 @@ int gw_config_dtls_finish(gw_cfg_ctx_t *ctx, const config_setting_t *group, gw_c
         if (load(ctx, d, F_CA, GW_DTLS_FILE_CAS, &c->server_key, &c->server_key_len))
             c->cert_usage = GW_DTLS_USAGE_CA;
     }
+    if (key && !(d->key_file = strdup(d->path[F_KEY])))
+        ctx->oom = true;
+    if (key && own) {
+        int m = gw_dtls_key_matches(mode, c->secret, c->secret_len, c->own, c->own_len);
+        if (m == -EKEYREJECTED)
+            gw_config_error(ctx, d->at[F_KEY], "key_file does not belong to cert_file (their public keys "
+                                               "differ), expected the private key of that %s",
+                            rpk ? "public key" : "certificate");
+        else if (m < 0)
+            gw_config_error(ctx, d->at[F_KEY], "key_file cannot be used with cert_file (unsupported key "
+                                               "type?), expected an RSA or EC key");
+    } else if (key && !(d->given & GIVEN_CERT) &&
+               gw_dtls_public_of_key(c->secret, c->secret_len, &c->own, &c->own_len) < 0) {
+        gw_config_error(ctx, d->at[F_KEY], "key_file: no public key can be derived from it, expected an "
+                                           "RSA or EC private key");
+    }
     d->set = ctx->errors == errors;
-out:
     for (int i = 0; i < 4; i++) {
         free(d->path[i]);
         d->path[i] = NULL;
