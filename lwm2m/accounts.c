@@ -6,6 +6,8 @@
  * ID (/0/x/10) matches its /1/x/0, not marked Bootstrap-Server (/0/x/1).
  * Configured servers get both instances at client creation (same instance
  * id as the server's place in the list); a bootstrap server writes them.
+ * The bootstrap account is a /0 instance alone (Bootstrap-Server true, no
+ * Short Server ID): no /1 instance, so no management server sees it.
  * Registrations follow their instances: URI and security mode pick the
  * struct gw_server (one per distinct URI and mode, so pacing and the
  * outage view stay shared by every client of that server), the client's
@@ -130,6 +132,11 @@ int gw_accounts_add_config(gw_vclient_t *vc, const struct gw_server *s, uint16_t
 {
     int rc = add_security(vc, s, iid);
     return rc ? rc : add_server(vc, s, iid, queue_mode);
+}
+
+int gw_accounts_add_bootstrap(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid)
+{
+    return s->bootstrap ? add_security(vc, s, iid) : -EINVAL;
 }
 
 /* ---- accounts as /0 and /1 say ---- */

@@ -102,9 +102,10 @@ int gw_bs_client_new(gw_vclient_t *vc, bool bootstrap)
     vc->bs = bs;
     gw_reg_init(&bs->reg, vc, vc->m->bs_server);
     gw_timer_init(&bs->timer, on_bs_timer, vc);
-    /* The bootstrap account from the configuration, as /0/0; a bootstrap
+    /* The bootstrap account from the configuration, as /0/0 (no /1
+     * instance: Core E.2 has none for a bootstrap server); a bootstrap
      * server may overwrite it. */
-    return gw_accounts_add_config(vc, vc->m->bs_server, 0, false);
+    return gw_accounts_add_bootstrap(vc, vc->m->bs_server, 0);
 }
 
 void gw_bs_client_free(gw_vclient_t *vc)

@@ -492,11 +492,15 @@ void gw_server_fini(struct gw_server *s);
 #define GW_MAX_DYN_SERVERS 16  /* servers bootstrap servers may name, all clients together */
 #define GW_BS_MAX_ACCOUNTS 4   /* server accounts of one bootstrapped client */
 enum { GW_SECMODE_PSK = 0, GW_SECMODE_RPK = 1, GW_SECMODE_CERT = 2, GW_SECMODE_NOSEC = 3 };
-/* /0/iid and /1/iid of vc for configured server s (identity pattern
- * expanded, the client's own PSK when it has one). 0 or -ENOMEM. */
 /* "{endpoint}" in pattern replaced; the length written (NUL-terminated). */
 size_t gw_accounts_expand_identity(const char *pattern, const char *endpoint, char *out, size_t size);
+/* /0/iid and /1/iid of vc for configured server s (identity pattern
+ * expanded, the client's own PSK when it has one). 0 or -ENOMEM. */
 int gw_accounts_add_config(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid, bool queue_mode);
+/* /0/iid only, Bootstrap-Server true, for the bootstrap server s: a
+ * bootstrap account has no Server (/1) instance (Core E.1, E.2). 0,
+ * -EINVAL (s is not the bootstrap server), -ENOMEM. */
+int gw_accounts_add_bootstrap(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid);
 /* The server of this URI and security mode: a configured one, or one a
  * bootstrap server named before, or a new one (up to GW_MAX_DYN_SERVERS).
  * NULL with why filled when the URI is bad or there is no room. */

@@ -78,6 +78,41 @@ def test_client_with_only_a_bootstrap_uri_is_provisioned_and_restarts_from_state
         assert [r for r in bs.bs_requests[n_requests:] if r[0] == EP] == [], bs.bs_requests
 
 
+def test_bootstrap_account_has_no_server_instance(tmp):
+    """Core E.1/E.2: the bootstrap account is a /0 instance (Bootstrap-Server
+    true) with no /1 instance; a management server sees its own accounts
+    only, in a Read of /1 and in the Register link list, and never /0."""
+    def script(b, ep):
+        # no Bootstrap-Delete: the configuration's bootstrap account stays
+        disc = b.op(ep, GET, "/", accept=LINK)
+        w = [b.op(ep, PUT, path, cf=SENML_JSON, payload=senml(path, vals))[0]
+             for path, vals in _account(srv.uri)]
+        return disc, w, b.finish(ep)
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = script
+        with Gateway(tmp, _conf(bs)) as gw:
+            disc, w, finish = bs.wait_result(EP)
+            code, links = disc
+            assert code == "2.05" and b"</0/0>" in links, disc
+            assert b"</1/" not in links, links  # nothing at /1 before the bootstrap server writes
+            assert w == ["2.04", "2.04"] and finish[0] == "2.04", (w, finish)
+            ev = srv.wait_register(EP)
+            assert "</1/1>" in ev["links"] and "</1/0>" not in ev["links"], ev["links"]
+            assert "</0" not in ev["links"], ev["links"]
+            r = srv.read(EP, "/1", accept=110)
+            assert r["code"] == "2.05", r
+            names = [n for n, _ in decode_senml_json(r["payload_text"])]
+            assert names and all(n.startswith("/1/1/") for n in names), names
+            assert srv.read(EP, "/1/0")["code"] == "4.04"
+            assert srv.read(EP, "/0")["code"] == "4.01"
+            gw.wait_log(r"bs-dev: provisioned servers persisted")
+        # from the persisted state: still no /1 instance of the bootstrap server
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+            ev = srv.wait_register(EP)
+            assert "</1/1>" in ev["links"] and "</1/0>" not in ev["links"], ev["links"]
+
+
 def test_unusable_bootstrap_is_refused_at_finish_with_406(tmp):
     def script(b, ep):
         # /1/1 names SSID 101, /0/1 serves 102: no usable account
