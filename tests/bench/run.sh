@@ -3,7 +3,8 @@
 #   tests/bench/run.sh BUILD_DIR
 # Runs each program in BUILD_DIR/bench/ (built from tests/bench/*.c), then
 # the end-to-end daemon benchmarks tests/bench/bench_gateway.py and
-# tests/bench/bench_reload.py (SIGHUP reload of 10,000 devices) and
+# tests/bench/bench_reload.py (SIGHUP reload of 10,000 devices),
+# tests/bench/bench_dtls.py (DTLS-PSK handshakes + Register per second against coap-rd-gnutls) and
 # tests/bench/bench_writes.py (another client's Read while a Write-Composite
 # waits for a silent Modbus unit: write_stall_ms) and tests/bench/bench_outage.py
 # (a 60 s server outage with 1,000 observed clients: outage_recovery_s,
@@ -50,6 +51,12 @@ echo "== $HERE/bench_service.py" >&2
 # stripped size, start-up to READY=1 and 60 s idle with 1,000 clients
 if ! timeout 600 "$PY" "$HERE/bench_service.py" "$BUILD" --clients 1000 --duration 60; then
     echo "bench: bench_service.py failed" >&2
+    failed=$((failed + 1))
+fi
+
+echo "== $HERE/bench_dtls.py" >&2
+if ! timeout 600 "$PY" "$HERE/bench_dtls.py" "$BUILD" --clients 1000; then
+    echo "bench: bench_dtls.py failed" >&2
     failed=$((failed + 1))
 fi
 
