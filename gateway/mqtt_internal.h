@@ -99,7 +99,7 @@ struct gw_mqtt {
     size_t lo_n;
     /* Items the loop allocated, done with by the thread: freed on the loop
      * (at the next hand-over), never here. A free into the loop's malloc
-     * arena takes that arena's lock, and a SCHED_IDLE thread preempted
+     * arena takes that arena's lock, and a lower-priority thread preempted
      * while holding it would stall the loop's next malloc. retired is the
      * thread's own list, moved to done (under out_lock) when it locks. */
     mq_out_t *retired, *done;

@@ -76,7 +76,7 @@
 
 #define N_CLIENTS 1000
 #define LAT_N 5000         /* readings at 1,000/s: five per client */
-#define LAT_ROUNDS 3       /* latency runs with and without the mirror each */
+#define LAT_ROUNDS 5       /* latency runs with and without the mirror each */
 #define TP_N 200000        /* readings for the throughput run */
 #define UDP_N 1000000
 #define UDP_LEN 24         /* about a notification of one float in text */
