@@ -550,6 +550,11 @@ void gw_bs_handle(struct gw_reg *r, coap_session_t *session, const coap_pdu_t *r
                   coap_pdu_t *response);
 coap_response_t gw_bs_on_response(struct gw_reg *r, const coap_pdu_t *received);
 void gw_bs_on_nack(struct gw_reg *r, coap_nack_reason_t reason);
+/* registration.c: r's Register or Update succeeded. A client that has a
+ * bootstrap account and no open bootstrap session (it registered from its
+ * persisted file, or the session failed) opens one, so its bootstrap server
+ * can start a bootstrap (server-initiated); no-op otherwise. */
+void gw_bs_registered(struct gw_reg *r);
 /* registration.c: a Register of r failed for good (1.1 registration
  * sequence exhausted): the client bootstraps again when it may. true when
  * bootstrap took over. */

@@ -642,6 +642,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             else
                 schedule_update(r);
             gw_send_registered(r, true);
+            gw_bs_registered(r);
             if (r->returning)
                 gw_server_returned(r, true);
         } else {
@@ -670,6 +671,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             else
                 schedule_update(r);
             gw_send_registered(r, false);
+            gw_bs_registered(r);
         } else if (code == COAP_RESPONSE_CODE(404)) {
             gw_notice("%s: %s no longer knows this registration (4.04 on Update); registering again",
                       r->vc->endpoint, r->srv->uri);

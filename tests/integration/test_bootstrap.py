@@ -167,6 +167,41 @@ def test_server_initiated_bootstrap_changes_the_account(tmp):
         assert len([r for r in bs.bs_requests if r[0] == EP]) == 1
 
 
+def test_server_initiated_bootstrap_after_a_restart_from_state(tmp):
+    """A client that registered from its persisted file opens its bootstrap
+    session once registered; the bootstrap server reaches it there (it
+    learns the address the way a deployment would out of band: here from the
+    gateway's log line) and provisions another server without a Request."""
+    with TestServer() as srv, TestServer() as srv2, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri))
+        with Gateway(tmp, _conf(bs)) as gw:
+            assert bs.wait_result(EP)["finish"][0] == "2.04"
+            gw.wait_log(r"bs-dev: provisioned servers persisted")
+        bs.script = None
+        n_requests = len([r for r in bs.bs_requests if r[0] == EP])
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+            srv.wait_register(EP)
+            m = gw.wait_log(r"bs-dev: bootstrap session to coap://\S+ open from \[?([0-9a-f.:]+?)\]?:(\d+) ")
+            bs.clients[EP] = (m.group(1), int(m.group(2)))
+            mark = gw.mark()
+            assert bs.op(EP, DELETE, "/1/1")[0] == "2.02"
+            assert bs.op(EP, DELETE, "/0/1")[0] == "2.02"
+            for path, values in (("/0/2", {0: srv2.uri, 1: False, 2: 3, 10: 102}),
+                                 ("/1/2", {0: 102, 1: 66, 6: True, 7: "U"})):
+                assert bs.op(EP, PUT, path, cf=SENML_JSON, payload=senml(path, values))[0] == "2.04"
+            gw.wait_log(r"bs-dev: bootstrap started by .* \(server-initiated\)", since=mark)
+            assert bs.finish(EP)[0] == "2.04"
+            gw.wait_log(r"bs-dev: bootstrap finished \(server-initiated\)", since=mark)
+            assert srv2.wait_register(EP)["query"]["lt"] == "66"
+            srv.wait_deregister(EP)
+        assert len([r for r in bs.bs_requests if r[0] == EP]) == n_requests
+        # and the new account is what the next start registers with
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+            assert srv2.wait_register(EP)["query"]["lt"] == "66"
+
+
 def test_kill_9_after_persisting_leaves_a_usable_state(tmp):
     with TestServer() as srv, BsServer() as bs:
         bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri))
