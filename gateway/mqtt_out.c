@@ -19,7 +19,9 @@
  * While the broker is away the thread does not hand messages to paho (whose
  * persistence writes and later removes one file per message) but holds them
  * itself, at most buffer_max, and at QoS >= 1 appends each batch to one
- * file, <state_dir>/mqtt/buffer (mode 0600), with one write. Once paho is
+ * file, <state_dir>/mqtt/buffer (mode 0600), with one write. On overflow the
+ * newest messages are dropped, before the write: the file holds exactly
+ * what is held in memory, never a message counted as dropped. Once paho is
  * connected the held messages go first, in order, and the file is emptied.
  * A gateway restarted meanwhile reads the file back first. A record cut
  * short by a crash is the file's last and is ignored; a crash after the
@@ -258,12 +260,16 @@ static int append_records(gw_mqtt_t *m, mq_out_t *list)
     return rc;
 }
 
-static void hold(gw_mqtt_t *m, mq_out_t *o)
+/* Holds o behind the held messages, or, when buffer_max are held already,
+ * drops it (counted): the newest message is the one dropped, so what is
+ * held, in memory and in the file alike, is always the oldest buffer_max.
+ * true when held. */
+static bool hold(gw_mqtt_t *m, mq_out_t *o)
 {
     if (m->held_n >= (size_t)m->cfg->buffer_max && !o->offline) {
         atomic_fetch_add(&m->dropped, 1);
         retire(m, o);
-        return;
+        return false;
     }
     o->next = NULL;
     if (m->held_tail)
@@ -272,6 +278,42 @@ static void hold(gw_mqtt_t *m, mq_out_t *o)
         m->held_head = o;
     m->held_tail = o;
     m->held_n++;
+    return true;
+}
+
+/* Holds a batch of messages for a broker that is away: those that fit are
+ * appended to the file with one write and held; the rest are dropped before
+ * the write, so the file never has a message counted as dropped (a restart
+ * would otherwise send it). */
+static void hold_batch(gw_mqtt_t *m, mq_out_t *list)
+{
+    size_t room = m->held_n < (size_t)m->cfg->buffer_max ? (size_t)m->cfg->buffer_max - m->held_n : 0;
+    mq_out_t *over = NULL;
+    if (room == 0) {
+        over = list;
+        list = NULL;
+    } else {
+        mq_out_t *o = list;
+        for (size_t i = 1; o && i < room; i++)
+            o = o->next;
+        if (o) {
+            over = o->next;
+            o->next = NULL;
+        }
+    }
+    if (list && append_records(m, list) < 0)
+        atomic_fetch_add(&m->buf_errors, 1);
+    while (list) {
+        mq_out_t *o = list;
+        list = o->next;
+        hold(m, o);
+    }
+    while (over) {
+        mq_out_t *o = over;
+        over = o->next;
+        atomic_fetch_add(&m->dropped, 1);
+        retire(m, o);
+    }
 }
 
 static void release_held(gw_mqtt_t *m)
@@ -317,8 +359,10 @@ static void restore_file(gw_mqtt_t *m)
         }
         memcpy(o->payload, data + off + 10 + tl, pl);
         o->len = pl;
-        hold(m, o);
-        m->restored++;
+        /* A file from a run with a larger buffer_max: its newest are
+         * dropped, as they would have been then. */
+        if (hold(m, o))
+            m->restored++;
         off += 10 + (size_t)tl + pl;
     }
     free(data);
@@ -408,13 +452,7 @@ static void *out_main(void *arg)
                 kt = &o->next;
             }
         }
-        if (keep && append_records(m, keep) < 0)
-            atomic_fetch_add(&m->buf_errors, 1);
-        while (keep) {
-            mq_out_t *o = keep;
-            keep = o->next;
-            hold(m, o);
-        }
+        hold_batch(m, keep);
         pthread_mutex_lock(&m->out_lock);
         pass_retired(m);
     }

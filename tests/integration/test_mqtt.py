@@ -474,3 +474,50 @@ def test_buffered_messages_survive_a_gateway_restart(tmp):
             for (t1, v1), (t2, v2) in zip(old, old[1:]):
                 assert abs((v2 - v1) % 10.0 - 1.0) < 1e-6, old
             _assert_arrived_in_order(_sawtooth_values(sub))
+
+
+def _buffer_file_records(path):
+    """(topic, payload) of each record of <state_dir>/mqtt/buffer: u32 topic
+    length, u32 payload length, u8 qos, u8 retain (host order), topic,
+    payload (gateway/mqtt_out.c)."""
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    out, off = [], 0
+    while off + 10 <= len(data):
+        tl, pl, _qos, _retain = struct.unpack_from("=IIBB", data, off)
+        assert off + 10 + tl + pl <= len(data), "record cut short at %d of %d" % (off, len(data))
+        out.append((data[off + 10:off + 10 + tl].decode(), data[off + 10 + tl:off + 10 + tl + pl].decode()))
+        off += 10 + tl + pl
+    assert off == len(data), "%d bytes after the last record" % (len(data) - off)
+    return out
+
+
+def test_overflow_drops_the_newest_and_the_file_keeps_only_what_was_kept(tmp):
+    # buffer_max 8 with the broker away and 20 readings a second: the oldest
+    # 8 messages are held (in memory and in the file alike), every later one
+    # is dropped and counted, and a restart sends exactly the 8, in order
+    port = reserve_port("tcp")
+    text = conf(port, [SIM % (2.0, 0.05)], 'format = "senml-json"; qos = 1; buffer_max = 8;',
+                server=unreachable_server())
+    with Gateway(tmp, text) as gw:
+        gw.wait_log(r"mqtt: cannot connect to tcp://127\.0\.0\.1:%d" % port)
+        gw.wait_log(r"mqtt: (\d{2,}) message\(s\) dropped so far \(buffer_max 8 reached while the broker is away\)")
+    first_run_end = time.time()
+    kept = _buffer_file_records(os.path.join(tmp, "state", "mqtt", "buffer"))
+    assert len(kept) == 8, kept
+    with Broker(tmp, port), Sub(port, ["lwm2m/#"]) as sub:
+        with Gateway(tmp, text) as gw:
+            gw.wait_log(r"mqtt: 8 message\(s\) kept from the last run are sent once connected")
+            gw.wait_log(r"mqtt: connected")
+            # a reading of this run behind them
+            sub.wait_msg("lwm2m/sim-1", lambda p: any(t > first_run_end for _, t, _ in _senml_records(p)))
+            # (the gateway's birth and will are paho's, never held)
+            got = [(t, p) for _, _, t, p in sub.messages() if t != "lwm2m/test-gw/status"]
+            assert got[:8] == kept, (got[:8], kept)
+            # nothing else of the first run came: the dropped ones are gone
+            for topic, payload in got[8:]:
+                if topic.endswith("/status"):
+                    assert json.loads(payload).get("last_reading_ms", 1e13) > first_run_end * 1000, payload
+                else:
+                    assert all(t > first_run_end for _, t, _ in _senml_records(payload)), payload
