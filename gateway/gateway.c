@@ -153,7 +153,8 @@ int gw_gateway_new(gw_config_t *cfg, gw_registry_t *reg, gw_loop_t *loop, const 
         gw_lwm2m_server_opts_t bo = {.uri = b->uri, .security = b->security == GW_SEC_PSK ? GW_LWM2M_PSK
                                                                                             : GW_LWM2M_NOSEC,
                                      .psk_identity = b->psk_identity, .psk_key = b->psk_key,
-                                     .psk_key_len = b->psk_key_len};
+                                     .psk_key_len = b->psk_key_len,
+                                     .finish_timeout_s = b->finish_timeout};
         rc = gw_lwm2m_set_bootstrap(g->lwm2m, &bo, cfg->bootstrap_all, cfg->state_dir);
         if (rc < 0)
             goto fail;

@@ -29,7 +29,8 @@
 
 #define C(x) COAP_RESPONSE_CODE(x)
 /* Core 6.1.7 (1.1): a Bootstrap-Finish is expected within EXCHANGE_LIFETIME
- * (247 s with RFC 7252's defaults) of the last bootstrap request. */
+ * (247 s with RFC 7252's defaults) of the last bootstrap request;
+ * bootstrap_server.finish_timeout changes it (m->bs_finish_timeout_s). */
 #define BS_FINISH_TIMEOUT_S 247
 
 typedef enum { BS_IDLE = 0, BS_REQUESTING, BS_WAITING, BS_DONE, BS_BACKOFF } bs_state_t;
@@ -66,6 +67,7 @@ int gw_lwm2m_set_bootstrap(gw_lwm2m_t *m, const gw_lwm2m_server_opts_t *bs, bool
     }
     m->bs_server = s;
     m->bootstrap_all = all;
+    m->bs_finish_timeout_s = bs->finish_timeout_s > 0 ? bs->finish_timeout_s : BS_FINISH_TIMEOUT_S;
     return 0;
 }
 
@@ -258,8 +260,7 @@ bool gw_bs_registration_failed(struct gw_reg *r)
     gw_path_t p = gw_path_make(1, r->srv_iid, 16, GW_ID_NONE);
     if (gw_store_get(vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_BOOLEAN && !v.v.b)
         return false;
-    gw_notice("%s: registration with %s failed %u times: bootstrapping again", vc->endpoint, r->srv->uri,
-              r->reg_failures);
+    gw_notice("%s: registration with %s failed for good: bootstrapping again", vc->endpoint, r->srv->uri);
     vc->bs->state = BS_IDLE;
     begin_bootstrap(vc);
     return true;
@@ -271,7 +272,7 @@ static void on_bs_timer(void *ctx)
     struct gw_bs *bs = vc->bs;
     if (bs->state == BS_WAITING) {
         char why[64];
-        snprintf(why, sizeof why, "no Bootstrap-Finish within %d s", BS_FINISH_TIMEOUT_S);
+        snprintf(why, sizeof why, "no Bootstrap-Finish within %d s", (int)vc->m->bs_finish_timeout_s);
         retry_later(vc, why);
     } else if (bs->state == BS_BACKOFF) {
         send_request(vc);
@@ -292,7 +293,7 @@ coap_response_t gw_bs_on_response(struct gw_reg *r, const coap_pdu_t *received)
         bs->state = BS_WAITING;
         gw_info("%s: Bootstrap-Request accepted by %s; waiting for its writes and Bootstrap-Finish",
                 vc->endpoint, bs_uri(vc));
-        gw_timer_start(vc->m->loop, &bs->timer, (int64_t)BS_FINISH_TIMEOUT_S * 1000);
+        gw_timer_start(vc->m->loop, &bs->timer, (int64_t)vc->m->bs_finish_timeout_s * 1000);
     } else {
         char why[48];
         snprintf(why, sizeof why, "Bootstrap-Request answered %d.%02d", COAP_RESPONSE_CLASS(code), code & 31);
@@ -560,7 +561,7 @@ void gw_bs_handle(struct gw_reg *r, coap_session_t *session, const coap_pdu_t *r
         gw_notice("%s: bootstrap started by %s (server-initiated)", vc->endpoint, bs_uri(vc));
     }
     if (bs->state == BS_WAITING) /* every request restarts the Finish timeout */
-        gw_timer_start(vc->m->loop, &bs->timer, (int64_t)BS_FINISH_TIMEOUT_S * 1000);
+        gw_timer_start(vc->m->loop, &bs->timer, (int64_t)vc->m->bs_finish_timeout_s * 1000);
     if (finish) {
         code = bs_finish(&q);
     } else if (too_many || gw_req_path_parse(segs, n_segs, &q.path) < 0) {

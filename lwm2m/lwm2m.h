@@ -42,6 +42,9 @@ typedef struct gw_lwm2m_server_opts {
                                     no format for (Read, Observe without Accept), named in
                                     Register's root link: 11542 TLV (also for 0, the default;
                                     no ct is sent), 110 SenML JSON, 112 SenML CBOR (ct sent) */
+    int32_t finish_timeout_s;    /* bootstrap server only: seconds a client waits for
+                                    Bootstrap-Finish after the last bootstrap request before it
+                                    bootstraps again; 0: 247 (Core 6.1.7, EXCHANGE_LIFETIME) */
 } gw_lwm2m_server_opts_t;
 
 /* Per-client options (NULL/0 for the defaults). Copied. */

@@ -179,7 +179,8 @@ struct gw_reg {
      * registration follows: lifetime, binding, periods, credentials */
     uint16_t srv_iid, sec_iid;
     bool disabled;          /* /1/x/4 Disable: away until r->timer ends it */
-    uint8_t reg_failures;   /* Registers failed in a row (bootstrap.c: 1.1 rules) */
+    uint8_t reg_failures;   /* Registers failed in a row, in this communication sequence */
+    uint8_t seq_failures;   /* communication sequences failed in a row (Core 6.2.1.1) */
     char *dtls_why;         /* dtls.c: why the last handshake failed, NULL when it did not */
     bool dtls_unverified_logged; /* dtls.c: "not authenticated" said once */
 };
@@ -250,6 +251,7 @@ struct gw_lwm2m {
     size_t cap_servers, n_config_servers;
     size_t n_regs_total;          /* registrations of every client (the "all registered" line) */
     struct gw_server *bs_server;  /* bootstrap.c: NULL when none is configured */
+    int32_t bs_finish_timeout_s;  /* bootstrap.c: Bootstrap-Finish awaited this long */
     char *prov_dir;               /* state_dir/provisioned: persisted /0 and /1 (prov_file.c) */
     bool bootstrap_all;           /* every client bootstraps */
     bool dtls_pki_used;           /* dtls.c: a PKI session was set up on ctx */
@@ -559,6 +561,10 @@ void gw_bs_registered(struct gw_reg *r);
  * sequence exhausted): the client bootstraps again when it may. true when
  * bootstrap took over. */
 bool gw_bs_registration_failed(struct gw_reg *r);
+/* registration.c: r is not registered and its /1 instance sets any of
+ * /1/x/17..20: its own Registers follow the communication sequence of Core
+ * 6.2.1.1, not the server's outage view (outage.c leaves it alone). */
+bool gw_reg_follows_sequence(const struct gw_reg *r);
 
 /* dtls.c: DTLS sessions (PSK, RPK, X.509) from the registration's /0
  * instance, the server checked per session, handshake failures explained.

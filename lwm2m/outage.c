@@ -54,6 +54,8 @@ void gw_server_unreachable(struct gw_server *s, int64_t sent_ms, const char *why
 void gw_reg_icmp(struct gw_reg *r)
 {
     struct gw_server *s = r->srv;
+    if (gw_reg_follows_sequence(r))
+        return; /* its Register's NACK counts an attempt of its sequence */
     if (!s->away) {
         gw_server_unreachable(s, r->last_tx_ms, "ICMP error");
         return;
@@ -81,6 +83,8 @@ void gw_reg_suspend(struct gw_reg *r)
     default:
         return;
     }
+    if (gw_reg_follows_sequence(r))
+        return; /* its own attempts, on its sequence's timers */
     bool was_up = gw_reg_is_registered(r);
     gw_reg_quiet(r);
     if (was_up)

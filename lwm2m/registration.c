@@ -584,16 +584,119 @@ static void code_str(const coap_pdu_t *pdu, char *buf, size_t size)
     snprintf(buf, size, "%d.%02d", COAP_RESPONSE_CLASS(c), c & 0x1f);
 }
 
-/* A Register of a bootstrapped client failed: after the registration
- * sequence's tries (/1/x/17 Communication Retry Count, default 5; Core
- * 6.2.1.1) the client bootstraps again (bootstrap.c decides, /1/x/16).
- * true when the registration was handed over. */
-static bool register_failed(struct gw_reg *r)
+/* An Unsigned Integer resource of r's /1 instance; false when unset. */
+static bool server_uint(const struct gw_reg *r, uint16_t rid, uint64_t *out)
 {
+    gw_value_t v;
+    gw_path_t p = gw_path_make(1, r->srv_iid, rid, GW_ID_NONE);
+    if (gw_store_get(r->vc->sc, &p, &v, NULL) < 0)
+        return false;
+    if (v.type == GW_TYPE_UNSIGNED)
+        *out = v.v.u;
+    else if (v.type == GW_TYPE_INTEGER && v.v.i >= 0)
+        *out = (uint64_t)v.v.i;
+    else
+        return false;
+    return true;
+}
+
+/* Core 6.2.1.1 / E.2 defaults of the communication sequence resources. */
+#define SEQ_RETRY_COUNT 5        /* /1/x/17 */
+#define SEQ_RETRY_TIMER_S 60     /* /1/x/18, doubled per attempt */
+#define SEQ_DELAY_S 86400        /* /1/x/19; MAX_VALUE: no further sequence */
+#define SEQ_COUNT 1              /* /1/x/20 */
+#define SEQ_DELAY_MAX UINT32_MAX /* an Unsigned Integer's MAX_VALUE as servers write it (or above) */
+
+static void retry_in(struct gw_reg *r, uint64_t s)
+{
+    gw_lwm2m_t *m = r->srv->m;
+    set_state(r, GW_REG_BACKOFF);
+    free(r->location);
+    r->location = NULL;
+    gw_timer_start(m->loop, &r->timer, (int64_t)(s > INT32_MAX ? INT32_MAX : s) * 1000);
+}
+
+/* The registration sequence of Core 6.2.1.1 where r's /1 instance sets any
+ * of /1/x/17..20 (the others take their defaults): attempt k of a
+ * sequence that fails waits /1/x/18 * 2^(k-1) s; after /1/x/17 attempts the
+ * sequence failed, the next one starts after /1/x/19 s; after /1/x/20
+ * sequences the registration failed: the client bootstraps again when it
+ * may (bootstrap.c, /1/x/16), or keeps on with sequences /1/x/19 apart
+ * (none when /1/x/19 is MAX_VALUE). Replaces the plain backoff and, for
+ * this client, the server's outage view (a probe of that view excepted).
+ * true when the failure was handled here. */
+bool gw_reg_follows_sequence(const struct gw_reg *r)
+{
+    uint64_t v;
+    if (gw_reg_is_registered(r) || r->returning)
+        return false;
+    for (uint16_t rid = 17; rid <= 20; rid++)
+        if (server_uint(r, rid, &v))
+            return true;
+    return false;
+}
+
+static bool sequence_failed(struct gw_reg *r, const char *why)
+{
+    uint64_t count = SEQ_RETRY_COUNT, timer = SEQ_RETRY_TIMER_S, delay = SEQ_DELAY_S, seqs = SEQ_COUNT;
+    bool set = server_uint(r, 17, &count);
+    set |= server_uint(r, 18, &timer);
+    set |= server_uint(r, 19, &delay);
+    set |= server_uint(r, 20, &seqs);
+    if (!set || r->returning || r->dereg_after || r->srv->m->shutting_down)
+        return false;
+    count = count < 1 ? 1 : count > 255 ? 255 : count;
+    seqs = seqs < 1 ? 1 : seqs > 255 ? 255 : seqs;
+    op_finished(r);
+    const char *ep = r->vc->endpoint;
+    if (++r->reg_failures < count) {
+        unsigned shift = r->reg_failures - 1u;
+        uint64_t s = shift >= 31 || timer > (UINT64_C(1) << 32) ? INT32_MAX : timer << shift;
+        gw_warn("%s: registration with %s failed (%s): attempt %u of %u in sequence %u of %u; next in %llu s "
+                "(/1/%u/18)",
+                ep, r->srv->uri, why, r->reg_failures, (unsigned)count, r->seq_failures + 1u, (unsigned)seqs,
+                (unsigned long long)s, r->srv_iid);
+        retry_in(r, s);
+        return true;
+    }
+    r->reg_failures = 0;
+    bool last = ++r->seq_failures >= seqs || delay >= SEQ_DELAY_MAX;
+    if (!last) {
+        gw_warn("%s: registration with %s failed (%s): sequence %u of %u failed; next sequence in %llu s "
+                "(/1/%u/19)",
+                ep, r->srv->uri, why, r->seq_failures, (unsigned)seqs, (unsigned long long)delay, r->srv_iid);
+        retry_in(r, delay);
+        return true;
+    }
+    r->seq_failures = 0;
+    gw_warn("%s: registration with %s failed (%s): its communication sequences are exhausted", ep, r->srv->uri,
+            why);
+    if (r->vc->bs && gw_bs_registration_failed(r))
+        return true; /* r is gone: the client's registrations were replaced */
+    if (delay >= SEQ_DELAY_MAX) {
+        gw_err("%s: no further registration with %s (/1/%u/19 is MAX_VALUE): a bootstrap, a restart or a "
+               "reload tries again",
+               ep, r->srv->uri, r->srv_iid);
+        set_state(r, GW_REG_BACKOFF);
+        return true;
+    }
+    gw_notice("%s: registering with %s again in %llu s (/1/%u/19)", ep, r->srv->uri, (unsigned long long)delay,
+              r->srv_iid);
+    retry_in(r, delay);
+    return true;
+}
+
+/* A Register failed. With /1/x/17..20 set, the sequence above decides.
+ * Otherwise a bootstrapped client bootstraps again after 5 failures in a
+ * row (the Communication Retry Count's default; bootstrap.c decides,
+ * /1/x/16) and the others back off. true when the failure was handled. */
+static bool register_failed(struct gw_reg *r, const char *why)
+{
+    if (sequence_failed(r, why))
+        return true;
     if (!r->vc->bs)
         return false;
-    int64_t tries = gw_reg_server_int(r, 17, 5);
-    if (++r->reg_failures < (tries > 0 && tries < 255 ? tries : 5))
+    if (++r->reg_failures < SEQ_RETRY_COUNT)
         return false;
     op_finished(r);
     return gw_bs_registration_failed(r);
@@ -630,6 +733,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             gw_obs_drop_all(r);
             r->backoff_s = 0;
             r->reg_failures = 0;
+            r->seq_failures = 0;
             set_state(r, GW_REG_REGISTERED);
             gw_log(r->returning ? LOG_DEBUG : LOG_INFO, "%s: registered with %s at /%s (lifetime %d s)",
                    r->vc->endpoint, r->srv->uri, r->location ? r->location : "?", r->lifetime);
@@ -653,7 +757,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
                                         : "too long (more than 127 bytes or 16 segments)");
             else
                 snprintf(why, sizeof why, "server answered %s", cs);
-            if (register_failed(r))
+            if (register_failed(r, why))
                 break;
             backoff(r, why);
             if (r->returning)
@@ -713,7 +817,7 @@ void gw_reg_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
     switch (r->state) {
     case GW_REG_REGISTERING:
     case GW_REG_UPDATING:
-        if (r->state == GW_REG_REGISTERING && !r->dereg_after && register_failed(r))
+        if (r->state == GW_REG_REGISTERING && !r->dereg_after && register_failed(r, why))
             break;
         if ((reason == COAP_NACK_ICMP_ISSUE || reason == COAP_NACK_TOO_MANY_RETRIES) &&
             !r->srv->m->shutting_down && !r->dereg_after) {

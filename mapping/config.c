@@ -590,6 +590,8 @@ static const gw_cfg_key_t bootstrap_keys[] = {
     {"psk_identity", GW_CFG_STRING, "a string (\"{endpoint}\" expands to the endpoint)", false,
      gw_config_h_nonempty_string, BSK(psk_identity), 0, 0},
     {"psk_key", GW_CFG_STRING, "a string of hex digits", false, h_server_psk_key, 0, 0, 0},
+    {"finish_timeout", GW_CFG_INT, "an integer (seconds, 1..86400)", false, gw_config_h_int32,
+     BSK(finish_timeout), 1, 86400},
 };
 #undef BSK
 
@@ -602,6 +604,7 @@ static int h_bootstrap_server(gw_cfg_ctx_t *ctx, const config_setting_t *g, cons
         return -ENOMEM;
     gw_config_server_t *srv = c->bootstrap_server;
     srv->line = (int)config_setting_source_line(g);
+    srv->finish_timeout = 247; /* Core 6.1.7: EXCHANGE_LIFETIME with RFC 7252's defaults */
     uint64_t seen = 0;
     int rc = gw_config_walk(ctx, g, "bootstrap_server", bootstrap_keys,
                             sizeof bootstrap_keys / sizeof bootstrap_keys[0], srv, &seen);

@@ -52,6 +52,8 @@ typedef struct gw_config_server {
     bool confirmable_notifications; /* default false: NON, with a CON once a day */
     int content_format;           /* preferred format, a GW_CF_* code: "tlv" (default, 11542),
                                      "senml-json" (110) or "senml-cbor" (112) */
+    int32_t finish_timeout;       /* bootstrap_server only: seconds to wait for Bootstrap-Finish
+                                     after the last bootstrap request, 1..86400, default 247 */
     int line;
 } gw_config_server_t;
 

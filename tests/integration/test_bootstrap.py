@@ -4,7 +4,9 @@ client's connection settings, their persistence in state_dir, and /1/x/4
 Disable."""
 
 import os
+import re
 import signal
+import socket
 import stat
 
 import configs
@@ -15,13 +17,13 @@ from raw_lwm2m import DELETE, GET, PUT
 EP = "bs-dev"
 
 
-def _conf(bs, extra_dev="bootstrap = true;", servers=""):
+def _conf(bs, extra_dev="bootstrap = true;", servers="", bs_extra=""):
     return ('gateway = { name = "bs-gw"; state_dir = "@TMP@/state"; };\n'
             '%s'
-            'bootstrap_server = { uri = "%s"; };\n'
+            'bootstrap_server = { uri = "%s"; %s };\n'
             'devices = ( { endpoint = "%s"; adapter = "static"; %s\n'
             '  resources = ( { path = "/3303/0/5700"; value = 21.5; } ); } );\n'
-            % (servers, bs.uri, EP, extra_dev))
+            % (servers, bs.uri, bs_extra, EP, extra_dev))
 
 
 def _account(uri, ssid=101, sec_ssid=None, lifetime=60):
@@ -200,6 +202,77 @@ def test_server_initiated_bootstrap_after_a_restart_from_state(tmp):
         with Gateway(tmp, _conf(bs)) as gw:
             gw.wait_log(r"bs-dev: registering from its persisted provisioning")
             assert srv2.wait_register(EP)["query"]["lt"] == "66"
+
+
+def _silent_port():
+    """A loopback UDP port nobody answers on: held by a socket connected
+    elsewhere, so the kernel answers datagrams to it with ICMP port
+    unreachable (no find-then-bind race)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.connect(("127.0.0.1", 9))
+    return s
+
+
+def test_bootstrap_again_after_the_provisioned_server_never_answers(tmp):
+    """Core 6.2.1.1: /1/x/17..20 as the bootstrap server wrote them drive
+    the registration attempts (2 attempts 1 s apart, 2 sequences 1 s apart),
+    then the client bootstraps again (/1/x/16 unset: true) and registers
+    with what the second bootstrap provisions."""
+    silent = _silent_port()
+    dead = "coap://127.0.0.1:%d" % silent.getsockname()[1]
+    runs = []
+
+    def script(b, ep):
+        runs.append(ep)
+        if ep == EP and runs.count(EP) == 1:
+            acc = _account(dead)
+            acc[1][1].update({17: 2, 18: 1, 19: 1, 20: 2})
+            return _provision(b, ep, acc)
+        return _provision(b, ep, _account(srv.uri, lifetime=55))
+    try:
+        with TestServer() as srv, BsServer() as bs:
+            bs.script = script
+            with Gateway(tmp, _conf(bs)) as gw:
+                gw.wait_log(r"bs-dev: bootstrap finished")
+                gw.wait_log(r"bs-dev: registration with %s failed \(.*\): attempt 1 of 2 in sequence 1 "
+                            r"of 2; next in 1 s \(/1/1/18\)" % dead)
+                gw.wait_log(r"bs-dev: registration with %s failed .*: sequence 1 of 2 failed; next sequence "
+                            r"in 1 s \(/1/1/19\)" % dead)
+                gw.wait_log(r"attempt 1 of 2 in sequence 2 of 2; next in 1 s")
+                gw.wait_log(r"bs-dev: registration with %s failed .*: its communication sequences are "
+                            r"exhausted" % dead)
+                gw.wait_log(r"bs-dev: registration with %s failed for good: bootstrapping again" % dead)
+                bs.wait_bs_request(EP, count=2)
+                assert srv.wait_register(EP)["query"]["lt"] == "55"
+                # four Registers in all to the silent server, none after
+                failed = re.compile(r"bs-dev: registration with %s failed \(" % re.escape(dead))
+                assert len([ln for ln in gw.lines if failed.search(ln)]) == 4, gw.log_tail()
+    finally:
+        silent.close()
+
+
+def test_no_bootstrap_finish_within_finish_timeout_bootstraps_again(tmp):
+    """bootstrap_server.finish_timeout (Core 6.1.7's EXCHANGE_LIFETIME, 247 s
+    by default): a bootstrap server that accepts the Request and never
+    finishes gets a new Request once it runs out."""
+    runs = []
+
+    def script(b, ep):
+        runs.append(ep)
+        if ep == EP and runs.count(EP) == 1:
+            return b.op(ep, PUT, "/1/1", cf=SENML_JSON, payload=senml("/1/1", {0: 101, 1: 60}))[0]
+        return _provision(b, ep, _account(srv.uri))
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = script
+        with Gateway(tmp, _conf(bs, bs_extra="finish_timeout = 1;")) as gw:
+            bs.wait_bs_request(EP)
+            gw.wait_log(r"bs-dev: bootstrap with .* failed \(no Bootstrap-Finish within 1 s\); trying again")
+            bs.wait_bs_request(EP, count=2)
+            second = bs.wait(lambda: isinstance(bs.results.get(EP), dict) and bs.results[EP], 10,
+                             "the second bootstrap of " + EP)
+            assert second["finish"][0] == "2.04", second
+            srv.wait_register(EP)
 
 
 def test_kill_9_after_persisting_leaves_a_usable_state(tmp):

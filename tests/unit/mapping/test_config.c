@@ -353,6 +353,8 @@ GW_TEST(err_bootstrap)
                  2, "device \"d\" has bootstrap = true but there is no bootstrap_server = { uri = ...; }");
     expect_error("gateway = { bootstrap_all = true; };\nbootstrap_server = {\n uri = \"coaps://h\"; };\n", 2,
                  "bootstrap_server: uri \"coaps://h\" needs security = \"psk\"");
+    expect_error("gateway = { bootstrap_all = true; };\nbootstrap_server = { uri = \"coap://h\";\n finish_timeout = 0; };\n",
+                 3, "\"finish_timeout\" must be between 1 and 86400, got 0");
     expect_error("bootstrap_server = { uri = \"coap://h\"; };\ndevices = ( );\n", 0,
                  "no servers and no client that bootstraps: set gateway.bootstrap_all = true or bootstrap = "
                  "true on devices, or add servers");
