@@ -15,7 +15,7 @@
  * a registration succeeded (gw_bs_registered): registrations are paced, so
  * 10,000 clients do not open 10,000 DTLS handshakes with the bootstrap
  * server at once. Its cost is one UDP socket and one libcoap session per
- * client (docs/lwm2m.md gives the measured figures).
+ * client.
  */
 #include <errno.h>
 #include <stdio.h>
