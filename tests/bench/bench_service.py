@@ -2,7 +2,7 @@
 """The daemon as a service: size, start-up to READY, and idle cost.
 
     /usr/bin/python3 tests/bench/bench_service.py [BUILD_DIR] [--clients 1000] [--duration 60]
-                                                  [--cross aarch64-linux-gnu]
+                                                  [--cross aarch64-linux-gnu] [--mqtt URI]
 
 Prints "BENCH <metric> <value> <unit>":
 
@@ -18,6 +18,9 @@ Prints "BENCH <metric> <value> <unit>":
   wakeups_per_s       context switches (voluntary + involuntary, every thread) per
                       second over the same window: each is the loop waking up (an
                       Update due, a timer, the watchdog ping)
+
+With --mqtt URI the config also has `mqtt = { uri = URI; }` (the MQTT mirror, a broker
+there or not) and the figures carry the suffix _mqtt (docs/mqtt.md quotes them).
 
 The daemon runs as under systemd: NOTIFY_SOCKET set, WATCHDOG_USEC=60 s as the
 unit's WatchdogSec=, registration lifetime 600 s. Standard library only.
@@ -65,7 +68,7 @@ def drain(sock):
 
 def main():
     args = sys.argv[1:]
-    build, clients, duration, cross = "build", 1000, 60.0, None
+    build, clients, duration, cross, mqtt = "build", 1000, 60.0, None, None
     while args:
         a = args.pop(0)
         if a == "--clients":
@@ -74,6 +77,8 @@ def main():
             duration = float(args.pop(0))
         elif a == "--cross":
             cross = args.pop(0)
+        elif a == "--mqtt":
+            mqtt = args.pop(0)
         else:
             build = a
     binary = os.path.join(build, "lwm2m-gateway")
@@ -95,6 +100,11 @@ def main():
 
         conf = os.path.join(tmp, "gateway.conf")
         bg.write_config(conf, clients, tmp)
+        sfx = ""
+        if mqtt:
+            with open(conf, "a") as f:
+                f.write('mqtt = { uri = "%s"; };\n' % mqtt)
+            sfx = "_mqtt"
         srv = bg.Server(build).start()
         sock_path = os.path.join(tmp, "notify.sock")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -111,7 +121,7 @@ def main():
             msg = sock.recv(4096).decode()
             if "READY=1" in msg.split("\n"):
                 break
-        bg.bench("startup_ms", (time.monotonic() - t0) * 1000.0, "ms")
+        bg.bench("startup_ms" + sfx, (time.monotonic() - t0) * 1000.0, "ms")
         srv.wait_registered(clients + 1, bg.REGISTER_TIMEOUT_S, lambda: gw.poll() is None)
         # later notifications (STATUS=, WATCHDOG=1) are read and dropped so the
         # daemon never meets a full socket; the registrations' own tail (the
@@ -127,8 +137,8 @@ def main():
         if gw.poll() is not None:
             raise RuntimeError("gateway exited during the idle window (rc=%s)" % gw.returncode)
         log("%d clients idle for %.1f s" % (clients, span))
-        bg.bench("idle_cpu_percent", (cpu1 - cpu0) / span * 100.0, "%")
-        bg.bench("wakeups_per_s", (sw1 - sw0) / span, "1/s")
+        bg.bench("idle_cpu_percent" + sfx, (cpu1 - cpu0) / span * 100.0, "%")
+        bg.bench("wakeups_per_s" + sfx, (sw1 - sw0) / span, "1/s")
     finally:
         if gw is not None:
             bg.stop_proc(gw, "gateway")
