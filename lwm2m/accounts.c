@@ -128,15 +128,36 @@ static int add_server(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid,
     return rc;
 }
 
+/* Instances made from the configuration are alike in every client of a
+ * server (the PSK identity aside, when it names the endpoint), so the
+ * store keeps one array of their values for all of them until a server or
+ * bootstrap server writes one client's (store.h). A failure to share only
+ * costs memory: the client keeps its own copy. */
+static void share(gw_vclient_t *vc, uint16_t oid, uint16_t iid)
+{
+    (void)gw_store_instance_share(vc->m->store, vc->sc, oid, iid);
+}
+
 int gw_accounts_add_config(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid, bool queue_mode)
 {
     int rc = add_security(vc, s, iid);
-    return rc ? rc : add_server(vc, s, iid, queue_mode);
+    if (!rc)
+        rc = add_server(vc, s, iid, queue_mode);
+    if (!rc) {
+        share(vc, 0, iid);
+        share(vc, 1, iid);
+    }
+    return rc;
 }
 
 int gw_accounts_add_bootstrap(gw_vclient_t *vc, const struct gw_server *s, uint16_t iid)
 {
-    return s->bootstrap ? add_security(vc, s, iid) : -EINVAL;
+    if (!s->bootstrap)
+        return -EINVAL;
+    int rc = add_security(vc, s, iid);
+    if (!rc)
+        share(vc, 0, iid);
+    return rc;
 }
 
 /* ---- accounts as /0 and /1 say ---- */

@@ -97,6 +97,7 @@ void gw_intern_fini(struct gw_intern *t)
         struct gw_blob *b = t->buckets[i];
         while (b) {
             struct gw_blob *next = b->next;
+            explicit_bzero(b->data, b->len);
             free(b);
             b = next;
         }
@@ -173,5 +174,8 @@ void gw_intern_put(struct gw_intern *t, struct gw_blob *b)
     if (*pp)
         *pp = b->next;
     t->count--;
+    /* Blobs hold the Security object's keys (/0/x/5): none outlives its
+     * last reference in freed heap. */
+    explicit_bzero(b->data, b->len);
     free(b);
 }

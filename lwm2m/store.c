@@ -13,7 +13,13 @@
  * instance (path ids stop at 65534).
  *
  * Strings and opaque values are pointers to blobs interned in the store
- * (intern.c), so equal texts across the fleet are held once. Attributes are
+ * (intern.c), so equal texts across the fleet are held once. Whole
+ * instances can be shared the same way (gw_store_instance_share): equal
+ * slot arrays are hashed into one refcounted struct gw_shared that the
+ * instances point at (cap 0 marks it), and a change copies the array back
+ * into the instance first. Every client's /0 and /1 instances made from a
+ * configured server are alike, so at 10,000 clients this keeps ~200 bytes
+ * a client of slots out of the heap. Attributes are
  * rare and live in a separate per-client array (store_attrs.c).
  *
  * Lookups are binary searches over (oid,iid) and (rid,riid) keys; inserts
@@ -30,6 +36,7 @@
 #include "store_internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -217,14 +224,169 @@ static void slot_range(const struct gw_inst *in, uint16_t rid, size_t *out_b, si
     *out_e = e;
 }
 
+/* ---- slot arrays shared among clients (gw_store_instance_share) ---------- */
+
+static bool inst_is_shared(const struct gw_inst *in)
+{
+    return in->cap == 0 && in->n > 0;
+}
+
+static struct gw_shared *inst_shared(const struct gw_inst *in)
+{
+    return (struct gw_shared *)((char *)in->slots - offsetof(struct gw_shared, slots));
+}
+
+/* Same resources, types and values; timestamps and padding left out. */
+static bool slots_equal(const struct gw_slot *a, const struct gw_slot *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].rid != b[i].rid || a[i].riid != b[i].riid || a[i].type != b[i].type ||
+            slot_raw(&a[i]) != slot_raw(&b[i]))
+            return false;
+    return true;
+}
+
+/* Blob pointers are the values of bytes slots: interning made equal texts
+ * one blob, so hashing the raw 8 bytes hashes the value. */
+static uint32_t slots_hash(const gw_store_t *s, const struct gw_slot *sl, size_t n)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t k[2 + 2 + 1 + 8 + 8];
+        uint64_t r = slot_raw(&sl[i]);
+        memcpy(k, &sl[i].rid, 2);
+        memcpy(k + 2, &sl[i].riid, 2);
+        k[4] = sl[i].type;
+        memcpy(k + 5, &r, 8);
+        memcpy(k + 13, &h, 8);
+        h = gw_intern_siphash(s->strings.key, k, sizeof k);
+    }
+    return (uint32_t)h;
+}
+
+static void shared_unlink(gw_store_t *s, struct gw_shared *sh)
+{
+    struct gw_shared **pp = &s->shared[sh->hash & (s->n_shared_buckets - 1)];
+    while (*pp && *pp != sh)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = sh->next;
+    s->n_shared--;
+}
+
+static void shared_put(gw_store_t *s, struct gw_shared *sh)
+{
+    if (--sh->refs > 0)
+        return;
+    shared_unlink(s, sh);
+    for (size_t i = 0; i < sh->n; i++)
+        if (type_is_bytes(sh->slots[i].type))
+            gw_intern_put(&s->strings, slot_blob(&sh->slots[i]));
+    free(sh);
+}
+
+/* Doubling as the intern table does; a failed allocation only leaves the
+ * chains longer. */
+static int shared_table_room(gw_store_t *s)
+{
+    if (s->n_shared < s->n_shared_buckets)
+        return 0;
+    size_t n = s->n_shared_buckets ? s->n_shared_buckets * 2 : 16;
+    struct gw_shared **nb = calloc(n, sizeof(*nb));
+    if (!nb)
+        return s->n_shared_buckets ? 0 : -ENOMEM;
+    for (size_t i = 0; i < s->n_shared_buckets; i++) {
+        struct gw_shared *sh = s->shared[i];
+        while (sh) {
+            struct gw_shared *next = sh->next;
+            sh->next = nb[sh->hash & (n - 1)];
+            nb[sh->hash & (n - 1)] = sh;
+            sh = next;
+        }
+    }
+    free(s->shared);
+    s->shared = nb;
+    s->n_shared_buckets = n;
+    return 0;
+}
+
+/* Before any change to in: its own copy of a shared array (a reference
+ * on each blob taken for the copy). 0 or -ENOMEM (nothing changed). */
+static int inst_own(gw_store_t *s, struct gw_inst *in)
+{
+    if (!inst_is_shared(in))
+        return 0;
+    struct gw_shared *sh = inst_shared(in);
+    for (size_t i = 0; i < sh->n; i++)
+        if (type_is_bytes(sh->slots[i].type) && slot_blob(&sh->slots[i])->refs == UINT32_MAX)
+            return -ENOMEM;
+    struct gw_slot *own = malloc(sh->n * sizeof(*own));
+    if (!own)
+        return -ENOMEM;
+    memcpy(own, sh->slots, sh->n * sizeof(*own));
+    for (size_t i = 0; i < sh->n; i++)
+        if (type_is_bytes(own[i].type))
+            slot_blob(&own[i])->refs++;
+    in->slots = own;
+    in->cap = in->n;
+    shared_put(s, sh);
+    return 0;
+}
+
 static void inst_release(gw_store_t *s, struct gw_inst *in)
 {
-    for (size_t i = 0; i < in->n; i++)
-        if (type_is_bytes(in->slots[i].type))
-            gw_intern_put(&s->strings, slot_blob(&in->slots[i]));
-    free(in->slots);
+    if (inst_is_shared(in)) {
+        shared_put(s, inst_shared(in));
+    } else {
+        for (size_t i = 0; i < in->n; i++)
+            if (type_is_bytes(in->slots[i].type))
+                gw_intern_put(&s->strings, slot_blob(&in->slots[i]));
+        free(in->slots);
+    }
     in->slots = NULL;
     in->n = in->cap = 0;
+}
+
+int gw_store_instance_share(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid)
+{
+    if (!s || !c)
+        return -EINVAL;
+    struct gw_inst *in = gw_store_inst_find(c, oid, iid);
+    if (!in)
+        return -ENOENT;
+    if (in->n == 0 || inst_is_shared(in))
+        return 0;
+    uint32_t h = slots_hash(s, in->slots, in->n);
+    struct gw_shared *sh = NULL;
+    if (s->n_shared_buckets)
+        for (sh = s->shared[h & (s->n_shared_buckets - 1)]; sh; sh = sh->next)
+            if (sh->hash == h && sh->n == in->n && sh->refs < UINT32_MAX &&
+                slots_equal(sh->slots, in->slots, in->n))
+                break;
+    if (sh) {
+        sh->refs++;
+        for (size_t i = 0; i < in->n; i++)
+            if (type_is_bytes(in->slots[i].type))
+                gw_intern_put(&s->strings, slot_blob(&in->slots[i]));
+    } else {
+        if (shared_table_room(s) < 0)
+            return -ENOMEM;
+        sh = malloc(offsetof(struct gw_shared, slots) + in->n * sizeof(*in->slots));
+        if (!sh)
+            return -ENOMEM;
+        sh->hash = h;
+        sh->refs = 1;
+        sh->n = in->n;
+        memcpy(sh->slots, in->slots, in->n * sizeof(*in->slots)); /* the blob references move too */
+        size_t b = h & (s->n_shared_buckets - 1);
+        sh->next = s->shared[b];
+        s->shared[b] = sh;
+        s->n_shared++;
+    }
+    free(in->slots);
+    in->slots = sh->slots;
+    in->cap = 0;
+    return 0;
 }
 
 /* Like gw_path_make (value.h): the length is the number of leading ids
@@ -262,6 +424,17 @@ void gw_store_free(gw_store_t **ps)
     if (!ps || !*ps)
         return;
     gw_intern_fini(&(*ps)->strings);
+    /* Every client is freed before its store, so no shared array is left
+     * unless a client was leaked; theirs go with it. */
+    for (size_t i = 0; i < (*ps)->n_shared_buckets; i++) {
+        struct gw_shared *sh = (*ps)->shared[i];
+        while (sh) {
+            struct gw_shared *next = sh->next;
+            free(sh);
+            sh = next;
+        }
+    }
+    free((*ps)->shared);
     free((*ps)->listeners);
     free(*ps);
     *ps = NULL;
@@ -394,6 +567,18 @@ size_t gw_store_client_bytes(const gw_sclient_t *c)
         n += gw_store_heap_chunk(c->cap_attrs * sizeof(*c->attrs));
     for (size_t i = 0; i < c->n_inst; i++) {
         const struct gw_inst *in = &c->inst[i];
+        if (inst_is_shared(in)) {
+            /* its share of the array; the array's share of its blobs */
+            const struct gw_shared *sh = inst_shared(in);
+            size_t arr = gw_store_heap_chunk(offsetof(struct gw_shared, slots) + sh->n * sizeof(*sh->slots));
+            for (size_t j = 0; j < sh->n; j++)
+                if (type_is_bytes(sh->slots[j].type)) {
+                    const struct gw_blob *b = slot_blob(&sh->slots[j]);
+                    arr += (gw_blob_heap_bytes(b) + b->refs / 2) / b->refs;
+                }
+            n += (arr + sh->refs / 2) / sh->refs;
+            continue;
+        }
         if (in->slots)
             n += gw_store_heap_chunk(in->cap * sizeof(*in->slots));
         for (size_t j = 0; j < in->n; j++) {
@@ -577,6 +762,8 @@ int gw_store_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw
     if (ts_ms >= TS_MAX || ts_ms < -TS_MAX)
         return -EINVAL;
 
+    if (inst_own(s, in) < 0)
+        return -ENOMEM;
     struct gw_blob *blob = NULL;
     if (type_is_bytes(v->type)) {
         int rc = gw_intern_get(&s->strings, v->v.bytes.ptr, v->v.bytes.len, &blob);
@@ -638,6 +825,8 @@ int gw_store_unset(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path)
     }
     if (b == e)
         return -ENOENT;
+    if (inst_own(s, in) < 0)
+        return -ENOMEM;
     for (size_t i = b; i < e; i++)
         if (type_is_bytes(in->slots[i].type))
             gw_intern_put(&s->strings, slot_blob(&in->slots[i]));

@@ -125,6 +125,18 @@ int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, co
 /* 0 and *out filled, or -ENOENT when none is stored on that exact path. */
 int gw_store_attrs_get(const gw_sclient_t *c, const gw_path_t *path, gw_attrs_t *out);
 
+/* Let instance (oid, iid) of c hold its values in one array shared with
+ * every other client's instance that holds the same values (same
+ * resources, types and values; timestamps are not compared, the first
+ * instance's are kept). Reads see no difference; the first set, unset or
+ * delete on the instance gives it its own copy again (copy on write), so
+ * one client's change never reaches another. For instances most clients
+ * hold alike, such as the Security and Server instances made from one
+ * configured server. 0 (also when the instance is empty or already
+ * shared), -ENOENT (no such instance), -EINVAL, -ENOMEM (the instance is
+ * left as it was). */
+int gw_store_instance_share(gw_store_t *s, gw_sclient_t *c, uint16_t oid, uint16_t iid);
+
 /* Bytes of heap this client uses in the store (for the RSS bench). */
 size_t gw_store_client_bytes(const gw_sclient_t *c);
 

@@ -39,7 +39,8 @@ void gw_intern_fini(struct gw_intern *t);
  * new). p may be NULL when len is 0. 0, -ENOMEM, or -EOVERFLOW when len or
  * the reference count does not fit in 32 bits. */
 int gw_intern_get(struct gw_intern *t, const uint8_t *p, size_t len, struct gw_blob **out);
-/* Drop one reference; the last one frees the blob. */
+/* Drop one reference; the last one frees the blob, its bytes overwritten
+ * first (it may hold a key). */
 void gw_intern_put(struct gw_intern *t, struct gw_blob *b);
 /* SipHash-2-4 of p (exposed for its test vector). */
 uint64_t gw_intern_siphash(const uint64_t key[2], const uint8_t *p, size_t len);
@@ -78,10 +79,25 @@ struct gw_slot {
 _Static_assert(sizeof(struct gw_slot) == 20, "slot layout drifted");
 _Static_assert(sizeof(struct gw_blob *) <= 8, "blob pointer must fit the value field");
 
+/* An instance's slots are its own array (cap >= n), or, when cap is 0 and n
+ * is not, the slots of a struct gw_shared that several clients' instances
+ * with the same values point at (gw_store_instance_share); the first change
+ * gives the instance its own copy again. */
 struct gw_inst {
     uint16_t oid, iid;
     uint16_t n, cap; /* 65,535 values per instance is far above any object */
     struct gw_slot *slots;
+};
+
+/* One slot array shared by equal instances of several clients: the
+ * Security (/0) and Server (/1) instances every client of one configured
+ * server holds alike. Holds one reference on each of its blobs. */
+struct gw_shared {
+    struct gw_shared *next; /* hash chain */
+    uint32_t hash;
+    uint32_t refs;
+    uint16_t n;
+    struct gw_slot slots[];
 };
 
 struct gw_attr_ent {
@@ -109,6 +125,9 @@ struct gw_store {
     uint32_t dispatching; /* nesting depth of listener calls */
     bool removed;         /* an entry was cleared while dispatching */
     struct gw_intern strings;
+    struct gw_shared **shared; /* hash table of shared slot arrays */
+    size_t n_shared_buckets;   /* power of two, 0 before the first share */
+    size_t n_shared;
 };
 
 static inline uint32_t gw_store_key2(uint16_t a, uint16_t b)

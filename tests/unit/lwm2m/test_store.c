@@ -844,6 +844,96 @@ GW_TEST(test_client_bytes)
     teardown();
 }
 
+/* One configured server's /0 and /1 instance, as every client gets it. */
+static void fill_account(gw_sclient_t *c, int64_t lifetime)
+{
+    gw_value_t t = {.type = GW_TYPE_BOOLEAN, .v.b = false};
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 0, 0), 0);
+    CHECK_EQ_INT(set(c, P3(0, 0, 0), vstr("coap://127.0.0.1:5683")), 0);
+    CHECK_EQ_INT(set(c, P3(0, 0, 1), t), 0);
+    CHECK_EQ_INT(set(c, P3(0, 0, 2), vint(3)), 0);
+    CHECK_EQ_INT(set(c, P3(0, 0, 10), vint(1)), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 1, 0), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 0), vint(1)), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 1), vint(lifetime)), 0);
+    CHECK_EQ_INT(set(c, P3(1, 0, 7), vstr("U")), 0);
+}
+
+static int64_t get_int(gw_sclient_t *c, gw_path_t p)
+{
+    gw_value_t v;
+    CHECK_EQ_INT(gw_store_get(c, &p, &v, NULL), 0);
+    return v.v.i;
+}
+
+GW_TEST(test_instance_share_copy_on_write)
+{
+    setup();
+    enum { N = 100 };
+    gw_sclient_t *cs[N] = {0};
+    size_t alone = 0;
+    for (unsigned i = 0; i < N; i++) {
+        CHECK_EQ_INT(gw_store_client_new(st, NULL, &cs[i]), 0);
+        fill_account(cs[i], i == N - 1 ? 300 : 600);
+        if (i == 0)
+            alone = gw_store_client_bytes(cs[0]);
+        CHECK_EQ_INT(gw_store_instance_share(st, cs[i], 0, 0), 0);
+        CHECK_EQ_INT(gw_store_instance_share(st, cs[i], 1, 0), 0);
+        CHECK_EQ_INT(gw_store_instance_share(st, cs[i], 1, 0), 0); /* already shared */
+    }
+    CHECK_EQ_INT(gw_store_instance_share(st, cs[0], 1, 9), -ENOENT);
+    size_t shared = gw_store_client_bytes(cs[1]);
+    fprintf(stderr, "  /0 and /1 bytes: own %zu, shared by %d %zu\n", alone, N - 1, shared);
+    CHECK(shared + 150 < alone);
+    /* The odd one out (another lifetime) shares its /0 only. */
+    CHECK(gw_store_client_bytes(cs[N - 1]) > shared);
+    CHECK_EQ_INT(get_int(cs[N - 1], P3(1, 0, 1)), 300);
+    CHECK_EQ_INT(get_int(cs[5], P3(1, 0, 1)), 600);
+
+    /* A write reaches that client only, the rest of its instance kept. */
+    CHECK_EQ_INT(set(cs[1], P3(1, 0, 1), vint(60)), 0);
+    CHECK_EQ_INT(get_int(cs[1], P3(1, 0, 1)), 60);
+    CHECK_EQ_INT(get_int(cs[1], P3(1, 0, 0)), 1);
+    CHECK_EQ_INT(get_int(cs[2], P3(1, 0, 1)), 600);
+    gw_value_t v;
+    gw_path_t bp = P3(1, 0, 7);
+    CHECK_EQ_INT(gw_store_get(cs[1], &bp, &v, NULL), 0);
+    CHECK_EQ_MEM(v.v.bytes.ptr, v.v.bytes.len, "U", 1);
+    CHECK(gw_store_client_bytes(cs[1]) > shared);
+    /* New resources and unsets too. */
+    CHECK_EQ_INT(set(cs[3], P3(0, 0, 3), (gw_value_t){.type = GW_TYPE_OPAQUE, .v.bytes = {(const uint8_t *)"id", 2}}),
+                 0);
+    gw_path_t idp = P3(0, 0, 3), urip = P3(0, 0, 0);
+    CHECK(gw_store_has(cs[3], &idp));
+    CHECK(!gw_store_has(cs[4], &idp));
+    CHECK_EQ_INT(gw_store_unset(st, cs[4], &urip), 0);
+    CHECK(!gw_store_has(cs[4], &urip));
+    CHECK(gw_store_has(cs[5], &urip));
+    CHECK_EQ_INT(gw_store_unset(st, cs[6], &idp), -ENOENT);
+    /* Deleting one client's instance leaves the others'. */
+    CHECK_EQ_INT(gw_store_instance_delete(st, cs[7], 1, 0), 0);
+    CHECK(!gw_store_instance_exists(cs[7], 1, 0));
+    CHECK_EQ_INT(get_int(cs[8], P3(1, 0, 1)), 600);
+    /* Back to the common values, shared again. */
+    CHECK_EQ_INT(set(cs[1], P3(1, 0, 1), vint(600)), 0);
+    CHECK_EQ_INT(gw_store_instance_share(st, cs[1], 1, 0), 0);
+    CHECK_EQ_INT(gw_store_client_bytes(cs[1]), gw_store_client_bytes(cs[2]));
+    /* Reads see the shared values like their own. */
+    gw_record_t *r = NULL;
+    size_t n = 0;
+    gw_path_t one = PN(1, 1, 0, 0, 0);
+    CHECK_EQ_INT(gw_store_read(cs[9], &one, &r, &n), 0);
+    CHECK_EQ_INT(n, 3);
+    free(r);
+    /* Freed in any order; the last user frees the array (ASan, valgrind). */
+    for (unsigned i = 0; i < N; i += 2)
+        gw_store_client_free(st, &cs[i]);
+    CHECK_EQ_INT(get_int(cs[N - 3], P3(1, 0, 1)), 600);
+    for (unsigned i = 1; i < N; i += 2)
+        gw_store_client_free(st, &cs[i]);
+    teardown();
+}
+
 GW_TEST(test_attrs)
 {
     setup();
@@ -1015,5 +1105,6 @@ GW_TEST(test_kept_object_without_instances)
 GW_TEST_MAIN(test_instances, test_types, test_errors, test_multiple_and_unset, test_read_levels,
              test_hook, test_listeners_all_called_in_order,
              test_listener_unsubscribes_inside_callback,
-             test_listener_subscribes_and_sets_inside_callback, test_timestamps, test_interning_shared, test_client_bytes, test_attrs,
+             test_listener_subscribes_and_sets_inside_callback, test_timestamps, test_interning_shared, test_client_bytes,
+             test_instance_share_copy_on_write, test_attrs,
              test_many_values_order, test_kept_object_without_instances)
