@@ -172,7 +172,7 @@ int gw_device_build(struct gw_gateway *g, const gw_config_device_t *d, gw_device
         return krc;
     gw_vclient_opts_t o = {.psk_identity = d->psk_identity, .psk_key = d->psk_key,
                            .psk_key_len = d->psk_key_len, .report_send = d->report_send,
-                           .dtls = d->dtls.set ? &d->dtls.creds : NULL,
+                           .dtls = d->dtls && d->dtls->set ? &d->dtls->creds : NULL,
                            .send_min_interval_s = d->send_interval_s, .queue_mode = d->queue_mode,
                            .queue_time_s = d->queue_time_s, .bootstrap = d->bootstrap};
     int rc = gw_vclient_new(g->lwm2m, d->endpoint, &o, NULL, &out->vc);

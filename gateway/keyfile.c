@@ -61,9 +61,11 @@ static int check_key_files(const gw_config_t *cfg, bool to_stdout)
     for (size_t i = 0; i < cfg->n_servers; i++)
         if (check_key_file(cfg, cfg->servers[i].dtls.key_file, seen, &n_seen, to_stdout) < 0)
             rc = -EACCES;
-    for (size_t i = 0; i < cfg->n_devices; i++)
-        if (check_key_file(cfg, cfg->devices[i].dtls.key_file, seen, &n_seen, to_stdout) < 0)
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        const gw_config_dtls_t *d = cfg->devices[i].dtls;
+        if (d && check_key_file(cfg, d->key_file, seen, &n_seen, to_stdout) < 0)
             rc = -EACCES;
+    }
     return rc;
 }
 

@@ -103,7 +103,8 @@ typedef struct gw_config_device {
     char *psk_identity;           /* per-client override, NULL when absent */
     uint8_t psk_key[64];
     size_t psk_key_len;           /* 0 when no per-client key */
-    gw_config_dtls_t dtls;        /* the client's own RPK/X.509 credentials (set false: none) */
+    gw_config_dtls_t *dtls;       /* the client's own RPK/X.509 credentials, NULL: none (owned;
+                                     out of line: 10,000 devices mostly have none) */
     gw_config_resource_t *resources;
     size_t n_resources;
     /* issue 3: mapping */

@@ -214,7 +214,10 @@ void gw_config_free_device(gw_config_device_t *d)
     free(d->serial);
     free(d->firmware);
     free(d->psk_identity);
-    gw_config_dtls_free(&d->dtls);
+    if (d->dtls)
+        gw_config_dtls_free(d->dtls);
+    free(d->dtls);
+    d->dtls = NULL;
     if (d->part && d->ops && d->ops->conf)
         d->ops->conf->free_part(d->part);
     d->part = NULL;
@@ -585,7 +588,7 @@ static int h_template_name(gw_cfg_ctx_t *ctx, const config_setting_t *s, const g
 }
 
 /* The device's DTLS keys, in the group being walked (gw_cfg_parts_t). */
-#define PARTS_DTLS (offsetof(gw_cfg_parts_t, dev) + offsetof(gw_config_device_t, dtls))
+#define PARTS_DTLS offsetof(gw_cfg_parts_t, dtls)
 #define K_ADAPTER                                                                                \
     {"adapter", GW_CFG_STRING, "a string naming the adapter, e.g. \"static\"", false, h_adapter, \
      0, 0, 0}
@@ -665,7 +668,7 @@ int gw_config_parse_parts(gw_cfg_ctx_t *ctx, const config_setting_t *g, const ch
     if (p->dev.adapter)
         gw_config_check_foreign_parts(ctx, p, NULL, p->dev.adapter);
     /* Files read once per group, a template's for all its devices. */
-    gw_config_dtls_t *d = &p->dev.dtls;
+    gw_config_dtls_t *d = &p->dtls;
     if (gw_config_dtls_given(d) &&
         gw_config_dtls_finish(ctx, g, d, -1) < 0)
         return -ENOMEM;
@@ -677,6 +680,7 @@ void gw_config_free_parts(gw_cfg_parts_t *p)
 {
     gw_config_free_adapter_parts(p);
     gw_config_free_device(&p->dev);
+    gw_config_dtls_free(&p->dtls);
     free(p->res_entry);
     free(p->name);
     free(p->template_ref);
@@ -892,6 +896,18 @@ int gw_config_parse_devices(gw_cfg_ctx_t *ctx, const config_setting_t *list)
         gw_config_device_t *d = &c->devices[c->n_devices++];
         *d = m.dev;
         memset(&m.dev, 0, sizeof m.dev);
+        /* Out of line, moved: most devices have no DTLS keys of their own. */
+        if (gw_config_dtls_given(&m.dtls)) {
+            d->dtls = malloc(sizeof *d->dtls);
+            if (!d->dtls) {
+                gw_config_free_parts(&own);
+                gw_config_free_parts(&m);
+                rc = -ENOMEM;
+                goto out;
+            }
+            *d->dtls = m.dtls;
+            memset(&m.dtls, 0, sizeof m.dtls);
+        }
         gw_config_free_parts(&m);
         d->fingerprint = gw_config_fingerprint(d);
         if (d->endpoint) {

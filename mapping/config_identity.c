@@ -192,12 +192,14 @@ uint64_t gw_config_fingerprint(const gw_config_device_t *d)
     h_u64(&h, d->psk_key_len);
     h_bytes(&h, d->psk_key, d->psk_key_len < sizeof d->psk_key ? d->psk_key_len
                                                                 : sizeof d->psk_key);
-    h_u64(&h, (uint64_t)d->dtls.set << 8 | (uint64_t)d->dtls.creds.mode << 1 | d->dtls.creds.verify);
-    h_u64(&h, (uint64_t)d->dtls.creds.cert_usage);
-    h_bytes(&h, d->dtls.creds.own, d->dtls.creds.own_len);
-    h_bytes(&h, d->dtls.creds.server_key, d->dtls.creds.server_key_len);
-    h_bytes(&h, d->dtls.creds.secret, d->dtls.creds.secret_len);
-    h_str(&h, d->dtls.creds.server_name);
+    static const gw_config_dtls_t no_dtls;
+    const gw_config_dtls_t *dt = d->dtls ? d->dtls : &no_dtls;
+    h_u64(&h, (uint64_t)dt->set << 8 | (uint64_t)dt->creds.mode << 1 | dt->creds.verify);
+    h_u64(&h, (uint64_t)dt->creds.cert_usage);
+    h_bytes(&h, dt->creds.own, dt->creds.own_len);
+    h_bytes(&h, dt->creds.server_key, dt->creds.server_key_len);
+    h_bytes(&h, dt->creds.secret, dt->creds.secret_len);
+    h_str(&h, dt->creds.server_name);
     h_u64(&h, d->n_resources);
     for (size_t i = 0; i < d->n_resources; i++) {
         h_path(&h, &d->resources[i].path);

@@ -132,6 +132,7 @@ enum {
  * dev owns everything in it; the setting pointers borrow from libconfig. */
 typedef struct gw_cfg_parts {
     gw_config_device_t dev;
+    gw_config_dtls_t dtls;    /* the group's DTLS keys; a device holds a copy when given */
     unsigned set;             /* GW_CFG_SET_* */
     gw_path_t *res_entry;     /* per dev.resources[i]: the path as written (a list value
                                  expands into several records of one entry) */

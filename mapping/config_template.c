@@ -149,8 +149,8 @@ int gw_config_merge_parts(const gw_cfg_parts_t *base, const gw_cfg_parts_t *over
         d->psk_key_len = b->psk_key_len;
     }
     /* DTLS keys go as one set: a device giving any replaces its template's. */
-    const gw_config_dtls_t *dtls = gw_config_dtls_given(&o->dtls) ? &o->dtls : b ? &b->dtls : NULL;
-    if (dtls && gw_config_dtls_given(dtls) && gw_config_dtls_copy(&d->dtls, dtls) < 0)
+    const gw_config_dtls_t *dtls = gw_config_dtls_given(&over->dtls) ? &over->dtls : base ? &base->dtls : NULL;
+    if (dtls && gw_config_dtls_given(dtls) && gw_config_dtls_copy(&out->dtls, dtls) < 0)
         oom = true;
     d->report_send = (over->set & GW_CFG_SET_REPORT) ? o->report_send
                      : (bs & GW_CFG_SET_REPORT)     ? b->report_send
