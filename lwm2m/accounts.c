@@ -382,6 +382,12 @@ int gw_accounts_apply(gw_vclient_t *vc)
     }
     vc->n_regs = k;
     m->n_regs_total += k;
+    /* Attributes of a server whose account went stay out of a later server
+     * given the same Short Server ID. */
+    uint16_t ssids[GW_BS_MAX_ACCOUNTS];
+    for (size_t i = 0; i < k; i++)
+        ssids[i] = gw_reg_ssid(&vc->regs[i]);
+    gw_store_attrs_keep_servers(vc->sc, ssids, k);
     if (k == 0) {
         gw_warn("%s: no usable server account: %s", vc->endpoint, why);
         return -EINVAL;
@@ -398,6 +404,12 @@ int64_t gw_reg_server_int(const struct gw_reg *r, uint16_t rid, int64_t dflt)
 {
     int64_t v;
     return get_int(r->vc, 1, r->srv_iid, rid, &v) ? v : dflt;
+}
+
+uint16_t gw_reg_ssid(const struct gw_reg *r)
+{
+    int64_t v = gw_reg_server_int(r, SRV_SSID, r->srv->ssid);
+    return v >= 1 && v <= 65534 ? (uint16_t)v : r->srv->ssid;
 }
 
 struct gw_reg *gw_vclient_reg_of(const gw_vclient_t *vc, const struct gw_server *s)

@@ -264,7 +264,7 @@ static int do_discover(dm_req_t *q)
     if (q->m->refresh)
         q->m->refresh(q->m->refresh_ctx, q->vc, &q->path);
     /* No Access Control filter: Discover needs no right (Core 7.3.2). */
-    int rc = gw_links_discover_filtered(q->vc->sc, q->reg, &q->path, NULL, q->r, &out);
+    int rc = gw_links_discover_filtered(q->vc->sc, gw_reg_ssid(q->r), q->reg, &q->path, NULL, q->r, &out);
     if (rc < 0) {
         gw_buf_free(&out);
         return rc == -ENOENT ? fail(q, C(404), "nothing at this path%s", NULL)
@@ -455,7 +455,9 @@ static int do_write_attributes(dm_req_t *q)
         return code;
     if (q->path.len >= 3 && !gw_store_has(q->vc->sc, &q->path))
         return fail(q, C(404), "resource has no value%s", NULL);
-    gw_store_attrs_get(q->vc->sc, &q->path, &a);
+    /* Each server's attributes are its own (Core 5.1.2). */
+    uint16_t ssid = gw_reg_ssid(q->r);
+    gw_store_attrs_get(q->vc->sc, ssid, &q->path, &a);
     /* gt, lt and st need a numeric resource (check_path found d for 3+ levels). */
     bool numeric = q->path.len >= 3 && (!d || d->type == GW_TYPE_INTEGER || d->type == GW_TYPE_FLOAT ||
                                         d->type == GW_TYPE_UNSIGNED);
@@ -466,7 +468,7 @@ static int do_write_attributes(dm_req_t *q)
     char why[sizeof q->diag];
     if (gw_attrs_check(&a, why, sizeof why) < 0)
         return fail(q, C(400), "%s", why);
-    if (gw_store_attrs_set(q->m->store, q->vc->sc, &q->path, &a) < 0)
+    if (gw_store_attrs_set(q->m->store, q->vc->sc, ssid, &q->path, &a) < 0)
         return fail(q, C(500), "out of memory%s", NULL);
     gw_obs_attrs_changed(q->vc);
     respond(q, C(204), -1, NULL);

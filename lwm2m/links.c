@@ -131,30 +131,30 @@ int gw_links_append_attrs(const gw_attrs_t *a, gw_buf_t *out)
     return rc;
 }
 
-static int link(gw_buf_t *out, const gw_sclient_t *c, const gw_path_t *p, int dim)
+static int link(gw_buf_t *out, const gw_sclient_t *c, uint16_t ssid, const gw_path_t *p, int dim)
 {
     char s[32];
     gw_attrs_t a;
     int rc = gw_buf_appendf(out, "%s<%s>", out->len ? "," : "", gw_path_format(p, s, sizeof s));
     if (!rc && dim >= 0)
         rc = gw_buf_appendf(out, ";dim=%d", dim);
-    if (!rc && gw_store_attrs_get(c, p, &a) == 0)
+    if (!rc && gw_store_attrs_get(c, ssid, p, &a) == 0)
         rc = gw_links_append_attrs(&a, out);
     return rc;
 }
 
 /* Resources of one instance that exist: those with a value, and the
  * executable ones the gateway implements. */
-static int discover_instance(const gw_sclient_t *c, const gw_objdef_t *o, uint16_t iid,
+static int discover_instance(const gw_sclient_t *c, uint16_t ssid, const gw_objdef_t *o, uint16_t iid,
                              const gw_record_t *recs, size_t n, gw_buf_t *out)
 {
-    int rc = link(out, c, &(gw_path_t){{o->id, iid, 0, 0}, 2}, -1);
+    int rc = link(out, c, ssid, &(gw_path_t){{o->id, iid, 0, 0}, 2}, -1);
     for (uint16_t k = 0; k < o->n_res && rc == 0; k++) {
         const gw_resdef_t *d = &o->res[k];
         gw_path_t rp = {{o->id, iid, d->id, 0}, 3};
         if (d->ops & GW_OP_E) {
             if (gw_exec_available(c, &rp))
-                rc = link(out, c, &rp, -1);
+                rc = link(out, c, ssid, &rp, -1);
             continue;
         }
         int count = 0;
@@ -162,19 +162,19 @@ static int discover_instance(const gw_sclient_t *c, const gw_objdef_t *o, uint16
             if (recs[i].path.id[1] == iid && recs[i].path.id[2] == d->id)
                 count++;
         if (count)
-            rc = link(out, c, &rp, d->multiple ? count : -1);
+            rc = link(out, c, ssid, &rp, d->multiple ? count : -1);
     }
     return rc;
 }
 
-int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
+int gw_links_discover(const gw_sclient_t *c, uint16_t ssid, const gw_registry_t *reg, const gw_path_t *path,
                       gw_buf_t *out)
 {
-    return gw_links_discover_filtered(c, reg, path, NULL, NULL, out);
+    return gw_links_discover_filtered(c, ssid, reg, path, NULL, NULL, out);
 }
 
-int gw_links_discover_filtered(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
-                               gw_links_filter_fn keep, void *ctx, gw_buf_t *out)
+int gw_links_discover_filtered(const gw_sclient_t *c, uint16_t ssid, const gw_registry_t *reg,
+                               const gw_path_t *path, gw_links_filter_fn keep, void *ctx, gw_buf_t *out)
 {
     const gw_objdef_t *o = gw_registry_find(reg, path->id[0]);
     gw_record_t *recs = NULL;
@@ -187,13 +187,13 @@ int gw_links_discover_filtered(const gw_sclient_t *c, const gw_registry_t *reg, 
         if (!d)
             return -ENOENT;
         if (d->ops & GW_OP_E)
-            return gw_exec_available(c, path) && path->len == 3 ? link(out, c, path, -1) : -ENOENT;
+            return gw_exec_available(c, path) && path->len == 3 ? link(out, c, ssid, path, -1) : -ENOENT;
     }
     rc = gw_store_read(c, path, &recs, &n);
     if (rc < 0)
         return rc;
     if (path->len == 1) {
-        rc = link(out, c, path, -1);
+        rc = link(out, c, ssid, path, -1);
         const char *ver = advertised_version(o);
         if (!rc && ver)
             rc = gw_buf_appendf(out, ";ver=%s", ver);
@@ -202,16 +202,16 @@ int gw_links_discover_filtered(const gw_sclient_t *c, const gw_registry_t *reg, 
             uint16_t oid, iid;
             gw_store_instance_at(c, i, &oid, &iid);
             if (oid == o->id && iid != GW_ID_NONE && (!keep || keep(ctx, oid, iid)))
-                rc = discover_instance(c, o, iid, recs, n, out);
+                rc = discover_instance(c, ssid, o, iid, recs, n, out);
         }
     } else if (path->len == 2) {
-        rc = discover_instance(c, o, path->id[1], recs, n, out);
+        rc = discover_instance(c, ssid, o, path->id[1], recs, n, out);
     } else {
         const gw_resdef_t *d = gw_objdef_find_res(o, path->id[2]);
-        rc = link(out, c, path, d->multiple && path->len == 3 ? (int)n : -1);
+        rc = link(out, c, ssid, path, d->multiple && path->len == 3 ? (int)n : -1);
         if (d->multiple && path->len == 3)
             for (size_t i = 0; i < n && rc == 0; i++)
-                rc = link(out, c, &recs[i].path, -1);
+                rc = link(out, c, ssid, &recs[i].path, -1);
     }
     free(recs);
     return rc;

@@ -21,9 +21,12 @@ typedef bool (*gw_links_filter_fn)(void *ctx, uint16_t oid, uint16_t iid);
 int gw_links_registration(const gw_sclient_t *c, const gw_registry_t *reg, int content_format,
                           gw_links_filter_fn keep, void *ctx, gw_buf_t *out);
 
-/* gw_links_discover (lwm2m_internal.h) whose object-level answer lists
- * only the instances keep accepts (keep NULL: all). */
-int gw_links_discover_filtered(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
-                               gw_links_filter_fn keep, void *ctx, gw_buf_t *out);
+/* The Discover answer (Core 5.4.2, link format) for path as the server
+ * whose Short Server ID is ssid sees it: the attributes shown are that
+ * server's only (Core 5.1.2). The object-level answer lists only the
+ * instances keep accepts (keep NULL: all). 0, -ENOENT (nothing at path)
+ * or -ENOMEM. */
+int gw_links_discover_filtered(const gw_sclient_t *c, uint16_t ssid, const gw_registry_t *reg,
+                               const gw_path_t *path, gw_links_filter_fn keep, void *ctx, gw_buf_t *out);
 
 #endif

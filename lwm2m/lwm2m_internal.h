@@ -473,7 +473,7 @@ bool gw_send_on_response(struct gw_reg *r, const coap_pdu_t *received);
 bool gw_send_on_nack(struct gw_reg *r, const coap_pdu_t *sent, coap_nack_reason_t reason);
 
 /* links.c */
-int gw_links_discover(const gw_sclient_t *c, const gw_registry_t *reg, const gw_path_t *path,
+int gw_links_discover(const gw_sclient_t *c, uint16_t ssid, const gw_registry_t *reg, const gw_path_t *path,
                       gw_buf_t *out);
 int gw_links_append_attrs(const gw_attrs_t *a, gw_buf_t *out);
 
@@ -517,6 +517,10 @@ int gw_accounts_apply(gw_vclient_t *vc);
 int gw_reg_security_get(const struct gw_reg *r, uint16_t rid, gw_value_t *out);
 /* A resource of r's /1 instance as an integer; dflt when absent. */
 int64_t gw_reg_server_int(const struct gw_reg *r, uint16_t rid, int64_t dflt);
+/* The Short Server ID of r's server as the client knows it: its /1/x/0 (a
+ * bootstrap server may give another one than the configuration's), else
+ * the server's configured one. It keys r's attributes and offline file. */
+uint16_t gw_reg_ssid(const struct gw_reg *r);
 /* client.c: every registration of vc stopped, its session released and
  * location forgotten (regs[] kept for gw_accounts_apply). */
 void gw_vclient_regs_release(gw_vclient_t *vc);

@@ -83,12 +83,13 @@ static bool single_value(const struct gw_reg *r, const gw_path_t *p)
 static void effective(const struct gw_obs *o, const struct gw_obs_member *mb, gw_notify_attrs_t *e)
 {
     const gw_sclient_t *c = o->r->vc->sc;
+    uint16_t ssid = gw_reg_ssid(o->r); /* only this server's attributes (Core 5.1.2) */
     gw_attrs_t at[4];
     const gw_attrs_t *levels[4] = {NULL, NULL, NULL, NULL};
     for (uint8_t len = 1; len <= mb->path.len && len <= 4; len++) {
         gw_path_t p = mb->path;
         p.len = len;
-        if (gw_store_attrs_get(c, &p, &at[len - 1]) == 0)
+        if (gw_store_attrs_get(c, ssid, &p, &at[len - 1]) == 0)
             levels[len - 1] = &at[len - 1];
     }
     gw_attrs_inherit(levels, mb->path.len, server_default(o->r, 2), server_default(o->r, 3),

@@ -204,22 +204,13 @@ static void keep(struct gw_send *s, const gw_path_t *path, const gw_value_t *v, 
 
 static void on_timer(void *ctx) { flush(ctx, false); }
 
-/* The Short Server ID that names r's readings on disk: the client's own
- * /1/x/0 (a bootstrap server may give a server another one than the
- * configuration's default), else the server's. */
-static uint16_t reg_ssid(const struct gw_reg *r)
-{
-    int64_t v = gw_reg_server_int(r, 0, r->srv->ssid);
-    return v >= 1 && v <= 65534 ? (uint16_t)v : r->srv->ssid;
-}
-
 static int file_of(const struct gw_reg *r, char **out)
 {
     gw_lwm2m_t *m = r->vc->m;
     *out = NULL;
     if (!m->offline_dir)
         return 0;
-    return gw_offline_file_name_server(m->offline_dir, r->vc->endpoint, reg_ssid(r), out);
+    return gw_offline_file_name_server(m->offline_dir, r->vc->endpoint, gw_reg_ssid(r), out);
 }
 
 static void lane_free(struct gw_send **ps)
@@ -256,7 +247,7 @@ static struct gw_send *lane(struct gw_reg *r)
     struct gw_send *s = calloc(1, sizeof *s);
     int rc = s ? file_of(r, &file) : -ENOMEM;
     if (!rc)
-        rc = gw_offline_new(m->offline_set ? m->offline_max : DEFAULT_OFFLINE_MAX, file, reg_ssid(r), &s->q);
+        rc = gw_offline_new(m->offline_set ? m->offline_max : DEFAULT_OFFLINE_MAX, file, gw_reg_ssid(r), &s->q);
     free(file);
     if (rc < 0) {
         gw_warn("%s: no offline store for %s: %s", r->vc->endpoint, r->srv->uri, strerror(-rc));

@@ -118,12 +118,20 @@ bool gw_store_has(const gw_sclient_t *c, const gw_path_t *path);
  * -ENOENT when the object/instance/resource does not exist, -ENOMEM. */
 int gw_store_read(const gw_sclient_t *c, const gw_path_t *path, gw_record_t **out, size_t *out_n);
 
-/* Attributes attached to exactly this path (1..3 levels; 4 allowed too).
- * set replaces the whole set; attrs->set == 0 removes it. A gt, lt or st
- * that is not finite, or a negative period, is -EINVAL. */
-int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, const gw_path_t *path, const gw_attrs_t *a);
-/* 0 and *out filled, or -ENOENT when none is stored on that exact path. */
-int gw_store_attrs_get(const gw_sclient_t *c, const gw_path_t *path, gw_attrs_t *out);
+/* Attributes attached to exactly this path (1..3 levels; 4 allowed too)
+ * by the server whose Short Server ID is ssid: each server's are its own
+ * (LwM2M 1.1.1 Core 5.1.2), another server's never show through (0 is a
+ * valid key too, for a caller without servers). set replaces that
+ * server's whole set; attrs->set == 0 removes it. A gt, lt or st that is
+ * not finite, or a negative period, is -EINVAL. */
+int gw_store_attrs_set(gw_store_t *s, gw_sclient_t *c, uint16_t ssid, const gw_path_t *path, const gw_attrs_t *a);
+/* 0 and *out filled, or -ENOENT when server ssid stored none on that exact
+ * path. */
+int gw_store_attrs_get(const gw_sclient_t *c, uint16_t ssid, const gw_path_t *path, gw_attrs_t *out);
+/* Forget the attributes of every server not among ssids[0..n-1] (their
+ * accounts are gone, and a server given one of their Short Server IDs
+ * later must not inherit them). ssids borrowed; n may be 0. */
+void gw_store_attrs_keep_servers(gw_sclient_t *c, const uint16_t *ssids, size_t n);
 
 /* Let instance (oid, iid) of c hold its values in one array shared with
  * every other client's instance that holds the same values (same

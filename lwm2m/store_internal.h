@@ -100,10 +100,15 @@ struct gw_shared {
     struct gw_slot slots[];
 };
 
+/* Keyed by (ssid, path): attributes are each server's own (Core 5.1.2).
+ * The ssid fills what was padding after the path, so the key costs no
+ * byte. */
 struct gw_attr_ent {
     gw_path_t path;
+    uint16_t ssid;
     gw_attrs_t a;
 };
+_Static_assert(sizeof(struct gw_attr_ent) == 16 + sizeof(gw_attrs_t), "attribute entry grew");
 
 struct gw_sclient {
     void *app;
@@ -146,7 +151,7 @@ static inline size_t gw_store_grow_cap(size_t cap, size_t max)
 
 /* The instance (oid, iid) of c, NULL if none. Binary search. */
 struct gw_inst *gw_store_inst_find(const gw_sclient_t *c, uint16_t oid, uint16_t iid);
-/* Drop c's attributes on prefix and every path below it. */
+/* Drop c's attributes (of every server) on prefix and every path below it. */
 void gw_store_attrs_drop_below(gw_sclient_t *c, const gw_path_t *prefix);
 
 #endif

@@ -291,7 +291,7 @@ GW_TEST(registration_filtered)
                  "</3304/1>");
     gw_buf_free(&b);
     /* Discover of an object lists the instances the filter keeps. */
-    CHECK_EQ_INT(gw_links_discover_filtered(cl, reg, &(gw_path_t){{3303, 0, 0, 0}, 1}, only_even, NULL, &b), 0);
+    CHECK_EQ_INT(gw_links_discover_filtered(cl, 0, reg, &(gw_path_t){{3303, 0, 0, 0}, 1}, only_even, NULL, &b), 0);
     CHECK_EQ_INT(gw_buf_append(&b, "", 1), 0);
     CHECK(strstr((char *)b.data, "</3303/0>") != NULL);
     CHECK(strstr((char *)b.data, "</3303/1>") == NULL);

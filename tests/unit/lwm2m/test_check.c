@@ -506,14 +506,14 @@ GW_TEST(store_refuses)
     CHECK_EQ_MEM(got.v.bytes.ptr, got.v.bytes.len, "Acme", 4);
 
     gw_attrs_t a = {.set = GW_ATTR_GT, .gt = NAN};
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &temp, &a), -EINVAL);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &temp, &a), -EINVAL);
     a.gt = INFINITY;
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &temp, &a), -EINVAL);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &temp, &a), -EINVAL);
     a = (gw_attrs_t){.set = GW_ATTR_PMIN, .pmin = -1};
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &temp, &a), -EINVAL);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &temp, &a), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &temp, &a), -EINVAL);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &temp, &a), -ENOENT);
     a = (gw_attrs_t){.set = GW_ATTR_GT, .gt = 30};
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &temp, &a), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &temp, &a), 0);
     gw_store_client_free(st, &c);
     gw_store_free(&st);
     gw_registry_free(&reg);

@@ -138,12 +138,12 @@ GW_TEST(discover_object_version)
     add(3, 0);
     add(3303, 0);
     gw_buf_t b = {0};
-    CHECK_EQ_INT(gw_links_discover(cl, reg, &(gw_path_t){{3, 0, 0, 0}, 1}, &b), 0);
+    CHECK_EQ_INT(gw_links_discover(cl, 0, reg, &(gw_path_t){{3, 0, 0, 0}, 1}, &b), 0);
     CHECK_EQ_INT(gw_buf_append(&b, "", 1), 0);
     CHECK(strncmp((char *)b.data, "</3>,", 5) == 0);
     CHECK(strstr((char *)b.data, "ver=") == NULL);
     gw_buf_free(&b);
-    CHECK_EQ_INT(gw_links_discover(cl, reg, &(gw_path_t){{3303, 0, 0, 0}, 1}, &b), 0);
+    CHECK_EQ_INT(gw_links_discover(cl, 0, reg, &(gw_path_t){{3303, 0, 0, 0}, 1}, &b), 0);
     CHECK_EQ_INT(gw_buf_append(&b, "", 1), 0);
     CHECK(strncmp((char *)b.data, "</3303>;ver=1.1,</3303/0>", 25) == 0);
     gw_buf_free(&b);

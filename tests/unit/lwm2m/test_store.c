@@ -945,61 +945,111 @@ GW_TEST(test_attrs)
 
     gw_attrs_t a = {.set = GW_ATTR_PMIN | GW_ATTR_GT, .pmin = 10, .gt = 25.5}, out;
     gw_path_t res = P3(3303, 0, 5700), inst = PN(2, 3303, 0, 0, 0), obj = PN(1, 3303, 0, 0, 0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), -ENOENT);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &a), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &res, &a), 0);
     CHECK(gw_store_client_bytes(c) > before);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &res, &out), 0);
     CHECK_EQ_INT(out.set, GW_ATTR_PMIN | GW_ATTR_GT);
     CHECK_EQ_INT(out.pmin, 10);
     CHECK(out.gt == 25.5);
     /* Attributes are per exact path. */
-    CHECK_EQ_INT(gw_store_attrs_get(c, &inst, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &inst, &out), -ENOENT);
     gw_attrs_t b = {.set = GW_ATTR_PMAX, .pmax = 300};
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &obj, &b), 0);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &inst, &(gw_attrs_t){.set = GW_ATTR_ST, .st = 0.5}),
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &obj, &b), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &inst, &(gw_attrs_t){.set = GW_ATTR_ST, .st = 0.5}),
                  0);
     gw_path_t ri = P4(3, 0, 11, 0);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &ri, &(gw_attrs_t){.set = GW_ATTR_EPMIN, .epmin = 1}),
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &ri, &(gw_attrs_t){.set = GW_ATTR_EPMIN, .epmin = 1}),
                  0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &obj, &out), 0);
     CHECK_EQ_INT(out.pmax, 300);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &inst, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &inst, &out), 0);
     CHECK(out.st == 0.5);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &ri, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &ri, &out), 0);
     CHECK_EQ_INT(out.epmin, 1);
     /* Unused trailing ids of the caller's path do not matter. */
     gw_path_t inst_noise = PN(2, 3303, 0, 77, 88);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &inst_noise, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &inst_noise, &out), 0);
     /* Replace: the whole set. */
     gw_attrs_t r2 = {.set = GW_ATTR_LT, .lt = -1};
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &r2), 0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &res, &r2), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &res, &out), 0);
     CHECK_EQ_INT(out.set, GW_ATTR_LT);
     CHECK(out.lt == -1);
     /* Remove. */
     gw_attrs_t none = {0};
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &none), 0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), -ENOENT);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &none), 0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &res, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &res, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &obj, &out), 0);
     /* Bad targets. */
     gw_path_t bad[] = {PN(1, 65000, 0, 0, 0), PN(2, 3303, 5, 0, 0), P3(3303, 0, 9999),
                        P4(3303, 0, 5700, 0)};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        CHECK_EQ_INT(gw_store_attrs_set(st, c, &bad[i], &a), -ENOENT);
+        CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &bad[i], &a), -ENOENT);
     gw_path_t root = PN(0, 0, 0, 0, 0), five = PN(5, 3, 0, 0, 0);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &root, &a), -EINVAL);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &five, &a), -EINVAL);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &root, &a), -EINVAL);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &five, &a), -EINVAL);
     /* Deleting an instance drops the attributes below it, not the object's. */
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &res, &a), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &res, &a), 0);
     CHECK_EQ_INT(gw_store_instance_delete(st, c, 3303, 0), 0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &res, &out), -ENOENT);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &inst, &out), -ENOENT);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &out), 0);
-    CHECK_EQ_INT(gw_store_attrs_get(c, &ri, &out), 0);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &obj, &none), 0);
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &ri, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &inst, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &obj, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &ri, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &obj, &none), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &ri, &none), 0);
     CHECK_EQ_INT(gw_store_client_bytes(c) <= before, 1); /* the attribute array went */
+    gw_store_client_free(st, &c);
+    teardown();
+}
+
+/* Each server's attributes are its own (Core 5.1.2): one server's set,
+ * replace and remove never reach another's on the same path; removing a
+ * server's account forgets its attributes only; the key costs no memory. */
+GW_TEST(test_attrs_per_server)
+{
+    setup();
+    gw_sclient_t *c = NULL;
+    CHECK_EQ_INT(gw_store_client_new(st, NULL, &c), 0);
+    CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(set(c, P3(3303, 0, 5700), (gw_value_t){.type = GW_TYPE_FLOAT, .v.f = 1}), 0);
+    gw_path_t res = P3(3303, 0, 5700), obj = PN(1, 3303, 0, 0, 0);
+    gw_attrs_t a = {.set = GW_ATTR_PMAX, .pmax = 1}, b = {.set = GW_ATTR_PMIN | GW_ATTR_GT, .pmin = 7, .gt = 3},
+               out;
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 101, &res, &a), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 101, &res, &out), 0);
+    CHECK_EQ_INT(out.set, GW_ATTR_PMAX);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 102, &res, &b), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 102, &obj, &a), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 7, &res, &b), 0); /* sorts before 101 */
+    CHECK_EQ_INT(gw_store_attrs_get(c, 101, &res, &out), 0);
+    CHECK_EQ_INT(out.set, GW_ATTR_PMAX);
+    CHECK_EQ_INT(out.pmax, 1);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &res, &out), 0);
+    CHECK_EQ_INT(out.set, GW_ATTR_PMIN | GW_ATTR_GT);
+    CHECK_EQ_INT(out.pmin, 7);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 101, &obj, &out), -ENOENT);
+    /* Removing 101's set leaves 102's and 7's. */
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 101, &res, &(gw_attrs_t){0}), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 101, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &res, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 7, &res, &out), 0);
+    /* Server 7's account goes: its attributes with it, 102's stay. */
+    uint16_t keep[] = {101, 102};
+    gw_store_attrs_keep_servers(c, keep, 2);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 7, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &res, &out), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &obj, &out), 0);
+    /* An instance deleted drops what every server set below it. */
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 101, &res, &a), 0);
+    CHECK_EQ_INT(gw_store_instance_delete(st, c, 3303, 0), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 101, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &res, &out), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &obj, &out), 0);
+    gw_store_attrs_keep_servers(c, NULL, 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 102, &obj, &out), -ENOENT);
     gw_store_client_free(st, &c);
     teardown();
 }
@@ -1056,7 +1106,7 @@ GW_TEST(test_kept_object_without_instances)
     CHECK_EQ_INT(gw_store_instance_create(st, c, 3303, 0), 0);
     CHECK_EQ_INT(gw_store_set(st, c, &val, &one, 0), 0);
     gw_attrs_t a = {.set = GW_ATTR_PMAX, .pmax = 7}, got;
-    CHECK_EQ_INT(gw_store_attrs_set(st, c, &obj, &a), 0);
+    CHECK_EQ_INT(gw_store_attrs_set(st, c, 1, &obj, &a), 0);
 
     CHECK_EQ_INT(gw_store_object_keep(st, c, 3300), 0);
     CHECK_EQ_INT(gw_store_object_keep(st, c, 3300), 0); /* once is enough */
@@ -1080,7 +1130,7 @@ GW_TEST(test_kept_object_without_instances)
     CHECK_EQ_INT(gw_store_set(st, c, &val, &one, 0),
                  -ENOENT);
     /* the object's attributes stay with it */
-    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &got), 0);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &obj, &got), 0);
     CHECK_EQ_INT(got.pmax, 7);
     /* a new instance; the object stays kept when it goes again */
     CHECK_EQ_INT(gw_store_instance_free_id(c, 3300), 0);
@@ -1092,7 +1142,7 @@ GW_TEST(test_kept_object_without_instances)
     /* the gateway's own removal (a reload) drops the keep and the attributes */
     CHECK_EQ_INT(gw_store_instance_delete(st, c, 3300, GW_ID_NONE), 0);
     CHECK(!gw_store_object_supported(c, 3300));
-    CHECK_EQ_INT(gw_store_attrs_get(c, &obj, &got), -ENOENT);
+    CHECK_EQ_INT(gw_store_attrs_get(c, 1, &obj, &got), -ENOENT);
     CHECK_EQ_INT(gw_store_instance_delete(st, c, 3300, GW_ID_NONE), -ENOENT);
     /* a single-instance object kept empty takes its one instance again */
     CHECK_EQ_INT(gw_store_object_keep(st, c, 3), 0);
@@ -1106,5 +1156,5 @@ GW_TEST_MAIN(test_instances, test_types, test_errors, test_multiple_and_unset, t
              test_hook, test_listeners_all_called_in_order,
              test_listener_unsubscribes_inside_callback,
              test_listener_subscribes_and_sets_inside_callback, test_timestamps, test_interning_shared, test_client_bytes,
-             test_instance_share_copy_on_write, test_attrs,
+             test_instance_share_copy_on_write, test_attrs, test_attrs_per_server,
              test_many_values_order, test_kept_object_without_instances)
