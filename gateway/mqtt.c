@@ -60,6 +60,7 @@ static void mailbox_unref(mq_mailbox_t *mb)
         free(e->payload);
         free(e);
     }
+    free(mb->acks);
     pthread_mutex_destroy(&mb->lock);
     free(mb);
 }
@@ -156,9 +157,26 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 
 static void on_delivered(void *ctx, MQTTAsync_token token)
 {
-    (void)token;
-    /* One per message at QoS >= 1: counted here, not posted. */
-    atomic_fetch_add(&((mq_mailbox_t *)ctx)->delivered, 1);
+    mq_mailbox_t *mb = ctx;
+    /* One per message at QoS >= 1: counted and listed for the out thread,
+     * which strikes it from the buffer file, not posted to the loop. A
+     * token that cannot be listed leaves its message in the file: a
+     * restart sends it once more, as QoS 1 allows. */
+    atomic_fetch_add(&mb->delivered, 1);
+    if (!mb->track)
+        return;
+    pthread_mutex_lock(&mb->lock);
+    if (mb->n_acks == mb->cap_acks) {
+        size_t cap = mb->cap_acks ? mb->cap_acks * 2 : 256;
+        MQTTAsync_token *a = realloc(mb->acks, cap * sizeof *a);
+        if (a) {
+            mb->acks = a;
+            mb->cap_acks = cap;
+        }
+    }
+    if (mb->n_acks < mb->cap_acks)
+        mb->acks[mb->n_acks++] = token;
+    pthread_mutex_unlock(&mb->lock);
 }
 
 static int on_tls_error(const char *str, size_t len, void *ctx)
@@ -641,6 +659,7 @@ int gw_mqtt_new(gw_loop_t *loop, gw_store_t *store, const gw_config_mqtt_t *cfg,
     m->store = store;
     m->cfg = cfg;
     m->ops = *ops;
+    m->buf_fd = -1;
     m->backoff_ms = BACKOFF_MIN_MS;
     gw_timer_init(&m->retry_timer, on_retry, m);
     gw_timer_init(&m->status_timer, on_status_timer, m);
@@ -666,8 +685,8 @@ int gw_mqtt_new(gw_loop_t *loop, gw_store_t *store, const gw_config_mqtt_t *cfg,
     m->mb->refs = 1;
     m->mb->m = m;
     m->mb->loop = loop;
-    /* paho's files hold the messages of the devices: a directory only this
-     * user can enter keeps them private whatever mode paho gives them. */
+    /* The buffer file holds the messages of the devices: a directory only
+     * this user can enter keeps them private. */
     if (mkdir(m->persist_dir, 0700) < 0 && errno != EEXIST) {
         gw_err("mqtt: cannot create %s for the message buffer: %s", m->persist_dir, strerror(errno));
         rc = -EIO;
@@ -679,12 +698,14 @@ int gw_mqtt_new(gw_loop_t *loop, gw_store_t *store, const gw_config_mqtt_t *cfg,
     co.allowDisconnectedSendAtAnyTime = 1; /* before the first connection too */
     co.maxBufferedMessages = cfg->buffer_max;
     co.deleteOldestMessages = 0;
-    co.restoreMessages = 1;
-    co.persistQoS0 = 0;
     co.MQTTVersion = MQTTVERSION_3_1_1;
-    int prc = MQTTAsync_createWithOptions(&m->h, m->uri, client_id,
-                                          cfg->qos ? MQTTCLIENT_PERSISTENCE_DEFAULT : MQTTCLIENT_PERSISTENCE_NONE,
-                                          cfg->qos ? m->persist_dir : NULL, &co);
+    /* No persistence of paho's own: the mirror's buffer file keeps every
+     * QoS >= 1 message until paho reports it delivered (mqtt_out.c), with
+     * one write per batch. paho's file persistence wrote and removed one
+     * file per message, and the file system's inode allocation made that
+     * the limit of QoS 1 throughput. */
+    m->mb->track = cfg->qos > 0;
+    int prc = MQTTAsync_createWithOptions(&m->h, m->uri, client_id, MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
     if (prc != MQTTASYNC_SUCCESS) {
         gw_err("mqtt: paho refused uri %s or client id %s (paho error %d)", cfg->uri, client_id, prc);
         rc = -EINVAL;
@@ -792,6 +813,7 @@ void gw_mqtt_free(gw_mqtt_t **pm)
     } else {
         gw_mqtt_out_hand(m, true); /* no thread: dropped and counted */
     }
+    gw_mqtt_out_close(m);
     if (m->mb) {
         pthread_mutex_lock(&m->mb->lock);
         m->mb->m = NULL;

@@ -56,7 +56,21 @@ typedef struct mq_mailbox {
     gw_loop_t *loop;
     atomic_ullong delivered; /* acknowledged by the broker (QoS >= 1) */
     atomic_int up;           /* paho is connected (set from its callbacks) */
+    /* Tokens paho reported delivered, in order, for the out thread to
+     * strike from the buffer file (under lock; QoS >= 1 only). */
+    MQTTAsync_token *acks;
+    size_t n_acks, cap_acks;
+    bool track;
 } mq_mailbox_t;
+
+/* One message of the buffer file, from its append until the broker
+ * acknowledged it (mqtt_out.c). */
+typedef struct mq_track {
+    uint64_t end;        /* file offset just past its record */
+    MQTTAsync_token token;
+    uint8_t state;       /* MQ_TRK_* */
+} mq_track_t;
+enum { MQ_TRK_HELD = 0, MQ_TRK_SENT, MQ_TRK_DONE };
 
 /* A message on its way to paho (mqtt_out.c). */
 typedef struct mq_out mq_out_t;
@@ -104,10 +118,19 @@ struct gw_mqtt {
      * thread's own list, moved to done (under out_lock) when it locks. */
     mq_out_t *retired, *done;
     /* Out thread only: messages held while the broker is away, in order,
-     * and the file that keeps them (QoS >= 1, <state_dir>/mqtt/buffer). */
+     * and the file that keeps every QoS >= 1 message until the broker
+     * acknowledged it (<state_dir>/mqtt/buffer): trk[] are its messages
+     * not yet acknowledged, in file order, the first at trk_head, with
+     * sequence numbers trk_seq.. trk_seq + trk_n - 1. */
     mq_out_t *held_head, *held_tail;
     size_t held_n, restored;
     int buf_fd;
+    uint64_t file_end, file_acked;
+    mq_track_t *trk;
+    size_t trk_cap, trk_head, trk_n;
+    uint64_t trk_seq;
+    MQTTAsync_token *acks_spare; /* swapped with the mailbox's acks */
+    size_t cap_spare;
     atomic_ullong buf_errors;
     uint64_t buf_errors_logged;
     bool out_started, out_stop;
@@ -146,6 +169,9 @@ void gw_mqtt_out_offline(gw_mqtt_t *m);
 int gw_mqtt_out_start(gw_mqtt_t *m);
 /* Hands what is queued to paho, then ends the thread. */
 void gw_mqtt_out_stop(gw_mqtt_t *m);
+/* After paho is destroyed (no callback runs any more): strikes the last
+ * acknowledged messages from the buffer file and closes it. */
+void gw_mqtt_out_close(gw_mqtt_t *m);
 /* Logs the drop count at its powers of two (loop thread). */
 void gw_mqtt_out_log_drops(gw_mqtt_t *m);
 void gw_mqtt_out_stats(const gw_mqtt_t *m, gw_mqtt_stats_t *out);

@@ -56,6 +56,8 @@ struct mq_out {
     bool retain;
     bool offline; /* gw_mqtt_out_offline's: its token is kept */
     bool loop_owned; /* allocated on the loop: freed there (retire) */
+    bool logged;  /* its record is in the buffer file, tracked as seq */
+    uint64_t seq;
 };
 
 static void out_free(mq_out_t *o)
@@ -193,6 +195,169 @@ static mq_out_t *format_values(gw_mqtt_t *m, const mq_pending_t *pend, size_t n)
     return head;
 }
 
+/* The buffer file: a header (BUF_MAGIC, then the offset of the first record
+ * not yet acknowledged, u64 host order: the file never leaves this
+ * machine), then records. Cut back to the header once everything in it is
+ * acknowledged and it is BUF_TRUNC bytes or more; rewritten with only the
+ * unacknowledged records (temporary file, fsync, rename) once the
+ * acknowledged ones before them are BUF_COMPACT bytes. Between the two,
+ * each batch of acknowledgements costs one 8-byte write of the header. */
+static const char BUF_MAGIC[8] = {'G', 'W', 'M', 'Q', 'B', 'U', 'F', '1'};
+enum { BUF_HDR = 16, REC_HDR = 10, BUF_TRUNC = 64 * 1024, BUF_COMPACT = 1024 * 1024 };
+
+static size_t rec_len(const mq_out_t *o)
+{
+    return REC_HDR + strlen(o->topic) + o->len;
+}
+
+static bool loggable(const gw_mqtt_t *m, const mq_out_t *o)
+{
+    return m->buf_fd >= 0 && o->cmd == MQ_CMD_PUBLISH && o->qos > 0 && !o->offline;
+}
+
+static mq_track_t *trk_at(const gw_mqtt_t *m, size_t i)
+{
+    return &m->trk[(m->trk_head + i) % m->trk_cap];
+}
+
+/* Room for n more tracked messages: 0 or -ENOMEM. */
+static int trk_reserve(gw_mqtt_t *m, size_t n)
+{
+    if (m->trk_n + n <= m->trk_cap)
+        return 0;
+    size_t cap = m->trk_cap ? m->trk_cap : 1024;
+    while (cap < m->trk_n + n)
+        cap *= 2;
+    mq_track_t *t = malloc(cap * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->trk_n; i++)
+        t[i] = *trk_at(m, i);
+    free(m->trk);
+    m->trk = t;
+    m->trk_cap = cap;
+    m->trk_head = 0;
+    return 0;
+}
+
+/* Tracks o, whose record ends at end; room reserved. */
+static void trk_push(gw_mqtt_t *m, mq_out_t *o, uint64_t end)
+{
+    mq_track_t *e = trk_at(m, m->trk_n++);
+    e->end = end;
+    e->token = 0;
+    e->state = MQ_TRK_HELD;
+    o->seq = m->trk_seq + m->trk_n - 1;
+    o->logged = true;
+}
+
+static int pwrite_all(int fd, const void *data, size_t len, uint64_t off)
+{
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t w = pwrite(fd, p, len, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        p += w;
+        len -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int write_header(int fd, uint64_t acked)
+{
+    uint8_t h[BUF_HDR];
+    memcpy(h, BUF_MAGIC, sizeof BUF_MAGIC);
+    memcpy(h + 8, &acked, 8);
+    return pwrite_all(fd, h, sizeof h, 0);
+}
+
+/* Replaces the file by a header and len bytes of records, atomically: a
+ * crash leaves the old file or the new one, whole. 0 or a negative errno
+ * (the old file then stays open and in use). */
+static int rewrite_file(gw_mqtt_t *m, const uint8_t *recs, size_t len)
+{
+    char path[4200], tmp[4208];
+    snprintf(path, sizeof path, "%s/buffer", m->persist_dir);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    int rc = write_header(fd, BUF_HDR);
+    if (rc == 0 && len)
+        rc = pwrite_all(fd, recs, len, BUF_HDR);
+    if (rc == 0 && fsync(fd) < 0)
+        rc = -errno;
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    if (m->buf_fd >= 0)
+        close(m->buf_fd);
+    m->buf_fd = fd;
+    m->file_acked = BUF_HDR;
+    m->file_end = BUF_HDR + len;
+    return 0;
+}
+
+/* Record: u32 topic length, u32 payload length, u8 qos, u8 retain (host
+ * order), topic, payload. The batch's QoS >= 1 messages are appended with
+ * one write, before any of them goes to paho, and tracked until the broker
+ * acknowledged them. A batch that cannot be written still goes on, without
+ * its records (counted in buf_errors and logged: those are not kept across
+ * a restart). */
+static void log_batch(gw_mqtt_t *m, mq_out_t *list)
+{
+    size_t n = 0;
+    for (mq_out_t *o = list; o; o = o->next)
+        n += loggable(m, o);
+    if (n == 0)
+        return;
+    if (trk_reserve(m, n) < 0) {
+        atomic_fetch_add(&m->buf_errors, 1);
+        return;
+    }
+    gw_buf_t b = {0};
+    int rc = 0;
+    for (mq_out_t *o = list; o && rc == 0; o = o->next) {
+        if (!loggable(m, o))
+            continue;
+        uint32_t tl = (uint32_t)strlen(o->topic), pl = (uint32_t)o->len;
+        uint8_t f[2] = {(uint8_t)o->qos, o->retain};
+        rc = gw_buf_append(&b, &tl, 4);
+        if (rc == 0)
+            rc = gw_buf_append(&b, &pl, 4);
+        if (rc == 0)
+            rc = gw_buf_append(&b, f, 2);
+        if (rc == 0)
+            rc = gw_buf_append(&b, o->topic, tl);
+        if (rc == 0 && pl)
+            rc = gw_buf_append(&b, o->payload, pl);
+    }
+    if (rc == 0)
+        rc = pwrite_all(m->buf_fd, b.data, b.len, m->file_end);
+    gw_buf_free(&b);
+    if (rc < 0) {
+        /* A part written is cut off: the next batch follows the last
+         * whole record, and a restart reads no half one. */
+        (void)!ftruncate(m->buf_fd, (off_t)m->file_end);
+        atomic_fetch_add(&m->buf_errors, 1);
+        return;
+    }
+    for (mq_out_t *o = list; o; o = o->next) {
+        if (!loggable(m, o))
+            continue;
+        m->file_end += rec_len(o);
+        trk_push(m, o, m->file_end);
+    }
+}
+
 static void send_one(gw_mqtt_t *m, mq_out_t *o)
 {
     if (o->cmd == MQ_CMD_CONNECT) {
@@ -210,10 +375,16 @@ static void send_one(gw_mqtt_t *m, mq_out_t *o)
     msg.qos = o->qos;
     msg.retained = o->retain;
     int rc = MQTTAsync_sendMessage(m->h, o->topic, &msg, &ro);
+    mq_track_t *e = o->logged ? trk_at(m, (size_t)(o->seq - m->trk_seq)) : NULL;
     if (rc == MQTTASYNC_SUCCESS) {
         atomic_fetch_add(&m->published, 1);
         if (o->qos == 0)
             atomic_fetch_add(&m->delivered_qos0, 1);
+        if (e) {
+            /* Its acknowledgement is read by this thread only, after this. */
+            e->token = ro.token;
+            e->state = MQ_TRK_SENT;
+        }
         if (o->offline) {
             pthread_mutex_lock(&m->out_lock);
             m->offline_token = ro.token;
@@ -222,42 +393,79 @@ static void send_one(gw_mqtt_t *m, mq_out_t *o)
         }
     } else {
         atomic_fetch_add(&m->dropped, 1);
+        if (e)
+            e->state = MQ_TRK_DONE; /* dropped: nothing to keep */
     }
 }
 
-/* Record: u32 topic length, u32 payload length, u8 qos, u8 retain (host
- * order: the file never leaves this machine), topic, payload. */
-static int append_records(gw_mqtt_t *m, mq_out_t *list)
+/* The file after acknowledgements moved its first unacknowledged record. */
+static void buffer_shrink(gw_mqtt_t *m)
 {
-    if (m->buf_fd < 0)
-        return 0;
-    gw_buf_t b = {0};
-    int rc = 0;
-    for (mq_out_t *o = list; o && rc == 0; o = o->next) {
-        uint32_t tl = (uint32_t)strlen(o->topic), pl = (uint32_t)o->len;
-        uint8_t f[2] = {(uint8_t)o->qos, o->retain};
-        rc = gw_buf_append(&b, &tl, 4);
+    int rc;
+    if (m->trk_n == 0 && m->file_end - BUF_HDR >= BUF_TRUNC) {
+        /* Cut first: a crash before the header's write leaves an offset
+         * past the end, which reads as nothing to send. */
+        rc = ftruncate(m->buf_fd, BUF_HDR) < 0 ? -errno : 0;
+        if (rc == 0) {
+            m->file_end = m->file_acked = BUF_HDR;
+            rc = write_header(m->buf_fd, BUF_HDR);
+        }
+    } else if (m->file_acked - BUF_HDR >= BUF_COMPACT) {
+        size_t len = (size_t)(m->file_end - m->file_acked);
+        uint64_t shift = m->file_acked - BUF_HDR;
+        uint8_t *d = malloc(len ? len : 1);
+        ssize_t got = d ? pread(m->buf_fd, d, len, (off_t)m->file_acked) : -1;
+        rc = got == (ssize_t)len ? rewrite_file(m, d, len) : -EIO;
+        free(d);
         if (rc == 0)
-            rc = gw_buf_append(&b, &pl, 4);
-        if (rc == 0)
-            rc = gw_buf_append(&b, f, 2);
-        if (rc == 0)
-            rc = gw_buf_append(&b, o->topic, tl);
-        if (rc == 0 && pl)
-            rc = gw_buf_append(&b, o->payload, pl);
-    }
-    size_t off = 0;
-    while (rc == 0 && off < b.len) {
-        ssize_t w = write(m->buf_fd, b.data + off, b.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = -errno;
+            for (size_t i = 0; i < m->trk_n; i++)
+                trk_at(m, i)->end -= shift;
         else
-            off += (size_t)w;
+            rc = write_header(m->buf_fd, m->file_acked);
+    } else {
+        rc = write_header(m->buf_fd, m->file_acked);
     }
-    gw_buf_free(&b);
-    return rc;
+    if (rc < 0)
+        atomic_fetch_add(&m->buf_errors, 1);
+}
+
+/* Strikes what paho reported delivered from the file: the header moves
+ * past the acknowledged prefix. Acknowledgements come in order (MQTT
+ * 3.1.1 4.6), so each is almost always the first tracked message. */
+static void fold_acks(gw_mqtt_t *m)
+{
+    mq_mailbox_t *mb = m->mb;
+    if (m->buf_fd < 0 || !mb)
+        return;
+    pthread_mutex_lock(&mb->lock);
+    MQTTAsync_token *a = mb->acks;
+    size_t n = mb->n_acks, cap = mb->cap_acks;
+    mb->acks = m->acks_spare;
+    mb->cap_acks = m->cap_spare;
+    mb->n_acks = 0;
+    pthread_mutex_unlock(&mb->lock);
+    m->acks_spare = a;
+    m->cap_spare = cap;
+    uint64_t acked = m->file_acked;
+    for (size_t k = 0; k <= n; k++) {
+        for (size_t i = 0; k < n && i < m->trk_n; i++) {
+            mq_track_t *e = trk_at(m, i);
+            if (e->state == MQ_TRK_SENT && e->token == a[k]) {
+                e->state = MQ_TRK_DONE;
+                break;
+            }
+        }
+        while (m->trk_n && trk_at(m, 0)->state == MQ_TRK_DONE) {
+            acked = trk_at(m, 0)->end;
+            m->trk_head = (m->trk_head + 1) % m->trk_cap;
+            m->trk_n--;
+            m->trk_seq++;
+        }
+    }
+    if (acked == m->file_acked)
+        return;
+    m->file_acked = acked;
+    buffer_shrink(m);
 }
 
 /* Holds o behind the held messages, or, when buffer_max are held already,
@@ -301,8 +509,7 @@ static void hold_batch(gw_mqtt_t *m, mq_out_t *list)
             o->next = NULL;
         }
     }
-    if (list && append_records(m, list) < 0)
-        atomic_fetch_add(&m->buf_errors, 1);
+    log_batch(m, list);
     while (list) {
         mq_out_t *o = list;
         list = o->next;
@@ -316,6 +523,8 @@ static void hold_batch(gw_mqtt_t *m, mq_out_t *list)
     }
 }
 
+/* Held messages go to paho, in order; their records stay in the file
+ * until the broker acknowledged them. */
 static void release_held(gw_mqtt_t *m)
 {
     while (m->held_head) {
@@ -326,24 +535,43 @@ static void release_held(gw_mqtt_t *m)
     }
     m->held_tail = NULL;
     m->held_n = 0;
-    if (m->buf_fd >= 0 && ftruncate(m->buf_fd, 0) < 0)
-        atomic_fetch_add(&m->buf_errors, 1);
 }
 
-/* The previous run's held messages, before anything of this run. */
+/* The previous run's messages not acknowledged, before anything of this
+ * run: held (up to buffer_max, the newest dropped as they would have been
+ * then), and the file rewritten with exactly those. A file without the
+ * header is an earlier version's, records from its start. */
 static void restore_file(gw_mqtt_t *m)
 {
     struct stat st;
-    if (m->buf_fd < 0 || fstat(m->buf_fd, &st) < 0 || st.st_size <= 0)
+    if (fstat(m->buf_fd, &st) < 0 || st.st_size == 0) {
+        m->file_acked = m->file_end = BUF_HDR;
+        if (write_header(m->buf_fd, BUF_HDR) < 0)
+            atomic_fetch_add(&m->buf_errors, 1);
         return;
-    uint8_t *data = malloc((size_t)st.st_size);
-    ssize_t n = data ? pread(m->buf_fd, data, (size_t)st.st_size, 0) : -1;
-    size_t off = 0;
-    while (n > 0 && off + 10 <= (size_t)n) {
+    }
+    size_t size = (size_t)st.st_size, n = 0;
+    uint8_t *data = malloc(size);
+    while (data && n < size) {
+        ssize_t r = pread(m->buf_fd, data + n, size - n, (off_t)n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    size_t start = 0;
+    if (n >= BUF_HDR && memcmp(data, BUF_MAGIC, sizeof BUF_MAGIC) == 0) {
+        uint64_t acked;
+        memcpy(&acked, data + 8, 8);
+        start = acked < BUF_HDR ? BUF_HDR : acked > n ? n : (size_t)acked;
+    }
+    size_t off = start, kept_end = start;
+    while (off + REC_HDR <= n) {
         uint32_t tl, pl;
         memcpy(&tl, data + off, 4);
         memcpy(&pl, data + off + 4, 4);
-        if (tl == 0 || tl > 65535 || (size_t)n - off - 10 < (size_t)tl + pl || data[off + 8] > 2)
+        if (tl == 0 || tl > 65535 || n - off - REC_HDR < (size_t)tl + pl || data[off + 8] > 2)
             break; /* cut short (or not ours): the rest is ignored */
         mq_out_t *o = calloc(1, sizeof *o);
         if (!o)
@@ -351,26 +579,36 @@ static void restore_file(gw_mqtt_t *m)
         o->cmd = MQ_CMD_PUBLISH;
         o->qos = data[off + 8];
         o->retain = data[off + 9] != 0;
-        o->topic = strndup((const char *)data + off + 10, tl);
+        o->topic = strndup((const char *)data + off + REC_HDR, tl);
         o->payload = malloc(pl ? pl : 1);
         if (!o->topic || !o->payload) {
             out_free(o);
             break;
         }
-        memcpy(o->payload, data + off + 10 + tl, pl);
+        memcpy(o->payload, data + off + REC_HDR + tl, pl);
         o->len = pl;
-        /* A file from a run with a larger buffer_max: its newest are
-         * dropped, as they would have been then. */
-        if (hold(m, o))
+        off += REC_HDR + (size_t)tl + pl;
+        if (hold(m, o)) {
             m->restored++;
-        off += 10 + (size_t)tl + pl;
+            kept_end = off;
+        }
+    }
+    int rc = data ? rewrite_file(m, data + start, kept_end - start) : -ENOMEM;
+    if (rc == 0 && trk_reserve(m, m->held_n) == 0) {
+        uint64_t end = BUF_HDR;
+        for (mq_out_t *o = m->held_head; o; o = o->next) {
+            end += rec_len(o);
+            trk_push(m, o, end);
+        }
+    } else {
+        /* The messages are held and sent all the same, but a file that
+         * cannot be kept true is given up (and the failure logged). */
+        gw_err("mqtt: cannot rewrite %s/buffer: %s", m->persist_dir, strerror(rc < 0 ? -rc : ENOMEM));
+        close(m->buf_fd);
+        m->buf_fd = -1;
+        atomic_fetch_add(&m->buf_errors, 1);
     }
     free(data);
-    /* What was read is held in memory now and written again if the broker
-     * is still away at the first batch: the file restarts from what is
-     * held, so nothing is in it twice. */
-    if (ftruncate(m->buf_fd, 0) < 0 || append_records(m, m->held_head) < 0)
-        atomic_fetch_add(&m->buf_errors, 1);
 }
 
 static void *out_main(void *arg)
@@ -389,15 +627,16 @@ static void *out_main(void *arg)
     pthread_mutex_lock(&m->out_lock);
     for (;;) {
         while ((!m->out_head || m->out_n < OUT_WAKE_N) && !m->out_stop) {
-            if (!m->held_head && !m->out_head) {
+            if (!m->held_head && !m->out_head && m->trk_n == 0) {
                 m->out_idle = true;
                 pthread_cond_wait(&m->out_cond, &m->out_lock);
                 m->out_idle = false;
                 continue;
             }
             /* A few messages wait up to OUT_PERIOD_MS to travel as a
-             * batch; held messages wait for paho's connection, which no
-             * one signals here. */
+             * batch; held messages wait for paho's connection, and the
+             * file for the broker's acknowledgements, which no one
+             * signals here. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += (m->out_head ? OUT_PERIOD_MS : 100) * 1000000L;
@@ -407,9 +646,11 @@ static void *out_main(void *arg)
             }
             if (pthread_cond_timedwait(&m->out_cond, &m->out_lock, &ts) == ETIMEDOUT && m->out_head)
                 break;
-            if (m->held_head && atomic_load(&m->mb->up)) {
+            if (m->held_head || m->trk_n) {
                 pthread_mutex_unlock(&m->out_lock);
-                release_held(m);
+                if (m->held_head && atomic_load(&m->mb->up))
+                    release_held(m);
+                fold_acks(m);
                 pthread_mutex_lock(&m->out_lock);
                 pass_retired(m);
             }
@@ -423,28 +664,38 @@ static void *out_main(void *arg)
         bool up = atomic_load(&m->mb->up);
         if (up && m->held_head)
             release_held(m);
+        /* A turn's values become their messages in their place; a client
+         * to forget is retired after all of them are formatted. */
+        for (mq_out_t **pp = &list; *pp;) {
+            mq_out_t *o = *pp;
+            if (o->cmd != MQ_CMD_VALUES) {
+                pp = &o->next;
+                continue;
+            }
+            mq_out_t *msgs = format_values(m, o->payload, o->len), *last = msgs;
+            while (last && last->next)
+                last = last->next;
+            if (last) {
+                last->next = o->next;
+                *pp = msgs;
+                pp = &last->next;
+            } else {
+                *pp = o->next;
+            }
+            o->next = NULL;
+            retire(m, o);
+        }
+        /* In the file before paho has any of them: one write a batch. */
+        if (up)
+            log_batch(m, list);
         mq_out_t *keep = NULL, **kt = &keep;
         while (list) {
             mq_out_t *o = list;
             list = o->next;
             o->next = NULL;
-            if (o->cmd == MQ_CMD_VALUES) {
-                /* Its messages take its place in the queue. */
-                mq_out_t *msgs = format_values(m, o->payload, o->len), *last = msgs;
-                while (last && last->next)
-                    last = last->next;
-                if (last) {
-                    last->next = list;
-                    list = msgs;
-                }
-                retire(m, o);
-                continue;
-            }
             if (o->cmd == MQ_CMD_FORGET) {
                 retire(m, o);
-                continue;
-            }
-            if (up || o->cmd != MQ_CMD_PUBLISH || o->offline) {
+            } else if (up || o->cmd != MQ_CMD_PUBLISH || o->offline) {
                 send_one(m, o);
                 retire(m, o);
             } else {
@@ -453,6 +704,7 @@ static void *out_main(void *arg)
             }
         }
         hold_batch(m, keep);
+        fold_acks(m);
         pthread_mutex_lock(&m->out_lock);
         pass_retired(m);
     }
@@ -656,7 +908,9 @@ int gw_mqtt_out_start(gw_mqtt_t *m)
     if (m->cfg->qos > 0) {
         char path[4200];
         snprintf(path, sizeof path, "%s/buffer", m->persist_dir);
-        m->buf_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        /* Not O_APPEND: records go at file_end with pwrite, and the header
+         * is rewritten in place. */
+        m->buf_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (m->buf_fd < 0) {
             gw_err("mqtt: cannot open %s for the message buffer: %s", path, strerror(errno));
             return -EIO;
@@ -698,11 +952,24 @@ void gw_mqtt_out_stop(gw_mqtt_t *m)
     free_chain(m->done);
     free_chain(m->retired);
     m->done = m->retired = NULL;
+    pthread_cond_destroy(&m->out_cond);
+    pthread_mutex_destroy(&m->out_lock);
+}
+
+void gw_mqtt_out_close(gw_mqtt_t *m)
+{
+    /* The acknowledgements of the last messages, the clean stop's
+     * included: a restart after a clean stop sends nothing twice. */
+    fold_acks(m);
     if (m->buf_fd >= 0)
         close(m->buf_fd);
     m->buf_fd = -1;
-    pthread_cond_destroy(&m->out_cond);
-    pthread_mutex_destroy(&m->out_lock);
+    free(m->trk);
+    m->trk = NULL;
+    m->trk_cap = m->trk_n = m->trk_head = 0;
+    free(m->acks_spare);
+    m->acks_spare = NULL;
+    m->cap_spare = 0;
 }
 
 void gw_mqtt_out_log_drops(gw_mqtt_t *m)
@@ -723,8 +990,8 @@ void gw_mqtt_out_log_drops(gw_mqtt_t *m)
         m->dropped_logged = d;
     uint64_t e = atomic_load(&m->buf_errors);
     if (e != m->buf_errors_logged) {
-        gw_warn("mqtt: cannot write %s/buffer (%llu time(s)): messages held while the broker is away "
-                "are not kept across a restart", m->persist_dir, (unsigned long long)e);
+        gw_warn("mqtt: cannot write %s/buffer (%llu time(s)): messages the broker has not acknowledged "
+                "are not all kept across a restart", m->persist_dir, (unsigned long long)e);
         m->buf_errors_logged = e;
     }
 }

@@ -477,13 +477,16 @@ def test_buffered_messages_survive_a_gateway_restart(tmp):
 
 
 def _buffer_file_records(path):
-    """(topic, payload) of each record of <state_dir>/mqtt/buffer: u32 topic
-    length, u32 payload length, u8 qos, u8 retain (host order), topic,
-    payload (gateway/mqtt_out.c)."""
+    """(topic, payload) of each record of <state_dir>/mqtt/buffer not yet
+    acknowledged by the broker: a header (8 bytes "GWMQBUF1", u64 offset of
+    the first unacknowledged record), then records of u32 topic length, u32
+    payload length, u8 qos, u8 retain (host order), topic, payload
+    (gateway/mqtt_out.c)."""
     import struct
     with open(path, "rb") as f:
         data = f.read()
-    out, off = [], 0
+    assert data[:8] == b"GWMQBUF1", data[:16]
+    out, (off,) = [], struct.unpack_from("=Q", data, 8)
     while off + 10 <= len(data):
         tl, pl, _qos, _retain = struct.unpack_from("=IIBB", data, off)
         assert off + 10 + tl + pl <= len(data), "record cut short at %d of %d" % (off, len(data))
