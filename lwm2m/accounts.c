@@ -21,6 +21,7 @@
 
 #include "../gateway/log.h"
 #include "lwm2m_internal.h"
+#include "uri.h"
 
 enum {
     SEC_URI = 0,
@@ -188,70 +189,60 @@ static bool get_int(const gw_vclient_t *vc, uint16_t oid, uint16_t iid, uint16_t
     return true;
 }
 
-static size_t bytes_len(const gw_vclient_t *vc, uint16_t iid, uint16_t rid)
+static void bytes_of(const gw_vclient_t *vc, uint16_t iid, uint16_t rid, uint8_t **out, size_t *out_len)
 {
     gw_value_t v;
-    return get(vc, 0, iid, rid, &v) && v.type == GW_TYPE_OPAQUE ? v.v.bytes.len : 0;
+    *out = NULL;
+    *out_len = 0;
+    if (!get(vc, 0, iid, rid, &v) || (v.type != GW_TYPE_OPAQUE && v.type != GW_TYPE_STRING))
+        return;
+    /* Borrowed from the store for one check, never written through. */
+    memcpy(out, &v.v.bytes.ptr, sizeof *out);
+    *out_len = v.v.bytes.len;
 }
 
-/* coap://host[:port] or coaps://host[:port]: 0 (coap), 1 (coaps), -1. */
-static int uri_scheme(const char *uri)
-{
-    coap_uri_t u;
-    if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0 || u.host.length == 0)
-        return -1;
-    if (u.scheme == COAP_URI_SCHEME_COAP)
-        return 0;
-    return u.scheme == COAP_URI_SCHEME_COAPS ? 1 : -1;
-}
+static const char *const res_name[6] = {"", "", "Security Mode", "Public Key or Identity", "Server Public Key",
+                                        "Secret Key"};
+static const char *const mode_name[4] = {"PSK", "RPK", "Certificate", "NoSec"};
 
 /* What the security modes need (Core E.1 and Transport 5.2): the URI's
- * scheme and the credentials (dtls.c reads them). */
+ * scheme, and the credentials checked as the configuration's are
+ * (gw_dtls_creds_check), so no session is set up with keys that do not
+ * parse (libcoap 4.3.1 leaks its GnuTLS session when that setup fails). */
 static int mode_usable(const gw_vclient_t *vc, uint16_t sec_iid, int mode, int scheme, char *why, size_t size)
 {
-    switch (mode) {
-    case GW_SECMODE_NOSEC:
-        if (scheme != 0) {
-            snprintf(why, size, "/0/%u: security mode 3 (NoSec) needs a coap:// URI", sec_iid);
-            return -EINVAL;
-        }
-        return 0;
-    case GW_SECMODE_PSK: {
-        if (scheme != 1) {
-            snprintf(why, size, "/0/%u: security mode 0 (PSK) needs a coaps:// URI", sec_iid);
-            return -EINVAL;
-        }
-        size_t key = bytes_len(vc, sec_iid, SEC_SECRET);
-        if (bytes_len(vc, sec_iid, SEC_IDENTITY) == 0 || key == 0 || key > 64) {
-            snprintf(why, size, "/0/%u: PSK needs an identity (/0/%u/3) and a key of 1..64 bytes (/0/%u/5)",
-                     sec_iid, sec_iid, sec_iid);
-            return -EINVAL;
-        }
-        if (!coap_dtls_is_supported()) {
-            snprintf(why, size, "/0/%u: this libcoap has no DTLS support", sec_iid);
-            return -EINVAL;
-        }
-        return 0;
-    }
-    case GW_SECMODE_RPK:
-    case GW_SECMODE_CERT:
-        if (scheme != 1) {
-            snprintf(why, size, "/0/%u: security mode %d (%s) needs a coaps:// URI", sec_iid, mode,
-                     mode == GW_SECMODE_RPK ? "RPK" : "Certificate");
-            return -EINVAL;
-        }
-        if (bytes_len(vc, sec_iid, SEC_IDENTITY) == 0 || bytes_len(vc, sec_iid, SEC_SECRET) == 0) {
-            snprintf(why, size, "/0/%u: %s needs /0/%u/3 (own %s) and /0/%u/5 (private key)", sec_iid,
-                     mode == GW_SECMODE_RPK ? "RPK" : "Certificate mode", sec_iid,
-                     mode == GW_SECMODE_RPK ? "public key" : "certificate", sec_iid);
-            return -EINVAL;
-        }
-        return 0;
-    default:
+    if (mode < GW_SECMODE_PSK || mode > GW_SECMODE_NOSEC) {
         snprintf(why, size, "/0/%u: security mode %d is not supported (0 PSK, 1 RPK, 2 Certificate and 3 NoSec are)",
                  sec_iid, mode);
         return -EINVAL;
     }
+    if (mode == GW_SECMODE_NOSEC ? scheme != 0 : scheme != 1) {
+        snprintf(why, size, "/0/%u: security mode %d (%s) needs a %s URI", sec_iid, mode, mode_name[mode],
+                 mode == GW_SECMODE_NOSEC ? "coap://" : "coaps://");
+        return -EINVAL;
+    }
+    if (mode != GW_SECMODE_NOSEC && !coap_dtls_is_supported()) {
+        snprintf(why, size, "/0/%u: this libcoap has no DTLS support", sec_iid);
+        return -EINVAL;
+    }
+    gw_dtls_creds_t c = {.mode = mode};
+    int64_t usage;
+    bytes_of(vc, sec_iid, SEC_IDENTITY, &c.own, &c.own_len);
+    bytes_of(vc, sec_iid, SEC_SERVER_KEY, &c.server_key, &c.server_key_len);
+    bytes_of(vc, sec_iid, SEC_SECRET, &c.secret, &c.secret_len);
+    c.cert_usage = get_int(vc, 0, sec_iid, 15, &usage) ? (int)usage : GW_DTLS_USAGE_PINNED;
+    char text[192];
+    int res = 0, rc = gw_dtls_creds_check(&c, &res, text, sizeof text);
+    if (rc == -ENOMEM) {
+        snprintf(why, size, "/0/%u: out of memory checking its keys", sec_iid);
+        return rc;
+    }
+    if (rc < 0) {
+        snprintf(why, size, "/0/%u/%d (%s, %s) %s", sec_iid, res, res_name[res >= 2 && res <= 5 ? res : 0],
+                 mode_name[mode], text);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* The usable accounts, /1 instances in instance order; why tells the last
@@ -293,9 +284,10 @@ static size_t walk(const gw_vclient_t *vc, account_t *out, size_t cap, char *why
             }
             memcpy(out[n].uri, uri.v.bytes.ptr, uri.v.bytes.len);
             out[n].uri[uri.v.bytes.len] = '\0';
-            int scheme = uri_scheme(out[n].uri);
-            if (scheme < 0 || memchr(uri.v.bytes.ptr, '\0', uri.v.bytes.len)) {
-                snprintf(why, size, "/0/%u: Server URI is not coap://host[:port] or coaps://host[:port]", si);
+            char uwhy[96];
+            int scheme = gw_uri_check((const char *)uri.v.bytes.ptr, uri.v.bytes.len, uwhy, sizeof uwhy);
+            if (scheme < 0) {
+                snprintf(why, size, "/0/%u/0: Server URI \"%s\" %s", si, out[n].uri, uwhy);
                 break;
             }
             if (!get_int(vc, 0, si, SEC_MODE, &mode)) {

@@ -379,6 +379,18 @@ int gw_dtls_session(struct gw_reg *r, coap_session_t **out)
                     c.mode == GW_DTLS_MODE_RPK ? "key pair" : "certificate and key", gw_dtls_mode_name(c.mode));
             return -EINVAL;
         }
+        {
+            /* Checked before libcoap sees them: 4.3.1 leaks the GnuTLS
+             * session and credentials of a setup that fails on bad keys. */
+            char text[192];
+            int res = 0, rc = gw_dtls_creds_check(&c, &res, text, sizeof text);
+            if (rc == -ENOMEM)
+                return rc;
+            if (rc < 0) {
+                set_why(r, "/0/x/%d %s", res, text);
+                return -EINVAL;
+            }
+        }
         if (!c.verify && !r->dtls_unverified_logged) {
             r->dtls_unverified_logged = true;
             gw_warn("%s: %s is not authenticated (verify = false): anyone on the path can pose as it",

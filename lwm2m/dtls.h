@@ -80,6 +80,20 @@ int gw_dtls_public_of_key(const uint8_t *key, size_t key_len, uint8_t **out, siz
  * -EKEYREJECTED when it does not, -EINVAL when either cannot be read. */
 int gw_dtls_key_matches(int mode, const uint8_t *key, size_t key_len, const uint8_t *own, size_t own_len);
 
+/* Are c's credentials usable for a handshake in c->mode? The one check of
+ * the configuration (after its files are read) and of a bootstrap
+ * server's /0 instance at Bootstrap-Finish (and of a persisted one):
+ * PSK needs an identity and a key of 1..64 bytes; RPK and Certificate a
+ * private key that parses (PKCS#8, PKCS#1 or SEC1 DER), own that parses
+ * (a SubjectPublicKeyInfo, an X.509 certificate) and belongs to that key,
+ * and server_key, when given, that parses (a public key; a certificate
+ * for usage 3, certificates for usage 2); NoSec needs nothing. Returns 0,
+ * or -EINVAL (-EKEYREJECTED: the key is not own's) with *res the /0
+ * resource at fault (2 mode, 3 own, 4 server_key, 5 secret) and why a
+ * phrase that follows the field's name ("key_file ", "/0/1/5 "), e.g.
+ * "does not parse as a private key ..."; -ENOMEM. Never logs. */
+int gw_dtls_creds_check(const gw_dtls_creds_t *c, int *res, char *why, size_t size);
+
 /* Deep copy of src into dst (dst's old content not freed). 0 or -ENOMEM. */
 int gw_dtls_creds_copy(gw_dtls_creds_t *dst, const gw_dtls_creds_t *src);
 /* Free what a copied or loaded creds owns, the secret overwritten first;

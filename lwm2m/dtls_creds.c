@@ -326,6 +326,127 @@ int gw_dtls_key_matches(int mode, const uint8_t *key, size_t key_len, const uint
     return rc;
 }
 
+static bool cert_parses(const uint8_t *p, size_t n)
+{
+    gnutls_x509_crt_t crt;
+    gnutls_datum_t in = {(unsigned char *)p, (unsigned)n};
+    if (n == 0 || n > UINT32_MAX || gnutls_x509_crt_init(&crt) < 0)
+        return false;
+    bool ok = gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER) == 0;
+    gnutls_x509_crt_deinit(crt);
+    return ok;
+}
+
+static bool pubkey_parses(const uint8_t *p, size_t n)
+{
+    gnutls_pubkey_t pub;
+    gnutls_datum_t in = {(unsigned char *)p, (unsigned)n};
+    if (n == 0 || n > UINT32_MAX || gnutls_pubkey_init(&pub) < 0)
+        return false;
+    bool ok = gnutls_pubkey_import(pub, &in, GNUTLS_X509_FMT_DER) == 0;
+    gnutls_pubkey_deinit(pub);
+    return ok;
+}
+
+/* The length of the DER SEQUENCE at p (X.690 8.1.3), 0 when there is none. */
+static size_t seq_len(const uint8_t *p, size_t avail)
+{
+    if (avail < 2 || p[0] != 0x30)
+        return 0;
+    size_t n = p[1], hdr = 2;
+    if (n & 0x80) {
+        size_t k = n & 0x7f;
+        if (k == 0 || k > 3 || avail < 2 + k)
+            return 0;
+        n = 0;
+        for (size_t i = 0; i < k; i++)
+            n = n << 8 | p[2 + i];
+        hdr += k;
+    }
+    return hdr + n <= avail ? hdr + n : 0;
+}
+
+/* Certificates one after the other, every byte one of them. */
+static bool cas_parse(const uint8_t *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        size_t l = seq_len(p + off, n - off);
+        if (!l || !cert_parses(p + off, l))
+            return false;
+        off += l;
+    }
+    return n > 0;
+}
+
+static int bad(int *res, int which, char *why, size_t size, const char *text)
+{
+    *res = which;
+    snprintf(why, size, "%s", text);
+    return -EINVAL;
+}
+
+int gw_dtls_creds_check(const gw_dtls_creds_t *c, int *res, char *why, size_t size)
+{
+    *res = 0;
+    why[0] = '\0';
+    if (c->mode == GW_DTLS_MODE_NOSEC)
+        return 0;
+    if (c->mode == GW_DTLS_MODE_PSK) {
+        if (c->own_len == 0)
+            return bad(res, 3, why, size, "is empty, expected the PSK identity");
+        if (c->secret_len == 0 || c->secret_len > 64)
+            return bad(res, 5, why, size, "is not a PSK key of 1..64 bytes");
+        return 0;
+    }
+    if (c->mode != GW_DTLS_MODE_RPK && c->mode != GW_DTLS_MODE_CERT)
+        return bad(res, 2, why, size, "is not a security mode the gateway supports (0 PSK, 1 RPK, 2 Certificate, "
+                                      "3 NoSec)");
+    bool rpk = c->mode == GW_DTLS_MODE_RPK;
+    if (c->secret_len == 0)
+        return bad(res, 5, why, size, "is empty, expected the client's private key");
+    gnutls_privkey_t pk;
+    int rc = privkey_of(c->secret, c->secret_len, &pk);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0)
+        return bad(res, 5, why, size, "does not parse as a private key, expected DER PKCS#8, PKCS#1 or SEC1 "
+                                      "(not encrypted)");
+    gnutls_privkey_deinit(pk);
+    if (c->own_len == 0)
+        return bad(res, 3, why, size, rpk ? "is empty, expected the client's public key"
+                                          : "is empty, expected the client's certificate");
+    if (rpk ? !pubkey_parses(c->own, c->own_len) : !cert_parses(c->own, c->own_len))
+        return bad(res, 3, why, size, rpk ? "does not parse as a public key, expected a DER SubjectPublicKeyInfo"
+                                          : "does not parse as a certificate, expected DER X.509");
+    rc = gw_dtls_key_matches(c->mode, c->secret, c->secret_len, c->own, c->own_len);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc == -EKEYREJECTED) {
+        *res = 5;
+        snprintf(why, size, "does not belong to the client's %s (their public keys differ), expected the "
+                            "private key of that %s", rpk ? "public key" : "certificate",
+                 rpk ? "public key" : "certificate");
+        return rc;
+    }
+    if (rc < 0)
+        return bad(res, 5, why, size, "cannot be used with the client's certificate (unsupported key type?), "
+                                      "expected an RSA or EC key");
+    if (c->server_key_len) {
+        bool ok = rpk                                  ? pubkey_parses(c->server_key, c->server_key_len)
+                  : c->cert_usage == GW_DTLS_USAGE_PINNED ? cert_parses(c->server_key, c->server_key_len)
+                                                        : cas_parse(c->server_key, c->server_key_len);
+        if (!ok)
+            return bad(res, 4, why, size, rpk ? "does not parse as the server's public key, expected a DER "
+                                                "SubjectPublicKeyInfo"
+                                        : c->cert_usage == GW_DTLS_USAGE_PINNED
+                                            ? "does not parse as the server's certificate, expected DER X.509"
+                                            : "does not parse as CA certificates, expected DER X.509 "
+                                              "certificates one after the other");
+    }
+    return 0;
+}
+
 static int dup_bytes(uint8_t **dst, size_t *dst_len, const uint8_t *src, size_t len)
 {
     *dst = NULL;

@@ -384,19 +384,44 @@ void gw_prov_remove(const char *dir, const char *endpoint)
     free(file);
 }
 
-static int read_file(const char *file, gw_buf_t *out)
+/* The file's bytes; why says what is wrong in words (not ELOOP's "Too
+ * many levels of symbolic links" for a link O_NOFOLLOW refused). A file
+ * group or others may read is made 0600 with a warning: it holds keys,
+ * and the gateway wrote it 0600, so someone changed it (a copy, a
+ * restore); refusing it would only make the client bootstrap again and
+ * write a new one. */
+static int read_file(const char *file, const char *endpoint, gw_buf_t *out, char *why, size_t size)
 {
-    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd < 0)
-        return -errno;
     struct stat st;
+    if (lstat(file, &st) < 0)
+        return -errno;
+    if (S_ISLNK(st.st_mode)) {
+        snprintf(why, size, "is a symbolic link, expected a regular file the gateway wrote");
+        return -EINVAL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, size, "not a regular file (%s)", S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+        return -EINVAL;
+    }
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(why, size, "%s", strerror(errno));
+        return -errno;
+    }
     int rc = 0;
-    if (fstat(fd, &st) < 0)
+    if (fstat(fd, &st) < 0) {
         rc = -errno;
-    else if (!S_ISREG(st.st_mode))
-        rc = -EINVAL; /* a FIFO or device would block or never end */
-    else if (st.st_size > (off_t)(GW_PROV_MAX_RECORDS * 64))
+    } else if (!S_ISREG(st.st_mode)) { /* replaced since lstat: a FIFO or device would block or never end */
+        snprintf(why, size, "not a regular file");
+        rc = -EINVAL;
+    } else if (st.st_size > (off_t)(GW_PROV_MAX_RECORDS * 64)) {
         rc = -EFBIG;
+    } else if (st.st_mode & 077) {
+        gw_warn("%s: %s was readable by %s (mode %04o): made 0600, it holds the client's keys", endpoint, file,
+                (st.st_mode & 070) ? "its group" : "others", (unsigned)(st.st_mode & 07777));
+        if (fchmod(fd, 0600) < 0)
+            gw_warn("%s: cannot make %s 0600: %s", endpoint, file, strerror(errno));
+    }
     while (!rc) {
         uint8_t buf[4096];
         ssize_t n = read(fd, buf, sizeof buf);
@@ -412,6 +437,8 @@ static int read_file(const char *file, gw_buf_t *out)
             rc = -ENOMEM;
     }
     close(fd);
+    if (rc < 0 && !why[0])
+        snprintf(why, size, "%s", strerror(-rc));
     return rc;
 }
 
@@ -424,15 +451,13 @@ int gw_prov_load(const char *dir, gw_vclient_t *vc)
     char *file = file_name(dir, vc->endpoint, "");
     if (!file)
         return -ENOMEM;
-    int rc = read_file(file, &b);
+    int rc = read_file(file, vc->endpoint, &b, why, sizeof why);
     if (rc == -ENOENT) {
         free(file);
         return 0;
     }
     if (rc == 0)
         rc = gw_prov_parse(b.data, b.len, gw_store_registry(vc->m->store), &recs, &n, why, sizeof why);
-    else
-        snprintf(why, sizeof why, "%s", strerror(-rc));
     gw_store_t *s = vc->m->store;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const gw_path_t *p = &recs[i].path;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../lwm2m/codec.h"
+#include "../lwm2m/uri.h"
 #include "config_internal.h"
 
 #define GW_DEFAULT_STATE_DIR "/var/lib/lwm2m-gateway"
@@ -290,72 +291,17 @@ static int h_gateway(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_
 
 /* ---- servers --------------------------------------------------------- */
 
-/* "coap://host[:port]" or "coaps://host[:port]", host a name, an IPv4
- * address or a bracketed IPv6 address. Returns 0 (coap), 1 (coaps) or -1
- * after reporting. */
+/* The URI check a bootstrap server's /0/x/0 gets too (lwm2m/uri.h).
+ * Returns 0 (coap), 1 (coaps) or -1 after reporting. */
 static int check_uri(gw_cfg_ctx_t *ctx, const config_setting_t *s, const char *uri)
 {
-    char q[GW_CFG_QUOTE_SIZE];
-    int secure;
-    const char *p;
-    if (strncmp(uri, "coap://", 7) == 0) {
-        secure = 0;
-        p = uri + 7;
-    } else if (strncmp(uri, "coaps://", 8) == 0) {
-        secure = 1;
-        p = uri + 8;
-    } else {
-        gw_config_error(ctx, s, "uri %s must start with coap:// or coaps://",
-                        gw_config_quote(uri, q, sizeof q));
+    char q[GW_CFG_QUOTE_SIZE], why[128];
+    int rc = gw_uri_check(uri, strlen(uri), why, sizeof why);
+    if (rc < 0) {
+        gw_config_error(ctx, s, "uri %s %s", gw_config_quote(uri, q, sizeof q), why);
         return -1;
     }
-    const char *host = p;
-    if (*p == '[') {
-        p = strchr(p, ']');
-        if (!p || p == host + 1) {
-            gw_config_error(ctx, s, "uri %s has a bad IPv6 host, expected [address]",
-                            gw_config_quote(uri, q, sizeof q));
-            return -1;
-        }
-        for (const char *h = host + 1; h < p; h++)
-            if (!isxdigit((unsigned char)*h) && *h != ':' && *h != '.') {
-                gw_config_error(ctx, s, "uri %s has a bad IPv6 host, expected [address]",
-                                gw_config_quote(uri, q, sizeof q));
-                return -1;
-            }
-        p++;
-    } else {
-        while (*p && *p != ':' && *p != '/') {
-            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
-                gw_config_error(ctx, s, "uri %s has a bad host, expected a host name or IP "
-                                        "address", gw_config_quote(uri, q, sizeof q));
-                return -1;
-            }
-            p++;
-        }
-        if (p == host) {
-            gw_config_error(ctx, s, "uri %s has no host, expected coap%s://host[:port]",
-                            gw_config_quote(uri, q, sizeof q), secure ? "s" : "");
-            return -1;
-        }
-    }
-    if (*p == ':') {
-        const char *port = ++p;
-        unsigned long v = 0;
-        while (isdigit((unsigned char)*p) && v <= 65535)
-            v = v * 10 + (unsigned long)(*p++ - '0');
-        if (p == port || v == 0 || v > 65535 || (*p && *p != '/')) {
-            gw_config_error(ctx, s, "uri %s has a bad port, expected 1 to 65535",
-                            gw_config_quote(uri, q, sizeof q));
-            return -1;
-        }
-    }
-    if (*p && strcmp(p, "/") != 0) {
-        gw_config_error(ctx, s, "uri %s has a path, expected coap%s://host[:port] only",
-                        gw_config_quote(uri, q, sizeof q), secure ? "s" : "");
-        return -1;
-    }
-    return secure;
+    return rc;
 }
 
 static int h_uri(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_t *k,
@@ -840,15 +786,8 @@ int gw_config_load(const char *file, gw_registry_t *reg, gw_diag_fn diag, void *
     gw_config_check_access_owners(&ctx, ctx.cfg);
     if (ctx.cfg->bootstrap_all && !ctx.cfg->bootstrap_server)
         gw_config_error(&ctx, root, "gateway.bootstrap_all = true needs a bootstrap_server = { uri = ...; }");
-    if (!ctx.cfg->n_servers && !ctx.cfg->bootstrap_all && ctx.cfg->bootstrap_server) {
-        /* With no server, only clients that bootstrap register anywhere. */
-        bool any = false;
-        for (size_t i = 0; i < ctx.cfg->n_devices; i++)
-            any |= ctx.cfg->devices[i].bootstrap;
-        if (!any)
-            gw_config_error(&ctx, root, "no servers and no client that bootstraps: set gateway.bootstrap_all "
-                                        "= true or bootstrap = true on devices, or add servers");
-    }
+    /* No servers with a bootstrap_server is always usable: the gateway's
+     * own endpoint then bootstraps (gateway.c), devices or not. */
     gw_config_sections_finish(&ctx);
     rc = ctx.oom ? -ENOMEM : ctx.errors ? -EINVAL : 0;
 out:

@@ -95,10 +95,12 @@ static int h_acl(gw_cfg_ctx_t *ctx, const config_setting_t *s, const gw_cfg_key_
         char bad = 0;
         int bits = rights_parse(config_setting_get_string(e), &bad);
         if (bits < 0) {
-            gw_config_error(ctx, e, "acl.%s: '%c' is not a right or is given twice, expected letters from R "
-                                    "(Read, Observe, Write-Attributes), W (Write), E (Execute), D (Delete), "
-                                    "C (Create), each at most once",
-                            name, bad >= 0x20 && bad < 0x7f ? bad : '?');
+            bool twice = bad && strchr("RWEDC", bad);
+            gw_config_error(ctx, e, "acl.%s: '%c' %s, expected letters from R (Read, Observe, "
+                                    "Write-Attributes), W (Write), E (Execute), D (Delete), C (Create), each at "
+                                    "most once",
+                            name, bad >= 0x20 && bad < 0x7f ? bad : '?',
+                            twice ? "is given twice" : "is not a right");
             continue;
         }
         if (cur->n_acl == GW_CONFIG_ACL_MAX) {
@@ -227,26 +229,75 @@ static bool is_server(const gw_config_t *c, int32_t ssid)
     return false;
 }
 
-static void check_owner(gw_cfg_ctx_t *ctx, const gw_config_t *c, const gw_config_device_t *d, const char *who)
+/* (line, server) pairs already reported: a template's entries are in
+ * every device made from it, said once. */
+typedef struct seen_lines {
+    int64_t key[64];
+    size_t n;
+} seen_lines_t;
+
+static bool first_time(seen_lines_t *seen, int line, int ssid)
 {
-    if (!d->access_owner || is_server(c, d->access_owner))
+    int64_t key = (int64_t)line << 17 | ssid;
+    for (size_t i = 0; i < seen->n; i++)
+        if (seen->key[i] == key)
+            return false;
+    if (seen->n < sizeof seen->key / sizeof seen->key[0])
+        seen->key[seen->n++] = key;
+    return true;
+}
+
+static void unknown(gw_cfg_ctx_t *ctx, const gw_config_t *c, seen_lines_t *seen, int line, const char *fmt,
+                    const char *who, const char *what, int ssid)
+{
+    if (!first_time(seen, line, ssid))
         return;
-    gw_config_error_at(ctx, d->access_owner_line,
-                       "%s: access_owner %d is not the short_server_id of any server, expected one of the "
-                       "servers' short_server_id",
-                       who, (int)d->access_owner);
+    char text[256];
+    snprintf(text, sizeof text, fmt, who, what, ssid);
+    if (c->bootstrap_server)
+        gw_config_warn_at(ctx, line, "%s (unless the bootstrap server provisions a server with that short "
+                                     "server id)", text);
+    else
+        gw_config_error_at(ctx, line, "%s, expected one of the servers' short_server_id", text);
+}
+
+static void check_device(gw_cfg_ctx_t *ctx, const gw_config_t *c, const gw_config_device_t *d, const char *who,
+                         seen_lines_t *seen)
+{
+    if (d->access_owner && !is_server(c, d->access_owner))
+        unknown(ctx, c, seen, d->access_owner_line, "%s: %s %d is not the short_server_id of any server", who,
+                "access_owner", (int)d->access_owner);
+    for (size_t i = 0; i < d->n_access; i++) {
+        const gw_config_access_t *a = &d->access[i];
+        char what[96];
+        if (a->owner != 65535 && !is_server(c, a->owner)) {
+            snprintf(what, sizeof what, "access entry for /%u/%u: owner", a->object, a->instance);
+            unknown(ctx, c, seen, a->line, "%s: %s %d is not the short_server_id of any server", who, what,
+                    a->owner);
+        }
+        for (size_t j = 0; j < a->n_acl; j++) {
+            if (a->ssid[j] == 0 || is_server(c, a->ssid[j]))
+                continue;
+            snprintf(what, sizeof what, "access entry for /%u/%u: acl key s%u", a->object, a->instance,
+                     a->ssid[j]);
+            unknown(ctx, c, seen, a->line, "%s: %s names server %d, which is not the short_server_id of any "
+                                           "server", who, what, a->ssid[j]);
+        }
+    }
 }
 
 void gw_config_check_access_owners(gw_cfg_ctx_t *ctx, const gw_config_t *c)
 {
-    /* A bootstrap server may name servers the file does not know. */
-    if (c->bootstrap_server || !c->n_servers)
+    /* No server at all: every client bootstraps or the file is refused
+     * for having none; nothing to name. */
+    if (!c->n_servers && !c->bootstrap_server)
         return;
-    check_owner(ctx, c, &c->self_access, "gateway");
+    seen_lines_t seen = {.n = 0};
+    check_device(ctx, c, &c->self_access, "gateway", &seen);
     char who[160];
     for (size_t i = 0; i < c->n_devices; i++) {
         snprintf(who, sizeof who, "device \"%s\"", c->devices[i].endpoint ? c->devices[i].endpoint : "");
-        check_owner(ctx, c, &c->devices[i], who);
+        check_device(ctx, c, &c->devices[i], who, &seen);
     }
 }
 

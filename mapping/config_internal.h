@@ -48,6 +48,9 @@ struct gw_cfg_ctx {
 
 /* Same at file:line, file named as it should be shown (an @include's path
  * resolved). */
+/* A finding that does not stop the load: "warning: " and the text, at the
+ * main file's line (sorted with the errors). */
+void gw_config_warn_at(gw_cfg_ctx_t *ctx, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void gw_config_error_file(gw_cfg_ctx_t *ctx, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* The name to show for a file libconfig names (a setting's or an error's
@@ -174,6 +177,9 @@ int gw_config_h_gateway_access_owner(gw_cfg_ctx_t *ctx, const config_setting_t *
                                      void *obj);
 /* access_owner values that name no configured server (with no bootstrap
  * server to name one later): reported at their lines. */
+/* Every access entry's owner and acl keys, and each access_owner, name a
+ * configured server (file:line errors); with a bootstrap_server, which may
+ * provision that server, warnings instead. */
 void gw_config_check_access_owners(gw_cfg_ctx_t *ctx, const gw_config_t *c);
 int gw_config_copy_access(gw_config_device_t *dst, const gw_config_device_t *src); /* 0 or -ENOMEM */
 void gw_config_free_access(gw_config_device_t *d);

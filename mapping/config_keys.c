@@ -12,9 +12,9 @@
 #include "../lwm2m/check.h"
 #include "config_internal.h"
 
-static void add_msg(gw_cfg_ctx_t *ctx, const char *file, int line, const char *msg)
+static void add_msg(gw_cfg_ctx_t *ctx, const char *file, int line, const char *msg, bool error)
 {
-    ctx->errors++;
+    ctx->errors += error;
     if (ctx->oom)
         return;
     if (ctx->n_msgs == ctx->cap_msgs) {
@@ -51,7 +51,7 @@ static void vreport(gw_cfg_ctx_t *ctx, const char *file, int line, const char *f
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    add_msg(ctx, file, line, msg);
+    add_msg(ctx, file, line, msg, true);
 }
 
 const char *gw_config_shown_file(const gw_cfg_ctx_t *ctx, const char *file, char *buf,
@@ -87,6 +87,17 @@ void gw_config_error_file(gw_cfg_ctx_t *ctx, const char *file, int line, const c
     va_start(ap, fmt);
     vreport(ctx, file ? file : ctx->file, line, fmt, ap);
     va_end(ap);
+}
+
+void gw_config_warn_at(gw_cfg_ctx_t *ctx, int line, const char *fmt, ...)
+{
+    char msg[1024];
+    int n = snprintf(msg, sizeof msg, "warning: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    add_msg(ctx, ctx->file, line, msg, false);
 }
 
 void gw_config_error_at(gw_cfg_ctx_t *ctx, int line, const char *fmt, ...)

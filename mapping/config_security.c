@@ -192,19 +192,23 @@ int gw_config_dtls_finish(gw_cfg_ctx_t *ctx, const config_setting_t *group, gw_c
     }
     if (key && !(d->key_file = strdup(d->path[F_KEY])))
         ctx->oom = true;
-    if (key && own) {
-        int m = gw_dtls_key_matches(mode, c->secret, c->secret_len, c->own, c->own_len);
-        if (m == -EKEYREJECTED)
-            gw_config_error(ctx, d->at[F_KEY], "key_file does not belong to cert_file (their public keys "
-                                               "differ), expected the private key of that %s",
-                            rpk ? "public key" : "certificate");
-        else if (m < 0)
-            gw_config_error(ctx, d->at[F_KEY], "key_file cannot be used with cert_file (unsupported key "
-                                               "type?), expected an RSA or EC key");
-    } else if (key && !(d->given & GIVEN_CERT) &&
-               gw_dtls_public_of_key(c->secret, c->secret_len, &c->own, &c->own_len) < 0) {
+    if (key && !(d->given & GIVEN_CERT) &&
+        gw_dtls_public_of_key(c->secret, c->secret_len, &c->own, &c->own_len) < 0) {
         gw_config_error(ctx, d->at[F_KEY], "key_file: no public key can be derived from it, expected an "
                                            "RSA or EC private key");
+    } else if (key && (own || !(d->given & GIVEN_CERT)) && ctx->errors == errors) {
+        /* The check a bootstrap server's /0 instance gets at Finish
+         * (gw_dtls_creds_check), each fault at its key's line. */
+        char why[256];
+        int res = 0, rc = gw_dtls_creds_check(c, &res, why, sizeof why);
+        if (rc == -ENOMEM) {
+            ctx->oom = true;
+        } else if (rc < 0) {
+            int f = res == 3 ? ((d->given & GIVEN_CERT) ? F_CERT : F_KEY)
+                    : res == 4 ? ((d->given & GIVEN_SERVER_CERT) ? F_SERVER_CERT : F_CA)
+                               : F_KEY;
+            gw_config_error(ctx, at(d, f, sec), "%s %s", file_key[f], why);
+        }
     }
     d->set = ctx->errors == errors;
     for (int i = 0; i < 4; i++) {

@@ -3,6 +3,7 @@ can do exactly what /2 grants it and gets 4.01 otherwise. Two independent
 test servers (short server ids 101 and 102) talk to one virtual client."""
 
 import json
+import re
 import struct
 
 import configs
@@ -192,12 +193,44 @@ def test_config_mistakes_are_reported_at_their_line(tmp):
     assert p.returncode != 0, out
     assert "bad.conf:3: access[0].object is 2" in out, out
     assert 'bad.conf:4: acl key "x101" is not a server' in out, out
-    assert "bad.conf:4: acl.s102: 'R' is not a right or is given twice" in out, out
+    assert "bad.conf:4: acl.s102: 'R' is given twice" in out, out
+    assert "bad.conf:4: acl key \"x101\" is not a server" in out, out
+    # servers the file does not have: errors at the entry's line, like access_owner's
+    assert ("bad.conf:5: device \"x\": access entry for /3303/0: acl key s102 names server 102, which is "
+            "not the short_server_id of any server") in out, out
     assert "bad.conf:6: access[3] governs /3303/0 again (first at line 5)" in out, out
     ok = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--check", "-c",
                          os.path.join(os.path.dirname(__file__), "..", "..", "examples", "two-servers.conf")],
                         capture_output=True, text=True, timeout=30)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_access_naming_unknown_servers_is_an_error_or_with_a_bootstrap_server_a_warning(tmp):
+    import os
+    import subprocess
+    from harness import build_dir
+    def check(name, text):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        p = subprocess.run([os.path.join(build_dir(), "lwm2m-gateway"), "--check", "-c", path],
+                           capture_output=True, text=True, timeout=30)
+        return p.returncode, p.stdout + p.stderr
+    body = ('devices = ( { endpoint = "x"; adapter = "static";\n'
+            '  access = ( { object = 3303; instance = 0; owner = 101; acl = { s103 = "R"; default = "R"; }; },\n'
+            '             { object = 3304; instance = 0; owner = 105; } ); } );\n')
+    servers = ('servers = ( { uri = "coap://127.0.0.1:5683"; short_server_id = 101; },\n'
+               '            { uri = "coap://127.0.0.1:5684"; short_server_id = 102; } );\n')
+    rc, out = check("two.conf", servers + body)
+    assert rc != 0, out
+    assert "two.conf:4: device \"x\": access entry for /3303/0: acl key s103 names server 103" in out, out
+    assert "two.conf:5: device \"x\": access entry for /3304/0: owner 105 is not the short_server_id" in out, out
+    assert "warning" not in out, out
+    rc, out = check("bs.conf", 'gateway = { state_dir = "%s"; bootstrap_all = true; };\n'
+                    'bootstrap_server = { uri = "coap://127.0.0.1:5685"; };\n' % tmp + body)
+    assert rc == 0, out
+    assert re.search(r"bs\.conf:4: warning: .*acl key s103 names server 103.*unless the bootstrap server", out), out
+    assert re.search(r"bs\.conf:5: warning: .*owner 105 is not", out), out
 
 
 def test_observation_ends_when_the_read_right_goes(tmp):

@@ -338,3 +338,45 @@ def test_security_object_is_filled_from_the_configuration_and_never_served(tmp):
                 assert srv.read("sec-a", path)["code"] == "4.01", path
             assert srv.request("discover", ep="sec-a", path="/0")["code"] == "4.01"
             assert srv.request("observe", ep="sec-a", path="/0/0/0")["code"] == "4.01"
+
+
+def test_finish_refuses_uris_and_keys_the_configuration_would_refuse(tmp):
+    """Bootstrap-Finish checks /0 as --check checks a file (lwm2m/uri.c,
+    gw_dtls_creds_check): each case 4.06 with the reason, logged; a usable
+    account after them is taken."""
+    cases = [
+        ({0: "coap://127.0.0.1:0", 2: 3}, b"has a bad port, expected 1 to 65535"),
+        ({0: "coap://a b:5683", 2: 3}, b"has a bad host"),
+        ({0: "http://127.0.0.1", 2: 3}, b"must start with coap:// or coaps://"),
+        ({0: "coaps://127.0.0.1:5684", 2: 3}, b"(NoSec) needs a coap:// URI"),
+        ({0: "coap://127.0.0.1:5683", 2: 2, 3: b"\x30\x00", 5: b"\x30\x00"}, b"needs a coaps:// URI"),
+        ({0: "coaps://127.0.0.1:5684", 2: 2, 3: b"\x30\x00", 5: b"\x30\x00"},
+         b"/0/1/5 (Secret Key, Certificate) does not parse as a private key"),
+        ({0: "coaps://127.0.0.1:5684", 2: 1, 3: b"\x30\x00"}, b"/0/1/5 (Secret Key, RPK) is empty"),
+        ({0: "coaps://127.0.0.1:5684", 2: 0, 5: b"k"}, b"/0/1/3 (Public Key or Identity, PSK) is empty"),
+        ({0: "coaps://127.0.0.1:5684", 2: 0, 3: b"id", 5: b"x" * 65}, b"is not a PSK key of 1..64 bytes"),
+    ]
+
+    def script(b, ep):
+        out = []
+        for values, _ in cases:
+            b.op(ep, DELETE, "/")
+            v = {1: False, 10: 101}
+            v.update(values)
+            w = b.op(ep, PUT, "/0/1", cf=SENML_JSON, payload=senml("/0/1", v))[0]
+            w1 = b.op(ep, PUT, "/1/1", cf=SENML_JSON, payload=senml("/1/1", {0: 101, 1: 60}))[0]
+            out.append((w, w1, b.finish(ep)))
+        return out, _provision(b, ep, _account(srv.uri))
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = script
+        with Gateway(tmp, _conf(bs)) as gw:
+            results, good = bs.wait_result(EP)
+            for (values, reason), (w, w1, finish) in zip(cases, results):
+                assert w == "2.04" and w1 == "2.04", (values, w, w1)
+                assert finish[0] == "4.06" and reason in finish[1], (values, finish)
+            gw.wait_log(r"Bootstrap-Finish from .* refused \(4\.06\): /0/1/5 \(Secret Key, Certificate\) does not "
+                        r"parse as a private key")
+            assert good["finish"][0] == "2.04", good
+            srv.wait_register(EP)
+            # nothing of the refused accounts ever reached libcoap's session setup
+            assert not gw.has_log(r"cannot open a (CoAP|DTLS) session|setup_client_ssl_session"), gw.log_tail()

@@ -284,7 +284,7 @@ def test_dtls_config_file_errors_at_their_line(tmp):
     assert re.search(r"check\.conf:6: key_file \".*cli\.pem\" holds no private key", out), out
     assert re.search(r"check\.conf:7: ca_file \".*garbage\.pem\" is not a PEM file of certificates", out), out
     assert re.search(r"check\.conf:8: security \"rpk\" needs server_cert_file", out), out
-    assert re.search(r"check\.conf:10: key_file does not belong to cert_file", out), out
+    assert re.search(r"check\.conf:10: key_file does not belong to the client's certificate", out), out
 
 
 def test_dtls_readable_key_file_warned_or_refused(tmp):
