@@ -380,3 +380,35 @@ def test_finish_refuses_uris_and_keys_the_configuration_would_refuse(tmp):
             srv.wait_register(EP)
             # nothing of the refused accounts ever reached libcoap's session setup
             assert not gw.has_log(r"cannot open a (CoAP|DTLS) session|setup_client_ssl_session"), gw.log_tail()
+
+
+def test_state_file_not_regular_or_readable_by_others(tmp):
+    """A .prov that is a directory, a FIFO or a symbolic link is refused in
+    words (not EINVAL's or ELOOP's text) and the client bootstraps again; one
+    group or others may read is made 0600 with a warning and used."""
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri))
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: provisioned servers persisted")
+        f = _prov_file(tmp, EP)
+        good = open(f, "rb").read()
+        os.chmod(f, 0o644)
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: .*bs-dev\.prov was readable by its group \(mode 0644\): made 0600")
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+        kinds = [("directory", lambda: os.mkdir(f), r"not a regular file \(a directory\)"),
+                 ("fifo", lambda: os.mkfifo(f), r"not a regular file \(a FIFO\)"),
+                 ("symlink", lambda: os.symlink(f + ".elsewhere", f), r"is a symbolic link")]
+        with open(f + ".elsewhere", "wb") as out:
+            out.write(good)
+        for name, make, reason in kinds:
+            if os.path.isdir(f) and not os.path.islink(f):
+                os.rmdir(f)
+            elif os.path.lexists(f):
+                os.unlink(f)
+            make()
+            with Gateway(tmp, _conf(bs)) as gw:
+                gw.wait_log(r"bs-dev: .*bs-dev\.prov refused, bootstrapping again: " + reason)
+                assert not gw.has_log(r"Invalid argument|Too many levels"), name
+                gw.wait_log(r"bs-dev: bootstrap finished")
