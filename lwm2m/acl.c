@@ -268,7 +268,7 @@ uint8_t gw_acl_rights(const struct gw_reg *r, uint16_t oid, uint16_t iid)
     size_t n = gw_acl_server_accounts(c);
     if (n <= 1)
         return GW_ACL_ALL;
-    uint16_t ssid = r->srv->ssid;
+    uint16_t ssid = gw_reg_ssid(r);
     if (oid == GW_ACL_OID) {
         /* Core 7.3.1.2.2: only its owner manages an Access Control
          * instance; the instance itself is no secret to the servers it
@@ -331,10 +331,10 @@ int gw_acl_request(const struct gw_reg *r, int method, const gw_path_t *path, bo
     gw_path_format(path, ps, sizeof ps);
     if (op == GW_ACL_OP_CREATE)
         snprintf(diag, diag_size, "%s: server %u may not Create here (no C right in the Access Control "
-                                  "instance of /%u/65535)", ps, r->srv->ssid, path->id[0]);
+                                  "instance of /%u/65535)", ps, gw_reg_ssid(r), path->id[0]);
     else
         snprintf(diag, diag_size, "%s: server %u has no %s right on /%u/%u (Access Control object)", ps,
-                 r->srv->ssid, op_name(op), path->id[0], iid);
+                 gw_reg_ssid(r), op_name(op), path->id[0], iid);
     return C(401);
 }
 
@@ -346,7 +346,7 @@ int gw_acl_created(struct gw_reg *r, uint16_t oid, uint16_t iid)
     /* An Access Control instance left by a deleted instance of the same id
      * (written by bootstrap, say) would hand the new one old rights. */
     gw_acl_removed(vc, oid, iid);
-    int rc = gw_acl_instance_add(vc->m->store, vc->sc, oid, iid, r->srv->ssid, NULL, NULL, 0, NULL);
+    int rc = gw_acl_instance_add(vc->m->store, vc->sc, oid, iid, gw_reg_ssid(r), NULL, NULL, 0, NULL);
     if (rc < 0)
         gw_err("%s: cannot make the Access Control instance of /%u/%u: %s", vc->endpoint, oid, iid,
                strerror(-rc));

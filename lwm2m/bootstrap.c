@@ -216,8 +216,7 @@ static void start_registrations(gw_vclient_t *vc)
 {
     if (gw_accounts_apply(vc) <= 0)
         return;
-    for (size_t i = 0; i < vc->n_regs; i++)
-        gw_reg_start(&vc->regs[i]);
+    gw_vclient_regs_start(vc);
 }
 
 static void begin_bootstrap(gw_vclient_t *vc)

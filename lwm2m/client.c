@@ -707,8 +707,7 @@ int gw_vclient_start(gw_lwm2m_t *m, gw_vclient_t *vc)
         gw_bs_start(vc);
         return 0;
     }
-    for (size_t i = 0; i < vc->n_regs; i++)
-        gw_reg_start(&vc->regs[i]);
+    gw_vclient_regs_start(vc);
     return 0;
 }
 

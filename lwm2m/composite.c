@@ -267,7 +267,7 @@ static int validate_write(comp_req_t *q, const gw_decoded_t *dec)
          * refuses the request before anything is written. */
         if (!gw_acl_may(q->r, rec->path.id[0], rec->path.id[1], GW_ACL_OP_WRITE))
             return fail(q, C(401), "%s: server %u has no Write right on /%u/%u (Access Control object)", ps,
-                        q->r->srv->ssid, rec->path.id[0], rec->path.id[1]);
+                        gw_reg_ssid(q->r), rec->path.id[0], rec->path.id[1]);
         if (!(d->ops & GW_OP_W) || (d->ops & GW_OP_E))
             return fail(q, C(405), "%s: resource is not writable", ps);
         if (d->multiple != (rec->path.len == 4))

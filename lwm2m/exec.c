@@ -128,8 +128,8 @@ int gw_exec_run(struct gw_reg *r, const gw_path_t *p, const uint8_t *args, size_
             struct gw_reg *x = &vc->regs[i];
             gw_reg_stop(x);
             x->state = GW_REG_IDLE;
-            gw_reg_start(x);
         }
+        gw_vclient_regs_start(vc); /* in /1/x/13 order, as at the start */
         return COAP_RESPONSE_CODE(204);
     }
     if (p->id[0] == 3 && p->id[2] == RID_RESET_ERROR_CODE) {

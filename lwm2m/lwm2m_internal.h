@@ -183,6 +183,12 @@ struct gw_reg {
     uint8_t seq_failures;   /* communication sequences failed in a row (Core 6.2.1.1) */
     char *dtls_why;         /* dtls.c: why the last handshake failed, NULL when it did not */
     bool dtls_unverified_logged; /* dtls.c: "not authenticated" said once */
+    /* reg_order.c (/1/x/13..15), in what was padding: */
+    bool order_held;        /* waits for the server before it in /1/x/13 order */
+    bool order_turn;        /* its turn in that order, not yet passed on */
+    bool order_block_logged;
+    bool delay_pending;     /* r->timer runs the Initial Registration Delay (/1/x/14) */
+    bool registered_once;   /* since its account was made: no delay any more */
 };
 
 struct gw_vclient {
@@ -287,6 +293,19 @@ void gw_block_tx_free(struct gw_block_tx **tx);
 /* registration.c */
 void gw_reg_init(struct gw_reg *r, gw_vclient_t *vc, struct gw_server *srv);
 void gw_reg_start(struct gw_reg *r);
+/* reg_order.c: start every registration of vc in the order its Server
+ * instances ask (/1/x/13 Registration Priority Order, /1/x/14 Initial
+ * Registration Delay Timer, /1/x/15 Registration Failure Block; Core
+ * 6.2.1.1). Those without /1/x/13 start at once (after their delay). */
+void gw_vclient_regs_start(gw_vclient_t *vc);
+/* r's Register succeeded / failed (a failed attempt, or with /1/x/17..20
+ * the failed registration): the next server in order may go (on failure
+ * not when r's /1/x/15 is true). */
+void gw_reg_order_registered(struct gw_reg *r);
+void gw_reg_order_failed(struct gw_reg *r);
+/* r->timer ended r's Initial Registration Delay: r started; false when
+ * the timer was for something else. */
+bool gw_reg_delay_over(struct gw_reg *r);
 void gw_reg_request_update(struct gw_reg *r, bool with_links);
 void gw_reg_stop(struct gw_reg *r); /* timers and queue; no traffic */
 int gw_reg_deregister(struct gw_reg *r); /* 0 sent, -ENOTCONN nothing to do */

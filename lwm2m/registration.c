@@ -117,6 +117,7 @@ void gw_reg_start(struct gw_reg *r)
     r->links_dirty = true;
     if (r->srv->away) { /* registers with the others when the server is back */
         set_state(r, GW_REG_AWAY);
+        gw_reg_order_failed(r);
         return;
     }
     set_state(r, GW_REG_QUEUED);
@@ -140,6 +141,7 @@ void gw_reg_stop(struct gw_reg *r)
 {
     gw_block_tx_free(&r->tx);
     gw_timer_stop(r->srv->m->loop, &r->timer);
+    r->delay_pending = false;
     dequeue(r);
     if (r->inflight) {
         r->inflight = false;
@@ -419,16 +421,20 @@ static void send_op(struct gw_reg *r)
         gw_reg_suspend(r);
         return;
     }
-    if (r->state == GW_REG_REGISTERED)
+    bool registering = r->state != GW_REG_REGISTERED;
+    if (!registering)
         rc = send_update(r);
     else
         rc = send_register(r);
+    bool order_failed = rc < 0 && registering && !gw_reg_follows_sequence(r);
     if (rc == -ECONNREFUSED && !r->srv->m->shutting_down && !r->dereg_after) {
         gw_reg_lost_server(r, "cannot send: ICMP error");
     } else if (rc < 0) {
         op_finished(r);
         backoff(r, rc == -EHOSTUNREACH ? "server address not resolved" : "cannot send");
     }
+    if (order_failed)
+        gw_reg_order_failed(r);
 }
 
 static void pace_refill(struct gw_server *s)
@@ -487,6 +493,8 @@ void gw_server_pace_init(struct gw_server *s)
 static void on_timer(void *ctx)
 {
     struct gw_reg *r = ctx;
+    if (gw_reg_delay_over(r))
+        return;
     if (r->disabled) {
         r->disabled = false;
         gw_info("%s: Disable Timeout with %s over: registering again", r->vc->endpoint, r->srv->uri);
@@ -671,6 +679,7 @@ static bool sequence_failed(struct gw_reg *r, const char *why)
     r->seq_failures = 0;
     gw_warn("%s: registration with %s failed (%s): its communication sequences are exhausted", ep, r->srv->uri,
             why);
+    gw_reg_order_failed(r);
     if (r->vc->bs && gw_bs_registration_failed(r))
         return true; /* r is gone: the client's registrations were replaced */
     if (delay >= SEQ_DELAY_MAX) {
@@ -694,6 +703,7 @@ static bool register_failed(struct gw_reg *r, const char *why)
 {
     if (sequence_failed(r, why))
         return true;
+    gw_reg_order_failed(r);
     if (!r->vc->bs)
         return false;
     if (++r->reg_failures < SEQ_RETRY_COUNT)
@@ -749,6 +759,7 @@ coap_response_t gw_reg_on_response(struct gw_reg *r, const coap_pdu_t *received)
             gw_bs_registered(r);
             if (r->returning)
                 gw_server_returned(r, true);
+            gw_reg_order_registered(r);
         } else {
             char why[160];
             if (loc < 0)
