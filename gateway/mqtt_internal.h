@@ -99,8 +99,8 @@ struct gw_mqtt {
     size_t n_pend, cap_pend;
     mq_client_t *dead;   /* removed clients the out thread could not be told of */
     /* The outgoing queue and the thread that hands it to paho (mqtt_out.c):
-     * paho's send takes its lock and, at QoS >= 1, writes a file per
-     * message, which the loop must never wait for. */
+     * paho's send takes its lock, and the buffer file is written here, so
+     * the loop never waits for either. */
     pthread_t out_thread;
     pthread_mutex_t out_lock;
     pthread_cond_t out_cond;

@@ -3,30 +3,37 @@
  * hands it to paho.
  *
  * MQTTAsync_sendMessage takes paho's lock (held by its own threads while
- * they do socket I/O) and, at QoS >= 1, writes a persistence file per
- * message. Measured on the loop thread with the broker away, that turned a
- * 52 us notification p99 into milliseconds (bench_notify,
- * notify_p99_us_broker_down). So the loop only appends to this queue and one
- * thread of ours calls paho, in queue order. A loop turn's values arrive as
- * one item (the store listener's array, moved, not copied) and this thread
- * formats their topics and payloads: no allocation or formatting per value
- * on the loop. The loop wakes the thread only when it sleeps with nothing to
- * do (or OUT_WAKE_N messages wait); otherwise the thread looks by itself
- * within OUT_PERIOD_MS, so a run of values costs the loop no system call.
- * The queue holds at most buffer_max messages: past that, or when paho's own
- * buffer is full while the broker is away, a message is dropped and counted.
+ * they do socket I/O). Measured on the loop thread with the broker away,
+ * calling paho there turned a 52 us notification p99 into milliseconds
+ * (bench_notify, notify_p99_us_broker_down). So the loop only appends to
+ * this queue and one thread of ours calls paho, in queue order. A loop
+ * turn's values arrive as one item (the store listener's array, moved, not
+ * copied) and this thread formats their topics and payloads: no allocation
+ * or formatting per value on the loop. The loop wakes the thread only when
+ * it sleeps with nothing to do (or OUT_WAKE_N messages wait); otherwise the
+ * thread looks by itself within OUT_PERIOD_MS, so a run of values costs the
+ * loop no system call. The queue holds at most buffer_max messages: past
+ * that, or when paho's own buffer is full, a message is dropped and counted.
  *
- * While the broker is away the thread does not hand messages to paho (whose
- * persistence writes and later removes one file per message) but holds them
- * itself, at most buffer_max, and at QoS >= 1 appends each batch to one
- * file, <state_dir>/mqtt/buffer (mode 0600), with one write. On overflow the
- * newest messages are dropped, before the write: the file holds exactly
- * what is held in memory, never a message counted as dropped. Once paho is
- * connected the held messages go first, in order, and the file is emptied.
- * A gateway restarted meanwhile reads the file back first. A record cut
- * short by a crash is the file's last and is ignored; a crash after the
- * hand-over but before the file was emptied sends those again (QoS 1 is at
- * least once).
+ * paho runs without persistence: at QoS >= 1 this thread's file,
+ * <state_dir>/mqtt/buffer (mode 0600), is the one durable record. Each
+ * batch's messages are appended with one write before paho gets any of
+ * them, and each stays in the file until paho reports it delivered (its
+ * token in the mailbox's acks); the header then moves past the
+ * acknowledged prefix, and the file is cut back or rewritten once that
+ * prefix is large (buffer_shrink). paho's file persistence wrote and
+ * removed one file per message: on ext4 the inode allocation for those
+ * files capped QoS 1 at about 2,000 messages a second.
+ *
+ * While the broker is away the thread does not hand messages to paho but
+ * holds them itself, at most buffer_max; on overflow the newest are
+ * dropped, before the write, so the file never has a message counted as
+ * dropped. Once paho is connected the held messages go first, in order. A
+ * gateway restarted (or killed) reads back every message not acknowledged,
+ * in order, before anything new. A record cut short by a crash is the
+ * file's last and is ignored; messages acknowledged just before a crash,
+ * whose acknowledgement was not yet in the header, are sent again (QoS 1
+ * is at least once).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -616,7 +623,7 @@ static void *out_main(void *arg)
     gw_mqtt_t *m = arg;
     /* Linux nices threads one by one (paho's threads, created by this
      * thread's first MQTTAsync_connect, inherit it): on a small gateway
-     * the loop must win the CPU over the formatting and paho's persistence
+     * the loop must win the CPU over the formatting and the buffer file's
      * writes. SCHED_IDLE was tried: no p99 gain the bench could tell from
      * its noise, and half the QoS 0 throughput (21,000 against 38,000
      * msgs/s) on a busy machine, where an idle thread gets almost nothing.
