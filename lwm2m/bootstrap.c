@@ -45,6 +45,20 @@ struct gw_bs {
 
 static const char *bs_uri(const gw_vclient_t *vc) { return vc->m->bs_server->uri; }
 
+static bool busy(uint8_t st) { return st == BS_REQUESTING || st == BS_WAITING || st == BS_BACKOFF; }
+
+/* Every state change goes here: m->n_bootstrapping counts the clients
+ * with no accounts to register with yet ("all registered" waits for them). */
+static void bs_set(gw_vclient_t *vc, bs_state_t st)
+{
+    struct gw_bs *bs = vc->bs;
+    if (busy(bs->state) && !busy((uint8_t)st))
+        vc->m->n_bootstrapping--;
+    else if (!busy(bs->state) && busy((uint8_t)st))
+        vc->m->n_bootstrapping++;
+    bs->state = (uint8_t)st;
+}
+
 static void on_bs_timer(void *ctx);
 
 int gw_lwm2m_set_bootstrap(gw_lwm2m_t *m, const gw_lwm2m_server_opts_t *bs, bool all, const char *state_dir)
@@ -121,6 +135,7 @@ void gw_bs_client_free(gw_vclient_t *vc)
     if (!bs)
         return;
     gw_timer_stop(vc->m->loop, &bs->timer);
+    bs_set(vc, BS_IDLE);
     gw_reg_release_session(&bs->reg);
     free(bs);
     vc->bs = NULL;
@@ -140,7 +155,7 @@ static void retry_later(gw_vclient_t *vc, const char *why)
     gw_warn("%s: bootstrap with %s failed (%s); trying again in %.1f s", vc->endpoint, bs_uri(vc), why,
             (double)ms / 1000.0);
     bs->reg.token_len = 0;
-    bs->state = BS_BACKOFF;
+    bs_set(vc, BS_BACKOFF);
     gw_timer_start(m->loop, &bs->timer, ms);
 }
 
@@ -183,7 +198,7 @@ static void send_request(gw_vclient_t *vc)
         retry_later(vc, "cannot send");
         return;
     }
-    bs->state = BS_REQUESTING;
+    bs_set(vc, BS_REQUESTING);
     bs->server_initiated = false;
     gw_info("%s: Bootstrap-Request sent to %s", vc->endpoint, bs_uri(vc));
 }
@@ -235,7 +250,7 @@ void gw_bs_start(gw_vclient_t *vc)
     char why[160];
     if (rc == 1 && gw_accounts_check(vc, why, sizeof why) > 0) {
         gw_info("%s: registering from its persisted provisioning (no bootstrap)", vc->endpoint);
-        bs->state = BS_DONE;
+        bs_set(vc, BS_DONE);
         start_registrations(vc);
         return;
     }
@@ -260,7 +275,7 @@ bool gw_bs_registration_failed(struct gw_reg *r)
     if (gw_store_get(vc->sc, &p, &v, NULL) == 0 && v.type == GW_TYPE_BOOLEAN && !v.v.b)
         return false;
     gw_notice("%s: registration with %s failed for good: bootstrapping again", vc->endpoint, r->srv->uri);
-    vc->bs->state = BS_IDLE;
+    bs_set(vc, BS_IDLE);
     begin_bootstrap(vc);
     return true;
 }
@@ -289,7 +304,7 @@ coap_response_t gw_bs_on_response(struct gw_reg *r, const coap_pdu_t *received)
     r->token_len = 0;
     coap_pdu_code_t code = coap_pdu_get_code(received);
     if (code == C(204)) {
-        bs->state = BS_WAITING;
+        bs_set(vc, BS_WAITING);
         gw_info("%s: Bootstrap-Request accepted by %s; waiting for its writes and Bootstrap-Finish",
                 vc->endpoint, bs_uri(vc));
         gw_timer_start(vc->m->loop, &bs->timer, (int64_t)vc->m->bs_finish_timeout_s * 1000);
@@ -507,7 +522,7 @@ static int bs_finish(bs_req_t *q)
         return refuse(q, C(406), "%s", why);
     }
     gw_timer_stop(vc->m->loop, &bs->timer);
-    bs->state = BS_DONE;
+    bs_set(vc, BS_DONE);
     bs->backoff_s = 0;
     gw_notice("%s: bootstrap finished (%s): %d server account%s; registering", vc->endpoint,
               bs->server_initiated ? "server-initiated" : "client-initiated", n, n == 1 ? "" : "s");
@@ -556,7 +571,7 @@ void gw_bs_handle(struct gw_reg *r, coap_session_t *session, const coap_pdu_t *r
         /* Nothing asked for: the bootstrap server starts one itself. */
         gw_timer_stop(vc->m->loop, &bs->timer);
         bs->server_initiated = true;
-        bs->state = BS_WAITING;
+        bs_set(vc, BS_WAITING);
         gw_notice("%s: bootstrap started by %s (server-initiated)", vc->endpoint, bs_uri(vc));
     }
     if (bs->state == BS_WAITING) /* every request restarts the Finish timeout */

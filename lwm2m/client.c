@@ -382,6 +382,7 @@ int gw_reg_ensure_session(struct gw_reg *r)
         return 0;
     if (!s->resolved && server_resolve(s) < 0)
         return -EHOSTUNREACH;
+    errno = 0;
     if (s->proto == COAP_PROTO_DTLS) {
         int rc = gw_dtls_session(r, &r->session); /* dtls.c: PSK, RPK or X.509 as /0 says */
         if (rc == -EINVAL) {
@@ -392,8 +393,18 @@ int gw_reg_ensure_session(struct gw_reg *r)
         r->session = coap_new_client_session(m->ctx, NULL, &s->addr, COAP_PROTO_UDP);
     }
     if (!r->session) {
-        gw_warn("%s: cannot open a CoAP session to %s (out of sockets? check LimitNOFILE)",
-                r->vc->endpoint, s->uri);
+        int e = errno;
+        /* Credentials were checked above; what is left is the socket, or
+         * libcoap's DTLS setup (its own log lines above say why). */
+        if (e == EMFILE || e == ENFILE)
+            gw_warn("%s: cannot open a CoAP session to %s: %s (raise LimitNOFILE)", r->vc->endpoint, s->uri,
+                    strerror(e));
+        else if (s->proto == COAP_PROTO_DTLS)
+            gw_warn("%s: cannot open a DTLS session to %s: libcoap refused its setup (see libcoap's lines above)",
+                    r->vc->endpoint, s->uri);
+        else
+            gw_warn("%s: cannot open a CoAP session to %s: %s", r->vc->endpoint, s->uri,
+                    e ? strerror(e) : "libcoap refused it");
         return -EIO;
     }
     coap_session_set_app_data(r->session, r);

@@ -224,7 +224,9 @@ struct gw_lwm2m {
     size_t n_buckets;
     size_t n_clients;
     size_t n_registered; /* registrations in REGISTERED/UPDATING state */
-    bool all_registered;  /* logged that every client is registered */
+    bool all_registered;  /* logged that every client is registered (registration.c) */
+    size_t all_logged_clients, all_logged_regs; /* n_clients, n_regs_total when it was */
+    size_t n_bootstrapping; /* clients between Bootstrap-Request and -Finish (bootstrap.c) */
     gw_vclient_refresh_fn refresh;
     void *refresh_ctx;
     gw_vclient_write_fn write_hook;

@@ -141,6 +141,7 @@ static void go_away(struct gw_server *s)
         if (r->state == GW_REG_AWAY)
             n++;
     }
+    s->m->all_registered = false; /* "all registered" again once they are back */
     gw_notice("server %s unreachable (%s): %zu clients keeping their readings until it answers", s->uri,
               s->away_why ? s->away_why : "no answer", n);
     gw_timer_start(m->loop, &s->probe_timer, PROBE_FIRST_MS);

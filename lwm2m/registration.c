@@ -45,12 +45,21 @@ static void set_state(struct gw_reg *r, gw_reg_state_t st)
         m->n_registered--;
     else if (!was && now)
         m->n_registered++;
-    /* One line when the whole fleet is in (and again after it was not):
-     * operators watch for it, and benchmarks wait on it. */
-    bool all = m->n_clients && m->n_regs_total && m->n_registered == m->n_regs_total;
-    if (all && !m->all_registered)
+    /* One line per milestone, which operators watch for and benchmarks
+     * wait on: the fleet in at start; again once the clients or their
+     * registrations changed in number since the last line (a reload, a
+     * bootstrap that named other servers) or after a server's outage
+     * (outage.c re-arms it); not after one client's re-registration. A
+     * client still bootstrapping has no registration yet: the fleet is
+     * not in until it has. */
+    bool all = m->n_clients && m->n_regs_total && m->n_registered == m->n_regs_total && !m->n_bootstrapping;
+    if (all && (!m->all_registered || m->all_logged_clients != m->n_clients ||
+                m->all_logged_regs != m->n_regs_total)) {
         gw_notice("all %zu virtual clients registered", m->n_clients);
-    m->all_registered = all;
+        m->all_registered = true;
+        m->all_logged_clients = m->n_clients;
+        m->all_logged_regs = m->n_regs_total;
+    }
 }
 
 static void on_timer(void *ctx);

@@ -412,3 +412,32 @@ def test_state_file_not_regular_or_readable_by_others(tmp):
                 gw.wait_log(r"bs-dev: .*bs-dev\.prov refused, bootstrapping again: " + reason)
                 assert not gw.has_log(r"Invalid argument|Too many levels"), name
                 gw.wait_log(r"bs-dev: bootstrap finished")
+
+
+def test_all_registered_waits_for_bootstrapping_clients_and_is_said_once(tmp):
+    """"all N virtual clients registered" (benchmarks wait on it) is not
+    logged while a client is still bootstrapping, and not again when a
+    client re-registers after a server-initiated bootstrap."""
+    import threading
+    go = threading.Event()
+
+    def script(b, ep):
+        assert go.wait(20), "test never released the bootstrap"
+        return _provision(b, ep, _account(srv.uri))
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = script
+        servers = 'servers = ( { uri = "%s"; short_server_id = 101; } );\n' % srv.uri
+        with Gateway(tmp, _conf(bs, servers=servers)) as gw:
+            bs.wait_bs_request(EP)
+            gw.wait_log(r"bs-gw: registered with")
+            assert not gw.has_log(r"virtual clients registered"), gw.log_tail()
+            go.set()
+            assert bs.wait_result(EP)["finish"][0] == "2.04"
+            gw.wait_log(r"all 2 virtual clients registered")
+            mark = gw.mark()
+            # the bootstrap server starts another bootstrap: the device
+            # re-registers, the fleet's size is the same, no second line
+            bs.script = None
+            assert _provision(bs, EP, _account(srv.uri))["finish"][0] == "2.04"
+            gw.wait_log(r"bs-dev: registered with", since=mark)
+            assert not gw.has_log(r"virtual clients registered", since=mark), gw.log_tail()
