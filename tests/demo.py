@@ -31,11 +31,20 @@ READ_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 15.0
 
 # Resource names for the objects the demo uses (OMA LwM2M registry:
-# Core objects 1 and 3, IPSO 3303/3304/3331 reusable resources 55xx/57xx).
+# Core objects 1 (version 1.2, every resource, as lwm2m/registry_table.c
+# names them) and 3, IPSO 3303/3304/3331 reusable resources 55xx/57xx).
+SERVER_NAMES = [
+    "Short Server ID", "Lifetime", "Default Minimum Period", "Default Maximum Period", "Disable",
+    "Disable Timeout", "Notification Storing When Disabled or Offline", "Binding",
+    "Registration Update Trigger", "Bootstrap-Request Trigger", "APN Link", "TLS-DTLS Alert Code",
+    "Last Bootstrapped", "Registration Priority Order", "Initial Registration Delay Timer",
+    "Registration Failure Block", "Bootstrap on Registration Failure", "Communication Retry Count",
+    "Communication Retry Timer", "Communication Sequence Delay Timer", "Communication Sequence Retry Count",
+    "Trigger", "Preferred Transport", "Mute Send", "Alternate APN Links", "Supported Server Versions",
+    "Default Notification Mode", "Profile ID Hash Algorithm",
+]
 NAMES = {
-    (1, 0): "Short Server ID", (1, 1): "Lifetime", (1, 2): "Default Min Period",
-    (1, 3): "Default Max Period", (1, 5): "Disable Timeout", (1, 6): "Notification Storing",
-    (1, 7): "Binding", (3, 0): "Manufacturer", (3, 1): "Model Number", (3, 2): "Serial Number",
+    (3, 0): "Manufacturer", (3, 1): "Model Number", (3, 2): "Serial Number",
     (3, 3): "Firmware Version", (3, 4): "Reboot", (3, 6): "Available Power Sources",
     (3, 7): "Power Source Voltage", (3, 8): "Power Source Current", (3, 9): "Battery Level", (3, 10): "Memory Free", (3, 11): "Error Code",
     (3, 13): "Current Time", (3, 14): "UTC Offset", (3, 15): "Timezone",
@@ -47,6 +56,7 @@ NAMES = {
     (None, 5700): "Sensor Value", (None, 5701): "Sensor Units",
     (None, 5750): "Application Type", (None, 5805): "Cumulative Active Power",
 }
+NAMES.update({(1, rid): name for rid, name in enumerate(SERVER_NAMES)})
 OBJECTS = {1: "LwM2M Server", 3: "Device", 3303: "Temperature", 3304: "Humidity",
            3331: "Energy"}
 

@@ -104,3 +104,21 @@ def test_observe_of_an_empty_object(tmp):
         _create(srv, 4.5)
         n = srv.wait_notify(req)
         assert dict(decode_senml_json(bytes.fromhex(n["payload_hex"]))) == {"/3300/0/5700": 4.5}, n
+
+
+def test_demo_names_every_server_resource_as_the_registry_does(tmp):
+    """The demo's table (tests/demo.py) shows a name for every /1 resource
+    (/1/0/23 Mute Send had none), each the registry table's."""
+    import os
+    import re
+    import sys
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    sys.path.insert(0, os.path.join(root, "tests"))
+    import demo
+    src = open(os.path.join(root, "lwm2m", "registry_table.c")).read()
+    block = src[src.index("res_1[] = {"):]
+    block = block[:block.index("};")]
+    table = {int(rid): name for rid, name in re.findall(r'\{(\d+), GW_TYPE_\w+, [^"]*"([^"]*)"', block)}
+    assert table[23] == "Mute Send", table
+    for rid, name in table.items():
+        assert demo.resource_name("/1/0/%d" % rid) == name, (rid, name)
