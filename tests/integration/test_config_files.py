@@ -141,3 +141,21 @@ def test_sighup_with_a_fifo_in_place_is_refused_and_the_daemon_goes_on(tmp):
             gw.wait_log(r"reload: .* has 1 error; keeping the running configuration", since=mark)
             # the loop still runs: a Read is answered
             assert srv.read("dev-a", "/3303/0/5700")["code"] == "2.05"
+
+
+def test_dtls_x509_example_checks_once_its_test_keys_are_made(tmp):
+    """examples/dtls-x509.conf ships without keys: --check names each file
+    missing at its line, and passes once tools/make-test-certs.sh (named
+    in the example's header) made them."""
+    import shutil
+    repo = os.path.join(os.path.dirname(__file__), "..", "..")
+    conf = os.path.join(tmp, "dtls-x509.conf")
+    shutil.copy(os.path.join(repo, "examples", "dtls-x509.conf"), conf)
+    assert "tools/make-test-certs.sh" in open(conf).read()
+    rc, out, err = check(conf)
+    assert rc == 1 and "keys/gateway.pem\" cannot open: No such file" in err, (rc, out, err)
+    subprocess.run(["sh", os.path.join(repo, "tools", "make-test-certs.sh"), os.path.join(tmp, "keys")],
+                   check=True, capture_output=True, timeout=60)
+    assert stat.S_IMODE(os.stat(os.path.join(tmp, "keys", "gateway.key")).st_mode) == 0o600
+    rc, out, err = check(conf)
+    assert rc == 0 and "OK, 1 server, 1 device" in out, (rc, out, err)

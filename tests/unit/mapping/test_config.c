@@ -563,7 +563,10 @@ static void load_example(const char *path)
 
 GW_TEST(examples_load)
 {
-    /* Tests run from the repository root (make check). */
+    /* Tests run from the repository root (make check). Not
+     * examples/dtls-x509.conf: its keys are made by
+     * tools/make-test-certs.sh, which test_config_files.py runs before
+     * checking it (test_dtls_x509_example_checks_once_its_test_keys_are_made). */
     load_example("examples/demo.conf");
     load_example("examples/gateway.conf");
     gw_registry_t *reg = NULL;
