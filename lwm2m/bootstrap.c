@@ -340,6 +340,14 @@ void gw_bs_registered(struct gw_reg *r)
             bs_uri(vc), n ? local : "?");
 }
 
+void gw_bs_accounts_written(gw_vclient_t *vc)
+{
+    /* DONE: its accounts are the bootstrap server's (or its file's); in
+     * the middle of a bootstrap the Finish persists them. */
+    if (vc->bs && vc->bs->state == BS_DONE)
+        gw_prov_save(vc->m->prov_dir, vc->endpoint, vc->sc);
+}
+
 void gw_bs_on_nack(struct gw_reg *r, coap_nack_reason_t reason)
 {
     gw_vclient_t *vc = r->vc;

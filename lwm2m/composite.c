@@ -336,6 +336,11 @@ static int do_ipatch(comp_req_t *q, const coap_pdu_t *request, const uint8_t *pa
                 if (vc->regs[k].srv_iid == rec->path.id[1])
                     gw_reg_request_update(&vc->regs[k], false);
     }
+    bool accounts = false;
+    for (size_t i = 0; code != GW_DM_WAITING && keep && i < dec.n; i++)
+        accounts |= keep[i] && (dec.recs[i].path.id[0] == 1 || dec.recs[i].path.id[0] == 2);
+    if (accounts)
+        gw_bs_accounts_written(vc);
     if (!code)
         gw_debug("%s: Write-Composite of %zu values", vc->endpoint, dec.n);
     free(keep);

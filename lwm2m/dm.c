@@ -403,15 +403,19 @@ static int apply_records(dm_req_t *q, const gw_decoded_t *dec, bool replace)
             last = res;
         }
     }
+    bool accounts = false;
     for (size_t i = 0; i < dec->n; i++) {
         int rc = gw_store_set(s, q->vc->sc, &dec->recs[i].path, &dec->recs[i].value, 0);
         if (rc < 0)
             return fail(q, C(500), "store refused the value%s", NULL);
+        accounts |= dec->recs[i].path.id[0] == 1 || dec->recs[i].path.id[0] == 2;
         if (dec->recs[i].path.id[0] == 1 && dec->recs[i].path.id[2] == 1)
             for (size_t k = 0; k < q->vc->n_regs; k++)
                 if (q->vc->regs[k].srv_iid == dec->recs[i].path.id[1])
                     gw_reg_request_update(&q->vc->regs[k], false);
     }
+    if (accounts)
+        gw_bs_accounts_written(q->vc);
     return 0;
 }
 

@@ -582,6 +582,11 @@ void gw_bs_on_nack(struct gw_reg *r, coap_nack_reason_t reason);
  * persisted file, or the session failed) opens one, so its bootstrap server
  * can start a bootstrap (server-initiated); no-op otherwise. */
 void gw_bs_registered(struct gw_reg *r);
+/* dm.c, composite.c: a management server changed vc's /1 or /2. A client
+ * a bootstrap server provisioned keeps it across restarts (its .prov file
+ * rewritten, prov_file.c); one whose accounts come from the configuration
+ * does not: the file is their source at every start and reload. */
+void gw_bs_accounts_written(gw_vclient_t *vc);
 /* registration.c: a Register of r failed for good (1.1 registration
  * sequence exhausted): the client bootstraps again when it may. true when
  * bootstrap took over. */

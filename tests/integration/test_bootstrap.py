@@ -441,3 +441,29 @@ def test_all_registered_waits_for_bootstrapping_clients_and_is_said_once(tmp):
             assert _provision(bs, EP, _account(srv.uri))["finish"][0] == "2.04"
             gw.wait_log(r"bs-dev: registered with", since=mark)
             assert not gw.has_log(r"virtual clients registered", since=mark), gw.log_tail()
+
+
+def test_server_written_server_object_survives_a_restart(tmp):
+    """A management server's Write of /1/x/1 (and the other writable /1
+    resources) on a client a bootstrap server provisioned is persisted with
+    the rest of its .prov file, as a device keeps it: the next start
+    registers with the written lifetime, no bootstrap."""
+    with TestServer() as srv, BsServer() as bs:
+        bs.script = lambda b, ep: _provision(b, ep, _account(srv.uri, lifetime=60))
+        with Gateway(tmp, _conf(bs)) as gw:
+            srv.wait_register(EP)
+            mark = gw.mark()
+            w = srv.request("write", ep=EP, path="/1/1/1", cf=0, payload_text="99")
+            assert w["code"] == "2.04", w
+            w = srv.request("write", ep=EP, path="/1/1/3", cf=0, payload_text="300")
+            assert w["code"] == "2.04", w
+            gw.wait_log(r"bs-dev: provisioned servers persisted", since=mark)
+        f = _prov_file(tmp, EP)
+        assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+        n_requests = len(bs.bs_requests)
+        with Gateway(tmp, _conf(bs)) as gw:
+            gw.wait_log(r"bs-dev: registering from its persisted provisioning")
+            ev = srv.wait_register(EP)
+            assert ev["query"]["lt"] == "99", ev
+            assert srv.read(EP, "/1/1/3")["payload_text"] == "300"
+        assert [r for r in bs.bs_requests[n_requests:] if r[0] == EP] == [], bs.bs_requests
