@@ -175,6 +175,7 @@ struct gw_reg {
     struct gw_block_tx *tx; /* a Register/Update body going block-wise */
     struct gw_send *send;   /* send.c: Send and the offline store towards this server,
                                NULL until the client needs them */
+    struct gw_at_risk *at_risk; /* at_risk.c: readings of recent NON notifications, NULL when none */
     /* accounts.c: the client's /1 (Server) and /0 (Security) instances this
      * registration follows: lifetime, binding, periods, credentials */
     uint16_t srv_iid, sec_iid;
@@ -483,6 +484,30 @@ void gw_send_client_free(gw_vclient_t *vc);
 void gw_send_module_free(gw_lwm2m_t *m);
 /* Store hook fan-out: a value of vc changed. */
 void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_value_t *v);
+/* True for the paths of sensor readings (what Send and the offline store
+ * carry): object id above 5 (not Security, Server, Access Control, Device,
+ * Connectivity Monitoring, Firmware Update), a resource or below. */
+bool gw_reading_path(const gw_path_t *p);
+
+/* at_risk.c: the readings of r's NON notifications of the last
+ * GW_AT_RISK_MS (monotonic ms) whose receipt nothing proves: a datagram in
+ * a dead server's receive buffer is dropped without an ICMP error. */
+#define GW_AT_RISK_MS 2000
+/* Notes what o's NON notification sent at now (monotonic) carries: the
+ * readings below its paths changed since its previous notification
+ * (o->last_wall_ms, not yet updated). Out of memory: fewer noted. */
+void gw_at_risk_note(struct gw_reg *r, const struct gw_obs *o, int64_t now);
+/* The server answered a request r sent at sent_ms (monotonic): it read
+ * every datagram sent before (a socket is read in order). */
+void gw_at_risk_proven(struct gw_reg *r, int64_t sent_ms);
+/* Appends to *list (grown with realloc; *n used of *cap) the readings of
+ * notifications sent within GW_AT_RISK_MS before now or at or after
+ * dead_ms (both monotonic), each (path, timestamp) once; values are
+ * borrowed until gw_at_risk_free. Returns 0 or -ENOMEM (fewer appended). */
+int gw_at_risk_take(struct gw_reg *r, int64_t dead_ms, int64_t now, gw_record_t **list, size_t *n, size_t *cap);
+/* Forgets them all (r->at_risk NULL). */
+void gw_at_risk_free(struct gw_reg *r);
+
 /* outage.c: r stops reporting (its server is away); dead_ms (monotonic):
  * notifications sent from then on were lost. Keeps, once per reading, what
  * its observations had pending or lost; a Send in flight goes again. */

@@ -267,6 +267,8 @@ static int notify(struct gw_obs *o)
         gw_server_unreachable(r->srv, prev_tx, "cannot send: ICMP error");
     }
     o->has_non_mid = !con && mid != COAP_INVALID_MID;
+    if (o->has_non_mid && !code)
+        gw_at_risk_note(r, o, now); /* before notified(): o->last_wall_ms is the previous one */
     o->non_mid = (uint16_t)mid;
     if (con)
         o->last_con_ms = now;
@@ -397,6 +399,7 @@ void gw_obs_drop_all(struct gw_reg *r)
 {
     while (r->obs)
         unlink_obs(r->obs);
+    gw_at_risk_free(r); /* what they notified concerns nobody now */
 }
 
 size_t gw_obs_count(const struct gw_reg *r)

@@ -144,7 +144,7 @@ static bool online(const struct gw_send *s) { return !s->held && reg_up(s->r); }
 /* Readings are what sensors report: the LwM2M management objects (Security,
  * Server, Access Control, Device, Connectivity Monitoring, Firmware
  * Update) change through the server or on demand, and are read, not sent. */
-static bool is_reading(const gw_path_t *p) { return p->len >= 3 && p->id[0] > 5; }
+bool gw_reading_path(const gw_path_t *p) { return p->len >= 3 && p->id[0] > 5; }
 
 static void mark_backlog(struct gw_send *s)
 {
@@ -324,7 +324,11 @@ int gw_send_client_new(gw_vclient_t *vc, const gw_vclient_opts_t *opts)
     return 0;
 }
 
-void gw_send_reg_drop(struct gw_reg *r) { lane_free(&r->send); }
+void gw_send_reg_drop(struct gw_reg *r)
+{
+    lane_free(&r->send);
+    gw_at_risk_free(r);
+}
 
 void gw_send_client_free(gw_vclient_t *vc)
 {
@@ -530,6 +534,7 @@ bool gw_send_on_response(struct gw_reg *r, const coap_pdu_t *received)
         bool full = s->inflight == SEND_CHUNK;
         if (s->backlog)
             s->srv->delivered += s->inflight;
+        gw_at_risk_proven(r, s->last_ms);
         gw_offline_consume(s->q, s->inflight);
         send_over(s);
         backlog_check(s);
@@ -642,7 +647,7 @@ void gw_send_value_changed(gw_vclient_t *vc, const gw_path_t *path, const gw_val
         }
         return;
     }
-    if (!is_reading(path))
+    if (!gw_reading_path(path))
         return;
     int64_t ts = 0; /* looked up once, for the first server that needs it */
     for (size_t i = 0; i < vc->n_regs; i++)
@@ -655,10 +660,11 @@ static int by_time(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static bool listed(const gw_record_t *recs, size_t n, const gw_path_t *p)
+/* The same reading (path and timestamp) is in recs already. */
+static bool listed(const gw_record_t *recs, size_t n, const gw_path_t *p, int64_t ts)
 {
     for (size_t i = 0; i < n; i++)
-        if (gw_path_cmp(&recs[i].path, p) == 0)
+        if ((int64_t)recs[i].time == ts && gw_path_cmp(&recs[i].path, p) == 0)
             return true;
     return false;
 }
@@ -675,8 +681,8 @@ static void collect(gw_vclient_t *vc, const gw_path_t *path, int64_t since_ms, g
     for (size_t i = 0; i < k; i++) {
         gw_value_t v;
         int64_t ts = 0;
-        if (!is_reading(&recs[i].path) || gw_store_get(vc->sc, &recs[i].path, &v, &ts) < 0 || ts <= since_ms ||
-            listed(*list, *n, &recs[i].path))
+        if (!gw_reading_path(&recs[i].path) || gw_store_get(vc->sc, &recs[i].path, &v, &ts) < 0 || ts <= since_ms ||
+            listed(*list, *n, &recs[i].path, ts))
             continue;
         if (*n == *cap) {
             size_t c = *cap ? *cap * 2 : 16;
@@ -709,18 +715,22 @@ void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms)
             mark_backlog(s);
             gw_offline_persist(s->q);
         }
+        gw_at_risk_free(r);
         return;
     }
-    if (!r->obs || muted(r) || !storing(r))
+    if (!r->obs || muted(r) || !storing(r) || (!s && !(s = lane(r)))) {
+        gw_at_risk_free(r);
         return;
-    if (!s && !(s = lane(r)))
-        return;
-    /* What each observation of this server still owed: changes pending
-     * (after its last notification), and those of a notification sent once
-     * the server was already gone (after dead_ms: lost). Each path once,
-     * oldest first. */
+    }
+    /* What each observation of this server still owed: the readings of its
+     * NON notifications the server may never have read (at_risk.c: within
+     * 2 s before now, or sent once it was already gone, after dead_ms), the
+     * changes pending (after its last notification), and the current
+     * values a notification sent after dead_ms carried. Each reading
+     * (path and timestamp) once, oldest first. */
     gw_record_t *list = NULL;
     size_t n = 0, cap = 0;
+    gw_at_risk_take(r, dead_ms, gw_now_ms(), &list, &n, &cap);
     for (struct gw_obs *o = r->obs; o; o = o->next) {
         int64_t since = o->last_ms >= dead_ms ? o->prev_wall_ms : o->last_wall_ms;
         for (size_t i = 0; i < o->n_members; i++)
@@ -731,4 +741,5 @@ void gw_send_reg_suspended(struct gw_reg *r, int64_t dead_ms)
     for (size_t i = 0; i < n; i++)
         keep(s, &list[i].path, &list[i].value, (int64_t)list[i].time, true);
     free(list);
+    gw_at_risk_free(r); /* after keep: list borrowed its values */
 }

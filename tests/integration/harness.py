@@ -868,3 +868,44 @@ def parse_link_format(text):
                 raise ValueError("link-format: expected ',' at %d in %r" % (i, text))
             i += 1
     return out
+
+
+# The gateway keeps again, for the backlog, the readings of NON
+# notifications sent within this long before it noticed the server was gone
+# (lwm2m/at_risk.c GW_AT_RISK_MS): the server may or may not have read them.
+AT_RISK_S = 2.0
+
+
+def check_outage_junction(notified, sent, t_kill, step=1.0, modulo=10.0):
+    """What a server got before it was killed and the backlog it got after,
+    for one sawtooth reading (value steps by step modulo modulo, one reading
+    every 0.5 s). notified: (value, arrival time) of every notification of
+    that path the server logged, oldest first; sent: (value, timestamp) of
+    the backlog's readings in arrival order (already checked contiguous,
+    none twice); t_kill: wall time just before the kill.
+
+    Guarantee checked: no reading lost (the backlog starts at the latest
+    notified reading or right after it), and readings come twice only as
+    the at-risk window allows: the first readings of the backlog, each
+    equal in value to a notification that arrived less than 2 s after its
+    timestamp (the same value comes back every 5 s; the server can tell it
+    by value and time), none older than
+    that window before the kill (1 s of margin for a loaded machine)."""
+    assert notified and sent, (notified, sent)
+
+    def seen(vt):
+        v, t = vt
+        return any(abs(nv - v) < 1e-3 and -0.05 <= nt - t < 2.0 for nv, nt in notified)
+
+    dups = [vt for vt in sent if seen(vt)]
+    assert sent[:len(dups)] == dups, ("a reading the server had, after new ones", dups, sent[:8])
+    assert all(t > t_kill - AT_RISK_S - 1.0 for _, t in dups), ("twice outside the at-risk window", dups, t_kill)
+    last_v, last_t = notified[-1]
+    if dups:
+        v, t = dups[-1]
+        assert abs(v - last_v) < 1e-3 and -0.05 <= last_t - t < 2.0, ("the latest notified reading not kept again "
+                                                                        "though older ones were", notified[-3:],
+                                                                        dups)
+    else:
+        assert abs((sent[0][0] - last_v) % modulo - step) < 1e-3, ("reading(s) lost", notified[-3:], sent[:3])
+    return dups
