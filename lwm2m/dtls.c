@@ -150,6 +150,18 @@ int gw_accounts_secmode(gw_lwm2m_security_t sec)
 
 /* ---- checking the server ---- */
 
+/* What a failure names: the configuration's setting, or for a client a
+ * bootstrap server provisioned (its accounts are its /0 instances, not the
+ * configuration's files) the /0 resource, so nobody looks for a ca_file
+ * that does not exist. */
+static const char *src(const struct gw_reg *r, const char *setting, int rid, char *buf, size_t size)
+{
+    if (!r->vc->bs)
+        return setting;
+    snprintf(buf, size, "/0/%u/%d", (unsigned)r->sec_iid, rid);
+    return buf;
+}
+
 /* DER certificates one after the other (what server_key holds for usage
  * 2): the length of the one at p, from its SEQUENCE header (X.690 8.1.3),
  * 0 when it is not one. */
@@ -172,9 +184,11 @@ static size_t der_len(const uint8_t *p, size_t avail)
 
 static void status_why(struct gw_reg *r, unsigned status, const char *name)
 {
-    if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
-        set_why(r, "name mismatch: the server's certificate is not for \"%s\" (server_name, or the URI's host)",
-                name);
+    if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
+        char b[32];
+        set_why(r, "name mismatch: the server's certificate is not for \"%s\" (%s, or the URI's host)", name,
+                src(r, "server_name", SEC_SNI, b, sizeof b));
+    }
     else if (status & GNUTLS_CERT_EXPIRED)
         set_why(r, "the server's certificate has expired");
     else if (status & GNUTLS_CERT_NOT_ACTIVATED)
@@ -183,8 +197,11 @@ static void status_why(struct gw_reg *r, unsigned status, const char *name)
         set_why(r, "certificate not trusted: a signature in the server's chain is wrong");
     else if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
         set_why(r, "certificate not trusted: the server's chain uses an insecure algorithm");
-    else if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_INVALID))
-        set_why(r, "certificate not trusted: no CA of ca_file signed the server's certificate");
+    else if (status & (GNUTLS_CERT_SIGNER_NOT_FOUND | GNUTLS_CERT_SIGNER_NOT_CA | GNUTLS_CERT_INVALID)) {
+        char b[32];
+        set_why(r, "certificate not trusted: no CA of %s signed the server's certificate",
+                src(r, "ca_file", SEC_SERVER_KEY, b, sizeof b));
+    }
     else
         set_why(r, "certificate not trusted (GnuTLS status 0x%x)", status);
 }
@@ -248,7 +265,7 @@ static int check_server(const char *cn, const uint8_t *der, size_t der_len_, coa
     gnutls_session_t gs = coap_session_get_tls(session, NULL);
     if (!r || !gs)
         return 0;
-    char name[256];
+    char name[256], b[32];
     gw_dtls_creds_t c;
     gw_dtls_creds_of_reg(r, &c, name, sizeof name);
     gnutls_certificate_type_t type = gnutls_certificate_type_get2(gs, GNUTLS_CTYPE_PEERS);
@@ -260,7 +277,8 @@ static int check_server(const char *cn, const uint8_t *der, size_t der_len_, coa
         if (!c.verify)
             return 1;
         if (!c.server_key || c.server_key_len != der_len_ || memcmp(c.server_key, der, der_len_) != 0) {
-            set_why(r, "the server's public key is not the one pinned (server_cert_file, /0/x/4)");
+            set_why(r, "the server's public key is not the one pinned (%s)",
+                    src(r, "server_cert_file", SEC_SERVER_KEY, b, sizeof b));
             return 0;
         }
         return 1;
@@ -276,12 +294,14 @@ static int check_server(const char *cn, const uint8_t *der, size_t der_len_, coa
     if (!c.verify)
         return 1;
     if (!c.server_key) {
-        set_why(r, "certificate not trusted: no ca_file or server_cert_file (/0/x/4) to check it against");
+        set_why(r, "certificate not trusted: %s", r->vc->bs ? "/0/x/4 is empty: nothing to check it against"
+                                                          : "no ca_file or server_cert_file to check it against");
         return 0;
     }
     if (c.cert_usage == GW_DTLS_USAGE_PINNED) {
         if (c.server_key_len != der_len_ || memcmp(c.server_key, der, der_len_) != 0) {
-            set_why(r, "certificate not trusted: the server's certificate is not server_cert_file's");
+            set_why(r, "certificate not trusted: the server's certificate is not %s's",
+                    src(r, "server_cert_file", SEC_SERVER_KEY, b, sizeof b));
             return 0;
         }
         return 1;
@@ -405,6 +425,24 @@ int gw_dtls_session(struct gw_reg *r, coap_session_t **out)
     return *out ? 0 : -EIO;
 }
 
+/* What to check when the server refused the handshake: the client's own
+ * credentials, by the names they have where they came from. */
+static void hint_of(const struct gw_reg *r, int mode, char *out, size_t size)
+{
+    char own[32] = "", secret[32] = "";
+    bool cfg = !r->vc->bs;
+    src(r, "", SEC_OWN, own, sizeof own);
+    src(r, "", SEC_SECRET, secret, sizeof secret);
+    if (mode == GW_DTLS_MODE_PSK && cfg)
+        snprintf(out, size, "check psk_identity and psk_key");
+    else if (mode == GW_DTLS_MODE_PSK)
+        snprintf(out, size, "check the PSK identity %s and key %s", own, secret);
+    else
+        snprintf(out, size, "does the server %s this client's %s (%s%s%s)?",
+                 mode == GW_DTLS_MODE_RPK ? "know" : "trust", mode == GW_DTLS_MODE_RPK ? "public key" : "certificate",
+                 cfg ? "cert_file" : own, cfg ? "/" : ", ", cfg ? "key_file" : secret);
+}
+
 /* libcoap logs the alert a failed handshake got or sent ("***<session>:
  * Alert '42': Bad certificate"), then reports COAP_EVENT_DTLS_ERROR for the
  * session, then the NACK: the text is kept for that event. */
@@ -429,13 +467,10 @@ void gw_dtls_on_error(struct gw_reg *r)
         last_alert[0] = '\0';
         return;
     }
-    char name[256];
+    char name[256], hint[160];
     gw_dtls_creds_t c;
     gw_dtls_creds_of_reg(r, &c, name, sizeof name);
-    const char *hint = c.mode == GW_DTLS_MODE_PSK ? "check psk_identity and psk_key"
-                       : c.mode == GW_DTLS_MODE_RPK
-                           ? "does the server know this client's public key (cert_file/key_file)?"
-                           : "does the server trust this client's certificate (cert_file/key_file)?";
+    hint_of(r, c.mode, hint, sizeof hint);
     if (last_alert[0])
         set_why(r, "alert \"%s\"; %s", last_alert, hint);
     else
@@ -446,8 +481,13 @@ void gw_dtls_on_error(struct gw_reg *r)
 const char *gw_dtls_failure(struct gw_reg *r)
 {
     static char buf[320];
-    snprintf(buf, sizeof buf, "DTLS handshake failed: %s",
-             r->dtls_why ? r->dtls_why : "check psk_identity and psk_key");
+    /* A server that refuses the client's certificate ends the handshake
+     * with an alert that libcoap 4.3.1 reports as COAP_EVENT_DTLS_CLOSED,
+     * not _ERROR: the reason is made here then, from the alert and the
+     * registration's own mode (not a PSK hint on a certificate session). */
+    if (!r->dtls_why)
+        gw_dtls_on_error(r);
+    snprintf(buf, sizeof buf, "DTLS handshake failed: %s", r->dtls_why ? r->dtls_why : "no reason known");
     return buf;
 }
 

@@ -209,6 +209,19 @@ def test_dtls_x509_wrong_server_name_is_refused_and_logged(tmp):
              r'name mismatch: the server\'s certificate is not for "other\.example"')
 
 
+def test_dtls_x509_client_certificate_the_server_refuses_is_named(tmp):
+    """The server's CA did not sign the client's certificate: libcoap 4.3.1
+    reports the server's alert as the session closing, and the failure
+    still names the certificate, not a PSK."""
+    p = _pki(tmp)
+    _openssl("req", "-new", "-key", p("cli.key"), "-out", p("cli2.csr"), "-subj", "/CN=dtls-gw")
+    _openssl("x509", "-req", "-in", p("cli2.csr"), "-CA", p("ca2.pem"), "-CAkey", p("ca2.key"),
+             "-CAcreateserial", "-out", p("cli2.pem"), "-days", "2")
+    _refused(tmp, _x509_server(p), 'security = "x509"; cert_file = "%s"; key_file = "%s"; ca_file = "%s";' % (
+        p("cli2.pem"), p("cli.key"), p("ca.pem")),
+        r'alert "[^"]+"; does the server trust this client\'s certificate \(cert_file/key_file\)\?')
+
+
 def test_dtls_rpk_wrong_server_key_is_refused_and_logged(tmp):
     p = _pki(tmp)
     _refused(tmp, _rpk_server(p), 'security = "rpk"; key_file = "%s"; server_cert_file = "%s";' % (
