@@ -89,6 +89,8 @@ void gw_reg_suspend(struct gw_reg *r)
     gw_reg_quiet(r);
     if (was_up)
         gw_send_reg_suspended(r, s->dead_ms);
+    else
+        gw_reg_order_failed(r); /* its server went away in its turn: for /1/x/13..15 a failed Register */
     gw_reg_release_session(r);
     if (r->returning) {
         r->returning = false;
@@ -105,6 +107,8 @@ void gw_reg_lost_server(struct gw_reg *r, const char *why)
     struct gw_server *s = r->srv;
     if (s->away) {
         gw_debug("%s: %s still unreachable (%s)", r->vc->endpoint, s->uri, why);
+        if (!gw_reg_is_registered(r))
+            gw_reg_order_failed(r);
         if (r == s->probe)
             s->probe = NULL;
         gw_reg_quiet(r);
