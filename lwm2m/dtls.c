@@ -162,26 +162,6 @@ static const char *src(const struct gw_reg *r, const char *setting, int rid, cha
     return buf;
 }
 
-/* DER certificates one after the other (what server_key holds for usage
- * 2): the length of the one at p, from its SEQUENCE header (X.690 8.1.3),
- * 0 when it is not one. */
-static size_t der_len(const uint8_t *p, size_t avail)
-{
-    if (avail < 2 || p[0] != 0x30)
-        return 0;
-    size_t n = p[1], hdr = 2;
-    if (n & 0x80) {
-        size_t k = n & 0x7f;
-        if (k == 0 || k > 3 || avail < 2 + k)
-            return 0;
-        n = 0;
-        for (size_t i = 0; i < k; i++)
-            n = n << 8 | p[2 + i];
-        hdr += k;
-    }
-    return hdr + n <= avail ? hdr + n : 0;
-}
-
 static void status_why(struct gw_reg *r, unsigned status, const char *name)
 {
     if (status & GNUTLS_CERT_UNEXPECTED_OWNER) {
@@ -221,7 +201,7 @@ static bool check_chain(struct gw_reg *r, gnutls_session_t gs, const gw_dtls_cre
     if (gnutls_x509_trust_list_init(&tl, 0) < 0)
         goto out;
     for (size_t off = 0; off < c->server_key_len;) {
-        size_t l = der_len(c->server_key + off, c->server_key_len - off);
+        size_t l = gw_der_seq_len(c->server_key + off, c->server_key_len - off);
         gnutls_x509_crt_t ca;
         gnutls_datum_t d = {c->server_key + off, (unsigned)l};
         if (!l || gnutls_x509_crt_init(&ca) < 0)

@@ -105,4 +105,11 @@ void gw_dtls_wipe(void *p, size_t len);
 /* "psk", "rpk", "x509" or "nosec". */
 const char *gw_dtls_mode_name(int mode);
 
+/* The length in bytes of the DER SEQUENCE (a certificate, a key) that
+ * starts at p, header included (X.690 8.1.2-8.1.3: definite length, at
+ * most 3 length octets), looking at no more than avail bytes; 0 when p
+ * holds no complete SEQUENCE. Used to walk certificates placed one after
+ * the other, as /0/x/4 holds a CA chain. */
+size_t gw_der_seq_len(const uint8_t *p, size_t avail);
+
 #endif

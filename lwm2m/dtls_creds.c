@@ -348,8 +348,7 @@ static bool pubkey_parses(const uint8_t *p, size_t n)
     return ok;
 }
 
-/* The length of the DER SEQUENCE at p (X.690 8.1.3), 0 when there is none. */
-static size_t seq_len(const uint8_t *p, size_t avail)
+size_t gw_der_seq_len(const uint8_t *p, size_t avail)
 {
     if (avail < 2 || p[0] != 0x30)
         return 0;
@@ -371,7 +370,7 @@ static bool cas_parse(const uint8_t *p, size_t n)
 {
     size_t off = 0;
     while (off < n) {
-        size_t l = seq_len(p + off, n - off);
+        size_t l = gw_der_seq_len(p + off, n - off);
         if (!l || !cert_parses(p + off, l))
             return false;
         off += l;

@@ -909,3 +909,28 @@ def check_outage_junction(notified, sent, t_kill, step=1.0, modulo=10.0):
     else:
         assert abs((sent[0][0] - last_v) % modulo - step) < 1e-3, ("reading(s) lost", notified[-3:], sent[:3])
     return dups
+
+
+def check_contiguous(temps, step=1.0, modulo=10.0):
+    """Readings (value, time) of a simulated sawtooth that steps by `step`
+    per reading (modulo `modulo`): none twice, oldest first, none missing
+    (a lost reading shows as a step of 2 * step, whatever the timing)."""
+    times = [t for _, t in temps]
+    assert len(set(times)) == len(times), "duplicates: %r" % temps
+    assert times == sorted(times), temps
+    for (v1, t1), (v2, t2) in zip(temps, temps[1:]):
+        assert abs((v2 - v1) % modulo - step) < 1e-3, "reading(s) missing between %r and %r: %r" % (
+            (v1, t1), (v2, t2), temps)
+
+
+PROBE_LINE = re.compile(r"server .* unreachable for \d+ s \(\d+ clients waiting\); next try in")
+
+
+def wait_probes(gw, since, n, timeout=40):
+    """Wait for n of the gateway's "unreachable for ... next try in" lines
+    (one per probe of an away server) after log line `since`; returns the
+    index just past the last one."""
+    for _ in range(n):
+        gw.wait_log(PROBE_LINE.pattern, timeout=timeout, since=since)
+        since = next(i for i in range(since, gw.mark()) if PROBE_LINE.search(gw.lines[i])) + 1
+    return since

@@ -10,8 +10,8 @@ import re
 import struct
 import time
 
-from harness import (Gateway, TestServer, _wait_cond, check_outage_junction, decode_senml_cbor, decode_senml_json,
-                     reserve_port)
+from harness import (check_contiguous, check_outage_junction, decode_senml_cbor, decode_senml_json, Gateway,
+                     reserve_port, TestServer, _wait_cond, wait_probes)
 
 EP = "multi-dev"
 SIM = ('simulate = ( { field = "temperature"; wave = "sawtooth"; min = 0.0; max = 10.0; '
@@ -51,25 +51,6 @@ def _sent(*servers):
             for vt in _temps(e)]
 
 
-def _check_contiguous(temps):
-    """None twice, oldest first, none missing: the sawtooth steps by 1.0
-    (modulo 10) per reading, so a lost reading shows as a step of 2."""
-    times = [t for _, t in temps]
-    assert len(set(times)) == len(times), "duplicates: %r" % temps
-    assert times == sorted(times), temps
-    for (v1, t1), (v2, t2) in zip(temps, temps[1:]):
-        assert abs((v2 - v1) % 10.0 - 1.0) < 1e-3, "reading(s) missing between %r and %r: %r" % (
-            (v1, t1), (v2, t2), temps)
-
-
-def _probes(gw, since, n):
-    rx = re.compile(r"server .* unreachable for \d+ s \(\d+ clients waiting\); next try in")
-    for _ in range(n):
-        gw.wait_log(rx.pattern, timeout=40, since=since)
-        since = next(i for i in range(since, gw.mark()) if rx.search(gw.lines[i])) + 1
-    return since
-
-
 def _kill(srv):
     srv.proc.kill()
     srv.proc.wait()
@@ -91,8 +72,8 @@ def test_send_goes_to_every_server(tmp):
         for srv in (a, b):
             _live_after(srv, t0 + 2, "a Send with a reading 2 s after both registered")
         ta, tb = _sent(a), _sent(b)
-        _check_contiguous(ta)
-        _check_contiguous(tb)
+        check_contiguous(ta)
+        check_contiguous(tb)
         # the same readings (value and timestamp) reach both, each once
         common = set(ta) & set(tb)
         assert len([t for _, t in common if t > t0]) >= 3, (ta, tb)
@@ -109,7 +90,7 @@ def test_send_only_where_the_server_may_read(tmp):
         b.wait_register(EP)
         t0 = time.time()
         _live_after(a, t0 + 2, "a Send to A with a reading 2 s after the registrations")
-        _check_contiguous(_sent(a))
+        check_contiguous(_sent(a))
         assert not _sent(b), _sent(b)
         r = b.read(EP, PATH)
         assert r["code"] == "4.01", r
@@ -128,7 +109,7 @@ def test_one_server_away_the_other_stays_live_backlog_on_return(tmp):
         t_kill = time.time()
         _kill(a)
         gw.wait_log(r"server %s unreachable \(" % re.escape(a.uri), timeout=20, since=mark)
-        _probes(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         # B went on getting live Sends all along: readings of the outage,
         # sent while A was still away
         t_live = time.time()
@@ -139,11 +120,11 @@ def test_one_server_away_the_other_stays_live_backlog_on_return(tmp):
             _live_after(a2, reg["ts"], "a live Send to A after its backlog")
             gw.wait_log(r"server %s back: \d+ re-registered, \d+ readings delivered" % re.escape(a.uri), timeout=30)
             got_a = _sent(a, a2)
-            _check_contiguous(got_a)
+            check_contiguous(got_a)
             away = [t for _, t in got_a if t_kill + 1 < t < reg["ts"]]
             assert len(away) >= 6, (away, t_kill, reg["ts"])
             got_b = _sent(b)
-            _check_contiguous(got_b)
+            check_contiguous(got_b)
             # B got the outage's readings live, not as a backlog after it
             b_live = [e["ts"] for e in list(b.events) if e.get("event") == "send" and e.get("ep") == EP
                       and any(t_kill + 1 < t < t_live for _, t in _temps(e))]
@@ -173,7 +154,7 @@ def test_observed_one_server_away_keeps_its_notifications(tmp):
         t_kill = time.time()
         _kill(a)
         gw.wait_log(r"server %s unreachable \(.*\): 2 clients keeping" % re.escape(a.uri), timeout=20, since=mark)
-        _probes(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         t_live = time.time()
         # B notified live meanwhile
         n = b.wait_notify(reqs[b], timeout=10)
@@ -195,7 +176,7 @@ def test_observed_one_server_away_keeps_its_notifications(tmp):
                         and e.get("event") in ("notify", "response")]
             notified = [vt for vt in notified if vt[0] is not None]
             assert notified, [e for e in list(a.events) if e.get("req") == reqs[a]][:3]
-            _check_contiguous(sent)
+            check_contiguous(sent)
             # none lost: the first kept reading follows the last A was
             # notified of, or is one of those A may not have read before it
             # was killed (the 2 s at-risk window): same value and time again
@@ -231,7 +212,7 @@ def test_mute_send_mutes_only_that_server(tmp):
         _live_after(a, t_unmute, "a Send to A after unmute")
         got_a = _sent(a)
         assert not [t for _, t in got_a if muted["ts"] < t < t_unmute - 0.2], (got_a, muted["ts"], t_unmute)
-        _check_contiguous(_sent(b))
+        check_contiguous(_sent(b))
         assert gw.proc.poll() is None
 
 
@@ -256,7 +237,7 @@ def test_restart_with_backlogs_for_two_servers(tmp):
         _kill(b)
         for uri in (uri_a, uri_b):
             gw.wait_log(r"server %s unreachable for \d+ s" % re.escape(uri), timeout=40, since=mark)
-        _probes(gw, mark, 4)
+        wait_probes(gw, mark, 4)
         for f in files:
             assert os.path.exists(f), (f, gw.log_tail())
     finally:
@@ -279,7 +260,7 @@ def test_restart_with_backlogs_for_two_servers(tmp):
             assert len(set(times)) == len(times), "duplicates: %r" % got
             assert times == sorted(times), got
             before = [vt for vt in got if vt[1] < t_gone]
-            _check_contiguous(before)
+            check_contiguous(before)
             assert len([t for _, t in before if t > t_kill + 1]) >= 4, (before, t_kill)
 
 

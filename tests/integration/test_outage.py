@@ -9,8 +9,8 @@ import socket
 import struct
 import time
 
-from harness import (Gateway, TestServer, _wait_cond, check_outage_junction, decode_senml_cbor, decode_senml_json,
-                     reserve_port)
+from harness import (check_contiguous, check_outage_junction, decode_senml_cbor, decode_senml_json, Gateway,
+                     reserve_port, TestServer, _wait_cond, wait_probes)
 
 SIM = ('simulate = ( { field = "temperature"; wave = "sawtooth"; min = 0.0; max = 10.0; '
        'period = 5.0; interval = 0.5; } );')
@@ -72,25 +72,6 @@ def _wait_delivered(srv, count):
     _wait_cond(srv._cond, total, 20, "%d readings in Sends" % count)
 
 
-def _check_contiguous(temps):
-    """None twice, oldest first, none missing: the sawtooth steps by 1.0
-    (modulo 10) per reading, so a lost reading shows as a step of 2."""
-    times = [t for _, t in temps]
-    assert len(set(times)) == len(times), "duplicates: %r" % temps
-    assert times == sorted(times), temps
-    for (v1, t1), (v2, t2) in zip(temps, temps[1:]):
-        assert abs((v2 - v1) % 10.0 - 1.0) < 1e-3, "reading(s) missing between %r and %r: %r" % (
-            (v1, t1), (v2, t2), temps)
-
-
-def _probes(gw, since, n):
-    rx = re.compile(r"server .* unreachable for \d+ s \(\d+ clients waiting\); next try in")
-    for _ in range(n):
-        gw.wait_log(rx.pattern, timeout=30, since=since)
-        since = next(i for i in range(since, gw.mark()) if rx.search(gw.lines[i])) + 1
-    return since
-
-
 def _udp_ports(pid):
     """Local UDP ports of the sockets process pid holds open now."""
     inodes = set()
@@ -138,7 +119,7 @@ def _outage(tmp, confirmable):
         srv.proc.kill()
         srv.proc.wait()
         gw.wait_log(r"server .* unreachable \(.*\): 4 clients keeping their readings", timeout=20, since=mark)
-        _probes(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         with TestServer(port=port) as srv2:
             t_back = time.time()
             regs = {ep: srv2.wait_register(ep, timeout=20) for ep in eps}
@@ -154,7 +135,7 @@ def _outage(tmp, confirmable):
                 notified = _got(srv, (reqs[ep], inst[ep]))
                 sent = _sent(srv2, ep)
                 assert sent, (ep, gw.log_tail())
-                _check_contiguous(sent)
+                check_contiguous(sent)
                 # no reading lost: the backlog starts right after the last
                 # reading the server got, or, for readings of the last 2 s
                 # whose notification the server may not have read (NON: a
@@ -219,7 +200,7 @@ def test_outage_of_many_observed_clients_logs_little(tmp):
         srv.proc.kill()
         srv.proc.wait()
         gw.wait_log(r"server .* unreachable \(.*\): %d clients keeping" % (n + 1), timeout=20, since=mark)
-        _probes(gw, mark, 3)
+        wait_probes(gw, mark, 3)
         with TestServer(port=port) as srv2:
             t_back = time.time()
             last = max(srv2.wait_register(ep, timeout=30)["ts"] for ep in eps)
@@ -234,7 +215,7 @@ def test_outage_of_many_observed_clients_logs_little(tmp):
                     assert int(ev["addr"].rsplit(":", 1)[1]) in live, (ev, live)
                     assert "replaced" not in ev, ev
             for ep in eps[:10]:
-                _check_contiguous(_sent(srv2, ep))
+                check_contiguous(_sent(srv2, ep))
 
 
 def test_outage_with_send_every_reading_once(tmp):
@@ -250,7 +231,7 @@ def test_outage_with_send_every_reading_once(tmp):
         srv.proc.kill()
         srv.proc.wait()
         gw.wait_log(r"server .* unreachable \(.*\): 4 clients keeping", timeout=20, since=mark)
-        _probes(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         with TestServer(port=port) as srv2:
             t_back = time.time()
             regs = {ep: srv2.wait_register(ep, timeout=20) for ep in eps}
@@ -261,7 +242,7 @@ def test_outage_with_send_every_reading_once(tmp):
                 # backlog came before it
                 srv2.wait_event(lambda e, ep=ep: e["event"] == "send" and e["ep"] == ep and any(
                     t > regs[ep]["ts"] for _, t in _sent_one(e)), 20, "a live Send")
-                _check_contiguous(_sent(srv, ep) + _sent(srv2, ep))
+                check_contiguous(_sent(srv, ep) + _sent(srv2, ep))
 
 
 def _sent_one(ev):
@@ -311,6 +292,6 @@ def test_sigkill_while_readings_are_kept_loses_and_corrupts_nothing(tmp):
             for lo, hi in zip(bounds, bounds[1:]):
                 run = [vt for vt in sent if lo < vt[1] < hi]
                 assert run, (lo, hi, sent)
-                _check_contiguous(run)
+                check_contiguous(run)
     finally:
         gw.stop()

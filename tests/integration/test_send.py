@@ -5,7 +5,8 @@ import os
 import re
 import time
 
-from harness import Gateway, TestServer, decode_senml_cbor, decode_senml_json, reserve_port
+from harness import (check_contiguous, decode_senml_cbor, decode_senml_json, Gateway, reserve_port, TestServer,
+                     wait_probes)
 
 EP = "send-dev"
 SIM = ('simulate = ( { field = "temperature"; wave = "sawtooth"; min = 0.0; max = 10.0; '
@@ -51,30 +52,6 @@ def _index(srv, ev):
 
 def _sent_temps(sends):
     return [vt for ev in sends for vt in _temps(_payload(ev))]
-
-
-def _check_contiguous(temps):
-    """No reading missing, none twice, oldest first: SIM's sawtooth steps by
-    (max - min) * interval / period = 1.0 per reading (modulo 10), so a lost
-    reading shows as a step of 2, whatever the timing."""
-    times = [t for _, t in temps]
-    assert len(set(times)) == len(times), "duplicates: %r" % temps
-    assert times == sorted(times), temps
-    for (v1, t1), (v2, t2) in zip(temps, temps[1:]):
-        step = (v2 - v1) % 10.0
-        assert abs(step - 1.0) < 1e-3, "reading(s) missing between %r and %r: %r" % (
-            (v1, t1), (v2, t2), temps)
-
-
-def _retries(gw, since, n):
-    """Waits until the gateway logged n tries of its unreachable server (one
-    probe Register each, the interval following the outage) from log index
-    since on."""
-    rx = re.compile(r"server .* unreachable for \d+ s \(\d+ clients waiting\); next try in")
-    for _ in range(n):
-        gw.wait_log(rx.pattern, timeout=40, since=since)
-        since = next(i for i in range(since, gw.mark()) if rx.search(gw.lines[i])) + 1
-    return since
 
 
 def test_send_carries_senml_cbor_with_timestamps(tmp):
@@ -143,7 +120,7 @@ def test_server_away_every_reading_arrives_oldest_first(tmp):
         t_stop = time.time()
         srv.stop()
         # away for two backoffs of the registration
-        _retries(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         with TestServer(port=port) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
             # the backlog, oldest first, then a Send with a reading taken
@@ -151,7 +128,7 @@ def test_server_away_every_reading_arrives_oldest_first(tmp):
             srv2.wait_event(lambda e: _is_send(e) and any(t > reg["ts"] for _, t in _temps(_payload(e))),
                             20, "a live Send after the backlog")
             temps = _sent_temps(_sends(srv) + _sends(srv2))
-            _check_contiguous(temps)
+            check_contiguous(temps)
             away = [t for _, t in temps if t_stop < t < reg["ts"]]
             assert len(away) >= 2, (away, t_stop, reg["ts"])
             assert gw.has_log(r"server .* unreachable \(", mark), gw.log_tail()
@@ -172,7 +149,7 @@ def test_readings_survive_a_restart(tmp):
         srv.stop()
         # Away, every reading is written to the file as it is kept; two
         # backoffs of the registration span several readings.
-        _retries(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         assert os.path.exists(f), gw.log_tail()
     finally:
         gw.stop()
@@ -192,7 +169,7 @@ def test_readings_survive_a_restart(tmp):
         assert times == sorted(times), times
         # up to the first gateway's end, nothing is missing
         before = [vt for vt in temps if vt[1] < t_gone]
-        _check_contiguous(before)
+        check_contiguous(before)
         assert len([t for _, t in before if t > t_stop]) >= 2, (before, t_stop)
 
 
@@ -218,7 +195,7 @@ def test_overflow_drops_oldest_and_counts(tmp):
             # at most the store's 4, and the newest: nothing is missing
             # between them and the first reading taken once registered
             assert 1 <= len(backlog) <= 4, (backlog, reg["ts"], temps)
-            _check_contiguous(temps)
+            check_contiguous(temps)
             # the gateway's own endpoint counts what was dropped
             srv2.wait_register("test-gw", timeout=40)
             r = srv2.read("test-gw", "/3300/0", accept=110)
@@ -243,11 +220,11 @@ def test_observed_readings_kept_while_away_arrive_with_send(tmp):
         # killed: a server that quits cancels its observations first
         srv.proc.kill()
         srv.proc.wait()
-        _retries(gw, mark, 2)
+        wait_probes(gw, mark, 2)
         with TestServer(port=port) as srv2:
             reg = srv2.wait_register(EP, timeout=40)
             ev = srv2.wait_event(_is_send, 10, "the kept readings")
             temps = _temps(_payload(ev))
             # every change while the registration was down, oldest first
-            _check_contiguous(temps)
+            check_contiguous(temps)
             assert len([t for _, t in temps if t_stop < t < reg["ts"]]) >= 2, (temps, t_stop, reg["ts"])
