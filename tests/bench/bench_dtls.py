@@ -34,6 +34,24 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+
+def _wait_udp_bound(port, proc, timeout=10.0):
+    """Until a UDP socket is bound to port (the kernel's socket table), or
+    proc exits, or timeout seconds pass (an error)."""
+    want = ":%04X" % port
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            if any(r.split()[1].endswith(want) for r in rows if len(r.split()) > 1):
+                return
+        time.sleep(0.005)
+    raise RuntimeError("coap-rd-gnutls did not bind UDP port %d" % port)
+
 def free_udp_pair():
     """A port P with P and P+1 free (coap-rd takes coaps on P+1); bound
     here and released just before the server starts."""
@@ -84,7 +102,7 @@ def main():
         srv = subprocess.Popen([rd, "-A", "127.0.0.1", "-p", str(port), "-k", "benchkey"],
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(srv)
-        time.sleep(0.3)  # coap-rd prints nothing when it is ready; its socket is bound within this
+        _wait_udp_bound(port + 1, srv)  # coap-rd prints nothing when it is ready
         gw = subprocess.Popen([os.path.join(REPO, build, "lwm2m-gateway"), "-c", conf, "--log-level", "debug"],
                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         procs.append(gw)
