@@ -214,26 +214,26 @@ int gw_acl_fill_owner(gw_store_t *s, gw_sclient_t *c, uint16_t owner, size_t *ou
     /* The walk's indexes shift as /2 instances are added (they sort before
      * every object but 0 and 1): collect first, then add. */
     size_t total = gw_store_instance_count(c);
-    uint32_t *todo = calloc(total ? 2 * total : 1, sizeof *todo);
+    uint32_t *wanted = calloc(total ? 2 * total : 1, sizeof *wanted);
     size_t n = 0;
-    if (!todo)
+    if (!wanted)
         return -ENOMEM;
     uint16_t last_oid = GW_ID_NONE;
     for (size_t i = 0; i < total; i++) {
         uint16_t o, x;
         if (gw_store_instance_at(c, i, &o, &x) < 0 || o == 0 || o == GW_ACL_OID)
             continue;
-        todo[n++] = (uint32_t)o << 16 | x;
+        wanted[n++] = (uint32_t)o << 16 | x;
         /* Create on an object that can have more instances (Core
          * 7.3.1.2.1: its Access Control instance is the bootstrap's,
          * owner MAX_ID, one ACL entry with C per server allowed). */
         const gw_objdef_t *od = reg ? gw_registry_find(reg, o) : NULL;
         if (o != last_oid && o != 1 && od && od->multiple)
-            todo[n++] = (uint32_t)o << 16 | GW_ACL_MAX_ID;
+            wanted[n++] = (uint32_t)o << 16 | GW_ACL_MAX_ID;
         last_oid = o;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
-        uint16_t o = (uint16_t)(todo[i] >> 16), x = (uint16_t)todo[i];
+        uint16_t o = (uint16_t)(wanted[i] >> 16), x = (uint16_t)wanted[i];
         if (find_aco(c, o, x) != GW_ID_NONE)
             continue;
         int64_t ssid;
@@ -249,7 +249,7 @@ int gw_acl_fill_owner(gw_store_t *s, gw_sclient_t *c, uint16_t owner, size_t *ou
         if (rc == 0)
             added++;
     }
-    free(todo);
+    free(wanted);
     if (out_added)
         *out_added = added;
     return rc;
